@@ -1,0 +1,27 @@
+#!/bin/sh
+# sysinit: everything between the kernel handing over and `rescue: ready`.
+# Each step reports on every console and carries on after a failure: a bad
+# parameter, a broken config disk or a missing network never stops the boot.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+. /lib/rescue/console.sh
+. /lib/rescue/params.sh
+. /lib/rescue/cfgdisk.sh
+. /lib/rescue/net.sh
+. /lib/rescue/ssh.sh
+
+start_hotplug() {
+	echo /sbin/mdev >/proc/sys/kernel/hotplug
+	mdev -s
+}
+
+main() {
+	start_hotplug
+	params_read
+	cfgdisk_read
+	params_check
+	net_start
+	ssh_start
+	ready_line
+}
+
+main

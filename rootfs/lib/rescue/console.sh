@@ -1,0 +1,44 @@
+# Output helpers for boot scripts: every line goes to every active console
+# (serial and VGA alike), because the operator may be watching either.
+
+consoles() {
+	local c
+	for c in $(cat /sys/class/tty/console/active 2>/dev/null); do
+		[ -c "/dev/$c" ] && echo "/dev/$c"
+	done
+}
+
+say() {
+	local c
+	for c in $(consoles); do
+		echo "$*" >"$c" 2>/dev/null
+	done
+	echo "$(cut -d' ' -f1 /proc/uptime) $*" >>/run/rescue/boot.log
+}
+
+warn() {
+	say "rescue: warning: $*"
+}
+
+# Count whole disks and how many of them the kernel guards.
+guard_counts() {
+	local d total=0 guarded=0
+	for d in /sys/block/*; do
+		[ -e "$d/device" ] || continue
+		total=$((total + 1))
+		[ "$(cat "$d/guard" 2>/dev/null)" = 1 ] && guarded=$((guarded + 1))
+	done
+	echo "$guarded $total"
+}
+
+ipv4_addresses() {
+	ip -o -4 addr show scope global 2>/dev/null | awk '{printf "%s%s=%s", sep, $2, $4; sep=","}'
+}
+
+ready_line() {
+	local up counts addrs
+	up=$(cut -d' ' -f1 /proc/uptime)
+	counts=$(guard_counts)
+	addrs=$(ipv4_addresses)
+	say "rescue: ready uptime=${up}s disks=${counts#* } guarded=${counts% *} net=${addrs:-none} ssh=$(ssh_state)"
+}

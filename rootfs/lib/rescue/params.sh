@@ -1,0 +1,92 @@
+# Kernel command line and rescue.conf parameters.
+#
+# Known parameters end up as files in /run/rescue/param/NAME (ssh_key may
+# repeat: one file per key, ssh_key.1, ssh_key.2, ...), where the menu and
+# the `rescue` program read them. rescue.conf on the config disk supplies
+# defaults; the kernel command line wins. Unknown or malformed values are
+# reported and ignored.
+
+PARAM_DIR=/run/rescue/param
+PARAMS_KNOWN="ssh_key net target run poweroff"
+
+param_set() {
+	local name=$1 value=$2 n
+	mkdir -p $PARAM_DIR
+	if [ "$name" = ssh_key ]; then
+		n=$(ls $PARAM_DIR 2>/dev/null | grep -c '^ssh_key\.')
+		printf '%s\n' "$value" >"$PARAM_DIR/ssh_key.$((n + 1))"
+	else
+		printf '%s\n' "$value" >"$PARAM_DIR/$name"
+	fi
+}
+
+param_get() {
+	cat "$PARAM_DIR/$1" 2>/dev/null
+}
+
+# param_take SOURCE NAME VALUE: record one parameter if we know it.
+param_take() {
+	local source=$1 name=$2 value=$3
+	case " $PARAMS_KNOWN " in
+	*" $name "*) param_set "$name" "$value" ;;
+	*) warn "unknown parameter $name=$value in $source (ignored)" ;;
+	esac
+}
+
+params_read() {
+	local word
+	rm -rf $PARAM_DIR
+	mkdir -p $PARAM_DIR
+	# The kernel command line has no quoting we need to honour: our values
+	# never contain spaces (keys are base64).
+	for word in $(cat /proc/cmdline); do
+		case $word in
+		rescue.*=*) word=${word#rescue.}; param_take "kernel command line" "${word%%=*}" "${word#*=}" ;;
+		rescue.*) param_take "kernel command line" "${word#rescue.}" "" ;;
+		esac
+	done
+}
+
+# params_merge_conf FILE: rescue.conf lines NAME=VALUE, '#' comments; the
+# kernel command line, read first, keeps priority.
+params_merge_conf() {
+	local file=$1 line name value n=0
+	while IFS= read -r line || [ -n "$line" ]; do
+		n=$((n + 1))
+		line=${line%%#*}
+		line=$(echo "$line" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//')
+		[ -n "$line" ] || continue
+		case $line in
+		*=*) name=${line%%=*} value=${line#*=} ;;
+		*) warn "rescue.conf line $n: expected NAME=VALUE, got '$line' (ignored)"; continue ;;
+		esac
+		name=${name#rescue.}
+		if [ "$name" != ssh_key ] && [ -e "$PARAM_DIR/$name" ]; then
+			continue
+		fi
+		param_take "rescue.conf line $n" "$name" "$value"
+	done <"$file"
+}
+
+valid_url() {
+	case $1 in
+	ssh://?*|nbd://?*|nfs://?*|smb://?*|tcp://?*:?*|file:///*) return 0 ;;
+	esac
+	return 1
+}
+
+params_check() {
+	local v
+	v=$(param_get poweroff)
+	case $v in
+	""|0|1) ;;
+	*) warn "rescue.poweroff=$v: expected 0 or 1 (ignored)"; rm -f $PARAM_DIR/poweroff ;;
+	esac
+	v=$(param_get target)
+	if [ -n "$v" ] && ! valid_url "$v"; then
+		warn "rescue.target=$v: not a target URL (ssh:// nbd:// nfs:// smb:// tcp://HOST:PORT file:///PATH); ignored"
+		rm -f $PARAM_DIR/target
+	fi
+	v=$(param_get run)
+	[ -z "$v" ] || warn "rescue.run=$v: runbooks are not supported by this build yet (ignored)"
+}
