@@ -1,0 +1,396 @@
+/* menu: the numbered menu for serial consoles, VGA consoles and SSH
+ *
+ * usage: rescue menu
+ *
+ * Shows the host, its IPv4 addresses, how many disks are guarded, how many writes the guard
+ * rejected and whether the SSH server runs, then a numbered list of actions. Type a number
+ * and Enter; Enter alone shows the menu again; q or the end of input (Ctrl-D) leaves.
+ * Before it runs, each action prints the command line that does the same ("$ poweroff"),
+ * so a session can be repeated by hand.
+ *
+ * Each action runs in a child process: Ctrl-C stops the action and comes back here, and an
+ * action that crashes never ends the menu. Reboot and power off ask for "yes" first.
+ * rescue opens this menu when it runs without a command or as a login shell.
+ *
+ * Exit codes: 0 the user left or the input ended, 2 usage error, 3 no memory.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "block.h"
+#include "command.h"
+#include "err.h"
+#include "opt.h"
+#include "paths.h"
+#include "status.h"
+#include "usage/menu.h"
+
+static int menu_main(int argc, char **argv);
+
+const struct command command_menu = {
+	.name = "menu",
+	.summary = COMMAND_SUMMARY,
+	.usage = COMMAND_USAGE,
+	.menu_label = NULL,
+	.run = menu_main,
+};
+
+enum { MENU_SIGNAL_COUNT = 4 };
+
+struct menu_entry {
+	const char *label;
+	const char *command_line;	/* printed before the action: what to type to do the same */
+	const char *question;		/* asked first when the action cannot be undone */
+	int (*run)(const struct menu_entry *entry);	/* runs in the child; returns its exit code */
+	const struct command *command;	/* the table command that run_table_command runs */
+	char rescue_line[48];		/* "rescue NAME": the command line of a table command */
+};
+
+/* What the menu changed in its process, kept to be put back when it returns. */
+struct menu_state {
+	struct menu_entry *entries;
+	size_t entry_count;
+	int terminal;			/* stdin is a terminal and its modes are saved below */
+	struct termios modes;
+	struct sigaction saved_signals[MENU_SIGNAL_COUNT];
+};
+
+static const int menu_signals[MENU_SIGNAL_COUNT] = { SIGINT, SIGQUIT, SIGTSTP, SIGTTOU };
+
+static void format_size(unsigned long long bytes, char *text, size_t size)
+{
+	static const char units[][4] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+	double value = (double)bytes;
+	size_t unit = 0;
+
+	while (value >= 1024 && unit + 1 < sizeof units / sizeof units[0]) {
+		value /= 1024;
+		unit++;
+	}
+	snprintf(text, size, unit ? "%.1f %s" : "%.0f %s", value, units[unit]);
+}
+
+static const char *read_only_text(int read_only)
+{
+	return read_only < 0 ? "?" : read_only ? "ro" : "rw";
+}
+
+/* A placeholder for `rescue disks`: the facts sysfs has, one device a line. */
+static int list_block_devices(const struct menu_entry *entry)
+{
+	const char *root = block_sysfs_root();
+	struct block_device device;
+	char **names, size[16];
+	int count, i;
+
+	(void)entry;
+	count = block_names(root, &names);
+	if (count < 0)
+		return err_fatal(EXIT_SYSTEM, "unable to list %s/block", root);
+	printf("%-12s %10s  %-2s %-5s %8s  %s\n", "NAME", "SIZE", "RO", "GUARD", "REJECTED",
+	    "MODEL");
+	for (i = 0; i < count; i++) {
+		if (block_device_read(root, names[i], &device) != 0)
+			continue;
+		format_size(device.size_bytes, size, sizeof size);
+		printf("%-12s %10s  %-2s %-5s %8llu  %.34s\n", device.name, size,
+		    read_only_text(device.read_only), device.guarded ? "on" : "off",
+		    device.rejected_writes, device.model[0] ? device.model : "-");
+	}
+	block_names_free(names, count);
+	return EXIT_OK;
+}
+
+static int run_shell_line(const struct menu_entry *entry)
+{
+	execl(RESCUE_SHELL, "sh", "-c", entry->command_line, (char *)NULL);
+	return err_fatal(EXIT_SYSTEM, "unable to run %s", RESCUE_SHELL);
+}
+
+/* The shell is started directly, not through `sh -c`, so the menu's child is the shell
+ * itself and its end (exit code or signal) is what the menu reports. */
+static int run_login_shell(const struct menu_entry *entry)
+{
+	(void)entry;
+	execl(RESCUE_SHELL, "sh", "-l", (char *)NULL);
+	return err_fatal(EXIT_SYSTEM, "unable to run %s", RESCUE_SHELL);
+}
+
+static int run_table_command(const struct menu_entry *entry)
+{
+	char *argv[] = { (char *)entry->command->name, NULL };
+
+	return command_run(entry->command, 1, argv);
+}
+
+static const struct menu_entry fixed_entries[] = {
+	{ .label = "list block devices", .run = list_block_devices, .command_line =
+	    "cd /sys/block && grep -H . */size */ro */guard */rejected_writes */device/model" },
+	{ .label = "busybox shell (exit comes back here)", .command_line = "sh -l",
+	    .run = run_login_shell },
+	{ .label = "kernel log, last 20 lines", .command_line = "dmesg | tail -n 20",
+	    .run = run_shell_line },
+	{ .label = "reboot", .command_line = "reboot", .run = run_shell_line,
+	    .question = "Reboot now? Whatever is not saved on a target is lost." },
+	{ .label = "power off", .command_line = "poweroff", .run = run_shell_line,
+	    .question = "Power off now? Whatever is not saved on a target is lost." },
+};
+
+/* The fixed actions come first, then every table command that has a menu label, so a
+ * command added to the table shows up here without touching this file. */
+static int menu_build(struct menu_state *menu)
+{
+	size_t fixed = sizeof fixed_entries / sizeof fixed_entries[0], i;
+	struct menu_entry *entry;
+
+	menu->entries = calloc(fixed + command_table_size, sizeof *menu->entries);
+	if (menu->entries == NULL)
+		return -1;
+	memcpy(menu->entries, fixed_entries, sizeof fixed_entries);
+	menu->entry_count = fixed;
+	for (i = 0; i < command_table_size; i++) {
+		if (command_table[i]->menu_label == NULL)
+			continue;
+		entry = &menu->entries[menu->entry_count++];
+		entry->label = command_table[i]->menu_label;
+		snprintf(entry->rescue_line, sizeof entry->rescue_line, "rescue %s",
+		    command_table[i]->name);
+		entry->command_line = entry->rescue_line;
+		entry->run = run_table_command;
+		entry->command = command_table[i];
+	}
+	return 0;
+}
+
+/* Does nothing: catching SIGINT (not ignoring it) makes a read at the prompt return EINTR,
+ * so Ctrl-C there gives a fresh prompt, and exec gives the children the default action. */
+static void on_interrupt(int signal_number)
+{
+	(void)signal_number;
+}
+
+/* SIGTSTP stays ignored in the children too: the menu has no job control, so a stopped
+ * action could never be resumed and the menu would wait for it forever. The busybox shell
+ * does its own job control and is not affected. */
+static void signals_take(struct menu_state *menu)
+{
+	struct sigaction action = { .sa_handler = SIG_IGN };
+	size_t i;
+
+	sigemptyset(&action.sa_mask);
+	for (i = 0; i < MENU_SIGNAL_COUNT; i++) {
+		action.sa_handler = menu_signals[i] == SIGINT ? on_interrupt : SIG_IGN;
+		sigaction(menu_signals[i], &action, &menu->saved_signals[i]);
+	}
+}
+
+static void signals_restore(const struct menu_state *menu)
+{
+	size_t i;
+
+	for (i = 0; i < MENU_SIGNAL_COUNT; i++)
+		sigaction(menu_signals[i], &menu->saved_signals[i], NULL);
+}
+
+static void signals_default_for_child(void)
+{
+	signal(SIGINT, SIG_DFL);
+	signal(SIGQUIT, SIG_DFL);
+	signal(SIGTTOU, SIG_DFL);
+}
+
+static void terminal_save(struct menu_state *menu)
+{
+	menu->terminal = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &menu->modes) == 0;
+}
+
+/* An action may leave the terminal without echo, raw, or owned by its own process group (a
+ * shell with job control that crashed); take it back before reading the next choice. The
+ * menu ignores SIGTTOU, so it may do this from the background. */
+static void terminal_restore(const struct menu_state *menu)
+{
+	if (!menu->terminal)
+		return;
+	tcsetpgrp(STDIN_FILENO, getpgrp());
+	tcsetattr(STDIN_FILENO, TCSADRAIN, &menu->modes);
+}
+
+enum input { INPUT_LINE, INPUT_END, INPUT_INTERRUPTED };
+
+/* Reads one byte at a time: a buffered read would swallow lines meant for the action that
+ * runs next (the shell action reads the same input). A read error counts as the end of
+ * input, because a terminal that hung up will not come back. */
+static enum input read_line(char *line, size_t size)
+{
+	size_t length = 0;
+	char byte;
+
+	for (;;) {
+		ssize_t got = read(STDIN_FILENO, &byte, 1);
+
+		if (got < 0 && errno == EINTR)
+			return INPUT_INTERRUPTED;
+		if (got <= 0 && length == 0)
+			return INPUT_END;
+		if (got <= 0 || byte == '\n')
+			break;
+		if (length + 1 < size)
+			line[length++] = byte;
+	}
+	line[length] = '\0';
+	return INPUT_LINE;
+}
+
+/* Serial terminals may send "\r\n"; spaces around a choice mean nothing either. */
+static char *trim(char *text)
+{
+	size_t length = strlen(text);
+
+	while (length > 0 && strchr(" \t\r", text[length - 1]))
+		text[--length] = '\0';
+	return text + strspn(text, " \t");
+}
+
+/* Without a terminal nothing echoes what was read; echoing it keeps transcripts of piped
+ * and serial sessions readable. */
+static enum input read_answer(const struct menu_state *menu, char *line, size_t size)
+{
+	enum input input = read_line(line, size);
+
+	if (input == INPUT_LINE && !menu->terminal)
+		printf("%s\n", line);
+	return input;
+}
+
+static int confirmed(const struct menu_state *menu, const char *question)
+{
+	char answer[16];
+
+	printf("%s Type yes to go on: ", question);
+	fflush(stdout);
+	if (read_answer(menu, answer, sizeof answer) == INPUT_LINE
+	    && strcmp(trim(answer), "yes") == 0)
+		return 1;
+	printf("Not done.\n");
+	return 0;
+}
+
+static void report_status(int status)
+{
+	if (WIFEXITED(status))
+		printf("[exit %d]\n", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		printf("[stopped by signal %d: %s]\n", WTERMSIG(status), strsignal(WTERMSIG(status)));
+}
+
+static void run_action(const struct menu_state *menu, const struct menu_entry *entry)
+{
+	pid_t child;
+	int status;
+
+	printf("$ %s\n", entry->command_line);
+	fflush(stdout);
+	child = fork();
+	if (child < 0) {
+		err_warn("unable to start %s", entry->command_line);
+		return;
+	}
+	if (child == 0) {
+		signals_default_for_child();
+		exit(entry->run(entry));
+	}
+	while (waitpid(child, &status, 0) < 0) {
+		if (errno != EINTR) {
+			err_warn("unable to wait for %s", entry->command_line);
+			terminal_restore(menu);
+			return;
+		}
+	}
+	terminal_restore(menu);
+	report_status(status);
+}
+
+static void show_menu(const struct menu_state *menu)
+{
+	size_t i;
+
+	putchar('\n');
+	status_print(stdout, block_sysfs_root(), RESCUE_SSH_PIDFILE);
+	putchar('\n');
+	for (i = 0; i < menu->entry_count; i++)
+		printf("%2zu) %s\n", i + 1, menu->entries[i].label);
+	printf(" q) quit\n");
+}
+
+static const struct menu_entry *find_entry(const struct menu_state *menu, const char *choice)
+{
+	unsigned long number;
+	char *end;
+
+	if (choice[0] < '1' || choice[0] > '9')
+		return NULL;
+	number = strtoul(choice, &end, 10);
+	if (*end != '\0' || number > menu->entry_count)
+		return NULL;
+	return &menu->entries[number - 1];
+}
+
+/* Returns when the user quits or the input ends; nothing an action does ends it. */
+static int menu_loop(const struct menu_state *menu)
+{
+	const struct menu_entry *entry;
+	char line[32], *choice;
+
+	show_menu(menu);
+	for (;;) {
+		printf("\nChoose 1-%zu, q to quit, Enter for the menu: ", menu->entry_count);
+		fflush(stdout);
+		switch (read_answer(menu, line, sizeof line)) {
+		case INPUT_END:
+			putchar('\n');
+			return EXIT_OK;
+		case INPUT_INTERRUPTED:
+			continue;
+		case INPUT_LINE:
+			break;
+		}
+		choice = trim(line);
+		if (choice[0] == '\0') {
+			show_menu(menu);
+			continue;
+		}
+		if (strcmp(choice, "q") == 0)
+			return EXIT_OK;
+		entry = find_entry(menu, choice);
+		if (entry == NULL)
+			printf("There is no entry %s.\n", choice);
+		else if (entry->question == NULL || confirmed(menu, entry->question))
+			run_action(menu, entry);
+	}
+}
+
+static int menu_main(int argc, char **argv)
+{
+	struct opt_parser opts = opt_parser(&command_menu, argc, argv, NULL, NULL);
+	struct menu_state menu = { 0 };
+	int code;
+
+	if (opt_no_options(&opts, 0, 0) != 0)
+		return opts.exit_code;
+	if (menu_build(&menu) != 0)
+		return err_fatal(EXIT_SYSTEM, "unable to build the menu");
+	terminal_save(&menu);
+	signals_take(&menu);
+	code = menu_loop(&menu);
+	signals_restore(&menu);
+	terminal_restore(&menu);
+	free(menu.entries);
+	fflush(stdout);
+	return code;
+}
