@@ -1,0 +1,85 @@
+"""Boot to `rescue: ready` the ways a user would: -kernel, small memory,
+bad parameters, a junk config disk. Every disk's sha256 is unchanged."""
+
+import os
+import re
+
+import lib
+
+READY = r"^rescue: ready uptime=(?P<uptime>[\d.]+)s disks=(?P<disks>\d+) guarded=(?P<guarded>\d+) net=(?P<net>\S+) ssh=(?P<ssh>\S+)"
+
+
+def _disks(ctx):
+    plain = lib.make_ext4(ctx.path("plain.img"), 16, files={"a.txt": "hello\n"}, label="plain")
+    parted = lib.make_ext4(ctx.path("parted.img"), 24, files={"b.txt": "world\n"},
+                           partitioned="gpt", label="parted")
+    return [plain, parted]
+
+
+def test_kernel_boot_ready(ctx):
+    disks = _disks(ctx)
+    before = [lib.sha256(d) for d in disks]
+    with ctx.guest("--disk", disks[0], "--disk", disks[1]) as guest:
+        ready = guest.wait_for(READY, timeout=120)
+        assert ready.group("disks") == "2", "expected 2 disks, ready line says %s" % ready.group(0)
+        assert ready.group("guarded") == "2", "not every disk guarded: %s" % ready.group(0)
+        assert re.match(r"eth0=10\.0\.2\.15/24$", ready.group("net")), \
+            "DHCP address missing from %s" % ready.group(0)
+        assert ready.group("ssh") == "off", "ssh should be off without keys: %s" % ready.group(0)
+        # The menu follows the ready line on the serial console.
+        guest.wait_for(r"rescue", timeout=60)
+    assert [lib.sha256(d) for d in disks] == before, "a source disk changed"
+
+
+def test_small_memory(ctx):
+    disk = lib.make_ext4(ctx.path("plain.img"), 16, files={"a.txt": "hello\n"})
+    before = lib.sha256(disk)
+    with ctx.guest("--memory", "128", "--disk", disk) as guest:
+        ready = guest.wait_for(READY, timeout=120)
+        assert ready.group("guarded") == "1", ready.group(0)
+    assert lib.sha256(disk) == before, "the source disk changed"
+
+
+def test_bad_parameters(ctx):
+    disk = lib.make_ext4(ctx.path("plain.img"), 16, files={"a.txt": "hello\n"})
+    before = lib.sha256(disk)
+    # The second key is base64 of "hello world": it decodes, but is no key.
+    bad = ("rescue.bogus=1 rescue.net=eth9:not-an-address rescue.ssh_key=%%%notbase64 "
+           "rescue.ssh_key=aGVsbG8gd29ybGQ= rescue.poweroff=7 rescue.target=gopher://x")
+    with ctx.guest("--disk", disk, "--append", bad) as guest:
+        ready = guest.wait_for(READY, timeout=120)
+        log = guest.output()
+        for message in (r"unknown parameter bogus=1",
+                        r"rescue\.poweroff=7: expected 0 or 1",
+                        r"rescue\.target=gopher://x: not a target URL",
+                        r"rescue\.net=eth9:not-an-address: expected dhcp, none or IFACE",
+                        r"rescue\.ssh_key #1: not valid base64",
+                        r"rescue\.ssh_key #2: not an SSH public key line"):
+            assert re.search(message, log), "no console message matching %r" % message
+        assert ready.group("ssh") == "off", ready.group(0)
+    assert lib.sha256(disk) == before, "the source disk changed"
+
+
+def test_junk_config_disk(ctx):
+    """A RESCUECFG disk with junk: each problem named, boot goes on, nothing written."""
+    cfg = ctx.path("cfg")
+    os.makedirs(cfg)
+    with open(os.path.join(cfg, "authorized_keys"), "w") as f:
+        f.write("# comment\nthis is not a key\nssh-ed25519 !!!\n")
+    with open(os.path.join(cfg, "rescue.conf"), "w") as f:
+        f.write("net=none\njunk line without equals\ncolour=blue\n")
+    disk = lib.make_ext4(ctx.path("plain.img"), 16, files={"a.txt": "hello\n"})
+    before = lib.sha256(disk)
+    with ctx.guest("--disk", disk, "--config", cfg) as guest:
+        ready = guest.wait_for(READY, timeout=120)
+        log = guest.output()
+        for message in (r"config disk /dev/vdb mounted read-only",
+                        r"rescue\.conf line 2: expected NAME=VALUE",
+                        r"unknown parameter colour=blue in rescue\.conf line 3",
+                        r"authorized_keys line 2 on the config disk: not an SSH public key",
+                        r"authorized_keys line 3 on the config disk: not an SSH public key",
+                        r"network off \(rescue\.net=none\)"):
+            assert re.search(message, log), "no console message matching %r" % message
+        assert ready.group("net") == "none", ready.group(0)
+        assert ready.group("ssh") == "off", ready.group(0)
+    assert lib.sha256(disk) == before, "the source disk changed"
