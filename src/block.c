@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "block.h"
 #include "paths.h"
@@ -49,6 +50,17 @@ out:
 	return result;
 }
 
+/* Only hardware-backed disks have a "device" link in sysfs. */
+static int attribute_exists(const char *root, const char *name, const char *attribute)
+{
+	char path[PATH_MAX];
+
+	if ((size_t)snprintf(path, sizeof path, "%s/block/%s/%s", root, name, attribute)
+	    >= sizeof path)
+		return 0;
+	return access(path, F_OK) == 0;
+}
+
 static int read_number(const char *root, const char *name, const char *attribute,
     unsigned long long *number)
 {
@@ -85,6 +97,7 @@ int block_device_read(const char *root, const char *name, struct block_device *d
 		device->rejected_writes = number;
 	if (read_attribute(root, name, "device/model", device->model, sizeof device->model) != 0)
 		device->model[0] = '\0';
+	device->hardware = attribute_exists(root, name, "device");
 	return 0;
 }
 
@@ -154,7 +167,7 @@ int block_guard_summary(const char *root, struct guard_summary *summary)
 	if (count < 0)
 		return -1;
 	for (i = 0; i < count; i++) {
-		if (block_device_read(root, names[i], &device) != 0)
+		if (block_device_read(root, names[i], &device) != 0 || !device.hardware)
 			continue;
 		summary->devices++;
 		summary->guarded += device.guarded;

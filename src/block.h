@@ -15,8 +15,11 @@ struct block_device {
 	int guarded;			/* 1 only when the guard attribute reads 1 */
 	unsigned long long rejected_writes;	/* writes the guard refused */
 	char model[64];			/* "" when the device does not say */
+	int hardware;			/* 1 when backed by a device (not loop, nbd, dm, ...) */
 };
 
+/* Counts hardware-backed disks only: the loop, nbd and dm devices the
+ * appliance makes for itself are deliberately unguarded. */
 struct guard_summary {
 	unsigned devices;
 	unsigned guarded;

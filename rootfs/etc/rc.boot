@@ -9,12 +9,19 @@ export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 . /lib/rescue/net.sh
 . /lib/rescue/ssh.sh
 
+# Daemon messages (dropbear's logins among them) go to a file in RAM,
+# rotated at 512 KiB.
+start_syslog() {
+	syslogd -O /run/rescue/syslog -s 512 -b 1
+}
+
 start_hotplug() {
 	echo /sbin/mdev >/proc/sys/kernel/hotplug
 	mdev -s
 }
 
 main() {
+	start_syslog
 	start_hotplug
 	params_read
 	cfgdisk_read

@@ -98,6 +98,8 @@ static int list_block_devices(const struct menu_entry *entry)
 	for (i = 0; i < count; i++) {
 		if (block_device_read(root, names[i], &device) != 0)
 			continue;
+		if (!device.hardware && device.size_bytes == 0)
+			continue;	/* an unused loop or nbd slot */
 		format_size(device.size_bytes, size, sizeof size);
 		printf("%-12s %10s  %-2s %-5s %8llu  %.34s\n", device.name, size,
 		    read_only_text(device.read_only), device.guarded ? "on" : "off",

@@ -67,7 +67,9 @@ char *fake_sysfs_with_disks(void)
 	fake_sysfs_write(root, "block/sdb/ro", "0\n");
 	fake_sysfs_write(root, "block/sdb/guard", "0\n");
 	fake_sysfs_write(root, "block/sdb/rejected_writes", "2\n");
+	fake_sysfs_write(root, "block/sdb/device/model", "DISK TWO\n");
 	fake_sysfs_write(root, "block/vda/size", "0\n");
+	fake_sysfs_write(root, "block/vda/device/vendor", "0x1af4\n");
 	fake_sysfs_write(root, "block/loop0/guard", "1\n");
 	fake_sysfs_write(root, "block/loop0/rejected_writes", "many\n");
 	return root;

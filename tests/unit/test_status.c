@@ -143,7 +143,7 @@ static void test_status_shows_guard_counts_from_sysfs(void **state)
 	text = line;
 	assert_true(strncmp(text, "rescue ", 7) == 0);
 	assert_non_null(strstr(text, "\nnet:   "));
-	assert_non_null(strstr(text, "\ndisks: 2 guarded of 4, 7 writes rejected   ssh: off\n"));
+	assert_non_null(strstr(text, "\ndisks: 1 guarded of 3, 7 writes rejected   ssh: off\n"));
 	fclose(out);
 	fake_sysfs_remove(root);
 }

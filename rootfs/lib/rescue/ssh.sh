@@ -55,7 +55,9 @@ ssh_collect_keys() {
 }
 
 ssh_key_count() {
-	grep -c . $AUTH_KEYS 2>/dev/null || echo 0
+	local n
+	n=$(grep -c . $AUTH_KEYS 2>/dev/null)
+	echo "${n:-0}"
 }
 
 # Host keys are made fresh at every boot (the appliance has no disk of its
@@ -85,7 +87,9 @@ ssh_start() {
 		return 0
 	fi
 	ssh_host_keys
-	dropbear -s -g -p $SSH_PORT -P /run/dropbear/dropbear.pid \
+	# Password logins are compiled out of dropbear (see its localoptions.h),
+	# so there is no -s/-g to pass.
+	dropbear -p $SSH_PORT -P /run/dropbear/dropbear.pid \
 		-r /etc/dropbear/dropbear_ed25519_host_key -r /etc/dropbear/dropbear_ecdsa_host_key ||
 		{ warn "cannot start the SSH server"; return 0; }
 	# dropbear writes its pid file after it forks; wait for it briefly so
