@@ -6,7 +6,7 @@ import re
 
 import lib
 
-READY = r"^rescue: ready uptime=(?P<uptime>[\d.]+)s disks=(?P<disks>\d+) guarded=(?P<guarded>\d+) net=(?P<net>\S+) ssh=(?P<ssh>\S+)"
+READY = r"^rescue: ready uptime=(?P<uptime>[\d.]+)s disks=(?P<disks>\d+) guarded=(?P<guarded>\d+) net=(?P<net>\S+) ssh=(?P<ssh>\S+)\n"
 
 
 def _disks(ctx):

@@ -9,7 +9,7 @@ import os
 import lib
 
 TIMEOUT = 420
-READY = r"^rescue: ready .* disks=(\d+) guarded=(\d+) "
+READY = r"^rescue: ready [^\n]* disks=(\d+) guarded=(\d+) [^\n]*\n"
 ISO = os.path.join(lib.TOP, "images", "rescue.iso")
 
 

@@ -22,7 +22,9 @@ def _boot_with_ssh(ctx, disks):
     fingerprints = []
     ready = None
     while ready is None:
-        m = guest.wait_for(r"^rescue: (ssh host key \S+ (?P<fp>SHA256:\S+)|ready .*)$", timeout=180)
+        # Whole lines only: the console may hold half a line when we look.
+        m = guest.wait_for(r"^rescue: (ssh host key \S+ (?P<fp>SHA256:\S+)|ready [^\n]* ssh=\S+)\n",
+                           timeout=180)
         if m.group("fp"):
             fingerprints.append(m.group("fp"))
         else:

@@ -38,7 +38,9 @@ ssh_collect_keys() {
 	for f in /run/rescue/param/ssh_key.*; do
 		[ -f "$f" ] || continue
 		n=${f##*.}
-		line=$(base64 -d <"$f" 2>/dev/null | head -n1)
+		# busybox base64 -d skips junk silently: check the alphabet first.
+		line=
+		grep -q '^[A-Za-z0-9+/]*=*$' "$f" && line=$(base64 -d <"$f" 2>/dev/null | head -n1)
 		if [ -z "$line" ]; then
 			warn "rescue.ssh_key #$n: not valid base64 (ignored)"
 			continue
