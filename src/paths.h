@@ -10,6 +10,6 @@
 #define RESCUE_SYSFS_ENV "RESCUE_SYSFS"
 
 /* dropbear writes its pid here when rootfs/ starts it. */
-#define RESCUE_SSH_PIDFILE "/var/run/dropbear.pid"
+#define RESCUE_SSH_PIDFILE "/run/dropbear/dropbear.pid"	/* rootfs/lib/rescue/ssh.sh */
 
 #endif
