@@ -26,8 +26,13 @@ def test_kernel_boot_ready(ctx):
         assert re.match(r"eth0=10\.0\.2\.15/24$", ready.group("net")), \
             "DHCP address missing from %s" % ready.group(0)
         assert ready.group("ssh") == "off", "ssh should be off without keys: %s" % ready.group(0)
-        # The menu follows the ready line on the serial console.
-        guest.wait_for(r"rescue", timeout=60)
+        # The menu follows the ready line on the serial console, and its
+        # listing shows every disk and partition read-only and guarded.
+        guest.wait_for(r"^disks: 2 guarded of 2, 0 writes rejected +ssh: off\n", timeout=60)
+        guest.wait_for(r"^Choose ", timeout=30)
+        guest.sendline("1")
+        for dev in ("vda", "vdb"):
+            guest.wait_for(r"^%s +[\d.]+ MiB +ro +on +0 " % dev, timeout=30)
     assert [lib.sha256(d) for d in disks] == before, "a source disk changed"
 
 
