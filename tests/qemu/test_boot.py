@@ -9,6 +9,16 @@ import lib
 READY = r"^rescue: ready uptime=(?P<uptime>[\d.]+)s disks=(?P<disks>\d+) guarded=(?P<guarded>\d+) net=(?P<net>\S+) ssh=(?P<ssh>\S+)\n"
 
 
+def _boot_with_complaints(ctx, disk, args, messages):
+    """Boot to ready with ARGS; every regex in MESSAGES must be on the console."""
+    with ctx.guest("--disk", disk, *args) as guest:
+        ready = guest.wait_for(READY, timeout=120)
+        log = guest.output()
+    for message in messages:
+        assert re.search(message, log), "no console message matching %r" % message
+    return ready
+
+
 def _disks(ctx):
     plain = lib.make_ext4(ctx.path("plain.img"), 16, files={"a.txt": "hello\n"}, label="plain")
     parted = lib.make_ext4(ctx.path("parted.img"), 24, files={"b.txt": "world\n"},
@@ -51,17 +61,14 @@ def test_bad_parameters(ctx):
     # The second key is base64 of "hello world": it decodes, but is no key.
     bad = ("rescue.bogus=1 rescue.net=eth9:not-an-address rescue.ssh_key=%%%notbase64 "
            "rescue.ssh_key=aGVsbG8gd29ybGQ= rescue.poweroff=7 rescue.target=gopher://x")
-    with ctx.guest("--disk", disk, "--append", bad) as guest:
-        ready = guest.wait_for(READY, timeout=120)
-        log = guest.output()
-        for message in (r"unknown parameter bogus=1",
-                        r"rescue\.poweroff=7: expected 0 or 1",
-                        r"rescue\.target=gopher://x: not a target URL",
-                        r"rescue\.net=eth9:not-an-address: expected dhcp, none or IFACE",
-                        r"rescue\.ssh_key #1: not valid base64",
-                        r"rescue\.ssh_key #2: not an SSH public key line"):
-            assert re.search(message, log), "no console message matching %r" % message
-        assert ready.group("ssh") == "off", ready.group(0)
+    ready = _boot_with_complaints(ctx, disk, ["--append", bad], (
+        r"unknown parameter bogus=1",
+        r"rescue\.poweroff=7: expected 0 or 1",
+        r"rescue\.target=gopher://x: not a target URL",
+        r"rescue\.net=eth9:not-an-address: expected dhcp, none or IFACE",
+        r"rescue\.ssh_key #1: not valid base64",
+        r"rescue\.ssh_key #2: not an SSH public key line"))
+    assert ready.group("ssh") == "off", ready.group(0)
     assert lib.sha256(disk) == before, "the source disk changed"
 
 
@@ -75,16 +82,13 @@ def test_junk_config_disk(ctx):
         f.write("net=none\njunk line without equals\ncolour=blue\n")
     disk = lib.make_ext4(ctx.path("plain.img"), 16, files={"a.txt": "hello\n"})
     before = lib.sha256(disk)
-    with ctx.guest("--disk", disk, "--config", cfg) as guest:
-        ready = guest.wait_for(READY, timeout=120)
-        log = guest.output()
-        for message in (r"config disk /dev/vdb mounted read-only",
-                        r"rescue\.conf line 2: expected NAME=VALUE",
-                        r"unknown parameter colour=blue in rescue\.conf line 3",
-                        r"authorized_keys line 2 on the config disk: not an SSH public key",
-                        r"authorized_keys line 3 on the config disk: not an SSH public key",
-                        r"network off \(rescue\.net=none\)"):
-            assert re.search(message, log), "no console message matching %r" % message
-        assert ready.group("net") == "none", ready.group(0)
-        assert ready.group("ssh") == "off", ready.group(0)
+    ready = _boot_with_complaints(ctx, disk, ["--config", cfg], (
+        r"config disk /dev/vdb mounted read-only",
+        r"rescue\.conf line 2: expected NAME=VALUE",
+        r"unknown parameter colour=blue in rescue\.conf line 3",
+        r"authorized_keys line 2 on the config disk: not an SSH public key",
+        r"authorized_keys line 3 on the config disk: not an SSH public key",
+        r"network off \(rescue\.net=none\)"))
+    assert ready.group("net") == "none", ready.group(0)
+    assert ready.group("ssh") == "off", ready.group(0)
     assert lib.sha256(disk) == before, "the source disk changed"
