@@ -129,39 +129,40 @@ static void test_many_addresses_fit_one_console_line(void **state)
 	assert_non_null(strstr(text, " ..."));
 }
 
-static void test_status_shows_guard_counts_from_sysfs(void **state)
+/* The status header for sysfs ROOT, with no SSH server running. */
+static void print_status(const char *root, char *text, size_t size)
 {
-	char *root = fake_sysfs_with_disks(), line[4096], *text;
 	FILE *out = tmpfile();
 	size_t length;
 
-	(void)state;
+	assert_non_null(out);
 	status_print(out, root, "/nonexistent/dropbear.pid");
 	rewind(out);
-	length = fread(line, 1, sizeof line - 1, out);
-	line[length] = '\0';
-	text = line;
+	length = fread(text, 1, size - 1, out);
+	text[length] = '\0';
+	fclose(out);
+}
+
+static void test_status_shows_guard_counts_from_sysfs(void **state)
+{
+	char *root = fake_sysfs_with_disks(), text[4096];
+
+	(void)state;
+	print_status(root, text, sizeof text);
 	assert_true(strncmp(text, "rescue ", 7) == 0);
 	assert_non_null(strstr(text, "\nnet:   "));
 	assert_non_null(strstr(text, "\ndisks: 1 guarded of 3, 7 writes rejected   ssh: off\n"));
-	fclose(out);
 	fake_sysfs_remove(root);
 }
 
 static void test_status_says_when_sysfs_is_unreadable(void **state)
 {
 	char *root = fake_sysfs_create(), line[4096];
-	FILE *out = tmpfile();
-	size_t length;
 
 	(void)state;
-	status_print(out, root, "/nonexistent/dropbear.pid");
-	rewind(out);
-	length = fread(line, 1, sizeof line - 1, out);
-	line[length] = '\0';
+	print_status(root, line, sizeof line);
 	assert_non_null(strstr(line, "\ndisks: unknown (unable to read "));
 	assert_null(strstr(line, "guarded"));
-	fclose(out);
 	fake_sysfs_remove(root);
 }
 
