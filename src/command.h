@@ -15,6 +15,10 @@ struct command {
 	const char *summary;	/* one line for `rescue help` */
 	const char *usage;	/* the full text printed by --help, from the file's top comment */
 	const char *menu_label;	/* the menu offers the command under this label; NULL: not offered */
+	int menu_rank;		/* the menu lists commands by rank, lowest first */
+	const char *menu_prompt;	/* asked before the menu runs it ("device (e.g. sda1)");
+				 * the answer's words become the operands; NULL: none asked */
+	int not_journaled;	/* 1 for the menu: its actions are journaled one by one */
 	int (*run)(int argc, char **argv);	/* argv[0] is the command name; returns an exit code */
 };
 
@@ -24,5 +28,6 @@ extern const size_t command_table_size;
 
 const struct command *command_find(const char *name);
 int command_run(const struct command *command, int argc, char **argv);
+int command_run_program(int argc, char **argv);
 
 #endif

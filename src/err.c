@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "journal.h"
 
 /* NULL until a command starts; messages then say "rescue" alone. */
 static const char *current_command;
@@ -48,6 +49,7 @@ static void err_print(const char *tag, const char *reason, const char *format, v
 	used = strlen(message);
 	if (used == sizeof message - 1)
 		used--;
+	journal_note_error(message);
 	message[used++] = '\n';
 	write_all(STDERR_FILENO, message, used);
 }

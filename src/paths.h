@@ -12,4 +12,16 @@
 /* dropbear writes its pid here when rootfs/ starts it. */
 #define RESCUE_SSH_PIDFILE "/run/dropbear/dropbear.pid"	/* rootfs/lib/rescue/ssh.sh */
 
+/* The session journal (journal.h): where it is, and the variables that tell a command where
+ * it was started from and that it runs on behalf of another rescue command. */
+#define RESCUE_JOURNAL_DEFAULT "/run/rescue/journal.tsv"
+#define RESCUE_JOURNAL_ENV "RESCUE_JOURNAL"
+#define RESCUE_ORIGIN_ENV "RESCUE_ORIGIN"
+#define RESCUE_NESTED_ENV "RESCUE_NESTED"
+
+/* Boot parameters, one file each (rootfs/lib/rescue/params.sh), and the config disk. */
+#define RESCUE_PARAM_DIR "/run/rescue/param"
+#define RESCUE_CONFIG_MOUNT "/run/rescue/config"
+#define RESCUE_CONFIG_DEVICE_FILE "/run/rescue/cfgdev"
+
 #endif

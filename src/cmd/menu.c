@@ -21,11 +21,13 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "block.h"
 #include "command.h"
 #include "err.h"
+#include "journal.h"
 #include "opt.h"
 #include "paths.h"
 #include "status.h"
@@ -38,18 +40,32 @@ const struct command command_menu = {
 	.summary = COMMAND_SUMMARY,
 	.usage = COMMAND_USAGE,
 	.menu_label = NULL,
+	.not_journaled = 1,
 	.run = menu_main,
 };
 
 enum { MENU_SIGNAL_COUNT = 4 };
 
+struct menu_action;
+
 struct menu_entry {
 	const char *label;
 	const char *command_line;	/* printed before the action: what to type to do the same */
 	const char *question;		/* asked first when the action cannot be undone */
-	int (*run)(const struct menu_entry *entry);	/* runs in the child; returns its exit code */
+	int (*run)(const struct menu_action *action);	/* runs in the child; returns its exit code */
 	const struct command *command;	/* the table command that run_table_command runs */
 	char rescue_line[48];		/* "rescue NAME": the command line of a table command */
+};
+
+enum { MENU_OPERANDS_MAX = 16 };
+
+/* One run of an action: the operands the user typed for it and the full command line. */
+struct menu_action {
+	const struct menu_entry *entry;
+	char answer[256];		/* the operands as typed; words are cut out of it in place */
+	char *operands[MENU_OPERANDS_MAX];
+	int operand_count;
+	char command_line[512];		/* printed first and written to the journal */
 };
 
 /* What the menu changed in its process, kept to be put back when it returns. */
@@ -82,14 +98,14 @@ static const char *read_only_text(int read_only)
 }
 
 /* A placeholder for `rescue disks`: the facts sysfs has, one device a line. */
-static int list_block_devices(const struct menu_entry *entry)
+static int list_block_devices(const struct menu_action *action)
 {
 	const char *root = block_sysfs_root();
 	struct block_device device;
 	char **names, size[16];
 	int count, i;
 
-	(void)entry;
+	(void)action;
 	count = block_names(root, &names);
 	if (count < 0)
 		return err_fatal(EXIT_SYSTEM, "unable to list %s/block", root);
@@ -109,26 +125,29 @@ static int list_block_devices(const struct menu_entry *entry)
 	return EXIT_OK;
 }
 
-static int run_shell_line(const struct menu_entry *entry)
+static int run_shell_line(const struct menu_action *action)
 {
-	execl(RESCUE_SHELL, "sh", "-c", entry->command_line, (char *)NULL);
+	execl(RESCUE_SHELL, "sh", "-c", action->entry->command_line, (char *)NULL);
 	return err_fatal(EXIT_SYSTEM, "unable to run %s", RESCUE_SHELL);
 }
 
 /* The shell is started directly, not through `sh -c`, so the menu's child is the shell
  * itself and its end (exit code or signal) is what the menu reports. */
-static int run_login_shell(const struct menu_entry *entry)
+static int run_login_shell(const struct menu_action *action)
 {
-	(void)entry;
+	(void)action;
 	execl(RESCUE_SHELL, "sh", "-l", (char *)NULL);
 	return err_fatal(EXIT_SYSTEM, "unable to run %s", RESCUE_SHELL);
 }
 
-static int run_table_command(const struct menu_entry *entry)
+static int run_table_command(const struct menu_action *action)
 {
-	char *argv[] = { (char *)entry->command->name, NULL };
+	char *argv[MENU_OPERANDS_MAX + 2] = { (char *)action->entry->command->name };
+	int i;
 
-	return command_run(entry->command, 1, argv);
+	for (i = 0; i < action->operand_count; i++)
+		argv[i + 1] = action->operands[i];
+	return command_run(action->entry->command, action->operand_count + 1, argv);
 }
 
 static const struct menu_entry fixed_entries[] = {
@@ -144,29 +163,46 @@ static const struct menu_entry fixed_entries[] = {
 	    .question = "Power off now? Whatever is not saved on a target is lost." },
 };
 
-/* The fixed actions come first, then every table command that has a menu label, so a
- * command added to the table shows up here without touching this file. */
+static int compare_rank(const void *a, const void *b)
+{
+	const struct command *const *left = a, *const *right = b;
+
+	if ((*left)->menu_rank != (*right)->menu_rank)
+		return (*left)->menu_rank < (*right)->menu_rank ? -1 : 1;
+	return strcmp((*left)->name, (*right)->name);
+}
+
+/* Every table command that has a menu label comes first, by rank, so a command added to the
+ * table shows up here without touching this file; the fixed actions follow. */
 static int menu_build(struct menu_state *menu)
 {
 	size_t fixed = sizeof fixed_entries / sizeof fixed_entries[0], i;
+	const struct command **ranked;
 	struct menu_entry *entry;
 
 	menu->entries = calloc(fixed + command_table_size, sizeof *menu->entries);
-	if (menu->entries == NULL)
+	ranked = calloc(command_table_size, sizeof *ranked);
+	if (menu->entries == NULL || ranked == NULL) {
+		free(ranked);
 		return -1;
-	memcpy(menu->entries, fixed_entries, sizeof fixed_entries);
-	menu->entry_count = fixed;
+	}
+	memcpy(ranked, command_table, command_table_size * sizeof *ranked);
+	qsort(ranked, command_table_size, sizeof *ranked, compare_rank);
+	menu->entry_count = 0;
 	for (i = 0; i < command_table_size; i++) {
-		if (command_table[i]->menu_label == NULL)
+		if (ranked[i]->menu_label == NULL)
 			continue;
 		entry = &menu->entries[menu->entry_count++];
-		entry->label = command_table[i]->menu_label;
+		entry->label = ranked[i]->menu_label;
 		snprintf(entry->rescue_line, sizeof entry->rescue_line, "rescue %s",
-		    command_table[i]->name);
+		    ranked[i]->name);
 		entry->command_line = entry->rescue_line;
 		entry->run = run_table_command;
-		entry->command = command_table[i];
+		entry->command = ranked[i];
 	}
+	free(ranked);
+	memcpy(menu->entries + menu->entry_count, fixed_entries, sizeof fixed_entries);
+	menu->entry_count += fixed;
 	return 0;
 }
 
@@ -291,31 +327,95 @@ static void report_status(int status)
 		printf("[stopped by signal %d: %s]\n", WTERMSIG(status), strsignal(WTERMSIG(status)));
 }
 
-static void run_action(const struct menu_state *menu, const struct menu_entry *entry)
+/* A table command journals itself; when it dies of a signal it cannot, so the menu writes
+ * the entry for it: the timeline must show the attempt. */
+static void journal_death(const struct menu_action *action, int status, time_t started,
+    const struct timespec *start)
 {
+	struct timespec now;
+	char exit_text[16];
+
+	if (action->entry->command == NULL || !WIFSIGNALED(status))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	snprintf(exit_text, sizeof exit_text, "signal %d", WTERMSIG(status));
+	journal_append(action->command_line, started, (double)(now.tv_sec - start->tv_sec),
+	    exit_text, strsignal(WTERMSIG(status)));
+}
+
+static void run_action(const struct menu_state *menu, const struct menu_action *action)
+{
+	struct timespec start;
+	time_t started = time(NULL);
 	pid_t child;
 	int status;
 
-	printf("$ %s\n", entry->command_line);
+	printf("$ %s\n", action->command_line);
 	fflush(stdout);
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	child = fork();
 	if (child < 0) {
-		err_warn("unable to start %s", entry->command_line);
+		err_warn("unable to start %s", action->command_line);
 		return;
 	}
 	if (child == 0) {
 		signals_default_for_child();
-		exit(entry->run(entry));
+		setenv(RESCUE_ORIGIN_ENV, "menu", 1);
+		exit(action->entry->run(action));
 	}
 	while (waitpid(child, &status, 0) < 0) {
 		if (errno != EINTR) {
-			err_warn("unable to wait for %s", entry->command_line);
+			err_warn("unable to wait for %s", action->command_line);
 			terminal_restore(menu);
 			return;
 		}
 	}
 	terminal_restore(menu);
+	journal_death(action, status, started, &start);
 	report_status(status);
+}
+
+/* Splits the answer into words at blanks; the menu has no quoting, a runbook or the shell
+ * is there for operands with spaces. Returns -1 when there are too many words. */
+static int split_words(struct menu_action *action)
+{
+	char *word, *cursor = action->answer;
+
+	action->operand_count = 0;
+	while ((word = strtok_r(cursor, " \t\r", &cursor)) != NULL) {
+		if (action->operand_count == MENU_OPERANDS_MAX)
+			return -1;
+		action->operands[action->operand_count++] = word;
+	}
+	return 0;
+}
+
+/* Asks for the operands a command needs; returns 0 when the action should run. */
+static int prepare_action(const struct menu_state *menu, const struct menu_entry *entry,
+    struct menu_action *action)
+{
+	size_t length;
+
+	memset(action, 0, sizeof *action);
+	action->entry = entry;
+	snprintf(action->command_line, sizeof action->command_line, "%s", entry->command_line);
+	if (entry->command == NULL || entry->command->menu_prompt == NULL)
+		return 0;
+	printf("%s (Enter alone goes back): ", entry->command->menu_prompt);
+	fflush(stdout);
+	if (read_answer(menu, action->answer, sizeof action->answer) != INPUT_LINE)
+		return -1;
+	if (split_words(action) != 0) {
+		printf("More than %d words; use the shell for that.\n", MENU_OPERANDS_MAX);
+		return -1;
+	}
+	if (action->operand_count == 0)
+		return -1;
+	length = strlen(action->command_line);
+	action->command_line[length++] = ' ';
+	journal_quote_command(action->operand_count, action->operands,
+	    action->command_line + length, sizeof action->command_line - length);
+	return 0;
 }
 
 static void show_menu(const struct menu_state *menu)
@@ -347,6 +447,7 @@ static const struct menu_entry *find_entry(const struct menu_state *menu, const 
 static int menu_loop(const struct menu_state *menu)
 {
 	const struct menu_entry *entry;
+	struct menu_action action;
 	char line[32], *choice;
 
 	show_menu(menu);
@@ -372,8 +473,10 @@ static int menu_loop(const struct menu_state *menu)
 		entry = find_entry(menu, choice);
 		if (entry == NULL)
 			printf("There is no entry %s.\n", choice);
+		else if (prepare_action(menu, entry, &action) != 0)
+			printf("Not done.\n");
 		else if (entry->question == NULL || confirmed(menu, entry->question))
-			run_action(menu, entry);
+			run_action(menu, &action);
 	}
 }
 

@@ -239,6 +239,24 @@ static void test_dash_c_runs_the_line_with_the_shell(void **state)
 	run_free(&run);
 }
 
+/* The number of a menu entry, as the menu shows it (table commands come first, by rank). */
+static const char *entry_number(const char *label)
+{
+	char number[8];
+	struct run run;
+	char pattern[128], *found;
+
+	run_simple(&run, ARGV("menu"), "");
+	snprintf(pattern, sizeof pattern, ") %s\n", label);
+	found = strstr(run.out, pattern);
+	assert_non_null(found);
+	while (found > run.out && found[-1] != '\n')
+		found--;
+	snprintf(number, sizeof number, "%ld\n", strtol(found, NULL, 10));
+	run_free(&run);
+	return strdup(number);	/* the steps of one test may hold several; tests may leak */
+}
+
 static void test_no_arguments_and_login_shell_open_the_menu(void **state)
 {
 	char *const login[] = { "-rescue", NULL };
@@ -247,20 +265,20 @@ static void test_no_arguments_and_login_shell_open_the_menu(void **state)
 	(void)state;
 	run_simple(&run, ARGV(NULL), "");
 	assert_int_equal(exit_code(&run), 0);
-	assert_non_null(strstr(run.out, "\n 1) list block devices\n"));
+	assert_non_null(strstr(run.out, ") list block devices\n"));
 	assert_non_null(strstr(run.out, "\n q) quit\n"));
 	run_free(&run);
 	memset(&run, 0, sizeof run);
 	run_steps(&run, login, NULL, NULL, NULL);
 	assert_int_equal(exit_code(&run), 0);
-	assert_non_null(strstr(run.out, "\n 1) list block devices\n"));
+	assert_non_null(strstr(run.out, ") list block devices\n"));
 	run_free(&run);
 }
 
 static void test_menu_lists_disks_from_sysfs_with_the_command_line(void **state)
 {
 	char *sysfs = fake_sysfs_with_disks();
-	const struct step steps[] = { { "1\n", NULL }, { NULL, NULL } };
+	const struct step steps[] = { { entry_number("list block devices"), NULL }, { NULL, NULL } };
 	struct run run;
 
 	(void)state;
@@ -289,24 +307,6 @@ static void test_menu_rejects_unknown_entries_and_goes_on(void **state)
 	run_free(&run);
 }
 
-/* The number of a menu entry, as the menu shows it (table commands follow the fixed ones). */
-static const char *entry_number(const char *label)
-{
-	static char number[8];
-	struct run run;
-	char pattern[128], *found;
-
-	run_simple(&run, ARGV("menu"), "");
-	snprintf(pattern, sizeof pattern, ") %s\n", label);
-	found = strstr(run.out, pattern);
-	assert_non_null(found);
-	while (found > run.out && found[-1] != '\n')
-		found--;
-	snprintf(number, sizeof number, "%ld\n", strtol(found, NULL, 10));
-	run_free(&run);
-	return number;
-}
-
 static void test_menu_runs_table_commands_as_rescue_command_lines(void **state)
 {
 	struct run run;
@@ -323,7 +323,7 @@ static void test_menu_runs_table_commands_as_rescue_command_lines(void **state)
 static void test_menu_shell_gets_the_following_input(void **state)
 {
 	const struct step steps[] = {
-		{ "2\n", "$ sh -l\n" },
+		{ entry_number("busybox shell (exit comes back here)"), "$ sh -l\n" },
 		{ "echo inside-shell\nexit 3\n", "[exit 3]\n" },
 		{ NULL, NULL },
 	};
@@ -339,7 +339,7 @@ static void test_menu_shell_gets_the_following_input(void **state)
 static void test_menu_survives_a_crashing_action(void **state)
 {
 	const struct step steps[] = {
-		{ "2\n", "$ sh -l\n" },
+		{ entry_number("busybox shell (exit comes back here)"), "$ sh -l\n" },
 		{ "kill -SEGV $$\n", "[stopped by signal 11: " },
 		{ entry_number("show the rescue version"), "[exit 0]" },
 		{ NULL, NULL },
@@ -357,7 +357,7 @@ static void test_menu_survives_a_crashing_action(void **state)
 static void test_ctrl_c_stops_the_action_not_the_menu(void **state)
 {
 	const struct step steps[] = {
-		{ "2\n", "$ sh -l\n" },
+		{ entry_number("busybox shell (exit comes back here)"), "$ sh -l\n" },
 		{ "kill -INT 0\n", "[stopped by signal 2: " },
 		{ entry_number("show the rescue version"), "[exit 0]" },
 		{ NULL, NULL },
@@ -388,8 +388,13 @@ static char *fake_power_tools(void)
 
 static void test_reboot_and_power_off_need_yes(void **state)
 {
-	const struct step refuse[] = { { "4\nno\n5\n\n", NULL }, { NULL, NULL } };
-	const struct step accept[] = { { "4\nyes\n5\nyes\n", NULL }, { NULL, NULL } };
+	const char *reboot = entry_number("reboot"), *power_off = entry_number("power off");
+	const struct step refuse[] = {
+		{ reboot, NULL }, { "no\n", NULL }, { power_off, NULL }, { "\n", NULL },
+		{ NULL, NULL } };
+	const struct step accept[] = {
+		{ reboot, NULL }, { "yes\n", NULL }, { power_off, NULL }, { "yes\n", NULL },
+		{ NULL, NULL } };
 	char *bin = fake_power_tools();
 	struct run run;
 
