@@ -136,7 +136,9 @@ void journal_start(int argc, char **argv)
 		return;
 	memset(&current, 0, sizeof current);
 	current.active = 1;
-	journal_quote_command(argc, argv, current.command_line, sizeof current.command_line);
+	strcpy(current.command_line, "rescue ");
+	journal_quote_command(argc, argv, current.command_line + 7,
+	    sizeof current.command_line - 7);
 	clock_gettime(CLOCK_MONOTONIC, &current.started);
 	current.started_wall = time(NULL);
 	setenv(RESCUE_NESTED_ENV, "1", 1);

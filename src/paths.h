@@ -24,4 +24,9 @@
 #define RESCUE_CONFIG_MOUNT "/run/rescue/config"
 #define RESCUE_CONFIG_DEVICE_FILE "/run/rescue/cfgdev"
 
+/* A file per device that a command is rescuing (repair, image, dump): unguard refuses it. */
+#define RESCUE_BUSY_DIR "/run/rescue/busy"
+/* unguard appends "NAME EPOCH_SECONDS" here: the report's attestation reads it. */
+#define RESCUE_UNGUARDED_FILE "/run/rescue/unguarded"
+
 #endif

@@ -8,6 +8,7 @@ export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 . /lib/rescue/cfgdisk.sh
 . /lib/rescue/net.sh
 . /lib/rescue/ssh.sh
+. /lib/rescue/runbook.sh
 
 # Daemon messages (dropbear's logins among them) go to a file in RAM,
 # rotated at 512 KiB.
@@ -29,6 +30,7 @@ main() {
 	net_start
 	ssh_start
 	ready_line
+	runbook_start
 }
 
 main

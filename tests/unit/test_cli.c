@@ -413,6 +413,68 @@ static void test_reboot_and_power_off_need_yes(void **state)
 	fake_sysfs_remove(bin);
 }
 
+/* A runbook file in a temporary directory; the journal goes beside it. */
+static char *runbook_fixture(const char *text, char *journal, size_t size)
+{
+	char *dir = fake_sysfs_create();
+
+	fake_sysfs_write(dir, "book", text);
+	snprintf(journal, size, "%s/journal.tsv", dir);
+	setenv("RESCUE_JOURNAL", journal, 1);
+	unsetenv("RESCUE_NESTED");
+	return dir;
+}
+
+static void test_runbook_goes_on_after_losses_and_stops_at_worse(void **state)
+{
+	char journal[4096], book[4096], *dir, *text;
+	struct run run;
+
+	(void)state;
+	dir = runbook_fixture("# nightly\nrescue version\n- log --bogus\n"
+	    "log --tail x   # exit 2 stops here\nversion\n", journal, sizeof journal);
+	snprintf(book, sizeof book, "%s/book", dir);
+	run_simple(&run, ARGV("runbook", book), "");
+	assert_int_equal(exit_code(&run), 2);
+	assert_non_null(strstr(run.out, "rescue: runbook book line 2: rescue version\nrescue "));
+	assert_non_null(strstr(run.out, "rescue: runbook book line 3: rescue log --bogus\n"));
+	assert_non_null(strstr(run.out, "rescue: runbook book line 4: rescue log --tail x\n"));
+	assert_null(strstr(run.out, "line 5"));
+	assert_non_null(strstr(run.out, "\nrescue: runbook book exit 2\n"));
+	run_free(&run);
+	text = read_whole_file(journal);
+	assert_non_null(strstr(text, "\t0\trunbook\trescue version\t"));
+	assert_non_null(strstr(text, "\t2\trunbook\trescue log --bogus\t"));
+	assert_non_null(strstr(text, "runbook book: 3 of 4 lines run, exit 2"));
+	free(text);
+	fake_sysfs_remove(dir);
+}
+
+/* Nothing of a runbook runs when any line is wrong, and each wrong line is named. */
+static void test_runbook_with_unknown_commands_runs_nothing(void **state)
+{
+	char journal[4096], book[4096], *dir;
+	struct run run;
+
+	(void)state;
+	dir = runbook_fixture("version\nfrobnicate sda\nmenu\nlog \"unclosed\n", journal,
+	    sizeof journal);
+	snprintf(book, sizeof book, "%s/book", dir);
+	run_simple(&run, ARGV("runbook", book), "");
+	assert_int_equal(exit_code(&run), 2);
+	assert_null(strstr(run.out, "rescue " RESCUE_VERSION));
+	assert_non_null(strstr(run.err, "runbook book line 2: unknown command: frobnicate\n"));
+	assert_non_null(strstr(run.err, "runbook book line 3: not allowed in a runbook: menu\n"));
+	assert_non_null(strstr(run.err, "runbook book line 4: a quote is not closed: log\n"));
+	assert_non_null(strstr(run.out, "rescue: runbook book exit 2\n"));
+	run_free(&run);
+	run_simple(&run, ARGV("runbook", "/nonexistent/book"), "");
+	assert_int_equal(exit_code(&run), 3);
+	assert_non_null(strstr(run.err, "unable to read the runbook /nonexistent/book: No such file"));
+	run_free(&run);
+	fake_sysfs_remove(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -428,6 +490,8 @@ int main(void)
 		cmocka_unit_test(test_menu_survives_a_crashing_action),
 		cmocka_unit_test(test_ctrl_c_stops_the_action_not_the_menu),
 		cmocka_unit_test(test_reboot_and_power_off_need_yes),
+		cmocka_unit_test(test_runbook_goes_on_after_losses_and_stops_at_worse),
+		cmocka_unit_test(test_runbook_with_unknown_commands_runs_nothing),
 	};
 
 	printf("binary under test: %s\n", binary_under_test());

@@ -87,6 +87,4 @@ params_check() {
 		warn "rescue.target=$v: not a target URL (ssh:// nbd:// nfs:// smb:// tcp://HOST:PORT file:///PATH); ignored"
 		rm -f $PARAM_DIR/target
 	fi
-	v=$(param_get run)
-	[ -z "$v" ] || warn "rescue.run=$v: runbooks are not supported by this build yet (ignored)"
 }

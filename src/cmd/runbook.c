@@ -1,0 +1,323 @@
+/* runbook: run a runbook, rescue commands one a line, without anyone at the console
+ *
+ * usage: rescue runbook [--check] FILE|URL
+ *
+ * FILE is a path, or the name of a file on the RESCUECFG disk (how `rescue.run=NAME` on the
+ * kernel command line names it at boot); URL is http:// or https://, fetched with wget.
+ *
+ * Each line is one rescue command, with or without the word "rescue" in front. Words are
+ * separated by blanks; '...' and "..." group words; '#' starts a comment; blank lines are
+ * skipped. A line that starts with '-' goes on whatever its exit code, as in make.
+ *
+ * Before anything runs every line is checked: a runbook with an unknown command, broken
+ * quoting or a line that would start the menu or another runbook runs nothing, and each
+ * problem is named with its line number (exit 2). Then the lines run in order, each as its
+ * own process with no input (so commands that ask, like unguard, need --yes), and each in
+ * the journal. The runbook goes on after exit 0 or 1 (done, or done with losses) and stops
+ * at the first worse exit. It prints "rescue: runbook NAME line N: COMMAND" before each
+ * line and, at the end, "rescue: runbook NAME exit N".
+ *
+ *   --check    check the runbook only, run nothing
+ *
+ * Exit codes: N from the last line: the exit of the line that stopped the runbook, else the
+ * worst of 0 and 1 seen; 2 the runbook does not parse; 3 it cannot be read.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "command.h"
+#include "err.h"
+#include "journal.h"
+#include "opt.h"
+#include "paths.h"
+#include "spawn.h"
+#include "usage/runbook.h"
+
+static int runbook_main(int argc, char **argv);
+
+const struct command command_runbook = {
+	.name = "runbook",
+	.summary = COMMAND_SUMMARY,
+	.usage = COMMAND_USAGE,
+	.menu_label = "runbook: run rescue commands from a file",
+	.menu_rank = 92,
+	.menu_prompt = "runbook file, name on RESCUECFG, or URL",
+	.run = runbook_main,
+};
+
+enum { RUNBOOK_SIZE_MAX = 1 << 20, RUNBOOK_WORDS_MAX = 64, FETCH_SECONDS = 60 };
+
+struct runbook_line {
+	int number;			/* in the file, from 1 */
+	int ignore_failure;		/* the line started with '-' */
+	int argc;
+	char *argv[RUNBOOK_WORDS_MAX + 1];
+	const struct command *command;
+};
+
+struct runbook {
+	const char *name;		/* as the user gave it, for messages */
+	char *text;			/* the whole file; words point into it */
+	struct runbook_line *lines;
+	int line_count;
+};
+
+static int is_url(const char *source)
+{
+	return strncmp(source, "http://", 7) == 0 || strncmp(source, "https://", 8) == 0;
+}
+
+static int fetch_url(const char *url, char **text)
+{
+	char *argv[] = { "wget", "-q", "-T", "30", "-O", "-", (char *)url, NULL };
+	struct spawn_request request = { .argv = argv, .timeout_seconds = FETCH_SECONDS };
+	struct spawn_result result;
+
+	if (spawn_run(&request, &result) != 0)
+		return err_fatal(EXIT_SYSTEM, "unable to run wget for %s", url);
+	if (spawn_exit_code(&result) != 0 || result.timed_out) {
+		spawn_result_free(&result);
+		return err_fatalx(EXIT_SYSTEM, "unable to fetch the runbook %s: wget failed%s", url,
+		    result.timed_out ? " (timed out)" : "");
+	}
+	*text = result.output;
+	return EXIT_OK;
+}
+
+/* A bare name that is not a file here is looked for on the config disk. */
+static void resolve_file(const char *source, char *path, size_t size)
+{
+	struct stat status;
+
+	if (strchr(source, '/') == NULL && stat(source, &status) != 0)
+		snprintf(path, size, "%s/%s", RESCUE_CONFIG_MOUNT, source);
+	else
+		snprintf(path, size, "%s", source);
+}
+
+static int read_file(const char *source, char **text)
+{
+	char path[4096];
+	FILE *file;
+	size_t got;
+
+	resolve_file(source, path, sizeof path);
+	file = fopen(path, "re");
+	if (file == NULL)
+		return err_fatal(EXIT_SYSTEM, "unable to read the runbook %s", path);
+	*text = malloc(RUNBOOK_SIZE_MAX + 1);
+	if (*text == NULL) {
+		fclose(file);
+		return err_fatal(EXIT_SYSTEM, "unable to read the runbook %s", path);
+	}
+	got = fread(*text, 1, RUNBOOK_SIZE_MAX + 1, file);
+	fclose(file);
+	if (got > RUNBOOK_SIZE_MAX)
+		return err_fatalx(EXIT_SYSTEM, "the runbook %s is larger than 1 MiB", path);
+	(*text)[got] = '\0';
+	return EXIT_OK;
+}
+
+/* Cuts the words of one line out of it in place. Returns NULL on success, else what is
+ * wrong with the line. */
+static const char *split_line(char *line, struct runbook_line *parsed)
+{
+	char *in = line, *out = line, quote;
+
+	parsed->argc = 0;
+	for (;;) {
+		while (*in == ' ' || *in == '\t' || *in == '\r')
+			in++;
+		if (*in == '\0' || *in == '#')
+			break;
+		if (parsed->argc == RUNBOOK_WORDS_MAX)
+			return "too many words";
+		parsed->argv[parsed->argc++] = out;
+		while (*in && !strchr(" \t\r", *in)) {
+			if (*in == '\'' || *in == '"') {
+				quote = *in++;
+				while (*in && *in != quote) {
+					if (quote == '"' && *in == '\\' && (in[1] == '"' || in[1] == '\\'))
+						in++;
+					*out++ = *in++;
+				}
+				if (*in != quote)
+					return "a quote is not closed";
+				in++;
+			} else {
+				*out++ = *in++;
+			}
+		}
+		if (*in)
+			in++;
+		*out++ = '\0';
+	}
+	parsed->argv[parsed->argc] = NULL;
+	return NULL;
+}
+
+/* Finds the command of a parsed line; NULL and a message when there is none. */
+static const char *line_command(struct runbook_line *line)
+{
+	if (line->argc > 0 && strcmp(line->argv[0], "rescue") == 0) {
+		memmove(line->argv, line->argv + 1, line->argc * sizeof line->argv[0]);
+		line->argc--;
+	}
+	if (line->argc == 0)
+		return "'rescue' without a command";
+	line->command = command_find(line->argv[0]);
+	if (line->command == NULL)
+		return "unknown command";
+	if (line->command->not_journaled || line->command->run == runbook_main)
+		return "not allowed in a runbook";
+	return NULL;
+}
+
+static int parse_one(struct runbook *book, char *text, int number, int *problems)
+{
+	struct runbook_line *line = &book->lines[book->line_count];
+	const char *problem;
+
+	memset(line, 0, sizeof *line);
+	line->number = number;
+	text += strspn(text, " \t");
+	if (*text == '-') {
+		line->ignore_failure = 1;
+		text++;
+	}
+	problem = split_line(text, line);
+	if (problem == NULL && line->argc == 0 && !line->ignore_failure)
+		return 0;
+	if (problem == NULL)
+		problem = line_command(line);
+	if (problem != NULL) {
+		err_warnx("runbook %s line %d: %s: %s", book->name, number, problem,
+		    line->argc > 0 ? line->argv[0] : text);
+		(*problems)++;
+		return 0;
+	}
+	book->line_count++;
+	return 0;
+}
+
+static int parse_runbook(struct runbook *book)
+{
+	char *cursor = book->text, *end;
+	int number = 0, problems = 0, capacity = 1;
+
+	for (end = book->text; *end; end++)
+		capacity += *end == '\n';
+	book->lines = calloc((size_t)capacity, sizeof *book->lines);
+	if (book->lines == NULL)
+		return err_fatal(EXIT_SYSTEM, "unable to parse the runbook %s", book->name);
+	while (*cursor) {
+		end = cursor + strcspn(cursor, "\n");
+		if (*end)
+			*end++ = '\0';
+		parse_one(book, cursor, ++number, &problems);
+		cursor = end;
+	}
+	if (problems > 0)
+		return err_fatalx(EXIT_USAGE, "runbook %s: %d line%s to fix, nothing was run",
+		    book->name, problems, problems == 1 ? "" : "s");
+	return EXIT_OK;
+}
+
+/* The line's command runs in a child as if typed, so it journals itself as a runbook line
+ * and a crash in it cannot end the runbook. */
+static int run_line(const struct runbook_line *line)
+{
+	int status, null;
+	pid_t child;
+
+	fflush(NULL);
+	child = fork();
+	if (child < 0)
+		return err_fatal(EXIT_SYSTEM, "unable to start line %d", line->number);
+	if (child == 0) {
+		null = open("/dev/null", O_RDONLY);
+		dup2(null, STDIN_FILENO);
+		unsetenv(RESCUE_NESTED_ENV);
+		setenv(RESCUE_ORIGIN_ENV, "runbook", 1);
+		_exit(command_run(line->command, line->argc, (char **)line->argv));
+	}
+	while (waitpid(child, &status, 0) < 0)
+		if (errno != EINTR)
+			return err_fatal(EXIT_SYSTEM, "unable to wait for line %d", line->number);
+	if (WIFSIGNALED(status)) {
+		err_warnx("runbook line %d: %s stopped by signal %d", line->number,
+		    line->argv[0], WTERMSIG(status));
+		return 128 + WTERMSIG(status);
+	}
+	return WEXITSTATUS(status);
+}
+
+static int run_lines(const struct runbook *book, int *lines_run)
+{
+	char quoted[1024];
+	int i, code, worst = EXIT_OK;
+
+	for (i = 0; i < book->line_count; i++) {
+		const struct runbook_line *line = &book->lines[i];
+
+		journal_quote_command(line->argc, (char **)line->argv, quoted, sizeof quoted);
+		printf("rescue: runbook %s line %d: rescue %s\n", book->name, line->number, quoted);
+		code = run_line(line);
+		(*lines_run)++;
+		if (code > EXIT_LOSSES && !line->ignore_failure)
+			return code;
+		if (code == EXIT_LOSSES && worst == EXIT_OK)
+			worst = EXIT_LOSSES;
+	}
+	return worst;
+}
+
+static const char *base_name(const char *source)
+{
+	const char *slash = strrchr(source, '/');
+
+	return slash && slash[1] ? slash + 1 : source;
+}
+
+static int runbook_main(int argc, char **argv)
+{
+	static const struct option long_options[] = {
+		{ "check", no_argument, NULL, 'c' },
+		{ 0 },
+	};
+	struct opt_parser opts = opt_parser(&command_runbook, argc, argv, "", long_options);
+	struct runbook book = { 0 };
+	int option, check_only = 0, lines_run = 0, code;
+
+	while ((option = opt_next(&opts)) != OPT_DONE) {
+		if (option == OPT_STOP)
+			return opts.exit_code;
+		check_only = 1;
+	}
+	if (opt_operands(&opts, 1, 1) != 0)
+		return opts.exit_code;
+	book.name = base_name(opts.operands[0]);
+	code = is_url(opts.operands[0]) ? fetch_url(opts.operands[0], &book.text)
+	    : read_file(opts.operands[0], &book.text);
+	if (code == EXIT_OK)
+		code = parse_runbook(&book);
+	if (code == EXIT_OK && check_only) {
+		printf("runbook %s: %d command%s, all known\n", book.name, book.line_count,
+		    book.line_count == 1 ? "" : "s");
+	} else if (code == EXIT_OK) {
+		code = run_lines(&book, &lines_run);
+		journal_summary("runbook %s: %d of %d lines run, exit %d", book.name, lines_run,
+		    book.line_count, code);
+	}
+	if (!check_only)
+		printf("rescue: runbook %s exit %d\n", book.name, code);
+	free(book.lines);
+	free(book.text);
+	return code;
+}
