@@ -1,0 +1,318 @@
+/* test_target.c: target URLs, good and bad, and storing a file on a file:// target. */
+#include <dirent.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "fake_sysfs.h"
+#include "target.h"
+#include "target_ops.h"
+
+static struct target target;
+static char why[512];
+
+static void parse_ok(const char *url)
+{
+	if (target_parse(url, &target, why, sizeof why) != 0)
+		fail_msg("%s refused: %s", url, why);
+}
+
+static void parse_bad(const char *url, const char *reason)
+{
+	if (target_parse(url, &target, why, sizeof why) == 0)
+		fail_msg("%s accepted", url);
+	if (strstr(why, reason) == NULL)
+		fail_msg("%s: reason '%s' does not say '%s'", url, why, reason);
+}
+
+static void test_ssh_url_with_everything(void **state)
+{
+	(void)state;
+	parse_ok("ssh://backup:s3cr%2Ft@host.example.org:2222/srv/rescue/");
+	assert_int_equal(target.scheme, TARGET_SSH);
+	assert_string_equal(target.user, "backup");
+	assert_string_equal(target.password, "s3cr/t");
+	assert_string_equal(target.host, "host.example.org");
+	assert_int_equal(target.port, 2222);
+	assert_string_equal(target.path, "/srv/rescue");
+	assert_string_equal(target.display, "ssh://backup:***@host.example.org:2222/srv/rescue/");
+	assert_null(strstr(target.display, "s3cr"));
+}
+
+static void test_defaults_and_percent_decoding(void **state)
+{
+	(void)state;
+	parse_ok("ssh://10.0.2.2/dir%20with%20space");
+	assert_string_equal(target.user, "");
+	assert_string_equal(target.password, "");
+	assert_int_equal(target.port, 0);
+	assert_int_equal(target_port(&target), 22);
+	assert_string_equal(target.path, "/dir with space");
+	assert_string_equal(target.display, "ssh://10.0.2.2/dir%20with%20space");
+	parse_ok("ssh://us%65r@h/");
+	assert_string_equal(target.user, "user");
+	assert_string_equal(target.path, "/");
+}
+
+static void test_ipv6_in_brackets(void **state)
+{
+	(void)state;
+	parse_ok("ssh://root@[fd00::1]:2200/x");
+	assert_string_equal(target.host, "fd00::1");
+	assert_int_equal(target.port, 2200);
+	parse_ok("nbd://[::1]/export");
+	assert_string_equal(target.host, "::1");
+	assert_string_equal(target.path, "export");
+	assert_int_equal(target_port(&target), 10809);
+	parse_bad("ssh://[fd00::1/x", "no ']'");
+	parse_bad("ssh://[fd00::zz]/x", "bad IPv6");
+	parse_bad("ssh://[fd00::1]x/x", "after ']'");
+}
+
+static void test_other_schemes(void **state)
+{
+	(void)state;
+	parse_ok("file:///tmp/out");
+	assert_int_equal(target.scheme, TARGET_FILE);
+	assert_string_equal(target.path, "/tmp/out");
+	parse_ok("tcp://10.0.0.1:9000");
+	assert_int_equal(target.scheme, TARGET_TCP);
+	assert_string_equal(target.path, "");
+	parse_ok("nfs://nas/export/rescue");
+	assert_string_equal(target.path, "/export/rescue");
+	assert_int_equal(target_port(&target), 2049);
+	parse_ok("smb://alice@fileserver/share/sub");
+	assert_string_equal(target.user, "alice");
+	assert_string_equal(target.path, "/share/sub");
+	parse_ok("nbd://storage");
+	assert_string_equal(target.path, "");
+}
+
+static void test_bad_urls_name_the_bad_part(void **state)
+{
+	(void)state;
+	parse_bad("host:/dir", "no scheme");
+	parse_bad("gopher://x/y", "unknown scheme 'gopher'");
+	parse_bad("ssh:///dir", "no host");
+	parse_bad("ssh://host", "no directory");
+	parse_bad("ssh://host:abc/dir", "bad port 'abc'");
+	parse_bad("ssh://host:0/dir", "bad port '0'");
+	parse_bad("ssh://host:70000/dir", "bad port '70000'");
+	parse_bad("ssh://host:/dir", "bad port ''");
+	parse_bad("ssh://ho$t/dir", "bad host 'ho$t'");
+	parse_bad("ssh://@host/dir", "empty user");
+	parse_bad("ssh://user:@host/dir", "empty password");
+	parse_bad("ssh://us%zzer@host/dir", "bad user name");
+	parse_bad("ssh://user:pa%4@host/dir", "bad password");
+	parse_bad("ssh://us%00er@host/dir", "bad user name");
+	parse_bad("ssh://host/a b", "space");
+	parse_bad("tcp://host", "no port");
+	parse_bad("tcp://host:9000/path", "takes no path");
+	parse_bad("nbd://user@host", "user is not allowed in nbd://");
+	parse_bad("nfs://host", "no export");
+	parse_bad("smb://host/", "no share");
+	parse_bad("file://host/tmp", "no host");
+	parse_bad("file:relative", "no scheme");
+}
+
+static void test_bad_password_never_echoed(void **state)
+{
+	(void)state;
+	parse_bad("ssh://user:topsecret@ho$t/dir", "bad host");
+	assert_null(strstr(why, "topsecret"));
+	parse_bad("ssh://user:topsecret@host:x/dir", "bad port");
+	assert_null(strstr(why, "topsecret"));
+	parse_bad("ssh://user:topsecret@host", "no directory");
+	assert_null(strstr(why, "topsecret"));
+}
+
+static char *temporary_dir(void)
+{
+	char *dir = malloc(64);
+
+	snprintf(dir, 64, "/tmp/rescue-target-XXXXXX");
+	if (dir == NULL || mkdtemp(dir) == NULL)
+		abort();
+	return dir;
+}
+
+static void remove_dir(const char *dir)
+{
+	char command[256];
+
+	snprintf(command, sizeof command, "rm -rf '%s'", dir);
+	if (system(command) != 0)
+		fail_msg("cannot remove %s", dir);
+}
+
+static void test_default_target_and_config_password(void **state)
+{
+	char *dir = temporary_dir(), path[256];
+	FILE *file;
+
+	(void)state;
+	setenv("RESCUE_PARAM_DIR", dir, 1);
+	assert_null(target_default());
+	snprintf(path, sizeof path, "%s/target", dir);
+	file = fopen(path, "w");
+	fputs("ssh://backup@192.0.2.5/srv/rescue\n", file);
+	fclose(file);
+	snprintf(path, sizeof path, "%s/target_password", dir);
+	file = fopen(path, "w");
+	fputs("from-conf\n", file);
+	fclose(file);
+	assert_string_equal(target_default(), "ssh://backup@192.0.2.5/srv/rescue");
+	parse_ok(target_default());
+	assert_string_equal(target.password, "from-conf");
+	assert_null(strstr(target.display, "from-conf"));
+	parse_ok("ssh://backup:own@192.0.2.5/srv");
+	assert_string_equal(target.password, "own");
+	parse_ok("file:///tmp");
+	assert_string_equal(target.password, "");
+	unsetenv("RESCUE_PARAM_DIR");
+	remove_dir(dir);
+	free(dir);
+}
+
+static int count_entries(const char *dir)
+{
+	DIR *listing = opendir(dir);
+	struct dirent *entry;
+	int count = 0;
+
+	assert_non_null(listing);
+	while ((entry = readdir(listing)))
+		if (strcmp(entry->d_name, ".") && strcmp(entry->d_name, ".."))
+			count++;
+	closedir(listing);
+	return count;
+}
+
+static void test_file_put_stores_exactly_and_leaves_no_temporary(void **state)
+{
+	char *dir = temporary_dir(), url[128], path[256], back[64] = "";
+	static char big[3 << 20];
+	FILE *file;
+	size_t i;
+
+	(void)state;
+	snprintf(url, sizeof url, "file://%s", dir);
+	parse_ok(url);
+	assert_int_equal(target_put_file(&target, "report.txt", "hello\n", 6), 0);
+	snprintf(path, sizeof path, "%s/report.txt", dir);
+	file = fopen(path, "r");
+	assert_non_null(file);
+	assert_non_null(fgets(back, sizeof back, file));
+	fclose(file);
+	assert_string_equal(back, "hello\n");
+	for (i = 0; i < sizeof big; i++)
+		big[i] = (char)(i * 7 + (i >> 12));
+	assert_int_equal(target_put_file(&target, "big.bin", big, sizeof big), 0);
+	assert_int_equal(count_entries(dir), 2);
+	/* A second put replaces the file whole. */
+	assert_int_equal(target_put_file(&target, "report.txt", "bye\n", 4), 0);
+	file = fopen(path, "r");
+	assert_non_null(fgets(back, sizeof back, file));
+	fclose(file);
+	assert_string_equal(back, "bye\n");
+	assert_int_equal(count_entries(dir), 2);
+	remove_dir(dir);
+	free(dir);
+}
+
+static void test_file_put_refuses_bad_names_and_missing_dirs(void **state)
+{
+	char *dir = temporary_dir(), url[128];
+
+	(void)state;
+	snprintf(url, sizeof url, "file://%s/missing", dir);
+	parse_ok(url);
+	assert_int_equal(target_put_file(&target, "x.txt", "x", 1), -1);
+	snprintf(url, sizeof url, "file://%s", dir);
+	parse_ok(url);
+	assert_int_equal(target_put_file(&target, "../escape", "x", 1), -1);
+	assert_int_equal(target_put_file(&target, ".hidden", "x", 1), -1);
+	assert_int_equal(target_put_file(&target, "", "x", 1), -1);
+	assert_int_equal(count_entries(dir), 0);
+	parse_ok("tcp://host:1");
+	assert_int_equal(target_put_file(&target, "x.txt", "x", 1), -1);
+	remove_dir(dir);
+	free(dir);
+}
+
+/* The guard lookup goes from the directory's mount to /sys/dev/block/MAJ:MIN: a fake sysfs
+ * that calls the temporary directory's device guarded must make the put fail. */
+static void test_file_put_refused_on_a_guarded_device(void **state)
+{
+	char *dir = temporary_dir(), *sysfs = fake_sysfs_create(), url[128], node[128];
+	char line[4096], point[4096], resolved[4096], best[4096] = "";
+	unsigned major_number = 0, minor_number = 0, best_major = 0, best_minor = 0;
+	FILE *mounts = fopen("/proc/self/mountinfo", "r");
+
+	(void)state;
+	assert_non_null(realpath(dir, resolved));
+	while (fgets(line, sizeof line, mounts))
+		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &major_number, &minor_number, point) == 3
+		    && strncmp(resolved, point, strlen(point)) == 0 && strlen(point) >= strlen(best)) {
+			snprintf(best, sizeof best, "%s", point);
+			best_major = major_number;
+			best_minor = minor_number;
+		}
+	fclose(mounts);
+	snprintf(url, sizeof url, "file://%s", dir);
+	parse_ok(url);
+	setenv("RESCUE_SYSFS", sysfs, 1);
+	snprintf(node, sizeof node, "dev/block/%u:%u/guard", best_major, best_minor);
+	fake_sysfs_write(sysfs, node, "0\n");
+	assert_int_equal(target_file_guard_check(dir, why, sizeof why), 0);
+	/* Only when the source is not itself a block device node is MAJ:MIN the one used. */
+	fake_sysfs_write(sysfs, node, "1\n");
+	if (target_file_guard_check(dir, why, sizeof why) == 0)
+		skip();
+	assert_non_null(strstr(why, "guarded"));
+	assert_int_equal(target_put_file(&target, "x.txt", "x", 1), -1);
+	assert_int_equal(count_entries(dir), 0);
+	unsetenv("RESCUE_SYSFS");
+	fake_sysfs_remove(sysfs);
+	remove_dir(dir);
+	free(dir);
+}
+
+static void test_shell_quote(void **state)
+{
+	char quoted[64];
+
+	(void)state;
+	target_shell_quote("/srv/it's here", quoted, sizeof quoted);
+	assert_string_equal(quoted, "'/srv/it'\\''s here'");
+	target_shell_quote("x", quoted, 3);
+	assert_string_equal(quoted, "");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ssh_url_with_everything),
+		cmocka_unit_test(test_defaults_and_percent_decoding),
+		cmocka_unit_test(test_ipv6_in_brackets),
+		cmocka_unit_test(test_other_schemes),
+		cmocka_unit_test(test_bad_urls_name_the_bad_part),
+		cmocka_unit_test(test_bad_password_never_echoed),
+		cmocka_unit_test(test_default_target_and_config_password),
+		cmocka_unit_test(test_file_put_stores_exactly_and_leaves_no_temporary),
+		cmocka_unit_test(test_file_put_refuses_bad_names_and_missing_dirs),
+		cmocka_unit_test(test_file_put_refused_on_a_guarded_device),
+		cmocka_unit_test(test_shell_quote),
+	};
+
+	return cmocka_run_group_tests_name("target", tests, NULL, NULL);
+}
