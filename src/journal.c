@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "journal.h"
+#include "json.h"
 #include "paths.h"
 
 /* What the running command has told the journal so far. */
@@ -199,4 +200,20 @@ int journal_parse_line(char *line, struct journal_entry *entry)
 	snprintf(entry->command_line, sizeof entry->command_line, "%s", field[4]);
 	snprintf(entry->summary, sizeof entry->summary, "%s", field[5]);
 	return 0;
+}
+
+/* One entry as a JSON object; exit is a number, or a string ("signal 11") for a crash. */
+void journal_entry_json(FILE *out, const struct journal_entry *entry)
+{
+	fputc('{', out);
+	json_member_string(out, "time", entry->time, 0);
+	fprintf(out, ",\"seconds\":%s", entry->seconds[0] ? entry->seconds : "0");
+	if (entry->exit[0] && strspn(entry->exit, "0123456789") == strlen(entry->exit))
+		fprintf(out, ",\"exit\":%s", entry->exit);
+	else
+		json_member_string(out, "exit", entry->exit, 1);
+	json_member_string(out, "origin", entry->origin, 1);
+	json_member_string(out, "command", entry->command_line, 1);
+	json_member_string(out, "summary", entry->summary, 1);
+	fputc('}', out);
 }

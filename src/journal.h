@@ -16,6 +16,7 @@
 #define RESCUE_JOURNAL_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <time.h>
 
 enum { JOURNAL_FIELDS = 6, JOURNAL_LINE_MAX = 4096 };
@@ -39,5 +40,6 @@ void journal_finish(int exit_code);
 int journal_append(const char *command_line, time_t started, double seconds, const char *exit,
     const char *summary);
 int journal_parse_line(char *line, struct journal_entry *entry);
+void journal_entry_json(FILE *out, const struct journal_entry *entry);
 
 #endif

@@ -25,7 +25,6 @@
 #include "command.h"
 #include "err.h"
 #include "journal.h"
-#include "json.h"
 #include "opt.h"
 #include "usage/log.h"
 
@@ -56,18 +55,8 @@ static void print_text(const struct journal_entry *entry)
 
 static void print_json(const struct journal_entry *entry, int first)
 {
-	printf("%s\n{", first ? "" : ",");
-	json_member_string(stdout, "time", entry->time, 0);
-	printf(",\"seconds\":%s", entry->seconds);
-	/* A number for scripts; "signal 11" stays a string when a command died. */
-	if (strspn(entry->exit, "0123456789") == strlen(entry->exit) && entry->exit[0])
-		printf(",\"exit\":%s", entry->exit);
-	else
-		json_member_string(stdout, "exit", entry->exit, 1);
-	json_member_string(stdout, "origin", entry->origin, 1);
-	json_member_string(stdout, "command", entry->command_line, 1);
-	json_member_string(stdout, "summary", entry->summary, 1);
-	putchar('}');
+	printf("%s\n", first ? "" : ",");
+	journal_entry_json(stdout, entry);
 }
 
 static long count_entries(FILE *journal)

@@ -475,6 +475,45 @@ static void test_runbook_with_unknown_commands_runs_nothing(void **state)
 	fake_sysfs_remove(dir);
 }
 
+/* A report lands complete under its final names, with the journal and the attestation. */
+static void test_report_to_a_directory(void **state)
+{
+	char journal[4096], url[4200], *dir, *sysfs = fake_sysfs_with_disks(), *text;
+	struct run run;
+
+	(void)state;
+	dir = runbook_fixture("", journal, sizeof journal);
+	snprintf(url, sizeof url, "file://%s", dir);
+	setenv("RESCUE_SYSFS", sysfs, 1);
+	run_simple(&run, ARGV("version"), "");
+	run_free(&run);
+	run_simple(&run, ARGV("report", url), "");
+	unsetenv("RESCUE_SYSFS");
+	assert_int_equal(exit_code(&run), 0);
+	assert_non_null(strstr(run.out, "wrote file://"));
+	assert_non_null(strstr(run.out, ".json ("));
+	run_free(&run);
+	run_simple(&run, ARGV("-c", "cat \"$0\"/rescue-report-*.json", dir), "");
+	text = run.out;
+	assert_non_null(strstr(text, "\"command\":\"rescue version\""));
+	assert_non_null(strstr(text, "{\"device\":\"sda\",\"partition\":false,"
+	    "\"guarded_since_boot\":true,\"guarded\":true,\"rejected_writes\":5,"));
+	run_free(&run);
+	/* The two reports, and no temporary file left beside them. */
+	run_simple(&run, ARGV("-c", "ls -A \"$0\" | grep -v -e '^book$' -e '^journal.tsv$'", dir),
+	    "");
+	assert_int_equal(exit_code(&run), 0);
+	assert_non_null(strstr(run.out, ".txt\n"));
+	assert_int_equal(strchr(strchr(run.out, '\n') + 1, '\n')[1], '\0');
+	run_free(&run);
+	run_simple(&run, ARGV("report", "gopher://x"), "");
+	assert_int_equal(exit_code(&run), 2);
+	assert_non_null(strstr(run.err, "not a target URL: gopher://x"));
+	run_free(&run);
+	fake_sysfs_remove(sysfs);
+	fake_sysfs_remove(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -492,6 +531,7 @@ int main(void)
 		cmocka_unit_test(test_reboot_and_power_off_need_yes),
 		cmocka_unit_test(test_runbook_goes_on_after_losses_and_stops_at_worse),
 		cmocka_unit_test(test_runbook_with_unknown_commands_runs_nothing),
+		cmocka_unit_test(test_report_to_a_directory),
 	};
 
 	printf("binary under test: %s\n", binary_under_test());
