@@ -239,6 +239,22 @@ static void host_home(const struct target *target, char *home, size_t size)
 
 /* 1 when a pattern of the comma-separated HOSTS names the target; hashed (|1|) and
  * negated patterns are not understood and never match. */
+/* known_hosts patterns know only * and ?: the brackets of "[host]:port" are literal, and
+ * would be a character class to fnmatch, so they are escaped first. */
+static int host_pattern_match(const char *pattern, const char *name)
+{
+	char escaped[1024];
+	size_t used = 0;
+
+	for (; *pattern && used + 2 < sizeof escaped; pattern++) {
+		if (*pattern == '[' || *pattern == ']' || *pattern == '\\')
+			escaped[used++] = '\\';
+		escaped[used++] = *pattern;
+	}
+	escaped[used] = '\0';
+	return fnmatch(escaped, name, 0) == 0;
+}
+
 static int hosts_match(char *hosts, const struct target *target)
 {
 	char bracketed[sizeof target->host + 16], *pattern, *save = NULL;
@@ -247,9 +263,9 @@ static int hosts_match(char *hosts, const struct target *target)
 	for (pattern = strtok_r(hosts, ",", &save); pattern; pattern = strtok_r(NULL, ",", &save)) {
 		if (pattern[0] == '|' || pattern[0] == '!')
 			continue;
-		if (fnmatch(pattern, bracketed, 0) == 0)
+		if (host_pattern_match(pattern, bracketed))
 			return 1;
-		if (target_port(target) == 22 && fnmatch(pattern, target->host, 0) == 0)
+		if (target_port(target) == 22 && host_pattern_match(pattern, target->host))
 			return 1;
 	}
 	return 0;
