@@ -14,7 +14,7 @@
  *   host key        ssh://: the key in known_hosts on the config disk, or trusted on
  *                   first use (its fingerprint is shown and journaled)
  *   authentication  ssh://: the client key (or a password) is accepted
- *   directory       the directory exists and is writable
+ *   directory       the directory exists (ssh://: and the user may write there)
  *   guard           file://: the directory is not on a guarded disk (RAM is fine)
  *   free space      at least 1 MiB available (df -Pk on the target)
  *   write           1 MiB of random data written, read back equal, removed
@@ -340,6 +340,8 @@ out:
 	return rc;
 }
 
+/* The guard comes before any write: a read-only mount of a guarded disk must be named as
+ * such, not merely as a directory we cannot write to. */
 static void file_steps(struct check *check, const char *probe)
 {
 	static const char *const after_dir[] = { "guard", "free space", "write", NULL };
@@ -348,19 +350,15 @@ static void file_steps(struct check *check, const char *probe)
 	struct stat node;
 	char why[PATH_MAX + 256];
 	struct timespec start;
+	int found = stat(path, &node) == 0;
 
-	if (stat(path, &node) != 0 || !S_ISDIR(node.st_mode) || access(path, W_OK) != 0) {
-		if (stat(path, &node) != 0)
-			step(check, "directory", "FAILED", "%s does not exist: %s", path, strerror(errno));
-		else if (!S_ISDIR(node.st_mode))
-			step(check, "directory", "FAILED", "%s is not a directory", path);
-		else
-			step(check, "directory", "FAILED", "%s is not writable: %s", path,
-			    strerror(access(path, W_OK) == 0 ? 0 : errno));
+	if (!found || !S_ISDIR(node.st_mode)) {
+		step(check, "directory", "FAILED", "%s %s", path,
+		    found ? "is not a directory" : "does not exist");
 		skip_rest(check, after_dir, "no usable directory");
 		return;
 	}
-	step(check, "directory", "ok", "%s exists and is writable", path);
+	step(check, "directory", "ok", "%s exists", path);
 	if (target_file_guard_check(path, why, sizeof why) != 0) {
 		step(check, "guard", "FAILED", "%s", why);
 		skip_rest(check, after_dir + 1, "refused");
