@@ -67,7 +67,7 @@ struct interface {
 	char name[IF_NAMESIZE];
 	char state[16];
 	char mac[32];
-	char addresses[ADDRESSES_MAX][INET6_ADDRSTRLEN + 8];
+	char addresses[ADDRESSES_MAX][INET6_ADDRSTRLEN + 16];
 	int address_count;
 };
 
