@@ -125,6 +125,10 @@ static void last_lines(const char *text, char *out, size_t size, int wanted)
 	c = strstr(out, "Do you want to continue connecting? (y/n) ");
 	if (c)
 		memmove(c, c + 42, strlen(c + 42) + 1);
+	/* "dbclient: Connection to USER@HOST:PORT exited: REASON": the reason says it all. */
+	c = strstr(out, " exited: ");
+	if (c && strstr(out, "dbclient: Connection to "))
+		memmove(out, c + 9, strlen(c + 9) + 1);
 }
 
 /* Runs ARGV, its output (stdout and stderr) into OUTPUT; 0 when it exited 0. */

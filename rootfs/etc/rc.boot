@@ -8,6 +8,7 @@ export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 . /lib/rescue/cfgdisk.sh
 . /lib/rescue/net.sh
 . /lib/rescue/ssh.sh
+. /lib/rescue/client.sh
 . /lib/rescue/runbook.sh
 
 # Daemon messages (dropbear's logins among them) go to a file in RAM,
@@ -27,6 +28,7 @@ main() {
 	params_read
 	cfgdisk_read
 	params_check
+	client_key_make
 	net_start
 	ssh_start
 	ready_line

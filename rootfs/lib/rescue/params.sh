@@ -7,7 +7,7 @@
 # reported and ignored.
 
 PARAM_DIR=/run/rescue/param
-PARAMS_KNOWN="ssh_key net target run poweroff"
+PARAMS_KNOWN="ssh_key net target target_password run poweroff"
 
 param_set() {
 	local name=$1 value=$2 n
