@@ -93,8 +93,10 @@ static void unguarded_at(const char *unguarded_file, const char *name, char *tex
 	fclose(file);
 }
 
+/* The guard belongs to the disk: a partition is guarded when its disk is, and releasing the
+ * disk released the partition (DISK is NULL for a disk itself). */
 static int attestation_add(struct attestation **list, size_t *count, const char *directory,
-    const char *name, int partition, const char *unguarded_file)
+    const char *name, const struct attestation *disk, const char *unguarded_file)
 {
 	struct attestation *grown = realloc(*list, (*count + 1) * sizeof **list), *entry;
 	int found;
@@ -105,10 +107,15 @@ static int attestation_add(struct attestation **list, size_t *count, const char 
 	entry = &grown[(*count)++];
 	memset(entry, 0, sizeof *entry);
 	snprintf(entry->name, sizeof entry->name, "%s", name);
-	entry->partition = partition;
-	entry->guarded = read_number(directory, "guard", &found) == 1;
+	entry->partition = disk != NULL;
 	entry->rejected_writes = read_number(directory, "rejected_writes", &found);
-	unguarded_at(unguarded_file, name, entry->unguarded_at, sizeof entry->unguarded_at);
+	if (disk) {
+		entry->guarded = disk->guarded;
+		memcpy(entry->unguarded_at, disk->unguarded_at, sizeof entry->unguarded_at);
+	} else {
+		entry->guarded = read_number(directory, "guard", &found) == 1;
+		unguarded_at(unguarded_file, name, entry->unguarded_at, sizeof entry->unguarded_at);
+	}
 	entry->guarded_since_boot = entry->guarded && entry->unguarded_at[0] == '\0';
 	return 0;
 }
@@ -118,6 +125,7 @@ static int attestation_add(struct attestation **list, size_t *count, const char 
 static int add_partitions(const char *disk_directory, struct attestation **list, size_t *count,
     const char *unguarded_file)
 {
+	struct attestation disk = (*list)[*count - 1];
 	struct dirent **entries;
 	char directory[4400], marker[4500];
 	struct stat status;
@@ -130,7 +138,7 @@ static int add_partitions(const char *disk_directory, struct attestation **list,
 		snprintf(directory, sizeof directory, "%s/%s", disk_directory, entries[i]->d_name);
 		snprintf(marker, sizeof marker, "%s/partition", directory);
 		if (entries[i]->d_name[0] != '.' && stat(marker, &status) == 0 && rc == 0)
-			rc = attestation_add(list, count, directory, entries[i]->d_name, 1,
+			rc = attestation_add(list, count, directory, entries[i]->d_name, &disk,
 			    unguarded_file);
 		free(entries[i]);
 	}
@@ -155,7 +163,7 @@ int session_attestation(const char *sysfs_root, const char *unguarded_file,
 		if (block_device_read(sysfs_root, names[i], &device) != 0 || !device.hardware)
 			continue;
 		snprintf(directory, sizeof directory, "%s/block/%s", sysfs_root, names[i]);
-		rc = attestation_add(list, count, directory, names[i], 0, unguarded_file);
+		rc = attestation_add(list, count, directory, names[i], NULL, unguarded_file);
 		if (rc == 0)
 			rc = add_partitions(directory, list, count, unguarded_file);
 	}

@@ -19,11 +19,9 @@ static void test_disks_and_partitions_with_unguard_history(void **state)
 
 	(void)state;
 	fake_sysfs_write(sysfs, "block/sda/sda1/partition", "1\n");
-	fake_sysfs_write(sysfs, "block/sda/sda1/guard", "1\n");
 	fake_sysfs_write(sysfs, "block/sda/sda1/rejected_writes", "3\n");
 	fake_sysfs_write(sysfs, "block/sdb/sdb1/partition", "1\n");
-	fake_sysfs_write(sysfs, "block/sdb/sdb1/guard", "0\n");
-	fake_sysfs_write(sysfs, "unguarded", "sdb 1700000000\nsdb1 1700000000\n");
+	fake_sysfs_write(sysfs, "unguarded", "sdb 1700000000\n");
 	snprintf(unguarded, sizeof unguarded, "%s/unguarded", sysfs);
 	assert_int_equal(session_attestation(sysfs, unguarded, &list, &count), 0);
 	/* sda, sda1, sdb, sdb1, vda; loop0 is the appliance's own device. */
@@ -38,8 +36,11 @@ static void test_disks_and_partitions_with_unguard_history(void **state)
 	assert_string_equal(list[2].name, "sdb");
 	assert_false(list[2].guarded_since_boot);
 	assert_string_equal(list[2].unguarded_at, "2023-11-14T22:13:20Z");
+	/* Partitions have no guard of their own: they follow their disk. */
 	assert_string_equal(list[3].name, "sdb1");
 	assert_false(list[3].guarded);
+	assert_false(list[3].guarded_since_boot);
+	assert_string_equal(list[3].unguarded_at, "2023-11-14T22:13:20Z");
 	/* A kernel without the guard: never claimed as guarded. */
 	assert_string_equal(list[4].name, "vda");
 	assert_false(list[4].guarded_since_boot);
