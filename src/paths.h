@@ -11,6 +11,8 @@
 
 /* dropbear writes its pid here when rootfs/ starts it. */
 #define RESCUE_SSH_PIDFILE "/run/dropbear/dropbear.pid"	/* rootfs/lib/rescue/ssh.sh */
+/* "TYPE SHA256:..." per host key, written when the server starts. */
+#define RESCUE_SSH_FINGERPRINTS "/run/rescue/ssh_fingerprints"
 
 /* The session journal (journal.h): where it is, and the variables that tell a command where
  * it was started from and that it runs on behalf of another rescue command. */

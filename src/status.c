@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "block.h"
+#include "paths.h"
+#include "target.h"
 #include "version.h"
 #include "status.h"
 
@@ -124,6 +126,37 @@ static void print_guard_and_ssh(FILE *out, const char *sysfs_root, const char *s
 	    summary.guarded, summary.devices, summary.rejected_writes, ssh);
 }
 
+/* The first host key fingerprint, so a remote colleague can be told what to expect. */
+static void print_fingerprint(FILE *out, const char *ssh_pidfile)
+{
+	FILE *file;
+	char line[160];
+
+	if (ssh_server_pid(ssh_pidfile) <= 0)
+		return;
+	file = fopen(RESCUE_SSH_FINGERPRINTS, "re");
+	if (file == NULL)
+		return;
+	if (fgets(line, sizeof line, file) != NULL && line[0] != '\n')
+		fprintf(out, "host key: %s", line);
+	fclose(file);
+}
+
+/* Credentials are not shown: the display form of the URL has none. */
+static void print_target(FILE *out)
+{
+	const char *url = target_default();
+	struct target target;
+	char why[128];
+
+	if (url == NULL)
+		fprintf(out, "target: none set (rescue.target=URL)\n");
+	else if (target_parse(url, &target, why, sizeof why) == 0)
+		fprintf(out, "target: %.70s\n", target.display);
+	else
+		fprintf(out, "target: unusable (%s)\n", why);
+}
+
 void status_print(FILE *out, const char *sysfs_root, const char *ssh_pidfile)
 {
 	char host[256] = "(no host name)";
@@ -133,4 +166,6 @@ void status_print(FILE *out, const char *sysfs_root, const char *ssh_pidfile)
 	fprintf(out, "rescue %s on %.60s\n", RESCUE_VERSION, host);
 	print_network(out);
 	print_guard_and_ssh(out, sysfs_root, ssh_pidfile);
+	print_fingerprint(out, ssh_pidfile);
+	print_target(out);
 }

@@ -73,12 +73,18 @@ ssh_host_keys() {
 	done
 }
 
+# The menu's header shows the first line of $FINGERPRINTS too.
+FINGERPRINTS=/run/rescue/ssh_fingerprints
+
 ssh_fingerprints() {
 	local type fp
+	: >$FINGERPRINTS
 	for type in ed25519 ecdsa; do
 		fp=$(dropbearkey -y -f /etc/dropbear/dropbear_${type}_host_key 2>/dev/null |
 			sed -n 's/^Fingerprint: *//p')
-		[ -n "$fp" ] && say "rescue: ssh host key $(echo $type | tr a-z A-Z) $fp"
+		[ -n "$fp" ] || continue
+		say "rescue: ssh host key $(echo $type | tr a-z A-Z) $fp"
+		echo "$(echo $type | tr a-z A-Z) $fp" >>$FINGERPRINTS
 	done
 }
 
