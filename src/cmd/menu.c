@@ -323,8 +323,9 @@ static void report_status(int status)
 {
 	if (WIFEXITED(status))
 		printf("[exit %d]\n", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		printf("[stopped by signal %d: %s]\n", WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else if (WIFSIGNALED(status))	/* after Ctrl-C the terminal shows "^C" on the line */
+		printf("%s[stopped by signal %d: %s]\n", WTERMSIG(status) == SIGINT ? "\n" : "",
+		    WTERMSIG(status), strsignal(WTERMSIG(status)));
 }
 
 /* A table command journals itself; when it dies of a signal it cannot, so the menu writes
@@ -339,8 +340,8 @@ static void journal_death(const struct menu_action *action, int status, time_t s
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	snprintf(exit_text, sizeof exit_text, "signal %d", WTERMSIG(status));
-	journal_append(action->command_line, started, (double)(now.tv_sec - start->tv_sec),
-	    exit_text, strsignal(WTERMSIG(status)));
+	journal_append(action->command_line, started, (double)(now.tv_sec - start->tv_sec)
+	    + (now.tv_nsec - start->tv_nsec) / 1e9, exit_text, strsignal(WTERMSIG(status)));
 }
 
 static void run_action(const struct menu_state *menu, const struct menu_action *action)
@@ -360,7 +361,6 @@ static void run_action(const struct menu_state *menu, const struct menu_action *
 	}
 	if (child == 0) {
 		signals_default_for_child();
-		setenv(RESCUE_ORIGIN_ENV, "menu", 1);
 		exit(action->entry->run(action));
 	}
 	while (waitpid(child, &status, 0) < 0) {
@@ -490,6 +490,8 @@ static int menu_main(int argc, char **argv)
 		return opts.exit_code;
 	if (menu_build(&menu) != 0)
 		return err_fatal(EXIT_SYSTEM, "unable to build the menu");
+	/* Everything started from here, and the entries the menu writes itself, say so. */
+	setenv(RESCUE_ORIGIN_ENV, "menu", 1);
 	terminal_save(&menu);
 	signals_take(&menu);
 	code = menu_loop(&menu);
