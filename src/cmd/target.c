@@ -205,7 +205,7 @@ static int login_steps(struct check *check)
 	case TARGET_SSH_OK:
 		break;
 	}
-	if (strstr(login.hostkey, "first use"))
+	if (strstr(login.hostkey, "fingerprint"))	/* only a key seen for the first time */
 		snprintf(check->hostkey, sizeof check->hostkey, "%s", login.hostkey);
 	step(check, "host key", "ok", "%s", login.hostkey);
 	if (login.state == TARGET_SSH_AUTH)
