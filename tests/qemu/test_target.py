@@ -98,3 +98,50 @@ def test_target_ssh_and_file(ctx):
     assert "hunter2" not in journal, journal
     guest.stop(command="poweroff")
     assert lib.sha256(source) == before, "the source disk changed"
+
+
+def test_target_config_disk_key_and_known_hosts(ctx):
+    """A RESCUECFG disk with id_ed25519 (OpenSSH format) and known_hosts: the
+    appliance logs in with that key, accepts only the listed host key, and
+    names an unlisted or changed host key."""
+    source = lib.make_ext4(ctx.path("src.img"), 16, files={"a.txt": "hello\n"})
+    before = lib.sha256(source)
+    receive = ctx.path("receive")
+    os.makedirs(receive)
+    cfg = ctx.path("cfg")
+    os.makedirs(cfg)
+    private, public = lib.ssh_keypair(cfg)
+    with open(public) as f:
+        public_line = f.read().strip()
+    os.unlink(public)
+    servers = [lib.SshServer(ctx.path("s%d" % i), authorized_keys=[public_line]) for i in range(3)]
+    for server in servers:
+        ctx.on_cleanup(server.stop)
+    listed, changed, unlisted = servers
+    with open(os.path.join(cfg, "known_hosts"), "w") as f:
+        f.write(lib.known_hosts_line(listed.port, listed.host_key_line, host="10.0.2.2") + "\n")
+        # The changed server is listed with the first one's key.
+        f.write(lib.known_hosts_line(changed.port, listed.host_key_line, host="10.0.2.2") + "\n")
+
+    args = ["--disk", source, "--config", cfg]
+    for server in servers:
+        args += ["--host-port", str(server.port)]
+    guest = ctx.guest(*args)
+    guest.wait_for(r"^rescue: ssh client key id_ed25519 from the config disk\n", timeout=180)
+    guest.wait_for(r"^rescue: ready .*\n", timeout=180)
+    lib.menu_shell(guest)
+
+    code, text = lib.console_run(guest, "rescue target key")
+    assert code == 0 and public_line.split()[1] in text, "not the config disk's key: " + text
+
+    def url(server):
+        return "ssh://root@10.0.2.2:%d%s" % (server.port, receive)
+
+    steps, text = _expect(guest, url(listed), 0, "write", "ok")
+    assert "matches known_hosts on the config disk" in steps["host key"][1], text
+    _expect(guest, url(changed), 3, "host key", "FAILED", r"changed")
+    _expect(guest, url(unlisted), 3, "host key", "FAILED",
+            r"no key for 10\.0\.2\.2 port %d" % unlisted.port)
+    assert os.listdir(receive) == [], os.listdir(receive)
+    guest.stop(command="poweroff")
+    assert lib.sha256(source) == before, "the source disk changed"
