@@ -9,7 +9,6 @@
 #define _GNU_SOURCE	/* memfd_create */
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
@@ -241,24 +240,21 @@ static void host_home(const struct target *target, char *home, size_t size)
 	snprintf(home, size, "%s/hosts/%s_%u", client_dir(), host, target_port(target));
 }
 
-/* 1 when a pattern of the comma-separated HOSTS names the target; hashed (|1|) and
- * negated patterns are not understood and never match. */
-/* known_hosts patterns know only * and ?: the brackets of "[host]:port" are literal, and
- * would be a character class to fnmatch, so they are escaped first. */
-static int host_pattern_match(const char *pattern, const char *name)
+/* OpenSSH host patterns know '*' and '?' only: '[' is literal ("[host]:port"), so
+ * fnmatch would misread it. */
+static int pattern_match(const char *pattern, const char *text)
 {
-	char escaped[1024];
-	size_t used = 0;
-
-	for (; *pattern && used + 2 < sizeof escaped; pattern++) {
-		if (*pattern == '[' || *pattern == ']' || *pattern == '\\')
-			escaped[used++] = '\\';
-		escaped[used++] = *pattern;
-	}
-	escaped[used] = '\0';
-	return fnmatch(escaped, name, 0) == 0;
+	if (*pattern == '\0')
+		return *text == '\0';
+	if (*pattern == '*')
+		return pattern_match(pattern + 1, text) || (*text && pattern_match(pattern, text + 1));
+	if (*text && (*pattern == '?' || *pattern == *text))
+		return pattern_match(pattern + 1, text + 1);
+	return 0;
 }
 
+/* 1 when a pattern of the comma-separated HOSTS names the target; hashed (|1|) and
+ * negated patterns are not understood and never match. */
 static int hosts_match(char *hosts, const struct target *target)
 {
 	char bracketed[sizeof target->host + 16], *pattern, *save = NULL;
@@ -267,9 +263,9 @@ static int hosts_match(char *hosts, const struct target *target)
 	for (pattern = strtok_r(hosts, ",", &save); pattern; pattern = strtok_r(NULL, ",", &save)) {
 		if (pattern[0] == '|' || pattern[0] == '!')
 			continue;
-		if (host_pattern_match(pattern, bracketed))
+		if (pattern_match(pattern, bracketed))
 			return 1;
-		if (target_port(target) == 22 && host_pattern_match(pattern, target->host))
+		if (target_port(target) == 22 && pattern_match(pattern, target->host))
 			return 1;
 	}
 	return 0;

@@ -205,7 +205,7 @@ static int login_steps(struct check *check)
 	case TARGET_SSH_OK:
 		break;
 	}
-	if (strstr(login.hostkey, "first use"))
+	if (strstr(login.hostkey, "fingerprint"))	/* only a key seen for the first time */
 		snprintf(check->hostkey, sizeof check->hostkey, "%s", login.hostkey);
 	step(check, "host key", "ok", "%s", login.hostkey);
 	if (login.state == TARGET_SSH_AUTH)
@@ -418,9 +418,10 @@ static int finish(struct check *check, int code)
 
 	if (check->json)
 		print_json(check);
+	/* A host key trusted on first use is journaled whatever happened next. */
 	if (failed)
-		journal_summary("%s: %s failed: %s", check->target->display, failed->name,
-		    failed->detail);
+		journal_summary("%s: %s failed: %s%s%s", check->target->display, failed->name,
+		    failed->detail, check->hostkey[0] ? "; host key " : "", check->hostkey);
 	else
 		journal_summary("%s: every step ok%s%s", check->target->display,
 		    check->hostkey[0] ? "; host key " : "", check->hostkey);

@@ -788,3 +788,29 @@ class Context:
                 function()
             except Exception:
                 pass
+
+
+# ---------------------------------------------------------------- console shell
+
+def menu_shell(guest, timeout=120):
+    """From the serial console's menu, open its busybox shell entry and wait
+    for the shell prompt (rescue:DIR# )."""
+    entry = guest.wait_for(r"^ ?(\d+)\) busybox shell", timeout=timeout)
+    guest.wait_for(r"^Choose ", timeout=30)
+    guest.sendline(entry.group(1))
+    guest.wait_for(r"rescue:\S*# $", timeout=30)
+
+
+_console_runs = [0]
+
+
+def console_run(guest, command, timeout=120):
+    """Run COMMAND in the console shell that menu_shell opened; return
+    (exit code, what it printed). Marker lines around the output keep the
+    echoed command line out of it."""
+    _console_runs[0] += 1
+    mark = "MARK%d" % _console_runs[0]
+    guest.sendline("echo %s-BEGIN; %s; echo %s-END EXIT=$?" % (mark, command, mark))
+    begin = guest.wait_for(r"^%s-BEGIN\n" % mark, timeout=timeout)
+    end = guest.wait_for(r"^%s-END EXIT=(\d+)\n" % mark, timeout=timeout)
+    return int(end.group(1)), guest.output()[begin.end():end.start()]

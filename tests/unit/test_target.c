@@ -1,6 +1,11 @@
 /* test_target.c: target URLs, good and bad, and storing a file on a file:// target. */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,8 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -298,6 +305,210 @@ static void test_shell_quote(void **state)
 	assert_string_equal(quoted, "");
 }
 
+/* ---------------------------------------------------------------- ssh:// against sshd */
+
+/* OpenSSH's sshd on a loopback port, reached with the appliance's own static dropbear
+ * (from the package cache). Skipped when sshd or that build is missing, or without root. */
+struct sshd {
+	pid_t pid;
+	char dir[64];
+	unsigned port;
+};
+
+static struct sshd sshd;
+
+static int dropbear_find(char *path, size_t size)
+{
+	const char *cache = getenv("RESCUE_CACHE"), *home = getenv("HOME");
+	char pattern[512];
+	glob_t found;
+	int rc = -1;
+
+	snprintf(pattern, sizeof pattern, "%s%s/build/dropbear-*/bin/dropbearmulti",
+	    cache && *cache ? cache : home ? home : "/root", cache && *cache ? "" : "/.cache/rescue");
+	if (glob(pattern, 0, NULL, &found) == 0 && found.gl_pathc > 0) {
+		snprintf(path, size, "%s", found.gl_pathv[found.gl_pathc - 1]);
+		rc = 0;
+	}
+	globfree(&found);
+	return rc;
+}
+
+static unsigned free_port(void)
+{
+	struct sockaddr_in address = { .sin_family = AF_INET };
+	socklen_t length = sizeof address;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&address, sizeof address) != 0
+	    || getsockname(fd, (struct sockaddr *)&address, &length) != 0)
+		abort();
+	close(fd);
+	return ntohs(address.sin_port);
+}
+
+static void file_write(const char *dir, const char *name, const char *content)
+{
+	char path[256];
+	FILE *file;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	file = fopen(path, "w");
+	if (file == NULL)
+		abort();
+	fputs(content, file);
+	fclose(file);
+}
+
+static void sshd_config(const char *public_line)
+{
+	char config[4096], command[512];
+
+	snprintf(config, sizeof config, "%s\n", public_line);
+	file_write(sshd.dir, "authorized_keys", config);
+	snprintf(command, sizeof command, "ssh-keygen -q -t ed25519 -N '' -f %s/host_key", sshd.dir);
+	if (system(command) != 0)
+		abort();
+	snprintf(config, sizeof config, "Port %u\nListenAddress 127.0.0.1\nHostKey %s/host_key\n"
+	    "PidFile %s/sshd.pid\nAuthorizedKeysFile %s/authorized_keys\n"
+	    "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
+	    "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n", sshd.port, sshd.dir,
+	    sshd.dir, sshd.dir);
+	file_write(sshd.dir, "sshd_config", config);
+}
+
+static int sshd_wait(void)
+{
+	struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons(sshd.port) };
+	int tries, fd, connected = 0;
+
+	address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (tries = 0; tries < 100 && !connected; tries++) {
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		connected = connect(fd, (struct sockaddr *)&address, sizeof address) == 0;
+		close(fd);
+		if (!connected)
+			usleep(50000);
+	}
+	return connected ? 0 : -1;
+}
+
+static int sshd_start(void **state)
+{
+	char dropbear[512], path[256], link_path[1024], config[8192], key[4096], public_line[2048];
+	static const char *const links[] = { "dbclient", "dropbearkey", "dropbearmulti" };
+	size_t i;
+
+	(void)state;
+	if (geteuid() != 0 || access("/usr/sbin/sshd", X_OK) != 0
+	    || dropbear_find(dropbear, sizeof dropbear) != 0)
+		return 0;
+	snprintf(sshd.dir, sizeof sshd.dir, "/tmp/rescue-sshd-XXXXXX");
+	if (mkdtemp(sshd.dir) == NULL)
+		abort();
+	snprintf(path, sizeof path, "%s/bin", sshd.dir);
+	mkdir(path, 0755);
+	for (i = 0; i < sizeof links / sizeof links[0]; i++) {
+		snprintf(link_path, sizeof link_path, "%s/%s", path, links[i]);
+		if (symlink(dropbear, link_path) != 0)
+			abort();
+	}
+	snprintf(config, sizeof config, "%s:%s", path, getenv("PATH"));
+	setenv("PATH", config, 1);
+	snprintf(path, sizeof path, "%s/client", sshd.dir);
+	setenv("RESCUE_CLIENT_DIR", path, 1);
+	snprintf(path, sizeof path, "%s/receive", sshd.dir);
+	mkdir(path, 0755);
+	if (target_client_key(key, sizeof key, public_line, sizeof public_line, why, sizeof why) != 0)
+		fail_msg("no client key: %s", why);
+	sshd.port = free_port();
+	sshd_config(public_line);
+	mkdir("/run/sshd", 0755);
+	sshd.pid = fork();
+	if (sshd.pid == 0) {
+		snprintf(path, sizeof path, "%s/sshd.log", sshd.dir);
+		int log = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(log, STDERR_FILENO);
+		snprintf(config, sizeof config, "%s/sshd_config", sshd.dir);
+		execl("/usr/sbin/sshd", "/usr/sbin/sshd", "-D", "-e", "-f", config, (char *)NULL);
+		_exit(127);
+	}
+	return sshd_wait();
+}
+
+static int sshd_stop(void **state)
+{
+	(void)state;
+	if (sshd.pid > 0) {
+		kill(sshd.pid, SIGTERM);
+		waitpid(sshd.pid, NULL, 0);
+		sshd.pid = 0;
+	}
+	if (sshd.dir[0])
+		remove_dir(sshd.dir);
+	unsetenv("RESCUE_CLIENT_DIR");
+	return 0;
+}
+
+static void ssh_target(const char *user, const char *subdir)
+{
+	char url[256];
+
+	snprintf(url, sizeof url, "ssh://%s@127.0.0.1:%u%s/receive%s", user, sshd.port, sshd.dir,
+	    subdir);
+	parse_ok(url);
+}
+
+static void test_ssh_put_file_is_atomic_and_exact(void **state)
+{
+	static char big[2 << 20];
+	char path[512], receive[256];
+	struct stat node;
+	FILE *file;
+	size_t i;
+
+	(void)state;
+	if (sshd.pid <= 0)
+		skip();
+	for (i = 0; i < sizeof big; i++)
+		big[i] = (char)(i * 13 + (i >> 10));
+	ssh_target("root", "");
+	assert_int_equal(target_put_file(&target, "report.json", "{}\n", 3), 0);
+	assert_int_equal(target_put_file(&target, "big.bin", big, sizeof big), 0);
+	assert_int_equal(target_put_file(&target, "report.json", "{\"a\":1}\n", 8), 0);
+	snprintf(receive, sizeof receive, "%s/receive", sshd.dir);
+	assert_int_equal(count_entries(receive), 2);
+	snprintf(path, sizeof path, "%s/big.bin", receive);
+	assert_int_equal(stat(path, &node), 0);
+	assert_int_equal(node.st_size, sizeof big);
+	file = fopen(path, "r");
+	for (i = 0; i < sizeof big; i++)
+		if (fgetc(file) != (unsigned char)big[i])
+			fail_msg("big.bin differs at byte %zu", i);
+	fclose(file);
+	/* A missing directory is an error, and nothing is created. */
+	ssh_target("root", "/missing");
+	assert_int_equal(target_put_file(&target, "x.txt", "x", 1), -1);
+	assert_int_equal(count_entries(receive), 2);
+}
+
+static void test_ssh_check_names_host_key_and_refused_login(void **state)
+{
+	struct target_ssh_check check;
+
+	(void)state;
+	if (sshd.pid <= 0)
+		skip();
+	ssh_target("nosuchuser", "");
+	assert_int_equal(target_ssh_check(&target, &check), TARGET_SSH_AUTH);
+	assert_non_null(strstr(check.why, "user nosuchuser"));
+	assert_int_equal(target_put_file(&target, "x.txt", "x", 1), -1);
+	ssh_target("root", "");
+	assert_int_equal(target_ssh_check(&target, &check), TARGET_SSH_OK);
+	assert_non_null(strstr(check.hostkey, "matches"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -313,6 +524,11 @@ int main(void)
 		cmocka_unit_test(test_file_put_refused_on_a_guarded_device),
 		cmocka_unit_test(test_shell_quote),
 	};
+	const struct CMUnitTest ssh_tests[] = {
+		cmocka_unit_test(test_ssh_put_file_is_atomic_and_exact),
+		cmocka_unit_test(test_ssh_check_names_host_key_and_refused_login),
+	};
 
-	return cmocka_run_group_tests_name("target", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("target", tests, NULL, NULL)
+	    | cmocka_run_group_tests_name("target over ssh", ssh_tests, sshd_start, sshd_stop);
 }
