@@ -121,7 +121,7 @@ static void note_closing(const char *line, struct e2fsck_summary *summary)
 		/* "NAME: 16/8192 files (...), 32756/32768 blocks": keep what follows "NAME: ". */
 		while (files > line && files[-1] != ' ')
 			files--;
-		snprintf(summary->usage, sizeof summary->usage, "%s", files);
+		snprintf(summary->usage, sizeof summary->usage, "%.159s", files);
 	}
 }
 
