@@ -788,3 +788,38 @@ class Context:
                 function()
             except Exception:
                 pass
+
+
+# ---------------------------------------------------------------- console shell
+
+def console_shell(guest, timeout=180):
+    """Wait for the menu on the serial console and open its busybox shell.
+
+    Kernel messages are silenced on the console (dmesg -n 1) so that they
+    cannot split the lines the test matches. Returns a function
+    run(command, timeout=120) -> (exit code, output) that runs COMMAND in
+    that shell and returns what it printed (stdout and stderr) and its exit
+    status.
+    """
+    entry = guest.wait_for(r"^ *(?P<n>\d+)\) busybox shell[^\n]*\n", timeout=timeout)
+    guest.wait_for(r"^Choose ", timeout=30)
+    guest.sendline(entry.group("n"))
+    counter = [0]
+
+    def run(command, timeout=120):
+        counter[0] += 1
+        tag = "@@%d" % counter[0]
+        guest.sendline("echo %s-begin; %s 2>&1; echo %s-rc=$?" % (tag, command, tag))
+        m = guest.wait_for(r"^%s-begin\n(?P<out>.*?)^%s-rc=(?P<rc>\d+)\n" % (tag, tag),
+                           timeout=timeout, flags=re.MULTILINE | re.DOTALL)
+        return int(m.group("rc")), m.group("out")
+
+    run("dmesg -n 1", timeout=60)
+    return run
+
+
+def make_disk_image(path, size_mb):
+    """A sparse file of SIZE_MB MiB; return PATH."""
+    with open(path, "wb") as f:
+        f.truncate(size_mb * 1024 * 1024)
+    return path
