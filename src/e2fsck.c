@@ -104,6 +104,11 @@ static int is_progress(const char *line)
 	for (i = 0; prefixes[i]; i++)
 		if (strncmp(line, prefixes[i], strlen(prefixes[i])) == 0)
 			return 1;
+	/* "Warning!  /dev/vda is in use." (a snapshot holds it) or "... is mounted." tell
+	 * about the device, not about damage. */
+	if (strncmp(line, "Warning!  ", 10) == 0
+	    && (strstr(line, " is in use") || strstr(line, " is mounted")))
+		return 1;
 	return strstr(line, "*****") != NULL || strstr(line, " files (") != NULL;
 }
 
@@ -170,6 +175,9 @@ static void count_problem(struct e2fsck_summary *summary, const char *text, int 
 	    ? e2fsck_bitmap_items(text) : 0;
 	total->items += items > 0 ? items : 1;
 	summary->problems++;
+	/* -y replays the journal without asking; -n says it skips it. */
+	if (kind == KIND_JOURNAL_RECOVERY && strstr(text, "recovering journal"))
+		answer = 1;
 	if (answer == 1) {
 		total->fixed++;
 		summary->fixed++;
@@ -266,8 +274,12 @@ void e2fsck_print_kinds(FILE *out, const struct e2fsck_summary *summary, int cha
 		if (total->problems == 0)
 			continue;
 		fprintf(out, "  %6llu  %s", total->items, kind_rules[kind].name);
-		if (changes)
-			fprintf(out, " (%u fixed)", total->fixed);
+		if (changes && total->fixed == total->problems)
+			fprintf(out, " (fixed)");
+		else if (changes && total->fixed == 0)
+			fprintf(out, " (not fixed)");
+		else if (changes)
+			fprintf(out, " (%u of %u fixed)", total->fixed, total->problems);
 		fprintf(out, "\n          e.g. %s\n", total->example);
 	}
 }

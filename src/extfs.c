@@ -11,6 +11,7 @@
 #include <ext2fs/ext2fs.h>
 
 #include "extfs.h"
+#include "probe.h"
 
 enum {
 	OPEN_FLAGS = EXT2_FLAG_64BITS | EXT2_FLAG_IGNORE_CSUM_ERRORS | EXT2_FLAG_IGNORE_SB_ERRORS
@@ -116,4 +117,17 @@ const char *extfs_state(const struct extfs_facts *facts)
 	if (facts->errors)
 		return "errors";
 	return facts->valid ? "clean" : "not clean";
+}
+
+int extfs_probe_backup(const char *device, struct probe_result *probe,
+    struct extfs_facts *facts)
+{
+	char why[128];
+
+	if (probe->type[0] != '\0' || extfs_read(device, facts, why, sizeof why) != 0)
+		return 0;
+	snprintf(probe->type, sizeof probe->type, "%s", facts->type);
+	probe->mountable = 1;
+	probe->needs_recovery = facts->needs_recovery;
+	return 1;
 }

@@ -35,4 +35,11 @@ struct extfs_facts {
 int extfs_read(const char *device, struct extfs_facts *facts, char *why, size_t why_size);
 const char *extfs_state(const struct extfs_facts *facts);
 
+struct probe_result;
+/* The probe reads only the primary superblock; when it found nothing, libext2fs may still
+ * find an ext file system by a backup superblock. Then PROBE gets its type, FACTS says which
+ * superblock worked, and 1 is returned; else 0 and nothing changes. */
+int extfs_probe_backup(const char *device, struct probe_result *probe,
+    struct extfs_facts *facts);
+
 #endif

@@ -1,5 +1,6 @@
 /* mountfs.c: the table of read-only mount options, and mount(2) itself. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -31,17 +32,20 @@ const struct mountfs_type *mountfs_lookup(const char *type)
 }
 
 int mountfs_mount(const char *device, const char *dir, const struct mountfs_type *type,
-    int replay, int *made_dir)
+    int replay, const char *extra, int *made_dir)
 {
+	const char *options = replay ? "" : type->no_replay;
+	char data[256];
 	int saved;
 
+	snprintf(data, sizeof data, "%s%s%s", options, options[0] && extra && extra[0] ? "," : "",
+	    extra ? extra : "");
 	*made_dir = 0;
 	if (mkdir(dir, 0755) == 0)
 		*made_dir = 1;
 	else if (errno != EEXIST)
 		return -1;
-	if (mount(device, dir, type->driver, MOUNTFS_FLAGS,
-	    replay ? "" : type->no_replay) == 0)
+	if (mount(device, dir, type->driver, MOUNTFS_FLAGS, data) == 0)
 		return 0;
 	saved = errno;
 	if (*made_dir)

@@ -21,8 +21,9 @@ struct mountfs_type {
 
 /* The entry for TYPE, or NULL when we do not mount it. */
 const struct mountfs_type *mountfs_lookup(const char *type);
-/* mount(2) DEVICE on DIR (made when missing; *MADE_DIR says so). -1 with errno. */
+/* mount(2) DEVICE on DIR (made when missing; *MADE_DIR says so), with EXTRA data options
+ * (NULL or "sb=8193") after the type's own. -1 with errno. */
 int mountfs_mount(const char *device, const char *dir, const struct mountfs_type *type,
-    int replay, int *made_dir);
+    int replay, const char *extra, int *made_dir);
 
 #endif

@@ -33,6 +33,7 @@
 #include "cow.h"
 #include "device.h"
 #include "err.h"
+#include "extfs.h"
 #include "journal.h"
 #include "json.h"
 #include "mountfs.h"
@@ -96,13 +97,19 @@ static int refuse_unmountable(const struct device *device)
 	return 0;
 }
 
+/* An ext file system whose primary superblock is gone mounts from a backup: ext4's sb=
+ * counts in 1 KiB units whatever the block size. */
 static int identify(const struct device *device, struct probe_result *probe,
-    const struct mountfs_type **type)
+    const struct mountfs_type **type, char *extra, size_t extra_size)
 {
+	struct extfs_facts facts;
 	const char *advice;
 
 	if (probe_device(device->path, probe) != 0)
 		return err_fatal(EXIT_SYSTEM, "unable to read %s", device->path);
+	extra[0] = '\0';
+	if (extfs_probe_backup(device->path, probe, &facts) && facts.superblock)
+		snprintf(extra, extra_size, "sb=%lu", facts.superblock * (facts.blocksize / 1024));
 	*type = mountfs_lookup(probe->type);
 	if (*type)
 		return 0;
@@ -113,7 +120,7 @@ static int identify(const struct device *device, struct probe_result *probe,
 }
 
 static int mount_device(const struct device *device, const struct mountfs_type *type,
-    const char *dir)
+    const char *dir, const char *extra)
 {
 	dev_t other;
 	int made_dir;
@@ -122,7 +129,7 @@ static int mount_device(const struct device *device, const struct mountfs_type *
 	if (device_mounted_at(NULL, dir, &other) == 1)
 		return err_fatalx(EXIT_SYSTEM, "unable to mount %s on %s: something else is "
 		    "mounted there", device->name, dir);
-	if (mountfs_mount(device->path, dir, type, 0, &made_dir) == 0)
+	if (mountfs_mount(device->path, dir, type, 0, extra, &made_dir) == 0)
 		return 0;
 	if (errno == EINVAL || errno == EUCLEAN || errno == EIO)
 		return err_fatal(EXIT_SYSTEM, "unable to mount %s (%s, read-only, %s) on %s: the "
@@ -224,7 +231,7 @@ static int mount_main(int argc, char **argv)
 	struct probe_result probe;
 	struct device device;
 	struct survey survey;
-	char dir[PATH_MAX];
+	char dir[PATH_MAX], extra[32];
 	int code;
 
 	if ((code = parse_options(argc, argv, &options)) >= 0)
@@ -233,16 +240,18 @@ static int mount_main(int argc, char **argv)
 		return err_fatalx(EXIT_SYSTEM, "unable to mount %s: %s", options.operand,
 		    device_resolve_error(errno));
 	if ((code = refuse_unmountable(&device)) != 0
-	    || (code = identify(&device, &probe, &type)) != 0)
+	    || (code = identify(&device, &probe, &type, extra, sizeof extra)) != 0)
 		return code;
-	snprintf(dir, sizeof dir, "%s", options.dir ? options.dir : "/mnt/");
-	if (options.dir == NULL)
+	if (options.dir)
+		snprintf(dir, sizeof dir, "%s", options.dir);
+	else
 		snprintf(dir, sizeof dir, "/mnt/%s", device.name);
-	if ((code = mount_device(&device, type, dir)) != 0)
+	if ((code = mount_device(&device, type, dir, extra)) != 0)
 		return code;
 	if (!options.json)
-		printf("%s: %s mounted read-only at %s (%s%s)\n", device.name, probe.type, dir,
-		    type->no_replay[0] ? type->no_replay : "ro",
+		printf("%s: %s mounted read-only at %s (%s%s%s%s)\n", device.name, probe.type, dir,
+		    type->no_replay[0] ? type->no_replay : "ro", extra[0] ? ", backup superblock "
+		    : "", extra,
 		    probe.needs_recovery ? "; its journal holds changes not replayed" : "");
 	if (survey_run(dir, &survey_default_limits, &survey) != 0)
 		err_warn("unable to look inside %s", dir);

@@ -48,6 +48,7 @@
 #include "dm.h"
 #include "e2fsck.h"
 #include "err.h"
+#include "extfs.h"
 #include "journal.h"
 #include "loopdev.h"
 #include "mountfs.h"
@@ -81,6 +82,7 @@ struct repair_options {
 struct repair {
 	struct device device;
 	struct probe_result probe;
+	struct extfs_facts facts;	/* set when only a backup superblock identified ext */
 	const struct mountfs_type *type;
 	struct cow_spec cow;
 	char cow_file[PATH_MAX];	/* the store's file, removed at the end ("" for nbd) */
@@ -509,6 +511,7 @@ static int identify(struct repair *repair)
 
 	if (probe_device(repair->device.path, &repair->probe) != 0)
 		return err_fatal(EXIT_SYSTEM, "unable to read %s", repair->device.path);
+	extfs_probe_backup(repair->device.path, &repair->probe, &repair->facts);
 	repair->type = mountfs_lookup(repair->probe.type);
 	if (repair->type)
 		return 0;
@@ -522,7 +525,11 @@ static int run_fsck(struct repair *repair)
 {
 	printf("running e2fsck -fy on the copy %s ...\n", repair->snapshot_path);
 	fflush(stdout);
-	if (e2fsck_run(repair->snapshot_path, "-y", 0, 0, &repair->fsck) != 0)
+	if (repair->facts.superblock)
+		printf("the primary superblock is unreadable: e2fsck uses the backup at block %lu\n",
+		    repair->facts.superblock);
+	if (e2fsck_run(repair->snapshot_path, "-y", repair->facts.superblock,
+	    repair->facts.blocksize, &repair->fsck) != 0)
 		return err_fatal(EXIT_SYSTEM, "unable to run e2fsck on %s", repair->snapshot_path);
 	repair->fsck_exit = spawn_exit_code(&repair->fsck);
 	e2fsck_summarise(repair->fsck.output, &repair->summary);
@@ -548,7 +555,7 @@ static int mount_copy(struct repair *repair)
 	snprintf(repair->mount_dir, sizeof repair->mount_dir, "/mnt/%s-repaired",
 	    repair->device.name);
 	mkdir("/mnt", 0755);
-	if (mountfs_mount(repair->snapshot_path, repair->mount_dir, repair->type, 1,
+	if (mountfs_mount(repair->snapshot_path, repair->mount_dir, repair->type, 1, NULL,
 	    &made_dir) != 0)
 		return err_fatal(EXIT_SYSTEM, "unable to mount the repaired copy %s (%s) on %s",
 		    repair->snapshot_path, repair->probe.type, repair->mount_dir);

@@ -75,7 +75,8 @@ def test_check_repair_release(ctx):
         assert code == 0, "repair exited %d: %s" % (code, out)
         assert re.search(r"^e2fsck -fy changed the copy \(exit 1\): (\d+) of \1 problems fixed$",
                          out, re.M), out
-        assert re.search(r"^ +1  deleted/unused inode \(1 fixed\)$", out, re.M), out
+        assert re.search(r"^ +1  deleted/unused inode \(fixed\)$", out, re.M), out
+        assert re.search(r"^ +6  block bitmap differences \(fixed\)$", out, re.M), out
         m = re.search(r"^copy-on-write store: (?P<used>[\d.]+ \S+) of (?P<total>[\d.]+ \S+) "
                       r"used \(/dev/loop\d+\)$", out, re.M)
         assert m, "no store usage in: " + out
@@ -109,6 +110,7 @@ def test_check_repair_release(ctx):
         # With the default store the journal is replayed into the copy.
         code, out = run("rescue repair vdb", timeout=300)
         assert code == 0, "repair vdb exited %d: %s" % (code, out)
+        assert re.search(r"^ +1  journal needs recovery \(fixed\)$", out, re.M), out
         code, out = run("head -n 1 /mnt/vdb-repaired/j/f07")
         assert out == "new j/f07\n", repr(out)
         code, out = run("rescue repair --release /dev/vdb")

@@ -200,6 +200,20 @@ static void test_classify_lines_e2fsck_prints(void **state)
 			    e2fsck_kind_name(cases[i].kind));
 }
 
+/* -y replays the journal without a question: that counts as a change. "Warning! ... is in
+ * use" is about the device, not the file system. */
+static void test_journal_replay_is_a_fix_and_in_use_is_no_damage(void **state)
+{
+	struct e2fsck_summary summary;
+
+	(void)state;
+	e2fsck_summarise("Warning!  /dev/vda is in use.\n/dev/mapper/rescue-vdb: recovering journal\n"
+	    "Pass 1: Checking inodes, blocks, and sizes\n", &summary);
+	assert_int_equal(summary.problems, 1);
+	assert_int_equal(summary.kinds[KIND_JOURNAL_RECOVERY].fixed, 1);
+	assert_int_equal(summary.kinds[KIND_OTHER].problems, 0);
+}
+
 static void test_bitmap_ranges_are_counted(void **state)
 {
 	(void)state;
@@ -239,6 +253,7 @@ int main(void)
 		    remove_damaged),
 		cmocka_unit_test(test_not_ext_is_refused_with_the_reason),
 		cmocka_unit_test(test_classify_lines_e2fsck_prints),
+		cmocka_unit_test(test_journal_replay_is_a_fix_and_in_use_is_no_damage),
 		cmocka_unit_test(test_bitmap_ranges_are_counted),
 		cmocka_unit_test(test_aborted_run_keeps_what_it_found),
 	};
