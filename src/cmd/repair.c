@@ -344,8 +344,10 @@ static unsigned long long device_size(const char *path)
 static int attach_nbd(struct repair *repair)
 {
 	char port[16];
-	char *argv[] = { "nbd-client", "-N", repair->cow.export_name, repair->cow.host, port,
-	    repair->cow_device, NULL };
+	/* 512-byte blocks: the snapshot takes the larger block size of origin and store, and
+	 * ext with 1 KiB blocks does not mount on a 4 KiB-sector device. */
+	char *argv[] = { "nbd-client", "-b", "512", "-N", repair->cow.export_name,
+	    repair->cow.host, port, repair->cow_device, NULL };
 	struct spawn_request request = { .argv = argv, .flags = SPAWN_STDERR,
 	    .timeout_seconds = 30 };
 	struct spawn_result result;

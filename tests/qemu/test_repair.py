@@ -129,3 +129,50 @@ def test_check_repair_release(ctx):
         assert out.split() == ["0", "0"], "writes reached the guard: " + out
         guest.stop(command="poweroff")
     assert [lib.sha256(d) for d in disks] == before, "a source disk changed"
+
+
+def test_store_on_file_and_nbd(ctx):
+    """--cow file:// (a RAM directory; a guarded disk is refused) and
+    --cow nbd:// (qemu-nbd on the host) hold the copy just as well."""
+    damaged = _damaged(ctx)                                            # vda
+    other = lib.make_ext4(ctx.path("other.img"), 16, files={"x": "y\n"})  # vdb
+    scratch = lib.make_disk_image(ctx.path("scratch.img"), 64)
+    disks = [damaged, other]
+    before = [lib.sha256(d) for d in disks]
+    port = lib.free_port()
+    nbd = lib.subprocess.Popen(["qemu-nbd", "-t", "-b", "127.0.0.1", "-p", str(port), "-f", "raw",
+                                "-x", "scratch", scratch],
+                               stdout=lib.subprocess.DEVNULL, stderr=lib.subprocess.DEVNULL)
+    ctx.on_cleanup(lambda: (nbd.terminate(), nbd.wait()))
+    with ctx.guest("--disk", damaged, "--disk", other, "--host-port", str(port)) as guest:
+        guest.wait_for(r"^rescue: ready .*\n", timeout=180)
+        run = lib.console_shell(guest)
+
+        code, out = run("rescue mount vdb && rescue repair --cow file:///mnt/vdb vda")
+        assert code == 3 and "it is on a guarded disk" in out, (code, out)
+        code, out = run("rescue repair --cow 'file:///tmp?size=1M' vda", timeout=300)
+        assert code == 0, out
+        assert re.search(r"^copy-on-write store: [\d.]+ \S+ of 1\.0 MiB used \(/dev/loop\d+\)$",
+                         out, re.M), out
+        code, out = run("ls -l /tmp/vda.cow && head -n 1 /mnt/vda-repaired/keep.txt")
+        assert code == 0 and "precious data" in out, out
+        code, out = run("rescue repair --release vda")
+        assert code == 0, out
+        code, out = run("ls /tmp")
+        assert "vda.cow" not in out, out
+
+        code, out = run("rescue repair --cow nbd://10.0.2.2:%d/scratch vda" % port, timeout=300)
+        assert code == 0, out
+        assert re.search(r"^copy-on-write store: [\d.]+ \S+ of 64\.0 MiB used \(/dev/nbd\d+\)$",
+                         out, re.M), out
+        code, out = run("cat /mnt/vda-repaired/docs/report.txt")
+        assert out == "quarterly report\n", out
+        code, out = run("rescue repair --release vda; cat /sys/block/nbd0/pid")
+        assert "released" in out and "No such file" in out, out
+        code, out = run("rescue repair --cow nbd://10.0.2.2:1/none vda", timeout=120)
+        assert code == 3 and "unable to connect to nbd://10.0.2.2:1/none" in out, (code, out)
+        _no_leftovers(run, "vda-repaired")
+        code, out = run("cat /sys/block/vda/rejected_writes /sys/block/vdb/rejected_writes")
+        assert out.split() == ["0", "0"], "writes reached the guard: " + out
+        guest.stop(command="poweroff")
+    assert [lib.sha256(d) for d in disks] == before, "a source disk changed"
