@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "block.h"
 #include "command.h"
@@ -38,6 +39,7 @@
 #include "json.h"
 #include "mountfs.h"
 #include "opt.h"
+#include "paths.h"
 #include "probe.h"
 #include "survey.h"
 #include "usage/mount.h"
@@ -94,6 +96,12 @@ static int refuse_unmountable(const struct device *device)
 	if (device_mount_point(NULL, device->rdev, dir, sizeof dir) == 1)
 		return err_fatalx(EXIT_SYSTEM, "unable to mount %s: it is already mounted on %s",
 		    device->name, dir);
+	/* A repair's snapshot holds the device exclusively: mount(2) would only say EBUSY. */
+	snprintf(dir, sizeof dir, "%s/%s", RESCUE_BUSY_DIR, device->name);
+	if (access(dir, F_OK) == 0)
+		return err_fatalx(EXIT_SYSTEM, "unable to mount %s: it is busy (%s): a repaired "
+		    "copy is at /mnt/%s-repaired; `rescue repair --release %s` ends that",
+		    device->name, dir, device->name, device->name);
 	return 0;
 }
 

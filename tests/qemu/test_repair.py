@@ -48,12 +48,26 @@ def _no_leftovers(run, name):
     assert out.strip().endswith("0"), "a mount left behind: " + out
 
 
+def _no_primary_superblock(ctx):
+    """An ext4 (1 KiB blocks) whose primary superblock is zeroed: the backup
+    in group 1, block 8193, still describes it."""
+    image = lib.make_ext4(ctx.path("nosuper.img"), 16, files={"still.txt": "still here\n"})
+    with open(image, "r+b") as f:
+        f.seek(1024)
+        f.write(b"\0" * 1024)
+    return image
+
+
 def test_check_repair_release(ctx):
     damaged = _damaged(ctx)          # vda
     heavy = _journal_heavy(ctx)      # vdb
-    disks = [damaged, heavy]
+    nosuper = _no_primary_superblock(ctx)  # vdc
+    disks = [damaged, heavy, nosuper]
     before = [lib.sha256(d) for d in disks]
-    with ctx.guest("--disk", damaged, "--disk", heavy, "--append", "rescue.net=none") as guest:
+    args = ["--append", "rescue.net=none"]
+    for disk in disks:
+        args += ["--disk", disk]
+    with ctx.guest(*args) as guest:
         guest.wait_for(r"^rescue: ready .*\n", timeout=180)
         run = lib.console_shell(guest)
 
@@ -91,9 +105,11 @@ def test_check_repair_release(ctx):
         # The source still shows its damage: the repair went to the copy only.
         code, out = run("rescue check vda")
         assert code == 1, "the source changed? " + out
-        # A second repair while the copy exists is refused.
+        # A second repair, or a mount, while the copy exists is refused.
         code, out = run("rescue repair vda")
         assert code == 3 and "busy" in out and "--release vda" in out, (code, out)
+        code, out = run("rescue mount vda")
+        assert code == 3 and "a repaired copy is at /mnt/vda-repaired" in out, (code, out)
         code, out = run("cat /sys/block/vda/rejected_writes")
         assert out.strip() == "0", "something tried to write to vda: " + out
 
@@ -121,12 +137,21 @@ def test_check_repair_release(ctx):
         code, out = run("rescue repair --cow lots vdb")
         assert code == 2 and "bad --cow lots" in out, (code, out)
 
+        # No primary superblock: check says which backup it used, mount uses it too.
+        code, out = run("rescue check vdc")
+        assert code == 1, (code, out)
+        assert re.search(r"superblock: the primary is unreadable \(Bad magic number in "
+                         r"super-block\); using the backup at block 8193 \(block size 1024\)",
+                         out), out
+        code, out = run("rescue mount vdc && cat /mnt/vdc/still.txt && rescue umount vdc")
+        assert code == 0 and "backup superblock sb=8193" in out and "still here" in out, out
+
         code, out = run("rescue log --tail 30")
         assert re.search(r"repaired a copy of vda \(ext4\) at /mnt/vda-repaired: (\d+) of \1 "
                          r"problems fixed", out), out
         assert "filled up during e2fsck" in out, out
-        code, out = run("cat /sys/block/vda/rejected_writes /sys/block/vdb/rejected_writes")
-        assert out.split() == ["0", "0"], "writes reached the guard: " + out
+        code, out = run("cat /sys/block/vd[abc]/rejected_writes")
+        assert out.split() == ["0", "0", "0"], "writes reached the guard: " + out
         guest.stop(command="poweroff")
     assert [lib.sha256(d) for d in disks] == before, "a source disk changed"
 
