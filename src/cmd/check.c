@@ -174,6 +174,23 @@ static void print_facts(const struct check_run *run)
 	    "read-only)" : "no");
 }
 
+/* e2fsck -b reads the backup and never mentions that the primary is gone: that is damage
+ * too, and the first thing e2fsck -y would write. */
+static void note_lost_primary(struct check_run *run)
+{
+	struct e2fsck_kind_total *total = &run->summary.kinds[KIND_SUPERBLOCK];
+
+	if (run->facts.superblock == 0)
+		return;
+	if (total->problems++ == 0)
+		snprintf(total->example, sizeof total->example, "the primary superblock is "
+		    "unreadable: %.100s", run->facts.primary_error);
+	total->items++;
+	run->summary.problems++;
+	if (run->fsck_exit == 0)
+		run->fsck_exit = 4;
+}
+
 static int kinds_found(const struct e2fsck_summary *summary)
 {
 	int kind, count = 0;
@@ -292,6 +309,7 @@ static int check_main(int argc, char **argv)
 		    run.device.path);
 	else {
 		e2fsck_summarise(run.fsck.output, &run.summary);
+		note_lost_primary(&run);
 		if (options.json)
 			print_json(&run);
 		else {

@@ -127,6 +127,13 @@ def test_mount_read_only_and_look_inside(ctx):
         code, out = run("rescue umount vda")
         assert code == 3 and "not mounted" in out, (code, out)
 
+        # check: a journal waiting for replay is no damage, but it is said.
+        code, out = run("rescue check vda")
+        assert code == 0, (code, out)
+        assert "journal needs recovery: yes (not replayed: read-only)" in out, out
+        assert re.search(r"^note: the journal holds changes not yet written", out, re.M), out
+        assert re.search(r"^vda: clean \(e2fsck -fn found no damage", out, re.M), out
+
         # The journal has the mount and the refusal.
         code, out = run("rescue log --tail 40")
         assert re.search(r"mounted vda \(ext4\) read-only at /mnt/vda: used .*postgresql "

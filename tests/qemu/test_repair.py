@@ -143,6 +143,7 @@ def test_check_repair_release(ctx):
         assert re.search(r"superblock: the primary is unreadable \(Bad magic number in "
                          r"super-block\); using the backup at block 8193 \(block size 1024\)",
                          out), out
+        assert re.search(r"^ +1  superblock problems$", out, re.M), out
         code, out = run("rescue mount vdc && cat /mnt/vdc/still.txt && rescue umount vdc")
         assert code == 0 and "backup superblock sb=8193" in out and "still here" in out, out
 
