@@ -792,25 +792,45 @@ class Context:
 
 # ---------------------------------------------------------------- console shell
 
-def menu_shell(guest, timeout=120):
-    """From the serial console's menu, open its busybox shell entry and wait
-    for the shell prompt (rescue:DIR# )."""
-    entry = guest.wait_for(r"^ ?(\d+)\) busybox shell", timeout=timeout)
+def console_shell(guest, timeout=180):
+    """Wait for the menu on the serial console and open its busybox shell.
+
+    Kernel messages are silenced on the console (dmesg -n 1) so that they
+    cannot split the lines the test matches. Returns a function
+    run(command, timeout=120) -> (exit code, output) that runs COMMAND in
+    that shell and returns what it printed (stdout and stderr) and its exit
+    status.
+    """
+    entry = guest.wait_for(r"^ *(?P<n>\d+)\) busybox shell[^\n]*\n", timeout=timeout)
     guest.wait_for(r"^Choose ", timeout=30)
-    guest.sendline(entry.group(1))
-    guest.wait_for(r"rescue:\S*# $", timeout=30)
+    guest.sendline(entry.group("n"))
+    counter = [0]
+
+    def run(command, timeout=120):
+        counter[0] += 1
+        tag = "@@%d" % counter[0]
+        guest.sendline("echo %s-begin; %s 2>&1; echo %s-rc=$?" % (tag, command, tag))
+        m = guest.wait_for(r"^%s-begin\n(?P<out>.*?)^%s-rc=(?P<rc>\d+)\n" % (tag, tag),
+                           timeout=timeout, flags=re.MULTILINE | re.DOTALL)
+        return int(m.group("rc")), m.group("out")
+
+    run("dmesg -n 1", timeout=60)
+    return run
 
 
-_console_runs = [0]
+def make_disk_image(path, size_mb):
+    """A sparse file of SIZE_MB MiB; return PATH."""
+    with open(path, "wb") as f:
+        f.truncate(size_mb * 1024 * 1024)
+    return path
+
+
+def menu_shell(guest, timeout=120):
+    """From the serial console's menu, open its busybox shell entry; later
+    console_run(guest, COMMAND) calls run commands in it."""
+    guest.console_run = console_shell(guest, timeout=timeout)
 
 
 def console_run(guest, command, timeout=120):
-    """Run COMMAND in the console shell that menu_shell opened; return
-    (exit code, what it printed). Marker lines around the output keep the
-    echoed command line out of it."""
-    _console_runs[0] += 1
-    mark = "MARK%d" % _console_runs[0]
-    guest.sendline("echo %s-BEGIN; %s; echo %s-END EXIT=$?" % (mark, command, mark))
-    begin = guest.wait_for(r"^%s-BEGIN\n" % mark, timeout=timeout)
-    end = guest.wait_for(r"^%s-END EXIT=(\d+)\n" % mark, timeout=timeout)
-    return int(end.group(1)), guest.output()[begin.end():end.start()]
+    """Run COMMAND in the shell menu_shell opened; return (exit code, output)."""
+    return guest.console_run(command, timeout=timeout)
