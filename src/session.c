@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "block.h"
+#include "guard.h"
 #include "journal.h"
 #include "paths.h"
 #include "session.h"
@@ -71,28 +72,6 @@ static unsigned long long read_number(const char *directory, const char *file, i
 	return *found ? strtoull(text, NULL, 10) : 0;
 }
 
-/* The last time NAME was released, from the lines "NAME EPOCH" that unguard appends. */
-static void unguarded_at(const char *unguarded_file, const char *name, char *text, size_t size)
-{
-	FILE *file = fopen(unguarded_file, "re");
-	char line[256], device[128];
-	long long seconds;
-	time_t when;
-	struct tm tm;
-
-	text[0] = '\0';
-	if (file == NULL)
-		return;
-	while (fgets(line, sizeof line, file) != NULL) {
-		if (sscanf(line, "%127s %lld", device, &seconds) != 2 || strcmp(device, name) != 0)
-			continue;
-		when = (time_t)seconds;
-		gmtime_r(&when, &tm);
-		strftime(text, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	}
-	fclose(file);
-}
-
 /* The guard belongs to the disk: a partition is guarded when its disk is, and releasing the
  * disk released the partition (DISK is NULL for a disk itself). */
 static int attestation_add(struct attestation **list, size_t *count, const char *directory,
@@ -114,7 +93,7 @@ static int attestation_add(struct attestation **list, size_t *count, const char 
 		memcpy(entry->unguarded_at, disk->unguarded_at, sizeof entry->unguarded_at);
 	} else {
 		entry->guarded = read_number(directory, "guard", &found) == 1;
-		unguarded_at(unguarded_file, name, entry->unguarded_at, sizeof entry->unguarded_at);
+		guard_released_at(unguarded_file, name, entry->unguarded_at, sizeof entry->unguarded_at);
 	}
 	entry->guarded_since_boot = entry->guarded && entry->unguarded_at[0] == '\0';
 	return 0;

@@ -79,52 +79,6 @@ struct menu_state {
 
 static const int menu_signals[MENU_SIGNAL_COUNT] = { SIGINT, SIGQUIT, SIGTSTP, SIGTTOU };
 
-static void format_size(unsigned long long bytes, char *text, size_t size)
-{
-	static const char units[][4] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
-	double value = (double)bytes;
-	size_t unit = 0;
-
-	while (value >= 1024 && unit + 1 < sizeof units / sizeof units[0]) {
-		value /= 1024;
-		unit++;
-	}
-	snprintf(text, size, unit ? "%.1f %s" : "%.0f %s", value, units[unit]);
-}
-
-static const char *read_only_text(int read_only)
-{
-	return read_only < 0 ? "?" : read_only ? "ro" : "rw";
-}
-
-/* A placeholder for `rescue disks`: the facts sysfs has, one device a line. */
-static int list_block_devices(const struct menu_action *action)
-{
-	const char *root = block_sysfs_root();
-	struct block_device device;
-	char **names, size[16];
-	int count, i;
-
-	(void)action;
-	count = block_names(root, &names);
-	if (count < 0)
-		return err_fatal(EXIT_SYSTEM, "unable to list %s/block", root);
-	printf("%-12s %10s  %-2s %-5s %8s  %s\n", "NAME", "SIZE", "RO", "GUARD", "REJECTED",
-	    "MODEL");
-	for (i = 0; i < count; i++) {
-		if (block_device_read(root, names[i], &device) != 0)
-			continue;
-		if (!device.hardware && device.size_bytes == 0)
-			continue;	/* an unused loop or nbd slot */
-		format_size(device.size_bytes, size, sizeof size);
-		printf("%-12s %10s  %-2s %-5s %8llu  %.34s\n", device.name, size,
-		    read_only_text(device.read_only), device.guarded ? "on" : "off",
-		    device.rejected_writes, device.model[0] ? device.model : "-");
-	}
-	block_names_free(names, count);
-	return EXIT_OK;
-}
-
 static int run_shell_line(const struct menu_action *action)
 {
 	execl(RESCUE_SHELL, "sh", "-c", action->entry->command_line, (char *)NULL);
@@ -151,8 +105,6 @@ static int run_table_command(const struct menu_action *action)
 }
 
 static const struct menu_entry fixed_entries[] = {
-	{ .label = "list block devices", .run = list_block_devices, .command_line =
-	    "cd /sys/block && grep -H . */size */ro */guard */rejected_writes */device/model" },
 	{ .label = "busybox shell (exit comes back here)", .command_line = "sh -l",
 	    .run = run_login_shell },
 	{ .label = "kernel log, last 20 lines", .command_line = "dmesg | tail -n 20",

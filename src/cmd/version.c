@@ -22,6 +22,7 @@ const struct command command_version = {
 	.summary = COMMAND_SUMMARY,
 	.usage = COMMAND_USAGE,
 	.menu_label = "show the rescue version",
+	.menu_rank = 99,
 	.run = version_main,
 };
 

@@ -39,10 +39,14 @@ def test_kernel_boot_ready(ctx):
         # The menu follows the ready line on the serial console, and its
         # listing shows every disk and partition read-only and guarded.
         guest.wait_for(r"^disks: 2 guarded of 2, 0 writes rejected +ssh: off\n", timeout=60)
+        entry = guest.wait_for(r"^ *(\d+)\) disks: ", timeout=30)
         guest.wait_for(r"^Choose ", timeout=30)
-        guest.sendline("1")
-        for dev in ("vda", "vdb"):
-            guest.wait_for(r"^%s +[\d.]+ MiB +ro +on +0 " % dev, timeout=30)
+        guest.sendline(entry.group(1))
+        guest.wait_for(r"^\$ rescue disks\n", timeout=30)
+        guest.wait_for(r"^vda +16\.0 MiB +virtio +hdd .* guard on +0 rejected\n", timeout=30)
+        guest.wait_for(r"^  \(disk\) +16\.0 MiB +ext4 +plain +\S+\n", timeout=30)
+        guest.wait_for(r"^vdb +24\.0 MiB +virtio +hdd .* guard on +0 rejected\n", timeout=30)
+        guest.wait_for(r"^  vdb1 +[\d.]+ MiB +ext4 +parted +\S+\n", timeout=30)
     assert [lib.sha256(d) for d in disks] == before, "a source disk changed"
 
 
