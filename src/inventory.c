@@ -106,6 +106,14 @@ static void probe_of(const char *name, struct probe_result *content, int *probed
 	*probed = probe_device(path, content) == 0;
 }
 
+static int compare_number(const void *a, const void *b)
+{
+	const struct inventory_part *left = a, *right = b;
+
+	return (left->number > right->number) - (left->number < right->number);
+}
+
+/* Partitions in the order of their numbers, whatever order sysfs lists them in. */
 static int read_parts(const char *root, const char *directory, struct inventory_disk *disk)
 {
 	char list[4096], *name, *cursor = list, part_directory[2 * PATH_MAX];
@@ -128,6 +136,7 @@ static int read_parts(const char *root, const char *directory, struct inventory_
 		usage_of(part_directory, name, part->mounted, sizeof part->mounted, &part->busy);
 		probe_of(name, &part->content, &part->probed);
 	}
+	qsort(disk->parts, disk->part_count, sizeof *disk->parts, compare_number);
 	return 0;
 }
 

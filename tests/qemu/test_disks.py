@@ -1,0 +1,134 @@
+"""rescue disks, guard and unguard through the real image: a GPT disk with
+ext4, xfs, vfat, swap and LUKS partitions, a whole-disk btrfs, a spare disk
+and a RESCUECFG disk. The inventory names what is on each (text and JSON);
+unguard refuses partitions, mounted disks, the config disk and unknown names,
+and releases the spare only after its name is typed back; a write then
+reaches the spare while the guarded disks count the writes they refuse.
+Every disk but the released spare is unchanged."""
+
+import json
+import os
+import re
+import subprocess
+
+import lib
+
+TIMEOUT = 420
+MIB = 1024 * 1024
+
+
+def _mkfs(path, size_mb, command):
+    with open(path, "wb") as f:
+        f.truncate(size_mb * MIB)
+    subprocess.run(command + [path], check=True, capture_output=True,
+                   input=b"pw" if "cryptsetup" in command[0] else None)
+    return path
+
+
+def _gpt_disk(ctx):
+    """A GPT disk whose partitions are file systems made by the real tools."""
+    parts = [
+        ("ext4", 16, ["mkfs.ext4", "-q", "-F", "-L", "web-root"]),
+        ("xfs", 300, ["mkfs.xfs", "-q", "-L", "pgdata"]),
+        ("vfat", 16, ["mkfs.vfat", "-n", "EFI"]),
+        ("swap", 8, ["mkswap", "-L", "swap0"]),
+        ("crypto_LUKS", 32, ["cryptsetup", "luksFormat", "--type", "luks2", "--batch-mode",
+                             "--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000",
+                             "--key-file", "-"]),
+    ]
+    disk = ctx.path("gpt.img")
+    total = 1 + sum(size for _, size, _ in parts) + 1
+    with open(disk, "wb") as f:
+        f.truncate(total * MIB)
+    script = "label: gpt\n" + "".join("size=%dMiB\n" % size for _, size, _ in parts)
+    subprocess.run(["sfdisk", "-q", disk], input=script.encode(), check=True,
+                   capture_output=True)
+    offset = 1
+    for i, (kind, size, command) in enumerate(parts):
+        image = _mkfs(ctx.path("part%d.img" % i), size, command)
+        subprocess.run(["dd", "if=" + image, "of=" + disk, "bs=1M", "seek=%d" % offset,
+                        "conv=notrunc,sparse", "status=none"], check=True)
+        os.unlink(image)
+        offset += size
+    return disk, [kind for kind, _, _ in parts]
+
+
+def test_inventory_guard_and_unguard(ctx):
+    gpt, kinds = _gpt_disk(ctx)
+    btrfs = _mkfs(ctx.path("btrfs.img"), 128, ["mkfs.btrfs", "-q", "-L", "pool"])
+    spare = lib.make_disk_image(ctx.path("spare.img"), 8)
+    cfg = ctx.path("cfg")
+    os.makedirs(cfg)
+    with open(os.path.join(cfg, "rescue.conf"), "w") as f:
+        f.write("net=none\n")
+    sources = [gpt, btrfs]
+    before = [lib.sha256(d) for d in sources]
+    with ctx.guest("--disk", gpt, "--disk", btrfs, "--disk", spare, "--config", cfg) as guest:
+        guest.wait_for(r"^rescue: ready .*\n", timeout=180)
+        run = lib.console_shell(guest)
+
+        code, out = run("rescue disks")
+        assert code == 0, out
+        for name, kind in zip(("vda1", "vda2", "vda3", "vda4", "vda5"), kinds):
+            assert re.search(r"^  %s +[\d.]+ MiB +%s " % (name, re.escape(kind)), out, re.M), \
+                "%s is not shown as %s:\n%s" % (name, kind, out)
+        assert re.search(r"^  vda1 .* web-root ", out, re.M), out
+        assert re.search(r"^vdb +128\.0 MiB +virtio .* guard on +0 rejected$", out, re.M), out
+        assert re.search(r"^  \(disk\) +128\.0 MiB +btrfs +pool ", out, re.M), out
+        assert re.search(r"^  \(disk\) +8\.0 MiB +unknown ", out, re.M), out
+        assert "(the RESCUECFG config disk: not offered for rescue)" in out, out
+
+        code, out = run("rescue disks --json | tr -d '\\n'; echo")
+        inventory = json.loads(out.strip())
+        by_name = {d["name"]: d for d in inventory["disks"]}
+        assert by_name["vda"]["content"]["type"] == "gpt", by_name["vda"]
+        assert [p["content"]["type"] for p in by_name["vda"]["partitions"]] == kinds
+        assert by_name["vda"]["partitions"][1]["content"]["label"] == "pgdata"
+        assert by_name["vdd"]["config_disk"] is True, by_name["vdd"]
+        assert all(d["guarded"] for d in inventory["disks"] if d["hardware"]), inventory
+
+        # Refusals, each with its reason; nothing changes.
+        code, out = run("rescue unguard vda1")
+        assert code == 2 and "vda1 is a partition; the guard belongs to its disk: " \
+            "rescue unguard vda" in out, out
+        code, out = run("rescue unguard sdz")
+        assert code == 2 and "no such disk: sdz" in out, out
+        code, out = run("rescue unguard --yes vdd")
+        assert code == 2 and "vdd is the RESCUECFG config disk" in out, out
+        code, out = run("rescue mount vda1")
+        assert code == 0, out
+        code, out = run("rescue unguard --yes vda")
+        assert code == 2 and "vda is in use: its partition vda1 is mounted at /mnt/vda1" in out, \
+            out
+        code, out = run("rescue umount vda1")
+        assert code == 0, out
+        code, out = run("rescue unguard vdc < /dev/null")
+        assert code == 2 and "needs a confirmation typed on a terminal, or --yes" in out, out
+
+        # The spare, released with its name typed back; a wrong answer releases nothing.
+        guest.sendline("rescue unguard vdc; echo unguard-rc=$?")
+        guest.wait_for(r"Type vdc to release it: ", timeout=30)
+        guest.sendline("yes")
+        guest.wait_for(r"^Not released\.\n", timeout=30)
+        guest.wait_for(r"^unguard-rc=2\n", timeout=30)
+        guest.sendline("rescue unguard vdc; echo unguard-rc=$?")
+        guest.wait_for(r"Type vdc to release it: ", timeout=30)
+        guest.sendline("vdc")
+        guest.wait_for(r"^vdc: write guard released; writes to it are possible now\. ", timeout=30)
+        guest.wait_for(r"^unguard-rc=0\n", timeout=30)
+
+        code, out = run("printf spare-was-written | dd of=/dev/vdc conv=fsync")
+        assert code == 0, "a write to the released disk failed: " + out
+        code, out = run("printf nope | dd of=/dev/vda conv=fsync")
+        assert code != 0, "a write to a guarded disk succeeded: " + out
+        code, out = run("rescue disks vda")
+        assert re.search(r"^vda .* guard on +[1-9]\d* rejected$", out, re.M), out
+        code, out = run("rescue guard")
+        assert re.search(r"^vdc +off +\d{4}-\d\d-\d\dT[\d:]+Z +0$", out, re.M), out
+        assert re.search(r"^vda +on +- +[1-9]", out, re.M), out
+        code, out = run("rescue guard vdc && printf again | dd of=/dev/vdc conv=fsync")
+        assert code != 0 and "vdc: write guard on" in out, out
+        guest.stop(command="poweroff")
+    with open(spare, "rb") as f:
+        assert f.read(17) == b"spare-was-written", "the released disk did not get the write"
+    assert [lib.sha256(d) for d in sources] == before, "a source disk changed"
