@@ -1,6 +1,9 @@
 # The SSH server: started only when someone gave us a key (rescue.ssh_key=
 # on the kernel command line, base64 of an authorized_keys line, or
-# authorized_keys on the config disk). Keys only: no password exists.
+# authorized_keys on the config disk). Keys only: root has no password until
+# an operator sets one with `rescue ssh password`. Starting the server and
+# showing its fingerprints is `rescue ssh on` (src/cmd/ssh.c), the same code
+# the operator uses later; this file only collects the boot's keys.
 
 AUTH_KEYS=/root/.ssh/authorized_keys
 SSH_PORT=22
@@ -64,49 +67,20 @@ ssh_key_count() {
 
 # Host keys are made fresh at every boot (the appliance has no disk of its
 # own), so their fingerprints must be shown before anyone connects.
-ssh_host_keys() {
-	local type
-	mkdir -p /etc/dropbear
-	for type in ed25519 ecdsa; do
-		dropbearkey -t $type -f /etc/dropbear/dropbear_${type}_host_key >/dev/null 2>&1 ||
-			warn "cannot generate the $type host key"
-	done
-}
-
-# The menu's header shows the first line of $FINGERPRINTS too.
-FINGERPRINTS=/run/rescue/ssh_fingerprints
-
-ssh_fingerprints() {
-	local type fp
-	: >$FINGERPRINTS
-	for type in ed25519 ecdsa; do
-		fp=$(dropbearkey -y -f /etc/dropbear/dropbear_${type}_host_key 2>/dev/null |
-			sed -n 's/^Fingerprint: *//p')
-		[ -n "$fp" ] || continue
-		say "rescue: ssh host key $(echo $type | tr a-z A-Z) $fp"
-		echo "$(echo $type | tr a-z A-Z) $fp" >>$FINGERPRINTS
-	done
-}
-
 ssh_start() {
+	local line
 	ssh_collect_keys
 	if [ "$(ssh_key_count)" = 0 ]; then
 		say "rescue: ssh off (no key given: rescue.ssh_key= or authorized_keys on a RESCUECFG disk)"
 		return 0
 	fi
-	ssh_host_keys
-	# Password logins are compiled out of dropbear (see its localoptions.h),
-	# so there is no -s/-g to pass.
-	dropbear -p $SSH_PORT -P /run/dropbear/dropbear.pid \
-		-r /etc/dropbear/dropbear_ed25519_host_key -r /etc/dropbear/dropbear_ecdsa_host_key ||
-		{ warn "cannot start the SSH server"; return 0; }
-	# dropbear writes its pid file after it forks; wait for it briefly so
-	# the ready line tells the truth.
-	for _ in 1 2 3 4 5 6 7 8 9 10; do
-		[ -s /run/dropbear/dropbear.pid ] && break
-		sleep 0.2
+	if ! rescue ssh on >/dev/null 2>/run/rescue/ssh_on.err; then
+		warn "cannot start the SSH server: $(cat /run/rescue/ssh_on.err)"
+		return 0
+	fi
+	rescue ssh fingerprints 2>/dev/null | while read -r line; do
+		say "rescue: ssh host key $line"
 	done
-	ssh_fingerprints
 }
 
 ssh_state() {

@@ -22,6 +22,7 @@
 /* scp in the image is dropbear's; the SFTP server is not bundled. */
 #define SFTPSERVER_PATH "/usr/libexec/sftp-server"
 
-/* Debian's musl ships no crypt(), and password logins are off until an
- * operator deliberately sets one; keys only for now. */
-#define DROPBEAR_SVR_PASSWORD_AUTH 0
+/* Password logins are compiled in (crypt() from tools/packages/musl-crypt) but
+ * off at run time: the server starts with -s until an operator sets a root
+ * password with `rescue ssh password`. */
+#define DROPBEAR_SVR_PASSWORD_AUTH 1
