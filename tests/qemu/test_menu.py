@@ -70,6 +70,7 @@ def test_menu_over_serial(ctx):
             guest.wait_for(r"runbook file, name on RESCUECFG, or URL \(Enter alone goes back\): ")
             guest.sendline("")
             guest.wait_for(r"^Not done\.\n", timeout=30)
+            guest.wait_for(r"^Choose [^\n]*: ", timeout=30)
 
             # A runbook URL that hangs: Ctrl-C stops the action, not the menu.
             url = "http://10.0.2.2:%d/stuck.run" % staller.port
@@ -80,13 +81,16 @@ def test_menu_over_serial(ctx):
             lib.wait_until(lambda: staller.held, 60, "the guest's connection")
             guest.send("\x03")
             guest.wait_for(r"^\[stopped by signal 2: Interrupt\]\n", timeout=30)
-            guest.wait_for(r"^Choose ", timeout=30)
+            guest.wait_for(r"^Choose [^\n]*: ", timeout=30)
 
             # The journal has the interrupted command, as the menu saw it end.
             guest.sendline(log)
             guest.wait_for(r"menu +[\d.]+s +exit signal 2 +rescue runbook %s\n" % re.escape(url),
                            timeout=30)
             guest.wait_for(r"^\[exit 0\]\n", timeout=30)
+            # Type only once the prompt is there: typed ahead, the echo lands
+            # before the prompt and the next line no longer starts with "$ ".
+            guest.wait_for(r"^Choose [^\n]*: ", timeout=30)
 
             # The busybox shell, and back to the menu with exit.
             guest.sendline(shell)
