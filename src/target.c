@@ -651,6 +651,9 @@ static int ssh_put(const struct target *target, const char *name, const void *da
 
 	if (target_ssh_check(target, &check) != TARGET_SSH_OK)
 		return ssh_failed(target, name, check.why, NULL);
+	if (strstr(check.hostkey, "fingerprint"))	/* said once, when first trusted */
+		err_warnx("host key of %s port %u: %s", target->host, target_port(target),
+		    check.hostkey);
 	snprintf(file, sizeof file, ".%s.rescue-%ld", name, (long)getpid());
 	target_shell_quote(target->path, dir, sizeof dir);
 	target_shell_quote(file, temporary, sizeof temporary);

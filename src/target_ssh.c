@@ -534,6 +534,7 @@ int target_ssh_check(const struct target *target, struct target_ssh_check *check
 	spawn_result_free(&result);
 	if (check->state == TARGET_SSH_OK) {
 		last = *check;
+		hostkey_describe("", strict, &last);	/* next time it is a known key */
 		snprintf(checked, sizeof checked, "%s", identity);
 	}
 	return check->state;
