@@ -50,6 +50,19 @@ def test_target_ssh_and_file(ctx):
 
     guest = ctx.guest("--disk", source, "--host-port", str(port))
     guest.wait_for(r"^rescue: ready .*\n", timeout=180)
+
+    # From the menu: the entry asks for the URL and prints the command line it runs.
+    guest.wait_for(r"^Choose ", timeout=120)
+    entry = re.search(r"^ ?(\d+)\) test a target", guest.output(), re.M)
+    assert entry, "no target entry in the menu:\n" + guest.tail()
+    guest.sendline(entry.group(1))
+    guest.wait_for(r"target URL \(e\.g\. ssh://user@host/dir\) \(Enter alone goes back\): $")
+    guest.sendline("file:///tmp")
+    guest.wait_for_line(r"\$ rescue target file:///tmp")
+    guest.wait_for_line(r"write +ok +1 MiB written, read back equal, removed .*", timeout=60)
+    guest.wait_for_line(r"verdict +ok")
+    guest.wait_for(r"^Choose ")
+    guest.sendline("")
     lib.menu_shell(guest)
 
     # The client key, authorised on the receiver as a user would paste it.
