@@ -13,7 +13,9 @@
  *   reachable       a TCP connection to the host and port within 10 s
  *   host key        ssh://: the key in known_hosts on the config disk, or trusted on
  *                   first use (its fingerprint is shown and journaled)
- *   authentication  ssh://: the client key (or a password) is accepted
+ *   authentication  ssh://: the client key (or a password) is accepted; when the key is
+ *                   refused and the URL has no password, a password is asked for on a
+ *                   terminal (Enter alone skips it); never without a terminal
  *   directory       the directory exists (ssh://: and the user may write there)
  *   guard           file://: the directory is not on a guarded disk (RAM is fine)
  *   free space      at least 1 MiB available (df -Pk on the target)
@@ -39,6 +41,8 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <signal.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -73,7 +77,7 @@ struct step {
 
 /* The steps so far; text lines are printed as each step ends, JSON once at the end. */
 struct check {
-	const struct target *target;
+	struct target *target;		/* a password asked for is added to it */
 	int json;
 	int failed;		/* a step failed: the rest are skipped */
 	struct step steps[STEPS_MAX];
@@ -188,11 +192,58 @@ static int nbd_step(struct check *check)
 
 /* ---------------------------------------------------------------- ssh:// */
 
+static struct termios terminal_modes;
+
+/* Ctrl-C at the password prompt must not leave the terminal without echo. */
+static void terminal_restore_and_die(int signal_number)
+{
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &terminal_modes);
+	signal(signal_number, SIG_DFL);
+	raise(signal_number);
+}
+
+/* Passwords are asked for (DESIGN section 6), but only on a terminal and only once the
+ * key was refused: runbooks and `ssh HOST rescue target test` never wait for an answer.
+ * Echo is off; the answer goes into the target and from there to dbclient's environment. */
+static int password_ask(struct target *target)
+{
+	char line[sizeof target->password];
+	struct termios quiet;
+	int answered;
+
+	if (target->password[0] || !isatty(STDIN_FILENO)
+	    || tcgetattr(STDIN_FILENO, &terminal_modes) != 0)
+		return -1;
+	printf("password for %s@%s (Enter alone: none): ", target->user[0] ? target->user : "root",
+	    target->host);
+	fflush(stdout);
+	quiet = terminal_modes;
+	quiet.c_lflag &= ~(tcflag_t)ECHO;
+	signal(SIGINT, terminal_restore_and_die);
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	answered = fgets(line, sizeof line, stdin) != NULL;
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &terminal_modes);
+	signal(SIGINT, SIG_DFL);
+	putchar('\n');
+	line[answered ? strcspn(line, "\r\n") : 0] = '\0';
+	snprintf(target->password, sizeof target->password, "%s", line);
+	explicit_bzero(line, sizeof line);
+	return target->password[0] ? 0 : -1;
+}
+
 static int login_steps(struct check *check)
 {
 	struct target_ssh_check login;
+	char first_use[sizeof login.hostkey] = "";
 
 	target_ssh_check(check->target, &login);
+	if (login.state == TARGET_SSH_AUTH && password_ask(check->target) == 0) {
+		if (strstr(login.hostkey, "fingerprint"))
+			snprintf(first_use, sizeof first_use, "%s", login.hostkey);
+		target_ssh_check(check->target, &login);
+		if (first_use[0] && login.state != TARGET_SSH_HOSTKEY)
+			snprintf(login.hostkey, sizeof login.hostkey, "%s", first_use);
+	}
 	switch (login.state) {
 	case TARGET_SSH_HOSTKEY:
 		step(check, "host key", "FAILED", "%s", login.why);
