@@ -25,7 +25,7 @@
 #include "target_ops.h"
 
 #define CHECK_MARKER "rescue-target-ok"
-enum { CHECK_TIMEOUT = 45 };
+enum { CHECK_TIMEOUT = 45, CONNECT_TIMEOUT = 10 };
 
 /* snprintf for messages: cutting a long path short is fine, the start names the problem. */
 static void message(char *out, size_t size, const char *format, ...)
@@ -500,7 +500,7 @@ int target_ssh_check(const struct target *target, struct target_ssh_check *check
 	char home[PATH_MAX], known[PATH_MAX + 32], identity[sizeof target->display + 16];
 	struct target_ssh_reply reply;
 	struct spawn_result result;
-	int strict, known_before;
+	int strict, known_before, fd;
 
 	snprintf(identity, sizeof identity, "%s %u", target->display, target_port(target));
 	if (last.state == TARGET_SSH_OK && strcmp(checked, identity) == 0) {
@@ -508,6 +508,12 @@ int target_ssh_check(const struct target *target, struct target_ssh_check *check
 		return TARGET_SSH_OK;
 	}
 	memset(check, 0, sizeof *check);
+	/* An unreachable host is named as such, before known_hosts or dbclient have a say. */
+	fd = target_tcp_connect(target->host, target_port(target), CONNECT_TIMEOUT, check->why,
+	    sizeof check->why);
+	if (fd < 0)
+		return check->state = TARGET_SSH_ERROR;
+	close(fd);
 	host_home(target, home, sizeof home);
 	snprintf(known, sizeof known, "%s/.ssh", home);
 	if (dir_make(known) != 0) {
