@@ -214,13 +214,15 @@ static int password_ask(struct target *target)
 	if (target->password[0] || !isatty(STDIN_FILENO)
 	    || tcgetattr(STDIN_FILENO, &terminal_modes) != 0)
 		return -1;
-	printf("password for %s@%s (Enter alone: none): ", target->user[0] ? target->user : "root",
-	    target->host);
-	fflush(stdout);
+	/* Echo goes off before the prompt shows, so an answer typed the moment it appears is
+	 * never echoed. */
 	quiet = terminal_modes;
 	quiet.c_lflag &= ~(tcflag_t)ECHO;
 	signal(SIGINT, terminal_restore_and_die);
 	tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	printf("password for %s@%s (Enter alone: none): ", target->user[0] ? target->user : "root",
+	    target->host);
+	fflush(stdout);
 	answered = fgets(line, sizeof line, stdin) != NULL;
 	tcsetattr(STDIN_FILENO, TCSAFLUSH, &terminal_modes);
 	signal(SIGINT, SIG_DFL);
