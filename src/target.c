@@ -650,10 +650,11 @@ static int ssh_step(const struct target *target, const char *command, const void
 }
 
 /* Three sessions: write the temporary file, read it back, rename it. dbclient 2022.83 now
- * and then never sees the server close a session after a large transfer (about one in 25
- * on a loaded host), so the content decides, not dbclient's exit: a write session that
- * timed out is judged by reading the file back, and a read back that timed out counts
- * when every byte came back equal. */
+ * and then never sees the end of a session after a large transfer (about one in 12 runs of
+ * the unit test on a loaded host, both ends idle; dbclient's keepalive now wakes it), so
+ * the content decides, not dbclient's exit: a write session that timed out is judged by
+ * reading the file back, and a read back that timed out counts when every byte came back
+ * equal. */
 static int ssh_put(const struct target *target, const char *name, const void *data, size_t size)
 {
 	struct target_ssh_check check;

@@ -377,7 +377,9 @@ static int ssh_spawn(const struct target *target, const char *command, const voi
 		snprintf(password_entry, sizeof password_entry, "DROPBEAR_PASSWORD=%s", target->password);
 		environment[1] = password_entry;
 	}
-	char *argv[] = { "setsid", "dbclient", "-p", port, "-i", key, "-l",
+	/* -K 5: a keepalive every 5 s wakes a session whose close both ends missed (see
+	 * target.c's ssh_put); without it such a session sat until the timeout. */
+	char *argv[] = { "setsid", "dbclient", "-K", "5", "-p", port, "-i", key, "-l",
 	    (char *)(target->user[0] ? target->user : "root"), (char *)target->host, (char *)command,
 	    NULL };
 	struct spawn_request request = { .argv = argv, .input = input, .input_size = input_size,
