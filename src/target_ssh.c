@@ -25,7 +25,7 @@
 #include "target_ops.h"
 
 #define CHECK_MARKER "rescue-target-ok"
-enum { CHECK_TIMEOUT = 45 };
+enum { CHECK_TIMEOUT = 45, CONNECT_TIMEOUT = 10 };
 
 /* snprintf for messages: cutting a long path short is fine, the start names the problem. */
 static void message(char *out, size_t size, const char *format, ...)
@@ -377,7 +377,9 @@ static int ssh_spawn(const struct target *target, const char *command, const voi
 		snprintf(password_entry, sizeof password_entry, "DROPBEAR_PASSWORD=%s", target->password);
 		environment[1] = password_entry;
 	}
-	char *argv[] = { "setsid", "dbclient", "-p", port, "-i", key, "-l",
+	/* -K 5: a keepalive every 5 s wakes a session whose close both ends missed (see
+	 * target.c's ssh_put); without it such a session sat until the timeout. */
+	char *argv[] = { "setsid", "dbclient", "-K", "5", "-p", port, "-i", key, "-l",
 	    (char *)(target->user[0] ? target->user : "root"), (char *)target->host, (char *)command,
 	    NULL };
 	struct spawn_request request = { .argv = argv, .input = input, .input_size = input_size,
@@ -500,7 +502,7 @@ int target_ssh_check(const struct target *target, struct target_ssh_check *check
 	char home[PATH_MAX], known[PATH_MAX + 32], identity[sizeof target->display + 16];
 	struct target_ssh_reply reply;
 	struct spawn_result result;
-	int strict, known_before;
+	int strict, known_before, fd;
 
 	snprintf(identity, sizeof identity, "%s %u", target->display, target_port(target));
 	if (last.state == TARGET_SSH_OK && strcmp(checked, identity) == 0) {
@@ -508,6 +510,12 @@ int target_ssh_check(const struct target *target, struct target_ssh_check *check
 		return TARGET_SSH_OK;
 	}
 	memset(check, 0, sizeof *check);
+	/* An unreachable host is named as such, before known_hosts or dbclient have a say. */
+	fd = target_tcp_connect(target->host, target_port(target), CONNECT_TIMEOUT, check->why,
+	    sizeof check->why);
+	if (fd < 0)
+		return check->state = TARGET_SSH_ERROR;
+	close(fd);
 	host_home(target, home, sizeof home);
 	snprintf(known, sizeof known, "%s/.ssh", home);
 	if (dir_make(known) != 0) {
@@ -534,6 +542,7 @@ int target_ssh_check(const struct target *target, struct target_ssh_check *check
 	spawn_result_free(&result);
 	if (check->state == TARGET_SSH_OK) {
 		last = *check;
+		hostkey_describe("", strict, &last);	/* next time it is a known key */
 		snprintf(checked, sizeof checked, "%s", identity);
 	}
 	return check->state;

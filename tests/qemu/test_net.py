@@ -22,6 +22,15 @@ def test_net_show_static_dhcp_down(ctx):
     before = lib.sha256(disk)
     with ctx.guest("--disk", disk) as guest:
         guest.wait_for(r"^rescue: ready .*\n", timeout=180)
+        # The menu entry shows the same state.
+        guest.wait_for(r"^Choose ", timeout=120)
+        entry = re.search(r"^ ?(\d+)\) network: ", guest.output(), re.M)
+        assert entry, "no network entry in the menu:\n" + guest.tail()
+        guest.sendline(entry.group(1))
+        guest.wait_for_line(r"\$ rescue net")
+        guest.wait_for_line(r"eth0 +up +\S+ +10\.0\.2\.15/24.*")
+        guest.wait_for(r"^Choose ")
+        guest.sendline("")
         lib.menu_shell(guest)
 
         code, text = lib.console_run(guest, "rescue net")

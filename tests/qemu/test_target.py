@@ -38,6 +38,23 @@ def _expect(guest, url, code, step, status, detail=None):
     return steps, text
 
 
+def _expect_asked(guest, url, user, answer, code, step, status, detail=None):
+    """Like _expect, for a login the server refuses: the command asks for USER's
+    password on the console, and ANSWER is typed (without echo)."""
+    guest.sendline("echo ASK-BEGIN; rescue target test '%s'; echo ASK-END EXIT=$?" % url)
+    begin = guest.wait_for(r"^ASK-BEGIN\n", timeout=60)
+    guest.wait_for(r"password for %s@10\.0\.2\.2 \(Enter alone: none\): $" % user, timeout=60)
+    guest.sendline(answer)
+    end = guest.wait_for(r"^ASK-END EXIT=(\d+)\n", timeout=120)
+    text = guest.output()[begin.end():end.start()]
+    steps = _steps(text)
+    assert int(end.group(1)) == code, "%s: exit %s, want %d:\n%s" % (url, end.group(1), code, text)
+    assert steps.get(step, ("missing",))[0] == status, "%s: %s not %s:\n%s" % (url, step, status, text)
+    if detail:
+        assert re.search(detail, steps[step][1]), "%s: %r lacks %r" % (url, steps[step][1], detail)
+    return steps, text
+
+
 def test_target_ssh_and_file(ctx):
     source = lib.make_ext4(ctx.path("src.img"), 16, files={"a.txt": "hello\n"})
     before = lib.sha256(source)
@@ -50,6 +67,19 @@ def test_target_ssh_and_file(ctx):
 
     guest = ctx.guest("--disk", source, "--host-port", str(port))
     guest.wait_for(r"^rescue: ready .*\n", timeout=180)
+
+    # From the menu: the entry asks for the URL and prints the command line it runs.
+    guest.wait_for(r"^Choose ", timeout=120)
+    entry = re.search(r"^ ?(\d+)\) test a target", guest.output(), re.M)
+    assert entry, "no target entry in the menu:\n" + guest.tail()
+    guest.sendline(entry.group(1))
+    guest.wait_for(r"target URL \(e\.g\. ssh://user@host/dir\) \(Enter alone goes back\): $")
+    guest.sendline("file:///tmp")
+    guest.wait_for_line(r"\$ rescue target file:///tmp")
+    guest.wait_for_line(r"write +ok +1 MiB written, read back equal, removed .*", timeout=60)
+    guest.wait_for_line(r"verdict +ok")
+    guest.wait_for(r"^Choose ")
+    guest.sendline("")
     lib.menu_shell(guest)
 
     # The client key, authorised on the receiver as a user would paste it.
@@ -57,8 +87,9 @@ def test_target_ssh_and_file(ctx):
     key = re.search(r"^(ssh-ed25519 [A-Za-z0-9+/=]+)( \S+)?$", text, re.M)
     assert code == 0 and key, "no public key line from rescue target key: %r" % text
 
-    # Not authorised yet: the login is refused, nothing else is tried.
-    steps, _ = _expect(guest, url, 3, "authentication", "FAILED")
+    # Not authorised yet: the login is refused, a password is asked for on the
+    # console (Enter alone skips it), nothing else is tried.
+    steps, _ = _expect_asked(guest, url, "root", "", 3, "authentication", "FAILED")
     assert steps["host key"][0] == "ok" and steps["write"][0] == "skipped", steps
     with open(server.authorized_keys, "w") as f:
         f.write(key.group(1) + " rescue-appliance\n")
@@ -71,8 +102,10 @@ def test_target_ssh_and_file(ctx):
     assert os.listdir(receive) == [], "the probe was left behind: %s" % os.listdir(receive)
 
     # Wrong user, closed port, missing directory.
-    _expect(guest, "ssh://nosuchuser@10.0.2.2:%d%s" % (port, receive), 3, "authentication",
-            "FAILED", r"user nosuchuser")
+    # A password typed at the prompt is tried, never echoed, never journaled.
+    _expect_asked(guest, "ssh://nosuchuser@10.0.2.2:%d%s" % (port, receive), "nosuchuser",
+                  "typed-s3cret", 3, "authentication", "FAILED", r"user nosuchuser")
+    assert "typed-s3cret" not in guest.output(), "the typed password was echoed"
     _expect(guest, "ssh://root@10.0.2.2:1%s" % receive, 3, "reachable", "FAILED",
             r"host 10\.0\.2\.2 port 1")
     _expect(guest, url + "/missing", 3, "directory", "FAILED", r"missing does not exist")
@@ -95,7 +128,7 @@ def test_target_ssh_and_file(ctx):
     code, journal = lib.console_run(guest, "rescue log --json --tail 12")
     assert fingerprint in journal, "fingerprint %s not journaled:\n%s" % (fingerprint, journal)
     assert "authentication failed" in journal, journal
-    assert "hunter2" not in journal, journal
+    assert "hunter2" not in journal and "typed-s3cret" not in journal, journal
     guest.stop(command="poweroff")
     assert lib.sha256(source) == before, "the source disk changed"
 

@@ -294,6 +294,17 @@ static void test_file_put_refused_on_a_guarded_device(void **state)
 	free(dir);
 }
 
+static void test_ssh_unreachable_is_named_before_anything_else(void **state)
+{
+	struct target_ssh_check check;
+
+	(void)state;
+	parse_ok("ssh://root@127.0.0.1:1/srv");
+	assert_int_equal(target_ssh_check(&target, &check), TARGET_SSH_ERROR);
+	assert_non_null(strstr(check.why, "host 127.0.0.1 port 1: Connection refused"));
+	assert_int_equal(target_put_file(&target, "x.txt", "x", 1), -1);
+}
+
 static void test_shell_quote(void **state)
 {
 	char quoted[64];
@@ -522,6 +533,7 @@ int main(void)
 		cmocka_unit_test(test_file_put_stores_exactly_and_leaves_no_temporary),
 		cmocka_unit_test(test_file_put_refuses_bad_names_and_missing_dirs),
 		cmocka_unit_test(test_file_put_refused_on_a_guarded_device),
+		cmocka_unit_test(test_ssh_unreachable_is_named_before_anything_else),
 		cmocka_unit_test(test_shell_quote),
 	};
 	const struct CMUnitTest ssh_tests[] = {
