@@ -6,7 +6,6 @@ partitioned whole disk, swap and an already mounted device are refused with
 the reason. Every disk's sha256 is unchanged afterwards."""
 
 import json
-import os
 import re
 
 import lib
@@ -26,42 +25,13 @@ def _ext4_with_content(ctx):
     return lib.make_ext4(ctx.path("dirty.img"), 32, files=files, dirty_journal=True)
 
 
-def _xfs(ctx):
-    """A 300 MiB xfs (its smallest size; sparse on the host) holding one file."""
-    content = ctx.path("xfs-hello.txt")
-    with open(content, "w") as f:
-        f.write("hello from xfs\n")
-    proto = ctx.path("xfs.proto")
-    with open(proto, "w") as f:
-        f.write("/dev/null\n0 0\nd--755 0 0\nhello.txt ---644 0 0 %s\n$\n" % content)
-    image = lib.make_disk_image(ctx.path("xfs.img"), 300)
-    lib.run(["mkfs.xfs", "-q", "-f", "-p", proto, image])
-    return image
-
-
-def _vfat(ctx):
-    note = ctx.path("note.txt")
-    with open(note, "w") as f:
-        f.write("hello from vfat\n")
-    image = lib.make_disk_image(ctx.path("vfat.img"), 16)
-    lib.run(["mkfs.vfat", "-n", "USBSTICK", image])
-    lib.run(["mcopy", "-i", image, note, "::/NOTE.TXT"])
-    return image
-
-
-def _swap(ctx):
-    image = lib.make_disk_image(ctx.path("swap.img"), 8)
-    lib.run(["mkswap", image])
-    return image
-
-
 def test_mount_read_only_and_look_inside(ctx):
     dirty = _ext4_with_content(ctx)                                   # vda
     parted = lib.make_ext4(ctx.path("parted.img"), 24, files={"b.txt": "world\n"},
                            partitioned="gpt")                         # vdb, vdb1
-    swap = _swap(ctx)                                                 # vdc
-    vfat = _vfat(ctx)                                                 # vdd
-    xfs = _xfs(ctx)                                                   # vde
+    swap = lib.make_swap(ctx.path("swap.img"))                        # vdc
+    vfat = lib.make_vfat(ctx.path("vfat.img"), files={"NOTE.TXT": "hello from vfat\n"})  # vdd
+    xfs = lib.make_xfs(ctx.path("xfs.img"), files={"hello.txt": "hello from xfs\n"})  # vde
     disks = [dirty, parted, swap, vfat, xfs]
     before = [lib.sha256(d) for d in disks]
     args = ["--append", "rescue.net=none"]
