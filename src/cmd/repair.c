@@ -462,17 +462,21 @@ static int store_usage(const char *snapshot, unsigned long long *used,
 	return 0;
 }
 
+/* The suggestion is four times the store that overflowed, in MiB, at least 4M. */
 static int store_full_error(const struct repair *repair, const char *during)
 {
+	unsigned long long suggested_mib = (repair->cow_size * 4) >> 20;
+	const char *where = repair->cow.kind == COW_NBD ? "nbd"
+	    : repair->cow.kind == COW_FILE ? repair->cow_file : "RAM";
 	char size[32];
 
+	if (suggested_mib < 4)
+		suggested_mib = 4;
 	size_format(repair->cow_size, size, sizeof size);
 	return err_fatalx(EXIT_SYSTEM, "unable to repair %s: the copy-on-write store (%s, %s) "
 	    "filled up during %s and the copy is lost; give more room with --cow SIZE (e.g. "
 	    "--cow %lluM), --cow file:///path or --cow nbd://host:port/export",
-	    repair->device.name, size, repair->cow.kind == COW_NBD ? "nbd"
-	    : repair->cow.kind == COW_FILE ? repair->cow_file : "RAM", during,
-	    repair->cow_size * 4 >> 20 > 4 ? repair->cow_size * 4 >> 20 : 4);
+	    repair->device.name, size, where, during, suggested_mib);
 }
 
 static int store_check(const struct repair *repair, const char *during)
