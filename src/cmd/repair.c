@@ -379,15 +379,26 @@ static int attach_nbd(struct repair *repair)
 	return 0;
 }
 
+/* nbd-client -d only asks for the disconnect; the device is free once the kernel drops
+ * its pid attribute, which the next repair looks at. */
 static void detach_nbd(const char *device)
 {
 	char *argv[] = { "nbd-client", "-d", (char *)device, NULL };
 	struct spawn_request request = { .argv = argv, .flags = SPAWN_STDERR,
 	    .timeout_seconds = 30 };
 	struct spawn_result result;
+	const char *name = strrchr(device, '/');
+	char attribute[128];
+	int tries;
 
 	if (spawn_run(&request, &result) == 0)
 		spawn_result_free(&result);
+	snprintf(attribute, sizeof attribute, "%s/block/%s/pid", block_sysfs_root(),
+	    name ? name + 1 : device);
+	for (tries = 0; tries < 100 && access(attribute, F_OK) == 0; tries++)
+		usleep(100000);
+	if (access(attribute, F_OK) == 0)
+		err_warnx("%s is still connected after nbd-client -d", device);
 }
 
 static int store_create(struct repair *repair)
