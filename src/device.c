@@ -71,7 +71,24 @@ static void unescape(char *text)
 	*to = '\0';
 }
 
-/* Calls MATCH for each mount as (major:minor, mount point) until it returns 1. */
+/* The device a mount shows in mountinfo is the file system's own number; btrfs gives
+ * every mount an anonymous one (0:N), so the source after " - TYPE " counts too. */
+static dev_t source_device(const char *line, dev_t shown)
+{
+	const char *separator = strstr(line, " - ");
+	char source[4096];
+	struct stat status;
+
+	if (major(shown) != 0 || separator == NULL
+	    || sscanf(separator + 3, "%*s %4095s", source) != 1)
+		return shown;
+	unescape(source);
+	if (stat(source, &status) == 0 && S_ISBLK(status.st_mode))
+		return status.st_rdev;
+	return shown;
+}
+
+/* Calls MATCH for each mount as (device, mount point) until it returns 1. */
 static int mountinfo_each(const char *mountinfo, int (*match)(dev_t, const char *, void *),
     void *context)
 {
@@ -87,7 +104,8 @@ static int mountinfo_each(const char *mountinfo, int (*match)(dev_t, const char 
 		    point) != 3)
 			continue;
 		unescape(point);
-		found = match(makedev(major_number, minor_number), point, context);
+		found = match(source_device(line, makedev(major_number, minor_number)), point,
+		    context);
 	}
 	fclose(file);
 	return found;

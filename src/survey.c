@@ -15,8 +15,8 @@
 #include "survey.h"
 
 const struct survey_limits survey_default_limits = {
-	.max_entries = 200000, .max_seconds = 5.0, .max_depth = 6,
-	.max_search_entries = 50000,
+	.max_entries = 200000, .max_seconds = 4.0, .max_depth = 6,
+	.max_search_entries = 60000,
 };
 
 struct walk {
@@ -240,7 +240,7 @@ static void search(struct walk *walk, int parent, const char *name, const char *
 	look_postgresql(dirfd(dir), path, survey);
 	look_mysql(dirfd(dir), path, survey);
 	while (depth < walk->limits->max_depth && (entry = readdir(dir)) != NULL
-	    && budget_left(walk, walk->limits->max_search_entries)) {
+	    && budget_left(walk, walk->limits->max_search_entries / 4)) {
 		char child[PATH_MAX];
 
 		if (is_dot(entry->d_name)
@@ -253,6 +253,57 @@ static void search(struct walk *walk, int parent, const char *name, const char *
 		search(walk, dirfd(dir), entry->d_name, child, depth + 1, survey);
 	}
 	closedir(dir);
+}
+
+/* Where data usually lives comes first, so a big /usr cannot use up the time before /var
+ * is seen; then the rest by name. */
+static int search_priority(const char *name)
+{
+	static const char *const first[] = { "var", "srv", "home", "data", "opt", "root",
+	    "mysql", "postgresql", "pgsql", "mail", NULL };
+	int i;
+
+	for (i = 0; first[i]; i++)
+		if (strcmp(name, first[i]) == 0)
+			return i;
+	return i;
+}
+
+/* Each top-level directory gets a quarter of the entry budget on its own; the time budget
+ * is shared. The root itself may be the data directory (a partition mounted as one). */
+static void search_top(struct walk *walk, int root, struct survey *survey)
+{
+	int order[SURVEY_TOP_MAX], count = 0, i, j;
+
+	look_postgresql(root, "", survey);
+	look_mysql(root, "", survey);
+	for (i = 0; i < survey->top_count; i++)
+		if (survey->top[i].directory)
+			order[count++] = i;
+	for (i = 1; i < count; i++)
+		for (j = i; j > 0 && search_priority(survey->top[order[j]].name)
+		    < search_priority(survey->top[order[j - 1]].name); j--) {
+			int swap = order[j];
+
+			order[j] = order[j - 1];
+			order[j - 1] = swap;
+		}
+	survey->search_complete = 1;
+	for (i = 0; i < count; i++) {
+		const char *name = survey->top[order[i]].name;
+
+		if (seconds_since(&walk->start) > walk->limits->max_seconds) {
+			survey->search_complete = 0;
+			break;
+		}
+		walk->entries = 0;
+		walk->out_of_budget = 0;
+		look_mail(root, name, name, survey);
+		look_home(root, name, name, survey);
+		search(walk, root, name, name, 1, survey);
+		if (walk->out_of_budget)
+			survey->search_complete = 0;
+	}
 }
 
 static void survey_usage(int root, struct survey *survey)
@@ -288,11 +339,8 @@ int survey_run(const char *root_path, const struct survey_limits *limits, struct
 	survey_sizes(root, &walk, survey);
 	if (exists_at(root, "etc/fstab"))
 		add_find(survey, "fstab", "etc/fstab", "an /etc/fstab: this was a root file system");
-	walk.entries = 0;
-	walk.out_of_budget = 0;
 	clock_gettime(CLOCK_MONOTONIC, &walk.start);
-	search(&walk, root, ".", "", 0, survey);
-	survey->search_complete = !walk.out_of_budget;
+	search_top(&walk, root, survey);
 	close(root);
 	return 0;
 }

@@ -16,7 +16,7 @@ struct survey_limits {
 	unsigned long long max_entries;	/* for the size walk, all directories together */
 	double max_seconds;
 	int max_depth;			/* for the search for notable content */
-	unsigned long long max_search_entries;
+	unsigned long long max_search_entries;	/* a quarter of it for each top directory */
 };
 
 struct survey_top {

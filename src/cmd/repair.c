@@ -379,15 +379,26 @@ static int attach_nbd(struct repair *repair)
 	return 0;
 }
 
+/* nbd-client -d only asks for the disconnect; the device is free once the kernel drops
+ * its pid attribute, which the next repair looks at. */
 static void detach_nbd(const char *device)
 {
 	char *argv[] = { "nbd-client", "-d", (char *)device, NULL };
 	struct spawn_request request = { .argv = argv, .flags = SPAWN_STDERR,
 	    .timeout_seconds = 30 };
 	struct spawn_result result;
+	const char *name = strrchr(device, '/');
+	char attribute[128];
+	int tries;
 
 	if (spawn_run(&request, &result) == 0)
 		spawn_result_free(&result);
+	snprintf(attribute, sizeof attribute, "%s/block/%s/pid", block_sysfs_root(),
+	    name ? name + 1 : device);
+	for (tries = 0; tries < 100 && access(attribute, F_OK) == 0; tries++)
+		usleep(100000);
+	if (access(attribute, F_OK) == 0)
+		err_warnx("%s is still connected after nbd-client -d", device);
 }
 
 static int store_create(struct repair *repair)
@@ -462,17 +473,21 @@ static int store_usage(const char *snapshot, unsigned long long *used,
 	return 0;
 }
 
+/* The suggestion is four times the store that overflowed, in MiB, at least 4M. */
 static int store_full_error(const struct repair *repair, const char *during)
 {
+	unsigned long long suggested_mib = (repair->cow_size * 4) >> 20;
+	const char *where = repair->cow.kind == COW_NBD ? "nbd"
+	    : repair->cow.kind == COW_FILE ? repair->cow_file : "RAM";
 	char size[32];
 
+	if (suggested_mib < 4)
+		suggested_mib = 4;
 	size_format(repair->cow_size, size, sizeof size);
 	return err_fatalx(EXIT_SYSTEM, "unable to repair %s: the copy-on-write store (%s, %s) "
 	    "filled up during %s and the copy is lost; give more room with --cow SIZE (e.g. "
 	    "--cow %lluM), --cow file:///path or --cow nbd://host:port/export",
-	    repair->device.name, size, repair->cow.kind == COW_NBD ? "nbd"
-	    : repair->cow.kind == COW_FILE ? repair->cow_file : "RAM", during,
-	    repair->cow_size * 4 >> 20 > 4 ? repair->cow_size * 4 >> 20 : 4);
+	    repair->device.name, size, where, during, suggested_mib);
 }
 
 static int store_check(const struct repair *repair, const char *during)

@@ -834,3 +834,46 @@ def menu_shell(guest, timeout=120):
 def console_run(guest, command, timeout=120):
     """Run COMMAND in the shell menu_shell opened; return (exit code, output)."""
     return guest.console_run(command, timeout=timeout)
+
+
+def make_xfs(path, files=None, size_mb=300):
+    """An xfs fixture at PATH (300 MiB, xfs's smallest; sparse) built with a
+    mkfs.xfs protofile, nothing mounted. files: {"name": str or bytes} in the
+    root directory only. Return PATH."""
+    staging = tempfile.mkdtemp(prefix="xfs.", dir=os.path.dirname(os.path.abspath(path)))
+    try:
+        lines = ["/dev/null", "0 0", "d--755 0 0"]
+        for name, content in sorted((files or {}).items()):
+            source = os.path.join(staging, "file%d" % len(lines))
+            with open(source, "wb") as f:
+                f.write(content.encode() if isinstance(content, str) else content)
+            lines.append("%s ---644 0 0 %s" % (name, source))
+        lines.append("$")
+        proto = os.path.join(staging, "proto")
+        with open(proto, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        make_disk_image(path, size_mb)
+        run(["mkfs.xfs", "-q", "-f", "-p", proto, path])
+        return path
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def make_vfat(path, size_mb=16, files=None, label="FIXTURE"):
+    """A vfat fixture at PATH with FILES ({"NAME.TXT": str or bytes}, root
+    directory only) copied in with mtools. Return PATH."""
+    make_disk_image(path, size_mb)
+    run(["mkfs.vfat", "-n", label, path])
+    for name, content in sorted((files or {}).items()):
+        with tempfile.NamedTemporaryFile(dir=os.path.dirname(os.path.abspath(path))) as f:
+            f.write(content.encode() if isinstance(content, str) else content)
+            f.flush()
+            run(["mcopy", "-i", path, f.name, "::/" + name])
+    return path
+
+
+def make_swap(path, size_mb=8):
+    """A swap signature (mkswap) on a SIZE_MB disk at PATH. Return PATH."""
+    make_disk_image(path, size_mb)
+    run(["mkswap", path])
+    return path

@@ -26,42 +26,13 @@ def _ext4_with_content(ctx):
     return lib.make_ext4(ctx.path("dirty.img"), 32, files=files, dirty_journal=True)
 
 
-def _xfs(ctx):
-    """A 300 MiB xfs (its smallest size; sparse on the host) holding one file."""
-    content = ctx.path("xfs-hello.txt")
-    with open(content, "w") as f:
-        f.write("hello from xfs\n")
-    proto = ctx.path("xfs.proto")
-    with open(proto, "w") as f:
-        f.write("/dev/null\n0 0\nd--755 0 0\nhello.txt ---644 0 0 %s\n$\n" % content)
-    image = lib.make_disk_image(ctx.path("xfs.img"), 300)
-    lib.run(["mkfs.xfs", "-q", "-f", "-p", proto, image])
-    return image
-
-
-def _vfat(ctx):
-    note = ctx.path("note.txt")
-    with open(note, "w") as f:
-        f.write("hello from vfat\n")
-    image = lib.make_disk_image(ctx.path("vfat.img"), 16)
-    lib.run(["mkfs.vfat", "-n", "USBSTICK", image])
-    lib.run(["mcopy", "-i", image, note, "::/NOTE.TXT"])
-    return image
-
-
-def _swap(ctx):
-    image = lib.make_disk_image(ctx.path("swap.img"), 8)
-    lib.run(["mkswap", image])
-    return image
-
-
 def test_mount_read_only_and_look_inside(ctx):
     dirty = _ext4_with_content(ctx)                                   # vda
     parted = lib.make_ext4(ctx.path("parted.img"), 24, files={"b.txt": "world\n"},
                            partitioned="gpt")                         # vdb, vdb1
-    swap = _swap(ctx)                                                 # vdc
-    vfat = _vfat(ctx)                                                 # vdd
-    xfs = _xfs(ctx)                                                   # vde
+    swap = lib.make_swap(ctx.path("swap.img"))                        # vdc
+    vfat = lib.make_vfat(ctx.path("vfat.img"), files={"NOTE.TXT": "hello from vfat\n"})  # vdd
+    xfs = lib.make_xfs(ctx.path("xfs.img"), files={"hello.txt": "hello from xfs\n"})  # vde
     disks = [dirty, parted, swap, vfat, xfs]
     before = [lib.sha256(d) for d in disks]
     args = ["--append", "rescue.net=none"]
@@ -160,3 +131,55 @@ def test_mount_from_the_menu(ctx):
         guest.wait_for(r"^    a\.txt +\d", timeout=30)
         guest.stop()
     assert lib.sha256(disk) == before, "the source disk changed"
+
+
+def test_mount_btrfs_exfat_ntfs_and_refuse_luks(ctx):
+    """The other file systems mount read-only with their options (btrfs
+    rescue=nologreplay, ntfs through ntfs3); LUKS is refused with what to do."""
+    root = ctx.path("btrfs-root")
+    os.makedirs(root)
+    with open(os.path.join(root, "hello.txt"), "w") as f:
+        f.write("hello from btrfs\n")
+    btrfs = lib.make_disk_image(ctx.path("btrfs.img"), 128)                # vda
+    lib.run(["mkfs.btrfs", "-q", "-f", "-r", root, btrfs])
+    exfat = lib.make_disk_image(ctx.path("exfat.img"), 16)                 # vdb
+    lib.run(["mkfs.exfat", exfat])
+    ntfs = lib.make_disk_image(ctx.path("ntfs.img"), 16)                   # vdc
+    lib.run(["mkntfs", "-q", "-F", "-f", ntfs])
+    luks = lib.make_disk_image(ctx.path("luks.img"), 32)                   # vdd
+    key = ctx.path("luks.key")
+    with open(key, "w") as f:
+        f.write("secret")
+    lib.run(["cryptsetup", "luksFormat", "--batch-mode", "--type", "luks2", "--pbkdf", "pbkdf2",
+             "--pbkdf-force-iterations", "1000", "--key-file", key, luks])
+    disks = [btrfs, exfat, ntfs, luks]
+    before = [lib.sha256(d) for d in disks]
+    args = ["--append", "rescue.net=none"]
+    for disk in disks:
+        args += ["--disk", disk]
+    with ctx.guest(*args) as guest:
+        guest.wait_for(r"^rescue: ready .*\n", timeout=180)
+        run = lib.console_shell(guest)
+        code, out = run("rescue mount vda")
+        assert code == 0 and "vda: btrfs mounted read-only at /mnt/vda (rescue=nologreplay" in out, out
+        code, out = run("cat /mnt/vda/hello.txt")
+        assert out == "hello from btrfs\n", out
+        code, out = run("rescue mount vdb")
+        assert code == 0 and "vdb: exfat mounted read-only at /mnt/vdb (ro)" in out, out
+        code, out = run("rescue mount vdc")
+        assert code == 0 and "vdc: ntfs mounted read-only at /mnt/vdc (ro)" in out, out
+        code, out = run("grep /mnt/ /proc/mounts")
+        for line in (r"/dev/vda /mnt/vda btrfs ro,nosuid,nodev,noexec", r"/dev/vdb /mnt/vdb exfat ro,",
+                     r"/dev/vdc /mnt/vdc ntfs3 ro,"):
+            assert re.search(line, out), "%s not in %s" % (line, out)
+        code, out = run("rescue mount vdd")
+        assert code == 3 and "it holds crypto_LUKS: LUKS-encrypted" in out, (code, out)
+        code, out = run("rescue check vdc")
+        assert code == 3 and "ntfs cannot be checked read-only here" in out, (code, out)
+        for dev in ("vda", "vdb", "vdc"):
+            code, out = run("rescue umount %s" % dev)
+            assert code == 0, out
+        code, out = run("cat /sys/block/vd[abcd]/rejected_writes")
+        assert out.split() == ["0"] * 4, "writes reached the guard: " + out
+        guest.stop(command="poweroff")
+    assert [lib.sha256(d) for d in disks] == before, "a source disk changed"

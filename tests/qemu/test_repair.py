@@ -202,3 +202,35 @@ def test_store_on_file_and_nbd(ctx):
         assert out.split() == ["0", "0"], "writes reached the guard: " + out
         guest.stop(command="poweroff")
     assert [lib.sha256(d) for d in disks] == before, "a source disk changed"
+
+
+def test_repair_other_file_systems(ctx):
+    """xfs has no checker in the image: check says so (exit 3), repair mounts
+    the copy with log replay allowed. Swap cannot be repaired at all."""
+    xfs = lib.make_xfs(ctx.path("xfs.img"), files={"hello.txt": "hello from xfs\n"})  # vda
+    swap = lib.make_swap(ctx.path("swap.img"))                                  # vdb
+    disks = [xfs, swap]
+    before = [lib.sha256(d) for d in disks]
+    with ctx.guest("--disk", xfs, "--disk", swap, "--append", "rescue.net=none") as guest:
+        guest.wait_for(r"^rescue: ready .*\n", timeout=180)
+        run = lib.console_shell(guest)
+        code, out = run("rescue check vda")
+        assert code == 3 and "xfs cannot be checked read-only here" in out, (code, out)
+        code, out = run("rescue check vdb")
+        assert code == 3 and "swap space holds no files" in out, (code, out)
+        code, out = run("rescue repair vda", timeout=300)
+        assert code == 0, (code, out)
+        assert "xfs has no checker in the image: the copy was mounted with journal/log " \
+            "replay" in out, out
+        code, out = run("cat /mnt/vda-repaired/hello.txt; grep ' /mnt/vda-repaired ' /proc/mounts")
+        assert "hello from xfs" in out and " xfs ro," in out, out
+        code, out = run("rescue repair --release vda")
+        assert code == 0, out
+        _no_leftovers(run, "vda-repaired")
+        code, out = run("rescue repair vdb")
+        assert code == 3 and "swap" in out, (code, out)
+        _no_leftovers(run, "vdb-repaired")
+        code, out = run("cat /sys/block/vd[ab]/rejected_writes")
+        assert out.split() == ["0", "0"], "writes reached the guard: " + out
+        guest.stop(command="poweroff")
+    assert [lib.sha256(d) for d in disks] == before, "a source disk changed"

@@ -160,6 +160,24 @@ static void test_mount_table_lookups(void **state)
 	assert_int_equal(device_mount_point(path, makedev(8, 1), dir, sizeof dir), -1);
 }
 
+/* btrfs shows an anonymous device number (0:N): the mount source names the device. */
+static void test_btrfs_mount_found_by_its_source(void **state)
+{
+	char path[] = "/tmp/test_mountinfo.XXXXXX", dir[256];
+	int fd = mkstemp(path);
+	FILE *file = fdopen(fd, "w");
+	struct stat loop;
+
+	(void)state;
+	if (stat("/dev/loop0", &loop) != 0 || !S_ISBLK(loop.st_mode))
+		skip();
+	fputs("42 22 0:45 / /mnt/b ro,nosuid - btrfs /dev/loop0 ro,rescue=nologreplay\n", file);
+	fclose(file);
+	assert_int_equal(device_mount_point(path, loop.st_rdev, dir, sizeof dir), 1);
+	assert_string_equal(dir, "/mnt/b");
+	unlink(path);
+}
+
 static void test_partitions_of_a_disk(void **state)
 {
 	char *root = fake_sysfs_create(), list[128];
@@ -202,6 +220,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_budget_gives_at_least, make_tree, remove_tree),
 		cmocka_unit_test(test_missing_root_is_an_error),
 		cmocka_unit_test(test_mount_table_lookups),
+		cmocka_unit_test(test_btrfs_mount_found_by_its_source),
 		cmocka_unit_test(test_partitions_of_a_disk),
 		cmocka_unit_test(test_device_names),
 	};
