@@ -1029,6 +1029,7 @@ static int tunnel_parse(const char *url, long remote_port, struct tunnel *tunnel
 {
 	char with_path[1024], why[256];
 	const char *rest = strncmp(url, "ssh://", 6) == 0 ? url + 6 : NULL;
+	size_t length;
 
 	if (rest == NULL)
 		return err_fatalx(EXIT_USAGE, "unable to use '%s' as a jump host: want "
@@ -1036,6 +1037,9 @@ static int tunnel_parse(const char *url, long remote_port, struct tunnel *tunnel
 	snprintf(with_path, sizeof with_path, "%s%s", url, strchr(rest, '/') ? "" : "/");
 	if (target_parse(with_path, &tunnel->target, why, sizeof why) != 0)
 		return err_fatalx(EXIT_USAGE, "unable to use '%s' as a jump host: %s", url, why);
+	length = strlen(tunnel->target.display);
+	if (!strchr(rest, '/') && length && tunnel->target.display[length - 1] == '/')
+		tunnel->target.display[length - 1] = '\0';	/* the "/" added above */
 	if (tunnel->target.user[0] == '\0')
 		snprintf(tunnel->target.user, sizeof tunnel->target.user, "root");
 	if (remote_port < 1 || remote_port > 65535)
@@ -1075,8 +1079,9 @@ static int tunnel_check(struct tunnel *tunnel, const char *public_line)
 	    tunnel->target.user, public_line);
 	fflush(stdout);
 	if (target_ssh_check(&tunnel->target, &check) != TARGET_SSH_OK)
-		return err_fatalx(EXIT_SYSTEM, "unable to log in to the jump host %s: %s",
-		    tunnel->target.display, check.why);
+		return err_fatalx(EXIT_SYSTEM, "unable to log in to the jump host %s: %s%s",
+		    tunnel->target.display, check.why, check.state == TARGET_SSH_AUTH
+		    ? " (authorise the client key above there, then run this again)" : "");
 	printf("jump host %s: host key %s, login ok\n", tunnel->target.host, check.hostkey);
 	return 0;
 }
