@@ -789,9 +789,10 @@ static int read_secret(const char *prompt, char *secret, size_t size)
 	quiet = modes;
 	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
 	quiet.c_lflag |= ICANON | ISIG;
+	/* Echo goes off before the prompt shows, so nothing typed after it can echo. */
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
 	fputs(prompt, stdout);
 	fflush(stdout);
-	tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
 	for (;;) {
 		ssize_t got = read(STDIN_FILENO, &byte, 1);
 

@@ -161,6 +161,27 @@ def test_ssh_keys_password_reverse(ctx):
     code, text = lib.console_run(guest, "rescue ssh add-key --url http://10.0.2.2:%d/none" % web)
     assert code == 3 and "unable to fetch" in text, text
 
+    # At the terminal: asked twice without echo; a mismatch and Ctrl-C change nothing
+    # and leave the terminal echoing again.
+    guest.sendline("rescue ssh password; echo PW-EXIT=$?")
+    guest.wait_for(r"new root password: $", timeout=30)
+    guest.sendline("first-try")
+    guest.wait_for(r"the same again: $", timeout=30)
+    guest.sendline("second-try")
+    mismatch = guest.wait_for(r"(?s)(.*?)^PW-EXIT=(\d+)\n", timeout=30)
+    assert mismatch.group(2) == "2" and "the two entries differ" in mismatch.group(1), \
+        mismatch.group(0)
+    assert "first-try" not in mismatch.group(0) and "second-try" not in mismatch.group(0), \
+        "the password was echoed: %r" % mismatch.group(0)
+    guest.sendline("rescue ssh password; echo PW-EXIT=$?")
+    guest.wait_for(r"new root password: $", timeout=30)
+    guest.send("half\x03")
+    stopped = guest.wait_for(r"(?s)(.*?)^PW-EXIT=(\d+)\n", timeout=30)
+    assert stopped.group(2) == "2" and "interrupted, nothing changed" in stopped.group(1), \
+        stopped.group(0)
+    code, text = lib.console_run(guest, "stty -a 2>/dev/null | tr ' ' '\\n' | grep -x -e echo -e icanon")
+    assert code == 0 and text.split() == ["icanon", "echo"], "terminal not restored: %r" % text
+
     # A password: refused from a non-terminal without --stdin, set with it.
     code, text = lib.console_run(guest, "rescue ssh password </dev/null")
     assert code == 2 and "stdin is not a terminal" in text, text
