@@ -124,6 +124,9 @@ def test_ssh_keys_password_reverse(ctx):
     assert sorted(k["fingerprint"] for k in state["host_keys"]) == sorted(fingerprints), state
     assert state["password_logins"] is False and state["reverse"] is None, state
     assert state["sessions"] >= 1, "this very session is not counted: %s" % state
+    disks = json.loads(lib.ssh(port, key_a, "rescue disks --json", known_hosts,
+                               check=True).stdout.decode())
+    assert "vda" in json.dumps(disks), disks
     printed = lib.ssh(port, key_a, "rescue ssh fingerprints", known_hosts, check=True)
     assert sorted(re.findall(r"SHA256:\S+", printed.stdout.decode())) == sorted(fingerprints)
 
@@ -198,6 +201,19 @@ def test_ssh_keys_password_reverse(ctx):
         "password still accepted after --off"
     code, journal = lib.console_run(guest, "rescue log")
     assert "root password set" in journal and PASSWORD not in journal, journal
+
+    # off stops the server (this console is no session of it), on starts it again with
+    # the same host keys, so known_hosts still holds.
+    code, text = lib.console_run(guest, "rescue ssh off")
+    assert code == 0 and re.search(r"^ssh server stopped \(0 open sessions stay connected\)$",
+                                   text, re.M), text
+    assert lib.ssh(port, key_a, "true", known_hosts, timeout=30).returncode != 0
+    code, text = lib.console_run(guest, "rescue ssh on; rescue ssh status")
+    assert code == 0 and re.search(r"^ssh server started on port 22 \(pid \d+\): 3 authorised "
+                                   r"keys, password logins off$", text, re.M), text
+    assert re.search(r"^server: +on, port 22, pid \d+, 0 open sessions$", text, re.M), text
+    assert re.search(r"^reverse: +off$", text, re.M), text
+    lib.ssh(port, key_a, "true", known_hosts, check=True)
 
     # Reverse tunnel: refused until the client key is authorised on the jump host.
     remote = lib.free_port()
