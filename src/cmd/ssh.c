@@ -484,9 +484,11 @@ static void status_text(long pid, const struct key_list *keys, const struct host
 {
 	int i;
 
+	int sessions = sessions_count(pid);
+
 	if (pid > 0)
 		printf("server:    on, port %d, pid %ld, %d open session%s\n", SSH_PORT, pid,
-		    sessions_count(pid), sessions_count(pid) == 1 ? "" : "s");
+		    sessions, sessions == 1 ? "" : "s");
 	else
 		printf("server:    off\n");
 	printf("passwords: %s\n", password_on() ? "on (root has a password)" : "off (keys only)");
@@ -939,6 +941,31 @@ static void state_write(const struct tunnel *tunnel, const char *format, ...)
 	rename(REVERSE_STATE ".new", REVERSE_STATE);
 }
 
+/* dbclient's last complaint ("Connection refused", "host key mismatch"), so the state
+ * says why the link is down. */
+static void last_log_line(char *line, size_t size)
+{
+	char text[4096], *end, *start;
+	FILE *file = fopen(REVERSE_LOG, "re");
+	size_t got = 0;
+
+	line[0] = '\0';
+	if (file == NULL)
+		return;
+	if (fseek(file, -(long)(sizeof text - 1), SEEK_END) != 0)
+		rewind(file);
+	got = fread(text, 1, sizeof text - 1, file);
+	fclose(file);
+	text[got] = '\0';
+	for (end = text + got; end > text && (end[-1] == '\n' || end[-1] == '\r'); end--)
+		*(end - 1) = '\0';
+	start = strrchr(text, '\n');
+	start = start ? start + 1 : text;
+	got = strlen(start) < size - 1 ? strlen(start) : size - 1;
+	memcpy(line, start, got);
+	line[got] = '\0';
+}
+
 static volatile sig_atomic_t tunnel_stop;
 static volatile pid_t tunnel_client;
 
@@ -974,6 +1001,7 @@ static pid_t tunnel_connect(const struct tunnel *tunnel)
 static void tunnel_supervise(const struct tunnel *tunnel)
 {
 	int pause = 1, status;
+	char why[256];
 	time_t started;
 
 	signal(SIGTERM, on_tunnel_stop);
@@ -993,7 +1021,9 @@ static void tunnel_supervise(const struct tunnel *tunnel)
 			break;
 		if (time(NULL) - started > BACKOFF_MAX)
 			pause = 1;
-		state_write(tunnel, "link lost, retrying in %d s", pause);
+		last_log_line(why, sizeof why);
+		state_write(tunnel, "link lost%s%.200s%s, retrying in %d s", why[0] ? " (" : "", why,
+		    why[0] ? ")" : "", pause);
 		sleep((unsigned)pause);
 		pause = pause * 2 > BACKOFF_MAX ? BACKOFF_MAX : pause * 2;
 	}
