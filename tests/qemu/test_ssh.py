@@ -104,7 +104,8 @@ def test_ssh_keys_password_reverse(ctx):
     key_a, pub_a = lib.ssh_keypair(ctx.path(), name="id_a")
     key_b, pub_b = lib.ssh_keypair(ctx.path(), name="id_b")
     key_c, pub_c = lib.ssh_keypair(ctx.path(), name="id_c")
-    line_a, line_b, line_c = (open(p).read().strip() for p in (pub_a, pub_b, pub_c))
+    key_d, pub_d = lib.ssh_keypair(ctx.path(), name="id_d")
+    line_a, line_b, line_c, line_d = (open(p).read().strip() for p in (pub_a, pub_b, pub_c, pub_d))
     port = lib.free_port()
     jump = lib.SshServer(ctx.path())
     ctx.on_cleanup(jump.stop)
@@ -137,6 +138,22 @@ def test_ssh_keys_password_reverse(ctx):
 
     # Key B is not authorised yet, then is after add-key on the console.
     assert lib.ssh(port, key_b, "true", known_hosts).returncode != 0, "key B let in too early"
+    # From the serial menu: the ssh entry asks what to do; add-key asks for the line.
+    entry = guest.wait_for(r"^ *(\d+)\) ssh: remote access[^\n]*\n", timeout=120).group(1)
+    guest.wait_for(r"^Choose ", timeout=30)
+    guest.sendline(entry)
+    guest.wait_for(r"status, on, off, add-key, password, fingerprints or reverse URL "
+                   r"\(Enter alone goes back\): $", timeout=30)
+    guest.sendline("add-key")
+    guest.wait_for(r"^\$ rescue ssh add-key\n", timeout=30)
+    guest.wait_for(r"paste the public key line: $", timeout=30)
+    guest.sendline(line_d)
+    guest.wait_for_line(r"added: ED25519 %s rescue-test" % re.escape(lib.fingerprint(line_d)),
+                        timeout=30)
+    guest.wait_for_line(r"\[exit 0\]", timeout=30)
+    lib.ssh(port, key_d, "true", known_hosts, check=True)
+    guest.wait_for(r"^Choose ", timeout=30)
+    guest.sendline("")		# the menu again, with its busybox shell entry
     lib.menu_shell(guest)
     code, text = lib.console_run(guest, "rescue ssh add-key %s" % line_b)
     assert code == 0 and "added: ED25519 %s" % lib.fingerprint(line_b) in text, text
@@ -153,7 +170,7 @@ def test_ssh_keys_password_reverse(ctx):
                      r"data is not a ssh-ed25519 key", text), text
     code, text = lib.console_run(guest, "echo 'not a key at all' | rescue ssh add-key")
     assert code == 2 and "line 1 of stdin: no known key type" in text, text
-    assert len(_status(port, key_a, known_hosts)["keys"]) == 2
+    assert len(_status(port, key_a, known_hosts)["keys"]) == 3
 
     # From a URL: the good line is added, the junk one named; exit 1 (some refused).
     url_keys = "http://10.0.2.2:%d/keys" % web
@@ -209,7 +226,7 @@ def test_ssh_keys_password_reverse(ctx):
                                    text, re.M), text
     assert lib.ssh(port, key_a, "true", known_hosts, timeout=30).returncode != 0
     code, text = lib.console_run(guest, "rescue ssh on; rescue ssh status")
-    assert code == 0 and re.search(r"^ssh server started on port 22 \(pid \d+\): 3 authorised "
+    assert code == 0 and re.search(r"^ssh server started on port 22 \(pid \d+\): 4 authorised "
                                    r"keys, password logins off$", text, re.M), text
     assert re.search(r"^server: +on, port 22, pid \d+, 0 open sessions$", text, re.M), text
     assert re.search(r"^reverse: +off$", text, re.M), text
