@@ -484,9 +484,11 @@ static void status_text(long pid, const struct key_list *keys, const struct host
 {
 	int i;
 
+	int sessions = sessions_count(pid);
+
 	if (pid > 0)
 		printf("server:    on, port %d, pid %ld, %d open session%s\n", SSH_PORT, pid,
-		    sessions_count(pid), sessions_count(pid) == 1 ? "" : "s");
+		    sessions, sessions == 1 ? "" : "s");
 	else
 		printf("server:    off\n");
 	printf("passwords: %s\n", password_on() ? "on (root has a password)" : "off (keys only)");
@@ -789,9 +791,10 @@ static int read_secret(const char *prompt, char *secret, size_t size)
 	quiet = modes;
 	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
 	quiet.c_lflag |= ICANON | ISIG;
+	/* Echo goes off before the prompt shows, so nothing typed after it can echo. */
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
 	fputs(prompt, stdout);
 	fflush(stdout);
-	tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
 	for (;;) {
 		ssize_t got = read(STDIN_FILENO, &byte, 1);
 
@@ -938,6 +941,31 @@ static void state_write(const struct tunnel *tunnel, const char *format, ...)
 	rename(REVERSE_STATE ".new", REVERSE_STATE);
 }
 
+/* dbclient's last complaint ("Connection refused", "host key mismatch"), so the state
+ * says why the link is down. */
+static void last_log_line(char *line, size_t size)
+{
+	char text[4096], *end, *start;
+	FILE *file = fopen(REVERSE_LOG, "re");
+	size_t got = 0;
+
+	line[0] = '\0';
+	if (file == NULL)
+		return;
+	if (fseek(file, -(long)(sizeof text - 1), SEEK_END) != 0)
+		rewind(file);
+	got = fread(text, 1, sizeof text - 1, file);
+	fclose(file);
+	text[got] = '\0';
+	for (end = text + got; end > text && (end[-1] == '\n' || end[-1] == '\r'); end--)
+		*(end - 1) = '\0';
+	start = strrchr(text, '\n');
+	start = start ? start + 1 : text;
+	got = strlen(start) < size - 1 ? strlen(start) : size - 1;
+	memcpy(line, start, got);
+	line[got] = '\0';
+}
+
 static volatile sig_atomic_t tunnel_stop;
 static volatile pid_t tunnel_client;
 
@@ -973,6 +1001,7 @@ static pid_t tunnel_connect(const struct tunnel *tunnel)
 static void tunnel_supervise(const struct tunnel *tunnel)
 {
 	int pause = 1, status;
+	char why[256];
 	time_t started;
 
 	signal(SIGTERM, on_tunnel_stop);
@@ -992,7 +1021,9 @@ static void tunnel_supervise(const struct tunnel *tunnel)
 			break;
 		if (time(NULL) - started > BACKOFF_MAX)
 			pause = 1;
-		state_write(tunnel, "link lost, retrying in %d s", pause);
+		last_log_line(why, sizeof why);
+		state_write(tunnel, "link lost%s%.200s%s, retrying in %d s", why[0] ? " (" : "", why,
+		    why[0] ? ")" : "", pause);
 		sleep((unsigned)pause);
 		pause = pause * 2 > BACKOFF_MAX ? BACKOFF_MAX : pause * 2;
 	}
@@ -1029,6 +1060,7 @@ static int tunnel_parse(const char *url, long remote_port, struct tunnel *tunnel
 {
 	char with_path[1024], why[256];
 	const char *rest = strncmp(url, "ssh://", 6) == 0 ? url + 6 : NULL;
+	size_t length;
 
 	if (rest == NULL)
 		return err_fatalx(EXIT_USAGE, "unable to use '%s' as a jump host: want "
@@ -1036,6 +1068,9 @@ static int tunnel_parse(const char *url, long remote_port, struct tunnel *tunnel
 	snprintf(with_path, sizeof with_path, "%s%s", url, strchr(rest, '/') ? "" : "/");
 	if (target_parse(with_path, &tunnel->target, why, sizeof why) != 0)
 		return err_fatalx(EXIT_USAGE, "unable to use '%s' as a jump host: %s", url, why);
+	length = strlen(tunnel->target.display);
+	if (!strchr(rest, '/') && length && tunnel->target.display[length - 1] == '/')
+		tunnel->target.display[length - 1] = '\0';	/* the "/" added above */
 	if (tunnel->target.user[0] == '\0')
 		snprintf(tunnel->target.user, sizeof tunnel->target.user, "root");
 	if (remote_port < 1 || remote_port > 65535)
@@ -1075,8 +1110,9 @@ static int tunnel_check(struct tunnel *tunnel, const char *public_line)
 	    tunnel->target.user, public_line);
 	fflush(stdout);
 	if (target_ssh_check(&tunnel->target, &check) != TARGET_SSH_OK)
-		return err_fatalx(EXIT_SYSTEM, "unable to log in to the jump host %s: %s",
-		    tunnel->target.display, check.why);
+		return err_fatalx(EXIT_SYSTEM, "unable to log in to the jump host %s: %s%s",
+		    tunnel->target.display, check.why, check.state == TARGET_SSH_AUTH
+		    ? " (authorise the client key above there, then run this again)" : "");
 	printf("jump host %s: host key %s, login ok\n", tunnel->target.host, check.hostkey);
 	return 0;
 }
