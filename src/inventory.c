@@ -368,14 +368,15 @@ static void mounted_json(FILE *out, const char *mounted)
 		fputs("null", out);
 }
 
-static void part_json(FILE *out, const struct inventory_part *part, int first)
+/* A partition's guard is its disk's: the kernel keeps one per disk. */
+static void part_json(FILE *out, const struct inventory_part *part, int guarded, int first)
 {
 	fprintf(out, "%s{", first ? "" : ",");
 	json_member_string(out, "name", part->name, 0);
 	fprintf(out, ",\"path\":\"/dev/%s\",\"number\":%d,\"start_bytes\":%llu,"
-	    "\"size_bytes\":%llu,\"rejected_writes\":%llu,\"busy\":%s", part->name, part->number,
-	    part->start_bytes, part->size_bytes, part->rejected_writes,
-	    part->busy ? "true" : "false");
+	    "\"size_bytes\":%llu,\"guarded\":%s,\"rejected_writes\":%llu,\"busy\":%s",
+	    part->name, part->number, part->start_bytes, part->size_bytes,
+	    guarded ? "true" : "false", part->rejected_writes, part->busy ? "true" : "false");
 	mounted_json(out, part->mounted);
 	fputs(",\"content\":", out);
 	content_json(out, &part->content, part->probed);
@@ -403,7 +404,7 @@ static void disk_json(FILE *out, const struct inventory_disk *disk, int first)
 	content_json(out, &disk->content, disk->probed);
 	fputs(",\"partitions\":[", out);
 	for (i = 0; i < disk->part_count; i++)
-		part_json(out, &disk->parts[i], i == 0);
+		part_json(out, &disk->parts[i], disk->guarded, i == 0);
 	fputs("]}", out);
 }
 
