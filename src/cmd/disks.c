@@ -9,8 +9,9 @@
  * guard (its disk's) and its own rejected writes; under it the UUID, "needs recovery" for a
  * journal with changes not replayed (rescue mount does not replay them), where it is
  * mounted, and what is built on it. A file system on the whole disk shows on a "(disk)"
- * line. Every line fits 80 columns; labels show control characters as '?'. The RESCUECFG disk is marked and is not offered for rescue. Devices the appliance
- * made itself (loop, nbd, device-mapper) are listed when they hold something.
+ * line. Every line fits 80 columns; labels show control characters as '?'. The RESCUECFG
+ * disk is marked and is not offered for rescue. Devices the appliance made itself (loop,
+ * nbd, device-mapper) are listed when they hold something.
  *
  * Nothing is written: the content is read from the first sectors of each device.
  *
