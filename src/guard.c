@@ -9,11 +9,12 @@
 #include "guard.h"
 #include "paths.h"
 
+/* Writes the guard, then reads it back: only a value that stuck counts as done. */
 int guard_write(const char *sysfs_root, const char *disk, int on)
 {
-	char path[4096];
+	char path[4096], now[8] = "";
 	int fd, saved;
-	ssize_t written;
+	ssize_t written, got;
 
 	snprintf(path, sizeof path, "%s/block/%s/guard", sysfs_root, disk);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -23,7 +24,18 @@ int guard_write(const char *sysfs_root, const char *disk, int on)
 	saved = errno;
 	close(fd);
 	errno = saved;
-	return written == 2 ? 0 : -1;
+	if (written != 2)
+		return -1;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	got = read(fd, now, sizeof now - 1);
+	close(fd);
+	if (got < 1 || now[0] != (on ? '1' : '0')) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
 }
 
 /* One line "DISK EPOCH_SECONDS" per release, appended in one write. */

@@ -1,4 +1,5 @@
 /* inventory.c: gathers the disks, partitions and their content (see inventory.h). */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +74,37 @@ static void transport_of(const char *directory, const struct block_device *devic
 		}
 }
 
+/* SATA and SCSI disks give their serial in VPD page 0x80: a 4-byte header (the length in
+ * bytes 2-3), then the serial, space-padded. */
+static void vpd_serial(const char *directory, char *serial, size_t size)
+{
+	char path[2 * PATH_MAX];
+	unsigned char page[256];
+	size_t got, length, start = 0;
+	FILE *file;
+
+	serial[0] = '\0';
+	snprintf(path, sizeof path, "%s/device/vpd_pg80", directory);
+	file = fopen(path, "re");
+	if (file == NULL)
+		return;
+	got = fread(page, 1, sizeof page, file);
+	fclose(file);
+	if (got < 4 || page[1] != 0x80)
+		return;
+	length = (size_t)(page[2] << 8 | page[3]);
+	if (length > got - 4)
+		length = got - 4;
+	while (start < length && page[4 + start] == ' ')
+		start++;
+	while (length > start && (page[4 + length - 1] == ' ' || page[4 + length - 1] == '\0'))
+		length--;
+	if (length - start >= size)
+		length = start + size - 1;
+	memcpy(serial, page + 4 + start, length - start);
+	serial[length - start] = '\0';
+}
+
 static dev_t device_number(const char *directory)
 {
 	char path[2 * PATH_MAX], text[32];
@@ -85,8 +117,28 @@ static dev_t device_number(const char *directory)
 	return makedev(major_number, minor_number);
 }
 
+/* The device-mapper and md devices built on a device: DIRECTORY/holders/. */
+static void holders_of(const char *directory, char *holders, size_t size)
+{
+	char path[2 * PATH_MAX];
+	struct dirent *entry;
+	size_t used = 0;
+	DIR *dir;
+
+	holders[0] = '\0';
+	snprintf(path, sizeof path, "%s/holders", directory);
+	dir = opendir(path);
+	if (dir == NULL)
+		return;
+	while ((entry = readdir(dir)) != NULL && used + 1 < size)
+		if (entry->d_name[0] != '.')
+			used += (size_t)snprintf(holders + used, size - used, "%s%s", used ? " " : "",
+			    entry->d_name);
+	closedir(dir);
+}
+
 static void usage_of(const char *directory, const char *name, char *mounted, size_t size,
-    int *busy)
+    int *busy, char *holders, size_t holders_size)
 {
 	char path[PATH_MAX];
 	dev_t number = device_number(directory);
@@ -96,13 +148,23 @@ static void usage_of(const char *directory, const char *name, char *mounted, siz
 		mounted[0] = '\0';
 	snprintf(path, sizeof path, "%s/%s", RESCUE_BUSY_DIR, name);
 	*busy = access(path, F_OK) == 0;
+	holders_of(directory, holders, holders_size);
 }
 
-static void probe_of(const char *name, struct probe_result *content, int *probed)
+/* Reads /dev/NAME only when it is the device sysfs describes (the same major:minor), so a
+ * stale or foreign node is never probed in its place. */
+static void probe_of(const char *directory, const char *name, struct probe_result *content,
+    int *probed)
 {
 	char path[PATH_MAX];
+	struct stat status;
 
+	*probed = 0;
+	memset(content, 0, sizeof *content);
 	snprintf(path, sizeof path, "/dev/%s", name);
+	if (stat(path, &status) != 0 || !S_ISBLK(status.st_mode)
+	    || status.st_rdev != device_number(directory))
+		return;
 	*probed = probe_device(path, content) == 0;
 }
 
@@ -133,8 +195,9 @@ static int read_parts(const char *root, const char *directory, struct inventory_
 		part->start_bytes = read_value(part_directory, "start", &found) * 512;
 		part->size_bytes = read_value(part_directory, "size", &found) * 512;
 		part->rejected_writes = read_value(part_directory, "rejected_writes", &found);
-		usage_of(part_directory, name, part->mounted, sizeof part->mounted, &part->busy);
-		probe_of(name, &part->content, &part->probed);
+		usage_of(part_directory, name, part->mounted, sizeof part->mounted, &part->busy,
+		    part->holders, sizeof part->holders);
+		probe_of(part_directory, name, &part->content, &part->probed);
 	}
 	qsort(disk->parts, disk->part_count, sizeof *disk->parts, compare_number);
 	return 0;
@@ -177,14 +240,16 @@ static int read_disk(const char *root, const char *name, struct inventory_disk *
 	snprintf(path, sizeof path, "%s/serial", directory);
 	if (read_line(path, disk->serial, sizeof disk->serial) != 0) {
 		snprintf(path, sizeof path, "%s/device/serial", directory);
-		read_line(path, disk->serial, sizeof disk->serial);
+		if (read_line(path, disk->serial, sizeof disk->serial) != 0)
+			vpd_serial(directory, disk->serial, sizeof disk->serial);
 	}
 	disk->rotational = (int)read_value(directory, "queue/rotational", &found);
 	if (!found)
 		disk->rotational = -1;
 	transport_of(directory, &device, disk->transport, sizeof disk->transport);
-	usage_of(directory, name, disk->mounted, sizeof disk->mounted, &disk->busy);
-	probe_of(name, &disk->content, &disk->probed);
+	usage_of(directory, name, disk->mounted, sizeof disk->mounted, &disk->busy,
+	    disk->holders, sizeof disk->holders);
+	probe_of(directory, name, &disk->content, &disk->probed);
 	if (read_parts(root, directory, disk) != 0)
 		return -1;
 	disk->config_disk = holds_config(disk);
@@ -266,6 +331,8 @@ int inventory_disk_in_use(const struct inventory_disk *disk, char *why, size_t s
 	if (disk->busy)
 		return snprintf(why, size, "%s is being rescued (a repair copy or an image)",
 		    disk->name), 1;
+	if (disk->holders[0])
+		return snprintf(why, size, "%s is used by %s", disk->name, disk->holders), 1;
 	for (i = 0; i < disk->part_count; i++) {
 		const struct inventory_part *part = &disk->parts[i];
 
@@ -275,6 +342,9 @@ int inventory_disk_in_use(const struct inventory_disk *disk, char *why, size_t s
 		if (part->busy)
 			return snprintf(why, size, "its partition %s is being rescued (a repair copy "
 			    "or an image)", part->name), 1;
+		if (part->holders[0])
+			return snprintf(why, size, "its partition %s is used by %s", part->name,
+			    part->holders), 1;
 	}
 	return 0;
 }
@@ -298,14 +368,15 @@ static void mounted_json(FILE *out, const char *mounted)
 		fputs("null", out);
 }
 
-static void part_json(FILE *out, const struct inventory_part *part, int first)
+/* A partition's guard is its disk's: the kernel keeps one per disk. */
+static void part_json(FILE *out, const struct inventory_part *part, int guarded, int first)
 {
 	fprintf(out, "%s{", first ? "" : ",");
 	json_member_string(out, "name", part->name, 0);
 	fprintf(out, ",\"path\":\"/dev/%s\",\"number\":%d,\"start_bytes\":%llu,"
-	    "\"size_bytes\":%llu,\"rejected_writes\":%llu,\"busy\":%s", part->name, part->number,
-	    part->start_bytes, part->size_bytes, part->rejected_writes,
-	    part->busy ? "true" : "false");
+	    "\"size_bytes\":%llu,\"guarded\":%s,\"rejected_writes\":%llu,\"busy\":%s",
+	    part->name, part->number, part->start_bytes, part->size_bytes,
+	    guarded ? "true" : "false", part->rejected_writes, part->busy ? "true" : "false");
 	mounted_json(out, part->mounted);
 	fputs(",\"content\":", out);
 	content_json(out, &part->content, part->probed);
@@ -333,7 +404,7 @@ static void disk_json(FILE *out, const struct inventory_disk *disk, int first)
 	content_json(out, &disk->content, disk->probed);
 	fputs(",\"partitions\":[", out);
 	for (i = 0; i < disk->part_count; i++)
-		part_json(out, &disk->parts[i], i == 0);
+		part_json(out, &disk->parts[i], disk->guarded, i == 0);
 	fputs("]}", out);
 }
 

@@ -17,6 +17,7 @@ struct inventory_part {
 	unsigned long long rejected_writes;
 	char mounted[PATH_MAX];		/* "" when not mounted */
 	int busy;			/* a repair (later image, dump) holds it */
+	char holders[128];		/* dm or md devices built on it ("dm-0"), "" for none */
 	struct probe_result content;
 	int probed;			/* 0 when the device could not be read */
 };
@@ -34,6 +35,7 @@ struct inventory_disk {
 	unsigned long long rejected_writes;
 	char mounted[PATH_MAX];
 	int busy;
+	char holders[128];
 	struct probe_result content;	/* of the whole disk: a table, or a file system */
 	int probed;
 	struct inventory_part *parts;

@@ -94,6 +94,8 @@ static int probe_ext(const struct probe_input *in, struct probe_result *result)
 	return 1;
 }
 
+/* needs_recovery stays 0 for xfs: whether its log holds unreplayed changes is only known
+ * by walking the log (xfs_logprint), not from the superblock. */
 static int probe_xfs(const struct probe_input *in, struct probe_result *result)
 {
 	if (!has(in, 0, "XFSB", 4))
@@ -179,11 +181,23 @@ static int probe_lvm(const struct probe_input *in, struct probe_result *result)
 	return 1;
 }
 
-/* md: 1.1 at the start, 1.2 at 4 KiB, 1.0 and 0.90 near the end of the device. */
-static int md_at(const struct probe_input *in, unsigned long long offset, unsigned char *buffer)
+/* md: 1.1 at the start, 1.2 at 4 KiB, 1.0 and 0.90 near the end of the device
+ * (include/uapi/linux/raid/md_p.h; mdadm super1.c and super0.c place them). */
+static int md_at(const struct probe_input *in, unsigned long long offset, unsigned major,
+    unsigned char *buffer)
 {
 	return pread(in->fd, buffer, 256, (off_t)offset) == 256
-	    && le32(buffer) == 0xa92b4efcUL;
+	    && le32(buffer) == 0xa92b4efcUL && le32(buffer + 4) == major;
+}
+
+/* 0.90 keeps its UUID in four words: set_uuid0 (word 5) and set_uuid1..3 (words 13-15). */
+static void md090_uuid(const unsigned char *sb, char *uuid, size_t size)
+{
+	unsigned char bytes[16];
+
+	memcpy(bytes, sb + 20, 4);
+	memcpy(bytes + 4, sb + 52, 12);
+	uuid_field(uuid, size, bytes);
 }
 
 static int probe_md(const struct probe_input *in, struct probe_result *result)
@@ -198,13 +212,15 @@ static int probe_md(const struct probe_input *in, struct probe_result *result)
 	offsets[2] = sectors >= 16 ? ((sectors - 16) & ~7ULL) * 512 : 0;
 	offsets[3] = sectors >= 128 ? ((sectors & ~127ULL) - 128) * 512 : 0;
 	for (i = 0; i < 4; i++) {
-		if ((i >= 2 && offsets[i] == 0) || !md_at(in, offsets[i], sb))
+		if ((i >= 2 && offsets[i] == 0) || !md_at(in, offsets[i], i < 3 ? 1 : 0, sb))
 			continue;
 		found(result, "linux_raid_member", 0);
 		snprintf(result->version, sizeof result->version, "%s", versions[i]);
 		if (i < 3) {
 			uuid_field(result->uuid, sizeof result->uuid, sb + 16);
 			text_field(result->label, sizeof result->label, sb + 32, 32);
+		} else {
+			md090_uuid(sb, result->uuid, sizeof result->uuid);
 		}
 		return 1;
 	}
@@ -288,9 +304,12 @@ static int probe_table(const struct probe_input *in, struct probe_result *result
 
 static void probe_all(const struct probe_input *in, struct probe_result *result)
 {
+	/* md comes before the file systems, as in blkid: a RAID1 member with a 1.0 or 0.90
+	 * superblock at its end holds a whole file system at its start, and mounting the
+	 * member instead of the array would show a stale half of a mirror. */
 	int (*const probes[])(const struct probe_input *, struct probe_result *) = {
-		probe_luks, probe_lvm, probe_xfs, probe_btrfs, probe_ext, probe_iso9660,
-		probe_swap, probe_vfat, probe_exfat_ntfs, probe_table, probe_md,
+		probe_luks, probe_lvm, probe_md, probe_xfs, probe_btrfs, probe_ext, probe_iso9660,
+		probe_swap, probe_vfat, probe_exfat_ntfs, probe_table,
 	};
 	size_t i;
 

@@ -6,22 +6,25 @@
  * model and serial, whether the write guard is on, and how many writes it rejected. Below
  * it one line per partition: name, size, what it holds (ext2/3/4, xfs, btrfs, vfat, exfat,
  * ntfs, iso9660, swap, LVM2_member, linux_raid_member, crypto_LUKS, or unknown), label,
- * UUID and where it is mounted. A file system on the whole disk shows on a line of its own.
- * "needs recovery" marks a journal with changes not replayed (rescue mount does not replay
- * them). The RESCUECFG disk is marked and is not offered for rescue. Devices the appliance
- * made itself (loop, nbd, device-mapper) are listed when they hold something.
+ * guard (its disk's) and its own rejected writes; under it the UUID, "needs recovery" for a
+ * journal with changes not replayed (rescue mount does not replay them), where it is
+ * mounted, and what is built on it. A file system on the whole disk shows on a "(disk)"
+ * line. Every line fits 80 columns; labels show control characters as '?'. The RESCUECFG
+ * disk is marked and is not offered for rescue. Devices the appliance made itself (loop,
+ * nbd, device-mapper) are listed when they hold something.
  *
  * Nothing is written: the content is read from the first sectors of each device.
  *
  *   --json   {"disks":[{"name","path","size_bytes","model","serial","transport",
  *            "rotational","read_only","hardware","guarded","rejected_writes","config_disk",
  *            "busy","mounted","content":{"type","version","label","uuid","needs_recovery"},
- *            "partitions":[{"name","path","number","start_bytes","size_bytes",
+ *            "partitions":[{"name","path","number","start_bytes","size_bytes","guarded",
  *            "rejected_writes","busy","mounted","content":{...}}]}]}
  *   DEV      only these disks (a partition names its disk)
  *
  * Exit codes: 0 listed, 2 usage error or no such disk, 3 /sys/block cannot be read.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,20 +55,70 @@ static const char *content_name(const struct probe_result *content, int probed)
 	return content->type[0] ? content->type : "unknown";
 }
 
-static void print_content(const char *name, unsigned long long size,
-    const struct probe_result *content, int probed, const char *mounted, int busy)
+static const char *guard_text(const struct inventory_disk *disk)
 {
-	char size_text[16], extra[PATH_MAX + 64] = "";
+	return !disk->guardable ? "n/a" : disk->guarded ? "on" : "off";
+}
+
+/* Labels may hold any byte: control characters show as '?' so they cannot move the cursor
+ * or end the line (--json keeps them exactly). WIDTH < 0: no padding, no cut. */
+static void print_clean(const char *text, int width)
+{
+	int shown = 0;
+
+	for (; *text && (width < 0 || shown < width); text++, shown++)
+		putchar((unsigned char)*text < 0x20 || *text == 0x7f ? '?' : *text);
+	for (; shown < width; shown++)
+		putchar(' ');
+}
+
+/* Appends "  LABEL TEXT" to the notes under a partition line. */
+static void note(char *notes, size_t size, const char *label, const char *text)
+{
+	size_t used = strlen(notes);
+
+	snprintf(notes + used, size - used, "%s%s%s", used ? "  " : "", label, text);
+}
+
+/* Two lines that fit 80 columns, the second only when there is something to say:
+ * "  sda1       16.0 MiB  ext4         data             guard on      0 rejected"
+ * "            uuid 2f6c...  needs recovery  mounted at /mnt/sda1" */
+static void print_content(const char *name, unsigned long long size, const char *guard,
+    unsigned long long rejected, const struct probe_result *content, int probed,
+    const char *mounted, int busy, const char *holders)
+{
+	char size_text[16], notes[2 * PATH_MAX] = "";
 
 	inventory_size_text(size, size_text, sizeof size_text);
+	printf("  %-8s %9s  %-12s ", name, size_text, content_name(content, probed));
+	print_clean(content->label[0] ? content->label : "-", 16);
+	printf(" guard %-3s %5llu rejected\n", guard, rejected);
+	if (content->uuid[0])
+		note(notes, sizeof notes, "uuid ", content->uuid);
+	if (content->needs_recovery)
+		note(notes, sizeof notes, "needs recovery", "");
 	if (mounted[0])
-		snprintf(extra, sizeof extra, "  mounted at %s", mounted);
-	else if (busy)
-		snprintf(extra, sizeof extra, "  being rescued");
-	printf("  %-9s %10s  %-17s %-16.16s %s%s%s\n", name, size_text,
-	    content_name(content, probed), content->label[0] ? content->label : "-",
-	    content->uuid[0] ? content->uuid : "-", content->needs_recovery ?
-	    "  needs recovery" : "", extra);
+		note(notes, sizeof notes, "mounted at ", mounted);
+	if (busy)
+		note(notes, sizeof notes, "being rescued", "");
+	if (holders[0])
+		note(notes, sizeof notes, "used by ", holders);
+	if (notes[0]) {
+		printf("%12s", "");
+		print_clean(notes, -1);
+		putchar('\n');
+	}
+}
+
+/* The partitions show a partition table; a "(disk)" line shows anything else on the whole
+ * disk: a file system, LUKS, nothing known, or that it could not be read. */
+static int whole_disk_content(const struct inventory_disk *disk)
+{
+	const char *type = disk->content.type;
+
+	if (disk->part_count == 0)
+		return 1;
+	return disk->probed && type[0] && strcmp(type, "gpt") != 0 && strcmp(type, "dos") != 0;
 }
 
 static void print_disk(const struct inventory_disk *disk)
@@ -76,20 +129,19 @@ static void print_disk(const struct inventory_disk *disk)
 	inventory_size_text(disk->size_bytes, size_text, sizeof size_text);
 	snprintf(identity, sizeof identity, "%s%s%s", disk->model[0] ? disk->model : "-",
 	    disk->serial[0] ? " #" : "", disk->serial);
-	printf("%-11s %10s  %-7s %-3s %-26.26s guard %-3s %4llu rejected\n", disk->name, size_text,
-	    disk->transport, disk->rotational < 0 ? "-" : disk->rotational ? "hdd" : "ssd",
-	    identity, !disk->guardable ? "n/a" : disk->guarded ? "on" : "off",
-	    disk->rejected_writes);
+	printf("%-10s %9s  %-7s %-3s ", disk->name, size_text, disk->transport,
+	    disk->rotational < 0 ? "-" : disk->rotational ? "hdd" : "ssd");
+	print_clean(identity, 23);
+	printf(" guard %-3s %llu rejected\n", guard_text(disk), disk->rejected_writes);
 	if (disk->config_disk)
 		printf("  (the RESCUECFG config disk: not offered for rescue)\n");
-	if (disk->part_count == 0 || strcmp(disk->content.type, "gpt") != 0)
-		if (disk->part_count == 0 || strcmp(disk->content.type, "dos") != 0)
-			print_content("(disk)", disk->size_bytes, &disk->content, disk->probed,
-			    disk->mounted, disk->busy);
+	if (whole_disk_content(disk))
+		print_content("(disk)", disk->size_bytes, guard_text(disk), disk->rejected_writes,
+		    &disk->content, disk->probed, disk->mounted, disk->busy, disk->holders);
 	for (i = 0; i < disk->part_count; i++)
-		print_content(disk->parts[i].name, disk->parts[i].size_bytes,
-		    &disk->parts[i].content, disk->parts[i].probed, disk->parts[i].mounted,
-		    disk->parts[i].busy);
+		print_content(disk->parts[i].name, disk->parts[i].size_bytes, guard_text(disk),
+		    disk->parts[i].rejected_writes, &disk->parts[i].content, disk->parts[i].probed,
+		    disk->parts[i].mounted, disk->parts[i].busy, disk->parts[i].holders);
 }
 
 /* The disks named on the command line (a partition selects its disk), in SELECTED, which

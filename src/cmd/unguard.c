@@ -10,7 +10,8 @@
  *
  * Refused, with the reason: a disk that does not exist; a partition (the guard belongs to
  * the whole disk: the message names it); a disk that is mounted, or one of whose partitions
- * is; a disk being rescued (a repair copy, an image or a dump uses it); the RESCUECFG disk.
+ * is; a disk being rescued (a repair copy, an image or a dump uses it); a disk that a
+ * device-mapper or md device is built on; the RESCUECFG disk.
  *
  *   --yes   do not ask (a runbook has nobody to ask)
  *
@@ -28,6 +29,7 @@
 #include "inventory.h"
 #include "journal.h"
 #include "opt.h"
+#include "paths.h"
 #include "usage/unguard.h"
 
 static int unguard_main(int argc, char **argv);
@@ -85,12 +87,15 @@ static int confirmed(const struct inventory_disk *disk)
 	return 0;
 }
 
+/* The record comes first: when it cannot be written the guard stays on, so `rescue report`
+ * never attests as guarded since boot a disk that was released. */
 static int release(const struct inventory_disk *disk)
 {
+	if (guard_record_release(disk->name) != 0)
+		return err_fatal(EXIT_SYSTEM, "unable to release %s: the release cannot be recorded "
+		    "for the report in %s", disk->name, RESCUE_UNGUARDED_FILE);
 	if (guard_write(block_sysfs_root(), disk->name, 0) != 0)
 		return err_fatal(EXIT_SYSTEM, "unable to release the guard of %s", disk->name);
-	if (guard_record_release(disk->name) != 0)
-		err_warn("unable to record the release of %s for the report", disk->name);
 	printf("%s: write guard released; writes to it are possible now. "
 	    "`rescue guard %s` sets it again.\n", disk->name, disk->name);
 	journal_summary("write guard of %s released", disk->name);

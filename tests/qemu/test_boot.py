@@ -44,9 +44,9 @@ def test_kernel_boot_ready(ctx):
         guest.sendline(entry.group(1))
         guest.wait_for(r"^\$ rescue disks\n", timeout=30)
         guest.wait_for(r"^vda +16\.0 MiB +virtio +hdd .* guard on +0 rejected\n", timeout=30)
-        guest.wait_for(r"^  \(disk\) +16\.0 MiB +ext4 +plain +\S+\n", timeout=30)
+        guest.wait_for(r"^  \(disk\) +16\.0 MiB +ext4 +plain +guard on +0 rejected\n", timeout=30)
         guest.wait_for(r"^vdb +24\.0 MiB +virtio +hdd .* guard on +0 rejected\n", timeout=30)
-        guest.wait_for(r"^  vdb1 +[\d.]+ MiB +ext4 +parted +\S+\n", timeout=30)
+        guest.wait_for(r"^  vdb1 +[\d.]+ MiB +ext4 +parted +guard on +0 rejected\n", timeout=30)
     assert [lib.sha256(d) for d in disks] == before, "a source disk changed"
 
 

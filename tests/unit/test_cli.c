@@ -287,14 +287,84 @@ static void test_menu_lists_disks_from_sysfs_with_the_command_line(void **state)
 	assert_int_equal(exit_code(&run), 0);
 	assert_non_null(strstr(run.out, "\ndisks: 1 guarded of 3, 7 writes rejected   ssh: off\n"));
 	assert_non_null(strstr(run.out, "$ rescue disks\n"));
-	assert_non_null(strstr(run.out, "\nsda            1.0 GiB  other   -   QEMU HARDDISK"));
-	assert_non_null(strstr(run.out, "guard on     5 rejected\n"));
-	assert_non_null(strstr(run.out, "\nsdb "));
+	/* Every line fits 80 columns; a partition shows its disk's guard and its own count. */
+	assert_non_null(strstr(run.out, "\nsda          1.0 GiB  other   -   QEMU HARDDISK           "
+	    "guard on  5 rejected\n"));
+	assert_non_null(strstr(run.out, "\nsdb          4.0 KiB  other   -   DISK TWO                "
+	    "guard off 2 rejected\n  (disk)     4.0 KiB  unreadable   -                "
+	    "guard off     2 rejected\n"));
 	/* loop0 is the appliance's own, unused device: not listed. */
 	assert_null(strstr(run.out, "\nloop0 "));
 	assert_non_null(strstr(run.out, "[exit 0]"));
 	fake_sysfs_remove(sysfs);
 	run_free(&run);
+}
+
+/* unguard refuses with the reason before it asks anything, and changes nothing: a partition,
+ * an unknown name, a disk a device-mapper device is built on (a repair's snapshot), one whose
+ * partition is, and a disk this kernel has no guard for. */
+static void test_unguard_refusals(void **state)
+{
+	static const struct {
+		const char *device;
+		int code;
+		const char *message;
+	} refusals[] = {
+		{ "sda1", 2, "sda1 is a partition; the guard belongs to its disk: rescue unguard sda" },
+		{ "/dev/sdz", 2, "no such disk: /dev/sdz" },
+		{ "sda", 2, "sda is in use: its partition sda1 is used by dm-0" },
+		{ "sdb", 2, "sdb is in use: sdb is used by md0" },
+		{ "vda", 3, "unable to release vda: this kernel has no write guard for it" },
+	};
+	char *sysfs = fake_sysfs_with_disks(), *text, path[4200];
+	struct run run;
+	size_t i;
+
+	(void)state;
+	fake_sysfs_write(sysfs, "block/sda/sda1/partition", "1\n");
+	fake_sysfs_write(sysfs, "block/sda/sda1/holders/dm-0", "");
+	fake_sysfs_write(sysfs, "block/sdb/holders/md0", "");
+	fake_sysfs_write(sysfs, "block/vda/size", "2048\n");
+	setenv("RESCUE_SYSFS", sysfs, 1);
+	for (i = 0; i < sizeof refusals / sizeof refusals[0]; i++) {
+		run_simple(&run, ARGV("unguard", "--yes", (char *)refusals[i].device), "");
+		if (exit_code(&run) != refusals[i].code || !strstr(run.err, refusals[i].message))
+			fail_msg("unguard %s: exit %d, stderr: %s", refusals[i].device,
+			    exit_code(&run), run.err);
+		run_free(&run);
+	}
+	unsetenv("RESCUE_SYSFS");
+	snprintf(path, sizeof path, "%s/block/sda/guard", sysfs);
+	text = read_whole_file(path);
+	assert_string_equal(text, "1\n");
+	free(text);
+	fake_sysfs_remove(sysfs);
+}
+
+/* guard sets the guard again and reads it back; a partition names its disk. */
+static void test_guard_sets_and_reads_back(void **state)
+{
+	char *sysfs = fake_sysfs_with_disks(), *text, path[4200];
+	struct run run;
+
+	(void)state;
+	fake_sysfs_write(sysfs, "block/sdb/sdb1/partition", "1\n");
+	setenv("RESCUE_SYSFS", sysfs, 1);
+	run_simple(&run, ARGV("guard", "sdb"), "");
+	assert_int_equal(exit_code(&run), 0);
+	assert_non_null(strstr(run.out, "sdb: write guard on; no write reaches it from now on\n"));
+	run_free(&run);
+	snprintf(path, sizeof path, "%s/block/sdb/guard", sysfs);
+	text = read_whole_file(path);
+	assert_string_equal(text, "1\n");
+	free(text);
+	run_simple(&run, ARGV("guard", "sdb1"), "");
+	assert_int_equal(exit_code(&run), 2);
+	assert_non_null(strstr(run.err, "sdb1 is a partition; the guard belongs to its disk: "
+	    "rescue guard sdb"));
+	run_free(&run);
+	unsetenv("RESCUE_SYSFS");
+	fake_sysfs_remove(sysfs);
 }
 
 static void test_menu_rejects_unknown_entries_and_goes_on(void **state)
@@ -525,6 +595,8 @@ int main(void)
 		cmocka_unit_test(test_dash_c_runs_the_line_with_the_shell),
 		cmocka_unit_test(test_no_arguments_and_login_shell_open_the_menu),
 		cmocka_unit_test(test_menu_lists_disks_from_sysfs_with_the_command_line),
+		cmocka_unit_test(test_unguard_refusals),
+		cmocka_unit_test(test_guard_sets_and_reads_back),
 		cmocka_unit_test(test_menu_rejects_unknown_entries_and_goes_on),
 		cmocka_unit_test(test_menu_runs_table_commands_as_rescue_command_lines),
 		cmocka_unit_test(test_menu_shell_gets_the_following_input),

@@ -160,6 +160,37 @@ static void test_lvm_and_md_headers(void **state)
 	assert_string_equal(result.version, "1.2");
 	assert_string_equal(result.label, "web1:0");
 	assert_int_equal(result.mountable, 0);
+	/* md 1.1: the same superblock at offset 0. */
+	assert_int_equal(sh("truncate -s 8M %1$s && printf '\\374\\116\\053\\251\\001\\000\\000\\000' "
+	    "| dd of=%1$s bs=1 conv=notrunc", "md11.img"), 0);
+	probe_image("md11.img", &result);
+	assert_string_equal(result.type, "linux_raid_member");
+	assert_string_equal(result.version, "1.1");
+	/* md 1.0 at the end of a RAID1 member that holds a whole ext4 at its start: the
+	 * member wins, as in blkid. 8 MiB = 16384 sectors; mdadm puts it at
+	 * ((sectors - 16) & ~7) * 512 = 8380416. */
+	assert_int_equal(sh("truncate -s 8M %1$s && mkfs.ext4 -q -F %1$s && "
+	    "printf '\\374\\116\\053\\251\\001\\000\\000\\000' | dd of=%1$s bs=1 seek=8380416 "
+	    "conv=notrunc", "md10.img"), 0);
+	probe_image("md10.img", &result);
+	assert_string_equal(result.type, "linux_raid_member");
+	assert_string_equal(result.version, "1.0");
+	/* md 0.90 (struct mdp_superblock_s): at ((sectors & ~127) - 128) * 512 = 8323072,
+	 * major_version 0 at +4, minor 90 at +8, set_uuid0 at +20 and set_uuid1..3 at +52. */
+	assert_int_equal(sh("truncate -s 8M %1$s && printf '\\374\\116\\053\\251' | dd of=%1$s bs=1 "
+	    "seek=8323072 conv=notrunc && printf '\\132' | dd of=%1$s bs=1 seek=8323080 "
+	    "conv=notrunc && printf '\\001\\002\\003\\004' | dd of=%1$s bs=1 seek=8323092 conv=notrunc && "
+	    "printf '\\005\\006\\007\\010\\011\\012\\013\\014\\015\\016\\017\\020' | dd of=%1$s "
+	    "bs=1 seek=8323124 conv=notrunc", "md090.img"), 0);
+	probe_image("md090.img", &result);
+	assert_string_equal(result.type, "linux_raid_member");
+	assert_string_equal(result.version, "0.90");
+	assert_string_equal(result.uuid, "01020304-0506-0708-090a-0b0c0d0e0f10");
+	/* A wrong major version is no md superblock. */
+	assert_int_equal(sh("truncate -s 8M %1$s && printf '\\374\\116\\053\\251\\002' | dd of=%1$s "
+	    "bs=1 seek=4096 conv=notrunc", "md-bad.img"), 0);
+	probe_image("md-bad.img", &result);
+	assert_string_equal(result.type, "");
 }
 
 int main(void)
