@@ -1,0 +1,144 @@
+/* store.c: the scheme-independent half of store.h: picking the backend, keeping the last
+ * error, and the reconnect sequence. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+#include "target_ops.h"
+
+/* The backends, one file each (store_SCHEME.c). A scheme without one is refused by name. */
+static const struct store_ops *backend_for(enum target_scheme scheme)
+{
+	switch (scheme) {
+	case TARGET_FILE:
+	case TARGET_SSH:
+	case TARGET_NBD:
+	case TARGET_NFS:
+	case TARGET_SMB:
+	case TARGET_TCP:
+		break;
+	}
+	return NULL;
+}
+
+int store_fail(struct store *store, int transient, const char *format, ...)
+{
+	va_list args;
+	int length;
+
+	length = snprintf(store->error, sizeof store->error, "%s: ", store->target.display);
+	if (length < 0 || (size_t)length >= sizeof store->error)
+		length = 0;
+	va_start(args, format);
+	vsnprintf(store->error + length, sizeof store->error - length, format, args);
+	va_end(args);
+	store->transient = transient;
+	return -1;
+}
+
+const char *store_error(const struct store *store)
+{
+	return store->error;
+}
+
+int store_transient(const struct store *store)
+{
+	return store->transient;
+}
+
+struct store *store_open(const struct target *target, const char *name, char *why,
+    size_t why_size, int *transient)
+{
+	const struct store_ops *ops = backend_for(target->scheme);
+	struct store *store;
+
+	*transient = 0;
+	if (!ops) {
+		snprintf(why, why_size, "%s: %s:// targets cannot hold an image yet",
+		    target->display, target_scheme_name(target->scheme));
+		return NULL;
+	}
+	if (strlen(name) >= sizeof store->name || !name[0] || strchr(name, '/')) {
+		snprintf(why, why_size, "%s: not a usable image name", name);
+		return NULL;
+	}
+	store = calloc(1, sizeof *store);
+	if (!store) {
+		snprintf(why, why_size, "%s: %s", target->display, strerror(errno));
+		return NULL;
+	}
+	store->ops = ops;
+	store->target = *target;
+	strcpy(store->name, name);
+	if (ops->connect(store) < 0) {
+		snprintf(why, why_size, "%s", store->error);
+		*transient = store->transient;
+		store_close(store);
+		return NULL;
+	}
+	return store;
+}
+
+void store_close(struct store *store)
+{
+	if (!store)
+		return;
+	store->ops->disconnect(store);
+	if (store->ops->release)
+		store->ops->release(store);
+	memset(store->target.password, 0, sizeof store->target.password);
+	free(store);
+}
+
+int store_reconnect(struct store *store)
+{
+	uint64_t size;
+
+	store->ops->disconnect(store);
+	if (store->ops->connect(store) < 0)
+		return -1;
+	if (store->image_opened && store->ops->image_open(store, &size) < 0)
+		return -1;
+	return store->ops->resend ? store->ops->resend(store) : 0;
+}
+
+int store_image_open(struct store *store, uint64_t *size)
+{
+	if (store->ops->image_open(store, size) < 0)
+		return -1;
+	store->image_opened = 1;
+	return 0;
+}
+
+int store_pwrite(struct store *store, const void *data, size_t size, uint64_t position)
+{
+	return store->ops->pwrite(store, data, size, position);
+}
+
+ssize_t store_pread(struct store *store, void *data, size_t size, uint64_t position)
+{
+	return store->ops->pread(store, data, size, position);
+}
+
+int store_flush(struct store *store)
+{
+	return store->ops->flush(store);
+}
+
+int store_get(struct store *store, const char *name, char **data, size_t *size)
+{
+	return store->ops->get(store, name, data, size);
+}
+
+int store_replace(struct store *store, const char *name, const void *data, size_t size)
+{
+	return store->ops->replace(store, name, data, size);
+}
+
+int store_free_space(struct store *store, uint64_t *bytes)
+{
+	return store->ops->free_space ? store->ops->free_space(store, bytes) : 1;
+}
