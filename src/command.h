@@ -10,11 +10,15 @@
 
 #include <stddef.h>
 
+/* The widest menu label: 4 + 34 + 2 + 4 + 34 = 78 columns for two entries side by side. */
+enum { MENU_LABEL_MAX = 34 };
+
 struct command {
 	const char *name;	/* what the user types after "rescue" */
 	const char *summary;	/* one line for `rescue help` */
 	const char *usage;	/* the full text printed by --help, from the file's top comment */
-	const char *menu_label;	/* the menu offers the command under this label; NULL: not offered */
+	const char *menu_label;	/* the menu offers the command under this label (at most
+				 * MENU_LABEL_MAX characters: two columns fit 80); NULL: not offered */
 	int menu_rank;		/* the menu lists commands by rank, lowest first */
 	const char *menu_prompt;	/* asked before the menu runs it ("device (e.g. sda1)");
 				 * the answer's words become the operands; NULL: none asked */

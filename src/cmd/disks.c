@@ -43,7 +43,7 @@ const struct command command_disks = {
 	.name = "disks",
 	.summary = COMMAND_SUMMARY,
 	.usage = COMMAND_USAGE,
-	.menu_label = "disks: what is on each disk, guard state",
+	.menu_label = "disks: what is on each disk",
 	.menu_rank = 10,
 	.run = disks_main,
 };

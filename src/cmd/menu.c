@@ -105,7 +105,7 @@ static int run_table_command(const struct menu_action *action)
 }
 
 static const struct menu_entry fixed_entries[] = {
-	{ .label = "busybox shell (exit comes back here)", .command_line = "sh -l",
+	{ .label = "busybox shell (exit comes back)", .command_line = "sh -l",
 	    .run = run_login_shell },
 	{ .label = "kernel log, last 20 lines", .command_line = "dmesg | tail -n 20",
 	    .run = run_shell_line },
@@ -370,15 +370,26 @@ static int prepare_action(const struct menu_state *menu, const struct menu_entry
 	return 0;
 }
 
+/* Two columns, numbered down the left one first, so the header, the whole menu and the
+ * prompt fit an 80x24 terminal; a label is at most MENU_LABEL_MAX characters (test_cli
+ * checks every command's). No line reaches column 80, where some terminals wrap. */
 static void show_menu(const struct menu_state *menu)
 {
-	size_t i;
+	size_t rows = (menu->entry_count + 1) / 2, row;
+	const struct menu_entry *right;
 
 	putchar('\n');
 	status_print(stdout, block_sysfs_root(), RESCUE_SSH_PIDFILE);
 	putchar('\n');
-	for (i = 0; i < menu->entry_count; i++)
-		printf("%2zu) %s\n", i + 1, menu->entries[i].label);
+	for (row = 0; row < rows; row++) {
+		right = row + rows < menu->entry_count ? &menu->entries[row + rows] : NULL;
+		if (right == NULL) {
+			printf("%2zu) %s\n", row + 1, menu->entries[row].label);
+			continue;
+		}
+		printf("%2zu) %-*.*s  %2zu) %.*s\n", row + 1, MENU_LABEL_MAX, MENU_LABEL_MAX,
+		    menu->entries[row].label, row + rows + 1, MENU_LABEL_MAX, right->label);
+	}
 	printf(" q) quit\n");
 }
 

@@ -52,7 +52,7 @@ const struct command command_net = {
 	.name = "net",
 	.summary = COMMAND_SUMMARY,
 	.usage = COMMAND_USAGE,
-	.menu_label = "network: interfaces, addresses, route, DNS",
+	.menu_label = "network: addresses, route, DNS",
 	.menu_rank = 50,
 	.run = net_main,
 };

@@ -801,7 +801,7 @@ def console_shell(guest, timeout=180):
     that shell and returns what it printed (stdout and stderr) and its exit
     status.
     """
-    entry = guest.wait_for(r"^ *(?P<n>\d+)\) busybox shell[^\n]*\n", timeout=timeout)
+    entry = guest.wait_for(menu_entry(r"busybox shell"), timeout=timeout)
     guest.wait_for(r"^Choose ", timeout=30)
     guest.sendline(entry.group("n"))
     counter = [0]
@@ -877,3 +877,9 @@ def make_swap(path, size_mb=8):
     make_disk_image(path, size_mb)
     run(["mkswap", path])
     return path
+
+
+def menu_entry(label_regex):
+    """A pattern for the menu entry whose label starts with LABEL_REGEX, in either of the
+    menu's two columns; group 1 (also named n) is its number."""
+    return r"(?:^ *|  )(?P<n>\d+)\) %s" % label_regex

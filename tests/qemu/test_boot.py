@@ -39,7 +39,7 @@ def test_kernel_boot_ready(ctx):
         # The menu follows the ready line on the serial console, and its
         # listing shows every disk and partition read-only and guarded.
         guest.wait_for(r"^disks: 2 guarded of 2, 0 writes rejected +ssh: off\n", timeout=60)
-        entry = guest.wait_for(r"^ *(\d+)\) disks: ", timeout=30)
+        entry = guest.wait_for(lib.menu_entry(r"disks: "), timeout=30)
         guest.wait_for(r"^Choose ", timeout=30)
         guest.sendline(entry.group(1))
         guest.wait_for(r"^\$ rescue disks\n", timeout=30)

@@ -201,7 +201,7 @@ def test_menu_unguard_and_json_against_blkid(ctx):
     with ctx.guest("--disk", gpt + ",serial=SRC-GPT-1", "--disk", whole, "--disk", spare,
                    "--config", cfg, "--append", "rescue.net=none") as guest:
         guest.wait_for(r"^rescue: ready ", timeout=180)
-        entry = guest.wait_for(r"^ *(\d+)\) unguard: [^\n]*\n", timeout=60).group(1)
+        entry = guest.wait_for(lib.menu_entry(r"unguard: "), timeout=60).group(1)
 
         # From the menu: a wrong name releases nothing, the right one releases.
         _menu_unguard(guest, entry, "vda")

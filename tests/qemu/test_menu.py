@@ -13,7 +13,7 @@ TIMEOUT = 300
 
 
 def _entry(menu_text, label_regex):
-    m = re.search(r"^ *(\d+)\) %s" % label_regex, menu_text, re.M)
+    m = re.search(lib.menu_entry(label_regex), menu_text, re.M)
     assert m, "no menu entry matching %r in:\n%s" % (label_regex, menu_text)
     return m.group(1)
 

@@ -120,7 +120,7 @@ def test_mount_from_the_menu(ctx):
     before = lib.sha256(disk)
     with ctx.guest("--disk", disk, "--append", "rescue.net=none") as guest:
         guest.wait_for(r"^rescue: ready .*\n", timeout=180)
-        entry = guest.wait_for(r"^ *(?P<n>\d+)\) mount read-only \(no journal replay\)[^\n]*\n",
+        entry = guest.wait_for(lib.menu_entry(r"mount read-only"),
                                timeout=60)
         guest.wait_for(r"^Choose ", timeout=30)
         guest.sendline(entry.group("n"))

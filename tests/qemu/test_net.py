@@ -24,7 +24,7 @@ def test_net_show_static_dhcp_down(ctx):
         guest.wait_for(r"^rescue: ready .*\n", timeout=180)
         # The menu entry shows the same state.
         guest.wait_for(r"^Choose ", timeout=120)
-        entry = re.search(r"^ ?(\d+)\) network: ", guest.output(), re.M)
+        entry = re.search(lib.menu_entry(r"network: "), guest.output(), re.M)
         assert entry, "no network entry in the menu:\n" + guest.tail()
         guest.sendline(entry.group(1))
         guest.wait_for_line(r"\$ rescue net")

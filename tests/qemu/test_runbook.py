@@ -77,7 +77,7 @@ def test_runbook_from_url_with_unknown_command_runs_nothing(ctx):
             final = guest.wait_for(FINAL % r"broken\.run", timeout=30)
             assert final.group("code") == "2", final.group(0)
             # No power-off was asked for: the menu comes up and still works.
-            entry = guest.wait_for(r"^ *(?P<n>\d+)\) log: the timeline of this session\n",
+            entry = guest.wait_for(lib.menu_entry(r"log: "),
                                    timeout=60)
             guest.wait_for(r"^Choose ", timeout=30)
             log = guest.output()

@@ -134,12 +134,12 @@ def test_ssh_keys_password_reverse(ctx):
     # An interactive login lands in the menu, whose header shows SSH running.
     menu = _menu_over_ssh(port, key_a, known_hosts)
     assert re.search(r"^disks: 1 guarded of 1, 0 writes rejected +ssh: running", menu, re.M), menu
-    assert re.search(r"\) ssh: remote access", menu), menu
+    assert re.search(r"\) ssh: server, keys", menu), menu
 
     # Key B is not authorised yet, then is after add-key on the console.
     assert lib.ssh(port, key_b, "true", known_hosts).returncode != 0, "key B let in too early"
     # From the serial menu: the ssh entry asks what to do; add-key asks for the line.
-    entry = guest.wait_for(r"^ *(\d+)\) ssh: remote access[^\n]*\n", timeout=120).group(1)
+    entry = guest.wait_for(lib.menu_entry(r"ssh: "), timeout=120).group(1)
     guest.wait_for(r"^Choose ", timeout=30)
     guest.sendline(entry)
     guest.wait_for(r"status, on, off, add-key, password, fingerprints or reverse URL "

@@ -70,7 +70,7 @@ def test_target_ssh_and_file(ctx):
 
     # From the menu: the entry asks for the URL and prints the command line it runs.
     guest.wait_for(r"^Choose ", timeout=120)
-    entry = re.search(r"^ ?(\d+)\) test a target", guest.output(), re.M)
+    entry = re.search(lib.menu_entry(r"test a target"), guest.output(), re.M)
     assert entry, "no target entry in the menu:\n" + guest.tail()
     guest.sendline(entry.group(1))
     guest.wait_for(r"target URL \(e\.g\. ssh://user@host/dir\) \(Enter alone goes back\): $")

@@ -5,6 +5,7 @@
  * The binary under test is $RESCUE_BINARY, else the host build; `make check` runs this
  * file against both the host build and the static musl build.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -247,10 +248,12 @@ static const char *entry_number(const char *label)
 	char pattern[128], *found;
 
 	run_simple(&run, ARGV("menu"), "");
-	snprintf(pattern, sizeof pattern, ") %s\n", label);
+	/* Either column: the label ends the line or the left column's padding follows. */
+	snprintf(pattern, sizeof pattern, ") %s", label);
 	found = strstr(run.out, pattern);
 	assert_non_null(found);
-	while (found > run.out && found[-1] != '\n')
+	assert_true(found[strlen(pattern)] == '\n' || found[strlen(pattern)] == ' ');
+	while (found > run.out && isdigit((unsigned char)found[-1]))
 		found--;
 	snprintf(number, sizeof number, "%ld\n", strtol(found, NULL, 10));
 	run_free(&run);
@@ -265,13 +268,13 @@ static void test_no_arguments_and_login_shell_open_the_menu(void **state)
 	(void)state;
 	run_simple(&run, ARGV(NULL), "");
 	assert_int_equal(exit_code(&run), 0);
-	assert_non_null(strstr(run.out, ") disks: what is on each disk, guard state\n"));
+	assert_non_null(strstr(run.out, ") disks: what is on each disk "));
 	assert_non_null(strstr(run.out, "\n q) quit\n"));
 	run_free(&run);
 	memset(&run, 0, sizeof run);
 	run_steps(&run, login, NULL, NULL, NULL);
 	assert_int_equal(exit_code(&run), 0);
-	assert_non_null(strstr(run.out, ") disks: what is on each disk, guard state\n"));
+	assert_non_null(strstr(run.out, ") disks: what is on each disk "));
 	run_free(&run);
 }
 
@@ -279,7 +282,7 @@ static void test_menu_lists_disks_from_sysfs_with_the_command_line(void **state)
 {
 	char *sysfs = fake_sysfs_with_disks();
 	const struct step steps[] = {
-		{ entry_number("disks: what is on each disk, guard state"), NULL }, { NULL, NULL } };
+		{ entry_number("disks: what is on each disk"), NULL }, { NULL, NULL } };
 	struct run run;
 
 	(void)state;
@@ -395,7 +398,7 @@ static void test_menu_runs_table_commands_as_rescue_command_lines(void **state)
 static void test_menu_shell_gets_the_following_input(void **state)
 {
 	const struct step steps[] = {
-		{ entry_number("busybox shell (exit comes back here)"), "$ sh -l\n" },
+		{ entry_number("busybox shell (exit comes back)"), "$ sh -l\n" },
 		{ "echo inside-shell\nexit 3\n", "[exit 3]\n" },
 		{ NULL, NULL },
 	};
@@ -411,7 +414,7 @@ static void test_menu_shell_gets_the_following_input(void **state)
 static void test_menu_survives_a_crashing_action(void **state)
 {
 	const struct step steps[] = {
-		{ entry_number("busybox shell (exit comes back here)"), "$ sh -l\n" },
+		{ entry_number("busybox shell (exit comes back)"), "$ sh -l\n" },
 		{ "kill -SEGV $$\n", "[stopped by signal 11: " },
 		{ entry_number("show the rescue version"), "[exit 0]" },
 		{ NULL, NULL },
@@ -429,7 +432,7 @@ static void test_menu_survives_a_crashing_action(void **state)
 static void test_ctrl_c_stops_the_action_not_the_menu(void **state)
 {
 	const struct step steps[] = {
-		{ entry_number("busybox shell (exit comes back here)"), "$ sh -l\n" },
+		{ entry_number("busybox shell (exit comes back)"), "$ sh -l\n" },
 		{ "kill -INT 0\n", "[stopped by signal 2: " },
 		{ entry_number("show the rescue version"), "[exit 0]" },
 		{ NULL, NULL },

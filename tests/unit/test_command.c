@@ -27,6 +27,9 @@ static void test_table_is_sorted_and_complete(void **state)
 		assert_non_null(command_table[i]->run);
 		if (i > 0)
 			assert_true(strcmp(command_table[i - 1]->name, command_table[i]->name) < 0);
+		/* Two menu columns fit 80: a longer label would be cut. */
+		if (command_table[i]->menu_label)
+			assert_in_range(strlen(command_table[i]->menu_label), 1, MENU_LABEL_MAX);
 	}
 }
 
