@@ -21,6 +21,7 @@
 
 #include "block.h"
 #include "err.h"
+#include "netmount.h"
 #include "paths.h"
 #include "target.h"
 #include "target_ops.h"
@@ -703,6 +704,22 @@ out:
 	return rc;
 }
 
+/* ---------------------------------------------------------------- nfs://, smb:// */
+
+/* Mounted by the kernel (netmount.h), the share is a directory like file://. */
+static int share_put(const struct target *target, const char *name, const void *data,
+    size_t size)
+{
+	struct target mounted = *target;
+	char why[PATH_MAX + 256];
+
+	if (netmount_dir(target, mounted.path, sizeof mounted.path, why, sizeof why) != 0) {
+		err_warnx("unable to store %s on %s: %s", name, target->display, why);
+		return -1;
+	}
+	return file_put(&mounted, name, data, size);
+}
+
 int target_put_file(const struct target *target, const char *name, const void *data,
     size_t size)
 {
@@ -713,6 +730,9 @@ int target_put_file(const struct target *target, const char *name, const void *d
 		return file_put(target, name, data, size);
 	case TARGET_SSH:
 		return ssh_put(target, name, data, size);
+	case TARGET_NFS:
+	case TARGET_SMB:
+		return share_put(target, name, data, size);
 	default:
 		err_warnx("unable to store %s on %s: %s:// targets take files with the imaging "
 		    "commands, not yet here (use ssh:// or file://)", name, target->display,

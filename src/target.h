@@ -36,7 +36,8 @@ const char *target_default(void);
 /* Writes DATA as NAME in the target's directory: to a temporary name first, renamed when it
  * is complete and read back equal, so a half-written file never carries the final name.
  * Returns 0, or -1 after an err_warn naming the target (display form) and what failed.
- * Supported for ssh:// and file://; other schemes are refused with a message. */
+ * Supported for ssh://, file://, nfs:// and smb:// (mounted by the kernel, netmount.h);
+ * nbd:// and tcp:// are refused with a message. */
 int target_put_file(const struct target *target, const char *name, const void *data,
     size_t size);
 

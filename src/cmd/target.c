@@ -17,12 +17,15 @@
  *                   refused and the URL has no password, a password is asked for on a
  *                   terminal (Enter alone skips it); never without a terminal
  *   directory       the directory exists (ssh://: and the user may write there)
+ *   mount           nfs://, smb://: the kernel mounts the export or share (NFS 4.0, SMB 3;
+ *                   a user and password from the URL or rescue.conf), under
+ *                   /run/rescue/targets; from here on the steps are those of file://
  *   guard           file://: the directory is not on a guarded disk (RAM is fine)
  *   free space      at least 1 MiB available (df -Pk on the target)
  *   write           1 MiB of random data written, read back equal, removed
  *
- * nbd:// also checks the server's NBD greeting; nfs://, smb:// and tcp:// are checked for
- * reachability only, the other steps arrive with the imaging commands.
+ * nbd:// also checks the server's NBD greeting; nbd:// and tcp:// are checked for
+ * reachability only (nbd:// images are written by `rescue image`; tcp:// is a stream).
  *
  * key prints the public line of the SSH client key, for ~/.ssh/authorized_keys on the
  * receiver: id_ed25519 or id_rsa from the config disk when there, else the key made at boot.
@@ -50,6 +53,7 @@
 #include "err.h"
 #include "journal.h"
 #include "json.h"
+#include "netmount.h"
 #include "opt.h"
 #include "target.h"
 #include "target_ops.h"
@@ -450,6 +454,30 @@ static void file_steps(struct check *check, const char *probe)
 		    seconds_since(&start));
 }
 
+/* ---------------------------------------------------------------- nfs://, smb:// */
+
+/* The kernel mounts the share (netmount.h); from there on it is a directory like file://. */
+static void share_steps(struct check *check, const char *probe)
+{
+	static const char *const after_mount[] = { "directory", "guard", "free space", "write",
+		NULL };
+	struct target *target = check->target;
+	char dir[PATH_MAX], why[PATH_MAX + 256];
+
+	if (reachable_step(check) != 0) {
+		skip_rest(check, after_mount, "unreachable");
+		return;
+	}
+	if (netmount_dir(target, dir, sizeof dir, why, sizeof why) != 0) {
+		step(check, "mount", "FAILED", "%s", why);
+		skip_rest(check, after_mount, "not mounted");
+		return;
+	}
+	step(check, "mount", "ok", "%s mounted at %s", target->path, dir);
+	snprintf(target->path, sizeof target->path, "%s", dir);
+	file_steps(check, probe);
+}
+
 /* ---------------------------------------------------------------- the command */
 
 static void print_json(const struct check *check)
@@ -517,6 +545,8 @@ static int test_run(const char *url, int json)
 		ssh_steps(&check, probe);
 	} else if (target.scheme == TARGET_FILE) {
 		file_steps(&check, probe);
+	} else if (target.scheme == TARGET_NFS || target.scheme == TARGET_SMB) {
+		share_steps(&check, probe);
 	} else if (reachable_step(&check) == 0 && (target.scheme != TARGET_NBD
 	    || nbd_step(&check) == 0)) {
 		step(&check, "write", "skipped", "%s:// is checked for reachability only; "

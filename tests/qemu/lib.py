@@ -883,3 +883,104 @@ def menu_entry(label_regex):
     """A pattern for the menu entry whose label starts with LABEL_REGEX, in either of the
     menu's two columns; group 1 (also named n) is its number."""
     return r"(?:^ *|  )(?P<n>\d+)\) %s" % label_regex
+
+
+class _Daemon:
+    """A server process on a 127.0.0.1 port, stopped on exit; subclasses start it."""
+
+    def _start(self, argv, name):
+        self.log = os.path.join(self.dir, name + ".log")
+        self._log_file = open(self.log, "w")
+        self.proc = subprocess.Popen(argv, stdout=self._log_file, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        wait_until(lambda: self._listening() or self.proc.poll() is not None, 30,
+                   "%s on 127.0.0.1:%d" % (name, self.port))
+        if self.proc.poll() is not None:
+            raise TestFailure("%s on port %d exited %d; see %s"
+                              % (name, self.port, self.proc.returncode, self.log))
+
+    def _listening(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self._log_file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
+class SmbServer(_Daemon):
+    """Samba's smbd on 127.0.0.1:PORT with one share, `rescue`, at self.share,
+    writable by the Unix user `backup` (Debian has it) with password
+    self.password. The guest reaches it as
+    smb://backup:PASSWORD@10.0.2.2:PORT/rescue with `--host-port PORT`."""
+
+    def __init__(self, directory, password="s3cret", port=None):
+        self.port = port or free_port()
+        self.password = password
+        self.dir = os.path.join(str(directory), "smbd")
+        self.share = os.path.join(self.dir, "share")
+        for sub in ("share", "state", "cache", "lock", "pid", "private"):
+            os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
+        shutil.chown(self.share, user="backup")
+        config = os.path.join(self.dir, "smb.conf")
+        d = self.dir
+        with open(config, "w") as f:
+            f.write("\n".join([
+                "[global]", "server role = standalone server", "interfaces = 127.0.0.1",
+                "bind interfaces only = yes", "smb ports = %d" % self.port,
+                "disable netbios = yes", "state directory = %s/state" % d,
+                "cache directory = %s/cache" % d, "lock directory = %s/lock" % d,
+                "pid directory = %s/pid" % d, "private dir = %s/private" % d,
+                "ncalrpc dir = %s/state/ncalrpc" % d, "log file = %s/log.%%m" % d,
+                "passdb backend = tdbsam:%s/private/passdb.tdb" % d,
+                "server min protocol = SMB2", "map to guest = never",
+                "[rescue]", "path = " + self.share, "read only = no", "valid users = backup",
+                ""]))
+        run(["smbpasswd", "-c", config, "-s", "-a", "backup"],
+            input="%s\n%s\n" % (password, password))
+        self._start(["smbd", "--foreground", "--no-process-group", "-s", config,
+                     "--debug-stdout", "-d", "1"], "smbd")
+
+
+class NfsServer(_Daemon):
+    """NFS-Ganesha (NFS 4.0, TCP only) on 127.0.0.1:PORT exporting self.export
+    as /rescue, root not squashed. The guest reaches it as
+    nfs://10.0.2.2:PORT/rescue with `--host-port PORT`."""
+
+    def __init__(self, directory, port=None):
+        self.port = port or free_port()
+        self.dir = os.path.join(str(directory), "ganesha")
+        self.export = os.path.join(self.dir, "export")
+        os.makedirs(self.export, exist_ok=True)
+        os.makedirs(os.path.join(self.dir, "recovery"), exist_ok=True)
+        config = os.path.join(self.dir, "ganesha.conf")
+        with open(config, "w") as f:
+            f.write(
+                "NFS_CORE_PARAM { Protocols = 4; NFS_Port = %d; Bind_addr = 127.0.0.1;\n"
+                "  Enable_NLM = false; Enable_RQUOTA = false; Enable_UDP = false; }\n"
+                "NFSV4 { Graceless = true; RecoveryBackend = fs;\n"
+                "  RecoveryRoot = \"%s/recovery\"; }\n"
+                "NFS_KRB5 { Active_krb5 = false; }\n"
+                "EXPORT { Export_Id = 1; Path = \"%s\"; Pseudo = /rescue;\n"
+                "  Access_Type = RW; Squash = No_Root_Squash; SecType = sys;\n"
+                "  Protocols = 4; Transports = TCP; FSAL { Name = VFS; } }\n"
+                % (self.port, self.dir, self.export))
+        self._start(["ganesha.nfsd", "-F", "-f", config, "-L", "/dev/stdout",
+                     "-p", os.path.join(self.dir, "ganesha.pid"), "-N", "NIV_EVENT"],
+                    "ganesha")
