@@ -9,12 +9,14 @@
 #include "store.h"
 #include "target_ops.h"
 
+extern const struct store_ops store_ops_ssh;
+
 /* The backends, one file each (store_SCHEME.c). A scheme without one is refused by name. */
 static const struct store_ops *backend_for(enum target_scheme scheme)
 {
 	switch (scheme) {
 	case TARGET_FILE:
-	case TARGET_SSH:
+	case TARGET_SSH: return &store_ops_ssh;
 	case TARGET_NBD:
 	case TARGET_NFS:
 	case TARGET_SMB:

@@ -11,6 +11,7 @@
 #define RESCUE_TARGET_OPS_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "target.h"
 
@@ -67,6 +68,19 @@ struct target_ssh_reply {
 int target_ssh_run(const struct target *target, const char *command, const void *input,
     size_t input_size, int timeout_seconds, struct target_ssh_reply *reply);
 void target_ssh_reply_free(struct target_ssh_reply *reply);
+
+/* A long-lived session with a subsystem ("sftp"): dbclient's stdin and stdout are the other
+ * end of the socket *FD, its stderr is kept for the reason it ends. Call target_ssh_check
+ * first: it settles the host key, so dbclient never asks anything on the stream. 0, or -1
+ * with WHY. */
+struct target_ssh_session {
+	pid_t pid;
+	int errors;		/* a memory file with dbclient's stderr */
+};
+int target_ssh_subsystem(const struct target *target, const char *subsystem, int *fd,
+    struct target_ssh_session *session, char *why, size_t why_size);
+/* Ends the session (SIGTERM, then SIGKILL after 2 s) and gives dbclient's last lines. */
+void target_ssh_end(struct target_ssh_session *session, char *errors, size_t size);
 
 /* TEXT in single quotes for a POSIX shell; "" when it does not fit in SIZE. */
 void target_shell_quote(const char *text, char *quoted, size_t size);

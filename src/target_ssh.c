@@ -14,7 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -420,6 +423,95 @@ void target_ssh_reply_free(struct target_ssh_reply *reply)
 	free(reply->output);
 	reply->output = NULL;
 	reply->output_size = 0;
+}
+
+/* ---------------------------------------------------------------- sessions */
+
+static void session_child(const struct target *target, const char *subsystem, int stream,
+    int errors, const char *key)
+{
+	char home[PATH_MAX], port[16];
+	char *argv[] = { "dbclient", "-K", "5", "-p", port, "-i", (char *)key, "-l",
+	    (char *)(target->user[0] ? target->user : "root"), "-s", (char *)target->host,
+	    (char *)subsystem, NULL };
+
+	setsid();
+	if (dup2(stream, STDIN_FILENO) < 0 || dup2(stream, STDOUT_FILENO) < 0
+	    || dup2(errors, STDERR_FILENO) < 0)
+		_exit(127);
+	host_home(target, home, sizeof home);
+	port_text(target, port, sizeof port);
+	setenv("HOME", home, 1);
+	if (target->password[0])
+		setenv("DROPBEAR_PASSWORD", target->password, 1);
+	execvp(argv[0], argv);
+	fprintf(stderr, "dbclient: %s\n", strerror(errno));
+	_exit(127);
+}
+
+int target_ssh_subsystem(const struct target *target, const char *subsystem, int *fd,
+    struct target_ssh_session *session, char *why, size_t why_size)
+{
+	char key[PATH_MAX], public[1024];
+	int pair[2];
+
+	session->pid = -1;
+	session->errors = -1;
+	if (target_client_key(key, sizeof key, public, sizeof public, why, why_size) != 0)
+		return -1;
+	session->errors = memfd_create("rescue-ssh-session", MFD_CLOEXEC);
+	if (session->errors < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+		message(why, why_size, "cannot start dbclient: %s", strerror(errno));
+		if (session->errors >= 0)
+			close(session->errors);
+		return -1;
+	}
+	session->pid = fork();
+	if (session->pid == 0)
+		session_child(target, subsystem, pair[1], session->errors, key);
+	close(pair[1]);
+	if (session->pid < 0) {
+		message(why, why_size, "cannot start dbclient: %s", strerror(errno));
+		close(pair[0]);
+		close(session->errors);
+		return -1;
+	}
+	*fd = pair[0];
+	return 0;
+}
+
+void target_ssh_end(struct target_ssh_session *session, char *errors, size_t size)
+{
+	static char all[16384];
+	int waited, status;
+	ssize_t got;
+	off_t length;
+
+	if (size)
+		errors[0] = '\0';
+	if (session->pid > 0) {
+		kill(session->pid, SIGTERM);
+		for (waited = 0; waited < 20; waited++) {
+			if (waitpid(session->pid, &status, WNOHANG) == session->pid)
+				break;
+			usleep(100000);
+		}
+		if (waited == 20) {
+			kill(session->pid, SIGKILL);
+			waitpid(session->pid, &status, 0);
+		}
+		session->pid = -1;
+	}
+	if (session->errors < 0)
+		return;
+	length = lseek(session->errors, 0, SEEK_END);
+	lseek(session->errors, length > (off_t)sizeof all - 1 ? length - (off_t)sizeof all + 1 : 0,
+	    SEEK_SET);
+	got = read(session->errors, all, sizeof all - 1);
+	all[got > 0 ? got : 0] = '\0';
+	last_lines(all, errors, size, 2);
+	close(session->errors);
+	session->errors = -1;
 }
 
 /* ---------------------------------------------------------------- the first connection */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -22,6 +23,7 @@
 
 #include "fake_sysfs.h"
 #include "target.h"
+#include "store.h"
 #include "target_ops.h"
 
 static struct target target;
@@ -384,7 +386,8 @@ static void sshd_config(const char *public_line)
 	snprintf(config, sizeof config, "Port %u\nListenAddress 127.0.0.1\nHostKey %s/host_key\n"
 	    "PidFile %s/sshd.pid\nAuthorizedKeysFile %s/authorized_keys\n"
 	    "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
-	    "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n", sshd.port, sshd.dir,
+	    "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
+	    "Subsystem sftp internal-sftp\n", sshd.port, sshd.dir,
 	    sshd.dir, sshd.dir);
 	file_write(sshd.dir, "sshd_config", config);
 }
@@ -520,6 +523,188 @@ static void test_ssh_check_names_host_key_and_refused_login(void **state)
 	assert_non_null(strstr(check.hostkey, "matches"));
 }
 
+
+/* ---------------------------------------------------------------- the ssh:// store */
+
+static struct store *store_for(const char *user, const char *subdir, unsigned port,
+    char *why, size_t why_size, int *transient)
+{
+	char url[256];
+
+	snprintf(url, sizeof url, "ssh://%s@127.0.0.1:%u%s/receive%s", user, port, sshd.dir,
+	    subdir);
+	parse_ok(url);
+	return store_open(&target, "disk", why, why_size, transient);
+}
+
+static void file_expect(const char *name, const void *content, size_t size)
+{
+	char path[512];
+	unsigned char *actual = malloc(size + 1);
+	FILE *file;
+
+	snprintf(path, sizeof path, "%s/receive/%s", sshd.dir, name);
+	file = fopen(path, "rb");
+	if (!file)
+		fail_msg("%s: %s", path, strerror(errno));
+	assert_int_equal(fread(actual, 1, size + 1, file), size);
+	fclose(file);
+	assert_memory_equal(actual, content, size);
+	free(actual);
+}
+
+static void test_ssh_store_writes_at_positions_and_replaces_the_map(void **state)
+{
+	static unsigned char image[3 << 20], back[sizeof image];
+	struct store *store;
+	uint64_t size, available;
+	char why[1024], *map;
+	size_t map_size, i;
+	int transient;
+
+	(void)state;
+	if (sshd.pid <= 0)
+		skip();
+	store = store_for("root", "/missing", sshd.port, why, sizeof why, &transient);
+	assert_null(store);
+	assert_non_null(strstr(why, "no such directory"));
+	assert_false(transient);
+	store = store_for("nosuchuser", "", sshd.port, why, sizeof why, &transient);
+	assert_null(store);
+	assert_false(transient);
+	store = store_for("root", "", sshd.port, why, sizeof why, &transient);
+	if (!store)
+		fail_msg("store_open: %s", why);
+	assert_int_equal(store_get(store, "disk.map", &map, &map_size), 1);
+	assert_int_equal(store_image_open(store, &size), 0);
+	assert_int_equal(size, 0);
+	/* The second MiB first, then the first, the third left a hole up to its last byte. */
+	for (i = 0; i < sizeof image; i++)
+		image[i] = i >= (2 << 20) && i < sizeof image - 1 ? 0 : (unsigned char)(i * 7 + 1);
+	assert_int_equal(store_pwrite(store, image + (1 << 20), 1 << 20, 1 << 20), 0);
+	assert_int_equal(store_pwrite(store, image, 1 << 20, 0), 0);
+	assert_int_equal(store_pwrite(store, image + sizeof image - 1, 1, sizeof image - 1), 0);
+	assert_int_equal(store_flush(store), 0);
+	file_expect("disk.img", image, sizeof image);
+	assert_int_equal(store_pread(store, back, sizeof back, 0), sizeof back);
+	assert_memory_equal(back, image, sizeof image);
+	assert_int_equal(store_pread(store, back, 100, sizeof image - 10), 10);
+	assert_int_equal(store_replace(store, "disk.map", "first\n", 6), 0);
+	assert_int_equal(store_replace(store, "disk.map", "second\n", 7), 0);
+	file_expect("disk.map", "second\n", 7);
+	file_expect("disk.map.bak", "first\n", 6);
+	assert_int_equal(store_get(store, "disk.map", &map, &map_size), 0);
+	assert_string_equal(map, "second\n");
+	free(map);
+	assert_int_equal(store_free_space(store, &available), 0);
+	assert_true(available > 0);
+	store_close(store);
+}
+
+/* A TCP proxy to sshd that cuts each connection after a random 200 KiB to 1.2 MiB sent
+ * towards the server: the connection dies mid-transfer, as a flaky link does. */
+static pid_t cutting_proxy(unsigned *port)
+{
+	struct sockaddr_in address = { .sin_family = AF_INET };
+	socklen_t length = sizeof address;
+	int listener = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+	pid_t pid;
+
+	address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (bind(listener, (struct sockaddr *)&address, sizeof address) != 0
+	    || listen(listener, 4) != 0
+	    || getsockname(listener, (struct sockaddr *)&address, &length) != 0)
+		abort();
+	*port = ntohs(address.sin_port);
+	pid = fork();
+	if (pid != 0) {
+		close(listener);
+		return pid;
+	}
+	srand(4242);
+	for (;;) {
+		struct sockaddr_in server = { .sin_family = AF_INET, .sin_port = htons(sshd.port) };
+		int client = accept(listener, NULL, NULL), upstream = socket(AF_INET, SOCK_STREAM, 0);
+		long budget = (200 << 10) + rand() % (1 << 20), moved;
+		char buffer[16384];
+		struct pollfd both[2] = { { .fd = client, .events = POLLIN },
+			{ .fd = upstream, .events = POLLIN } };
+
+		server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (client < 0 || connect(upstream, (struct sockaddr *)&server, sizeof server) != 0)
+			_exit(1);
+		both[1].fd = upstream;
+		while (budget > 0 && poll(both, 2, -1) > 0) {
+			if (both[0].revents) {
+				moved = read(client, buffer, sizeof buffer);
+				if (moved <= 0 || write(upstream, buffer, (size_t)moved) != moved)
+					break;
+				budget -= moved;
+			}
+			if (both[1].revents) {
+				moved = read(upstream, buffer, sizeof buffer);
+				if (moved <= 0 || write(client, buffer, (size_t)moved) != moved)
+					break;
+			}
+		}
+		close(client);
+		close(upstream);
+	}
+}
+
+/* Reconnects until it works (the proxy always lets a new connection in). */
+static void reconnect(struct store *store, int *reconnects)
+{
+	int tries;
+
+	if (!store_transient(store))
+		fail_msg("a permanent failure: %s", store_error(store));
+	for (tries = 0; store_reconnect(store) != 0; tries++)
+		if (tries == 20 || !store_transient(store))
+			fail_msg("no reconnect: %s", store_error(store));
+	(*reconnects)++;
+}
+
+static void test_ssh_store_survives_cut_connections_byte_exact(void **state)
+{
+	enum { BLOCK = 256 << 10, BLOCKS = 40 };
+	static unsigned char image[BLOCK * BLOCKS];
+	struct store *store;
+	char why[1024];
+	uint64_t size;
+	unsigned port;
+	pid_t proxy;
+	int transient, reconnects = 0;
+	size_t i;
+
+	(void)state;
+	if (sshd.pid <= 0)
+		skip();
+	for (i = 0; i < sizeof image; i++)
+		image[i] = (unsigned char)(i * 31 + (i >> 12));
+	proxy = cutting_proxy(&port);
+	store = store_for("root", "", port, why, sizeof why, &transient);
+	if (!store)
+		fail_msg("store_open through the proxy: %s", why);
+	while (store_image_open(store, &size) != 0)
+		reconnect(store, &reconnects);
+	/* Blocks out of order, as imaging writes them after skips. */
+	for (i = 0; i < BLOCKS; i++) {
+		size_t block = (i * 7) % BLOCKS;
+
+		while (store_pwrite(store, image + block * BLOCK, BLOCK, block * BLOCK) != 0)
+			reconnect(store, &reconnects);
+	}
+	while (store_flush(store) != 0)
+		reconnect(store, &reconnects);
+	store_close(store);
+	kill(proxy, SIGKILL);
+	waitpid(proxy, NULL, 0);
+	file_expect("disk.img", image, sizeof image);
+	assert_true(reconnects >= 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -539,6 +724,8 @@ int main(void)
 	const struct CMUnitTest ssh_tests[] = {
 		cmocka_unit_test(test_ssh_put_file_is_atomic_and_exact),
 		cmocka_unit_test(test_ssh_check_names_host_key_and_refused_login),
+		cmocka_unit_test(test_ssh_store_writes_at_positions_and_replaces_the_map),
+		cmocka_unit_test(test_ssh_store_survives_cut_connections_byte_exact),
 	};
 
 	return cmocka_run_group_tests_name("target", tests, NULL, NULL)
