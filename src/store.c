@@ -9,11 +9,13 @@
 #include "store.h"
 #include "target_ops.h"
 
+extern const struct store_ops store_ops_file;
+
 /* The backends, one file each (store_SCHEME.c). A scheme without one is refused by name. */
 static const struct store_ops *backend_for(enum target_scheme scheme)
 {
 	switch (scheme) {
-	case TARGET_FILE:
+	case TARGET_FILE: return &store_ops_file;
 	case TARGET_SSH:
 	case TARGET_NBD:
 	case TARGET_NFS:
