@@ -1,0 +1,139 @@
+"""`rescue image` against a source with real failing sectors (QEMU blkdebug):
+scattered single bad sectors and a clustered bad run. The run ends with exit 1,
+the map's bad areas are exactly the failing sectors, the image equals the
+source with those sectors zeroed, and the source is unchanged. A run stopped
+with SIGINT saves its map and the same command resumes to the same result.
+Then the refusals a user meets, each naming the value, with its exit code,
+leaving the map as it was: a source that is no block device, a missing
+source, a missing target directory, a target on a guarded disk or on the
+disk being imaged, a full target, and a map of another disk."""
+
+import hashlib
+import random
+import re
+
+import lib
+
+TIMEOUT = 900
+
+SECTOR = 512
+SIZE_MB = 32
+SCATTERED = [1000, 9999, 33333, 50001, 65000]
+CLUSTER = list(range(20000, 20024))
+BAD = sorted(SCATTERED + CLUSTER)
+
+
+def _make_source(path):
+    data = bytearray(random.Random(7).randbytes(SIZE_MB * 1024 * 1024))
+    with open(path, "wb") as f:
+        f.write(data)
+    for sector in BAD:
+        data[sector * SECTOR:(sector + 1) * SECTOR] = bytes(SECTOR)
+    return hashlib.sha256(data).hexdigest()
+
+
+def _bad_runs():
+    """The '-' extents the map must hold: runs of consecutive bad sectors, in bytes."""
+    runs = []
+    for sector in BAD:
+        if runs and runs[-1][0] + runs[-1][1] == sector * SECTOR:
+            runs[-1][1] += SECTOR
+        else:
+            runs.append([sector * SECTOR, SECTOR])
+    return [tuple(run) for run in runs]
+
+
+def _map_extents(text, state):
+    return [(int(m.group(1), 16), int(m.group(2), 16))
+            for m in re.finditer(r"^0x([0-9A-F]+)\s+0x([0-9A-F]+)\s+(\S)$", text, re.M)
+            if m.group(3) == state]
+
+
+def _run(guest, command, timeout=600):
+    return lib.console_run(guest, command, timeout=timeout)
+
+
+def _check_result(guest, directory, expected_sha):
+    code, text = _run(guest, "cat %s/vda.map" % directory)
+    assert code == 0, text
+    assert "# rescue source: vda size %d sector 512" % (SIZE_MB << 20) in text, text
+    assert _map_extents(text, "-") == _bad_runs(), "bad areas differ:\n" + text
+    for state in "?*/":
+        assert not _map_extents(text, state), "state %s left:\n%s" % (state, text)
+    code, text = _run(guest, "sha256sum %s/vda.img" % directory)
+    assert code == 0 and text.split()[0] == expected_sha, \
+        "image sha256 %s, want %s" % (text.strip(), expected_sha)
+
+
+def _refused(guest, command, code, pattern):
+    got, text = _run(guest, command)
+    assert got == code, "%s: exit %d, want %d:\n%s" % (command, got, code, text)
+    assert re.search(pattern, text), "%s: message lacks %r:\n%s" % (command, pattern, text)
+    return text
+
+
+def test_image_bad_sectors_resume_and_refusals(ctx):
+    source = ctx.path("src.img")
+    expected_sha = _make_source(source)
+    before = lib.sha256(source)
+    faults = lib.blkdebug_config(ctx.path("faults.conf"), BAD)
+    other = lib.make_ext4(ctx.path("other.img"), 16, files={"a.txt": "other\n"})
+    other_before = lib.sha256(other)
+
+    guest = ctx.guest("--disk", source + ",faults=" + faults + ",serial=SRC-1",
+                      "--disk", other, "--append", "rescue.net=none")
+    guest.wait_for(r"^rescue: ready .*\n", timeout=180)
+    lib.menu_shell(guest)
+
+    # The whole run: exit 1 (bad areas), every good byte, the bad ones exactly.
+    code, text = _run(guest, "mkdir /tmp/t && time rescue image vda file:///tmp/t", timeout=800)
+    assert code == 1, "exit %d, want 1:\n%s" % (code, text)
+    assert re.search(r"vda: %d of %d bytes rescued .*, %d bytes bad in %d areas" % (
+        (SIZE_MB << 20) - len(BAD) * SECTOR, SIZE_MB << 20, len(BAD) * SECTOR,
+        len(_bad_runs())), text), text
+    _check_result(guest, "/tmp/t", expected_sha)
+    with open(ctx.path("first-run.txt"), "w") as f:
+        f.write(text)
+
+    # Stopped by SIGINT mid-run: the map is saved and true; the same command resumes.
+    # One-sector clusters (each an O_DIRECT read) make the run long enough to stop.
+    code, text = _run(guest, "mkdir /tmp/r && (rescue image --cluster-size 1 vda file:///tmp/r "
+                      "> /tmp/r.log 2>&1 & pid=$!; while ! grep -q '^imaging' /tmp/r.log; do "
+                      "sleep 0.2; done; sleep 1; kill -INT $pid; wait $pid; echo exit=$?); "
+                      "cat /tmp/r.log; cat /tmp/r/vda.map", timeout=600)
+    assert "exit=3" in text and "stopped by a signal" in text, text
+    assert _map_extents(text, "?"), "the run was not stopped mid-way:\n" + text
+    code, text = _run(guest, "rescue image vda file:///tmp/r", timeout=800)
+    assert code == 1 and "resuming from its map" in text, text
+    _check_result(guest, "/tmp/r", expected_sha)
+
+    # Refusals, each naming the value, the map untouched.
+    code, map_sha = _run(guest, "sha256sum /tmp/t/vda.map")
+    _refused(guest, "rescue image /tmp/t/vda.img file:///tmp/t", 3,
+             r"unable to image /tmp/t/vda\.img: not a block device")
+    _refused(guest, "rescue image vdz file:///tmp/t", 3, r"unable to image vdz: no such device")
+    _refused(guest, "rescue image vda file:///tmp/missing", 3,
+             r"/tmp/missing: no such directory")
+    _refused(guest, "rescue image vda gopher://x/y", 2, r"not a target URL: gopher://x/y")
+    _refused(guest, "rescue image --size 1000 vda file:///tmp/t", 2, r"--size 1000: not a size")
+    _refused(guest, "rescue image --name vda vdb file:///tmp/t", 3,
+             r"unable to resume from vda\.map on file:///tmp/t: the map covers 33554432 bytes"
+             r" of vda, the source vdb has 16777216; it was left as it is")
+    code, text = _run(guest, "sha256sum /tmp/t/vda.map")
+    assert text == map_sha, "the map changed: %s -> %s" % (map_sha, text)
+    _run(guest, "mkdir -p /tmp/small && mount -t tmpfs -o size=8m tmpfs /tmp/small")
+    _refused(guest, "rescue image vda file:///tmp/small", 3,
+             r"unable to image vda to file:///tmp/small: target full: it has 8\.0 MiB")
+    code, text = _run(guest, "mkdir -p /mnt/g && mount -t ext4 -o ro,noload /dev/vdb /mnt/g")
+    assert code == 0, "cannot mount vdb read-only: " + text
+    _refused(guest, "rescue image vda file:///mnt/g", 3, r"/mnt/g is on vdb, a guarded disk")
+    _refused(guest, "rescue image vdb file:///mnt/g", 3,
+             r"/mnt/g is on vdb, part of vdb, the disk being imaged")
+    _run(guest, "umount /mnt/g")
+
+    code, text = _run(guest, "rescue log --tail 12")
+    assert re.search(r"vda to file:///tmp/t/vda\.img: \d+ bytes rescued, %d bad in %d areas"
+                     % (len(BAD) * SECTOR, len(_bad_runs())), text), text
+    guest.stop(command="poweroff")
+    assert lib.sha256(source) == before, "the source disk changed"
+    assert lib.sha256(other) == other_before, "the other disk changed"
