@@ -104,6 +104,8 @@ struct image_run {
 	uint64_t image_size;		/* the image file's end, as far as we know */
 	struct progress progress;
 	char failure[1200];		/* why the run stopped early */
+	int map_saved;			/* the final map is on the target */
+	char map_failure[1200];		/* why it is not */
 	int busy_written;
 };
 
@@ -402,8 +404,8 @@ static int open_image(struct image_run *run)
 	return 0;
 }
 
-/* Bytes still to be written inside the part being imaged. */
-static uint64_t bytes_to_write(const struct image_run *run)
+/* Bytes still to be written inside the part being imaged, from byte FROM on. */
+static uint64_t bytes_to_write(const struct image_run *run, uint64_t from)
 {
 	const struct imaging_options *engine = &run->options.engine;
 	uint64_t start = engine->input_position, end = run->source.identity.size, total = 0;
@@ -411,21 +413,25 @@ static uint64_t bytes_to_write(const struct image_run *run)
 
 	if (engine->limit_size && start + engine->limit_size < end)
 		end = start + engine->limit_size;
+	if (from > start)
+		start = from;
 	for (i = 0; i < run->map.count; i++) {
 		const struct map_extent *extent = &run->map.extents[i];
-		uint64_t from = extent->position > start ? extent->position : start;
-		uint64_t to = extent->position + extent->size < end ? extent->position + extent->size
+		uint64_t low = extent->position > start ? extent->position : start;
+		uint64_t high = extent->position + extent->size < end ? extent->position + extent->size
 		    : end;
 
-		if (extent->state != MAP_FINISHED && extent->state != MAP_BAD && from < to)
-			total += to - from;
+		if (extent->state != MAP_FINISHED && extent->state != MAP_BAD && low < high)
+			total += high - low;
 	}
 	return total;
 }
 
+/* What is left to write past the image's end must fit; inside it the space is taken
+ * already (after a run stopped by a full target, that is most of it). */
 static int check_space(struct image_run *run)
 {
-	uint64_t free_bytes, needed = bytes_to_write(run);
+	uint64_t free_bytes, needed = bytes_to_write(run, run->image_size);
 	char have[32], need[32];
 
 	if (store_free_space(run->store, &free_bytes) != 0 || free_bytes >= needed)
@@ -572,6 +578,25 @@ static int pad_image(struct image_run *run)
 	return rc;
 }
 
+/* The map in memory is true whatever stopped the run (a failed write is never marked), so
+ * it is saved in every case; after a target failure that may fail too, and the map on the
+ * target is then the one saved last, older but just as true. */
+static int final_save(struct image_run *run, int result)
+{
+	char cause[sizeof run->failure];
+
+	snprintf(cause, sizeof cause, "%s", run->failure);
+	if (save_map(run, &run->map) == 0) {
+		run->map_saved = 1;
+	} else {
+		snprintf(run->map_failure, sizeof run->map_failure, "%s", run->failure);
+		result = IMAGING_SINK_FAILED;
+	}
+	if (cause[0])
+		snprintf(run->failure, sizeof run->failure, "%s", cause);
+	return result;
+}
+
 static int run_engine(struct image_run *run)
 {
 	struct imaging_source source = { source_read, &run->source, run->source.identity.size,
@@ -588,10 +613,10 @@ static int run_engine(struct image_run *run)
 		    ? ", resuming from its map" : "");
 	catch_signals(saved);
 	result = imaging_run(&source, &sink, &run->options.engine, &run->map);
-	if (result == IMAGING_DONE && (pad_image(run) != 0 || save_map(run, &run->map) != 0))
+	if (result == IMAGING_DONE && pad_image(run) != 0)
 		result = IMAGING_SINK_FAILED;
-	if (result == IMAGING_STOPPED && save_map(run, &run->map) != 0)
-		result = IMAGING_SINK_FAILED;
+	if (result != IMAGING_NO_MEMORY)
+		result = final_save(run, result);
 	restore_signals(saved);
 	return result;
 }
@@ -605,7 +630,7 @@ static int verdict(const struct image_run *run, int result)
 	if (result != IMAGING_DONE)
 		return EXIT_SYSTEM;
 	mapfile_totals(&run->map, &totals);
-	return bytes_to_write(run) == 0 && totals.bad == 0 ? EXIT_OK : EXIT_LOSSES;
+	return bytes_to_write(run, 0) == 0 && totals.bad == 0 ? EXIT_OK : EXIT_LOSSES;
 }
 
 static const char *phase_name(char status)
@@ -653,10 +678,15 @@ static int finish(struct image_run *run, int result)
 	progress_finish(&run->progress, &run->map, phase_name(run->map.current_status));
 	print_summary(run, code, result);
 	mapfile_totals(&run->map, &totals);
-	if (result == IMAGING_SINK_FAILED)
-		err_warnx("unable to finish imaging %s: %s; the map on the target holds what was "
-		    "rescued before (the same command resumes)", run->source.identity.name,
+	if (result == IMAGING_SINK_FAILED && run->map_saved)
+		err_warnx("unable to finish imaging %s: %s; the map is saved with everything "
+		    "rescued so far (the same command resumes)", run->source.identity.name,
 		    run->failure[0] ? run->failure : "the target failed");
+	else if (result == IMAGING_SINK_FAILED)
+		err_warnx("unable to finish imaging %s: %s; the map could not be saved either "
+		    "(%s): the one on the target is from the last save, older but true (the same "
+		    "command resumes from it)", run->source.identity.name,
+		    run->failure[0] ? run->failure : "the target failed", run->map_failure);
 	else if (result == IMAGING_NO_MEMORY)
 		err_warnx("unable to image %s: out of memory", run->source.identity.name);
 	journal_summary("%s to %s/%s.img: %" PRIu64 " bytes rescued, %" PRIu64 " bad in %zu "

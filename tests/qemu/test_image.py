@@ -9,6 +9,7 @@ source, a missing target directory, a target on a guarded disk or on the
 disk being imaged, a full target, and a map of another disk."""
 
 import hashlib
+import json
 import random
 import re
 
@@ -137,3 +138,83 @@ def test_image_bad_sectors_resume_and_refusals(ctx):
     guest.stop(command="poweroff")
     assert lib.sha256(source) == before, "the source disk changed"
     assert lib.sha256(other) == other_before, "the other disk changed"
+
+
+def test_image_menu_json_and_full_target_midway(ctx):
+    """From the menu; --json lines; a target that fills up mid-run stops the run with
+    exit 3 and "target full", the map on the target stays true, and once there is room
+    the same command resumes to the right image. Also times dd against rescue image on a
+    healthy disk (printed into the work dir, not asserted: TCG timings vary)."""
+    source = ctx.path("src.img")
+    _make_source(source)
+    before = lib.sha256(source)
+    with open(source, "rb") as f:
+        prefix = bytearray(f.read(16 << 20))
+    for sector in BAD:
+        if sector * SECTOR < len(prefix):
+            prefix[sector * SECTOR:(sector + 1) * SECTOR] = bytes(SECTOR)
+    prefix_sha = hashlib.sha256(prefix).hexdigest()
+    faults = lib.blkdebug_config(ctx.path("faults.conf"), BAD)
+    healthy = ctx.path("healthy.img")
+    with open(healthy, "wb") as f:
+        f.write(random.Random(3).randbytes(64 << 20))
+    healthy_before = lib.sha256(healthy)
+
+    guest = ctx.guest("--disk", source + ",faults=" + faults, "--disk", healthy,
+                      "--memory", "768", "--append", "rescue.net=none")
+    guest.wait_for(r"^rescue: ready .*\n", timeout=180)
+
+    # The menu entry asks for the operands and prints the command line it runs.
+    guest.wait_for(r"^Choose ", timeout=120)
+    entry = re.search(lib.menu_entry(r"image a disk to a target"), guest.output(), re.M)
+    assert entry, "no image entry in the menu:\n" + guest.tail()
+    guest.sendline(entry.group(1))
+    guest.wait_for(r"source and target \(e\.g\. sda ssh://user@host/dir\) "
+                   r"\(Enter alone goes back\): $")
+    guest.sendline("vda file:///tmp")
+    guest.wait_for_line(r"\$ rescue image vda file:///tmp")
+    guest.wait_for_line(r"vda: \d+ of 33554432 bytes rescued .*", timeout=300)
+    guest.wait_for(r"^Choose ")
+    guest.sendline("")
+    lib.menu_shell(guest)
+
+    # --json: one object per line, the last the summary.
+    code, text = _run(guest, "rescue image --json --name j vda file:///tmp 2>/dev/null")
+    assert code == 1, text
+    events = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    assert events and events[-1]["event"] == "summary", text
+    summary = events[-1]
+    assert summary["exit"] == 1 and summary["bad"] == len(BAD) * SECTOR, summary
+    assert summary["bad_areas"] == len(_bad_runs()) and summary["image"] == "j.img", summary
+    assert any(e["event"] == "finished" for e in events), text
+
+    # The target fills up while the run goes on (dd takes the rest of the tmpfs).
+    command = ("rescue image --cluster-size 1 --size 16M vda file:///tmp/s")
+    code, text = _run(guest, "mkdir /tmp/s && mount -t tmpfs -o size=20m tmpfs /tmp/s && "
+                      "(%s > /tmp/s.log 2>&1 & pid=$!; while ! grep -q '^imaging' /tmp/s.log; "
+                      "do sleep 0.2; done; sleep 1; dd if=/dev/zero of=/tmp/s/fill bs=1M "
+                      "2>/dev/null; wait $pid; echo exit=$?); cat /tmp/s.log" % command,
+                      timeout=600)
+    assert "exit=3" in text, text
+    assert re.search(r"unable to finish imaging vda: file:///tmp/s: target full: unable to "
+                     r"write \d+ bytes of vda\.img at \d+: No space left on device", text), text
+    code, text = _run(guest, "rm /tmp/s/fill && %s" % command, timeout=600)
+    assert code == 1 and "resuming from its map" in text, text
+    code, text = _run(guest, "sha256sum /tmp/s/vda.img; stat -c %s /tmp/s/vda.img")
+    assert text.split()[0] == prefix_sha and text.split()[2] == str(16 << 20), \
+        "image %s, want %s of 16 MiB" % (text, prefix_sha)
+
+    # Timings on a healthy 64 MiB disk: dd with two block sizes, then rescue image.
+    code, text = _run(guest, "mkdir /tmp/p && cd /tmp/p && "
+                      "time dd if=/dev/vdb of=/tmp/p/dd64k.img bs=64k && rm dd64k.img && "
+                      "echo 3 > /proc/sys/vm/drop_caches; "
+                      "time dd if=/dev/vdb of=/tmp/p/dd1m.img bs=1M && rm dd1m.img && "
+                      "echo 3 > /proc/sys/vm/drop_caches; "
+                      "time rescue image vdb file:///tmp/p > /dev/null && sha256sum vdb.img; cd /",
+                      timeout=600)
+    with open(ctx.path("timings.txt"), "w") as f:
+        f.write(text)
+    assert code == 0 and healthy_before in text, text
+    guest.stop(command="poweroff")
+    assert lib.sha256(source) == before, "the source disk changed"
+    assert lib.sha256(healthy) == healthy_before, "the healthy disk changed"
