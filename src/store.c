@@ -16,10 +16,10 @@ static const struct store_ops *backend_for(enum target_scheme scheme)
 {
 	switch (scheme) {
 	case TARGET_FILE: return &store_ops_file;
+	case TARGET_NFS: return &store_ops_file;	/* a mounted share: netmount.h */
+	case TARGET_SMB: return &store_ops_file;
 	case TARGET_SSH:
 	case TARGET_NBD:
-	case TARGET_NFS:
-	case TARGET_SMB:
 	case TARGET_TCP:
 		break;
 	}

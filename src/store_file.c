@@ -1,5 +1,6 @@
 /* store_file.c: the file:// backend of store.h: the image and its map as files in a local
- * directory (RAM, a disk released with `rescue unguard`, or a mounted NFS or SMB share).
+ * directory (RAM, a disk released with `rescue unguard`), and of nfs:// and smb://, whose
+ * share the kernel mounts (netmount.h) so that it is a directory like any other.
  *
  * Writes are synchronous pwrite(2)s, so nothing is ever in flight and resend has nothing
  * to do; flush is fdatasync(2), after which the bytes are on the target's storage. Local
@@ -16,11 +17,13 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "netmount.h"
 #include "store.h"
 #include "target_ops.h"
 
 struct file_backend {
 	int image_fd;
+	char dir[PATH_MAX];		/* the target's directory here (a share's mount) */
 };
 
 static struct file_backend *backend(struct store *store)
@@ -31,15 +34,32 @@ static struct file_backend *backend(struct store *store)
 /* DIRECTORY/NAME, or -1 (with a permanent error) when it does not fit. */
 static int path_of(struct store *store, const char *name, char *path, size_t size)
 {
-	if (snprintf(path, size, "%s/%s", store->target.path, name) < (int)size)
+	if (snprintf(path, size, "%s/%s", backend(store)->dir, name) < (int)size)
 		return 0;
-	return store_fail(store, 0, "the path %s/%s is too long", store->target.path, name);
+	return store_fail(store, 0, "the path %s/%s is too long", backend(store)->dir, name);
+}
+
+/* A share is mounted (or found mounted) first; a failure there may pass (the server is
+ * down), so it is transient, while every local failure is permanent. */
+static int find_directory(struct store *store)
+{
+	struct file_backend *state = backend(store);
+	char why[PATH_MAX + 256];
+
+	if (store->target.scheme == TARGET_FILE) {
+		snprintf(state->dir, sizeof state->dir, "%s", store->target.path);
+		return 0;
+	}
+	if (netmount_dir(&store->target, state->dir, sizeof state->dir, why, sizeof why) != 0)
+		return store_fail(store, 1, "unable to mount: %s", why);
+	return 0;
 }
 
 static int file_connect(struct store *store)
 {
 	struct stat status;
 	char why[PATH_MAX + 256];
+	const char *dir;
 
 	if (!store->backend) {
 		store->backend = calloc(1, sizeof(struct file_backend));
@@ -47,18 +67,18 @@ static int file_connect(struct store *store)
 			return store_fail(store, 0, "out of memory");
 		backend(store)->image_fd = -1;
 	}
-	if (stat(store->target.path, &status) != 0)
-		return store_fail(store, 0, "unable to use the directory %s: %s",
-		    store->target.path, errno == ENOENT ? "no such directory (create it first)"
-		    : strerror(errno));
+	if (find_directory(store) != 0)
+		return -1;
+	dir = backend(store)->dir;
+	if (stat(dir, &status) != 0)
+		return store_fail(store, 0, "unable to use the directory %s: %s", dir,
+		    errno == ENOENT ? "no such directory (create it first)" : strerror(errno));
 	if (!S_ISDIR(status.st_mode))
-		return store_fail(store, 0, "unable to use %s: not a directory",
-		    store->target.path);
-	if (target_file_guard_check(store->target.path, why, sizeof why) != 0)
+		return store_fail(store, 0, "unable to use %s: not a directory", dir);
+	if (target_file_guard_check(dir, why, sizeof why) != 0)
 		return store_fail(store, 0, "refused: %s", why);
-	if (access(store->target.path, W_OK) != 0)
-		return store_fail(store, 0, "unable to write into %s: %s", store->target.path,
-		    strerror(errno));
+	if (access(dir, W_OK) != 0)
+		return store_fail(store, 0, "unable to write into %s: %s", dir, strerror(errno));
 	return 0;
 }
 
@@ -204,9 +224,9 @@ static int write_temporary(struct store *store, const char *name, const void *da
 	size_t done = 0;
 	int fd;
 
-	if (snprintf(temporary, temporary_size, "%s/.%s.XXXXXX", store->target.path, name)
+	if (snprintf(temporary, temporary_size, "%s/.%s.XXXXXX", backend(store)->dir, name)
 	    >= (int)temporary_size)
-		return store_fail(store, 0, "the path %s/%s is too long", store->target.path, name);
+		return store_fail(store, 0, "the path %s/%s is too long", backend(store)->dir, name);
 	fd = mkstemp(temporary);
 	if (fd < 0)
 		return write_failed(store, temporary, 0, size);
@@ -268,7 +288,7 @@ static int file_replace(struct store *store, const char *name, const void *data,
 		return -1;
 	}
 	/* The rename itself is only durable once the directory is on storage too. */
-	directory = open(store->target.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	directory = open(backend(store)->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (directory >= 0) {
 		fsync(directory);
 		close(directory);
@@ -280,9 +300,9 @@ static int file_free_space(struct store *store, uint64_t *bytes)
 {
 	struct statvfs status;
 
-	if (statvfs(store->target.path, &status) != 0)
+	if (statvfs(backend(store)->dir, &status) != 0)
 		return store_fail(store, 0, "unable to read the free space of %s: %s",
-		    store->target.path, strerror(errno));
+		    backend(store)->dir, strerror(errno));
 	*bytes = (uint64_t)status.f_bavail * status.f_frsize;
 	return 0;
 }

@@ -10,6 +10,7 @@ disk being imaged, a full target, and a map of another disk."""
 
 import hashlib
 import json
+import os
 import random
 import re
 
@@ -218,3 +219,35 @@ def test_image_menu_json_and_full_target_midway(ctx):
     guest.stop(command="poweroff")
     assert lib.sha256(source) == before, "the source disk changed"
     assert lib.sha256(healthy) == healthy_before, "the healthy disk changed"
+
+
+def test_image_to_nfs_and_smb(ctx):
+    """nfs:// and smb:// shares (real NFS-Ganesha and smbd on the host's loopback) hold
+    the image and its map like a directory: the host finds the right image and the bad
+    sectors exactly in the map; a resumed run finds its map there."""
+    source = ctx.path("src.img")
+    expected_sha = _make_source(source)
+    before = lib.sha256(source)
+    faults = lib.blkdebug_config(ctx.path("faults.conf"), BAD)
+    with lib.SmbServer(ctx.path()) as smb, lib.NfsServer(ctx.path()) as nfs:
+        urls = {"nfs://10.0.2.2:%d/rescue" % nfs.port: nfs.export,
+                "smb://backup:s3cret@10.0.2.2:%d/rescue" % smb.port: smb.share}
+        with ctx.guest("--disk", source + ",faults=" + faults, "--host-port", str(smb.port),
+                       "--host-port", str(nfs.port), "--memory", "768") as guest:
+            guest.wait_for(r"^rescue: ready .*\n", timeout=180)
+            lib.menu_shell(guest)
+            for url, where in urls.items():
+                code, text = _run(guest, "rescue image vda '%s' > /dev/null" % url, timeout=600)
+                assert code == 1, "%s: exit %d:\n%s" % (url, code, text)
+                assert "s3cret" not in text, text
+                code, text = _run(guest, "rescue image vda '%s'" % url, timeout=600)
+                assert code == 1 and "resuming from its map" in text, text
+                assert lib.sha256(os.path.join(where, "vda.img")) == expected_sha, url
+                with open(os.path.join(where, "vda.map")) as f:
+                    text = f.read()
+                assert _map_extents(text, "-") == _bad_runs(), url + ":\n" + text
+                assert os.path.exists(os.path.join(where, "vda.map.bak")), url
+            code, text = _run(guest, "rescue log --tail 4")
+            assert "s3cret" not in text, text
+            guest.stop(command="poweroff")
+    assert lib.sha256(source) == before, "the source disk changed"
