@@ -124,6 +124,45 @@ static void test_open_refuses_what_is_no_block_device(void **state)
 	assert_non_null(strstr(why, "/tmp: not a block device"));
 }
 
+/* GNU ddrescuelog reads a map carrying our identity line: the line is a comment to it. */
+static void test_gnu_ddrescue_reads_a_map_with_the_identity_line(void **state)
+{
+	struct mapfile map;
+	char path[] = "/tmp/rescue-source-XXXXXX", command[256], listed[64] = "";
+	char *plain, *text;
+	FILE *file, *out;
+	int fd;
+	size_t got;
+
+	(void)state;
+	if (system("command -v ddrescuelog >/dev/null") != 0) {
+		fprintf(stderr, "SKIPPED: GNU ddrescue is not installed (package gddrescue)\n");
+		skip();
+	}
+	mapfile_init(&map, 4096);
+	mapfile_set(&map, 0, 2048, '+');
+	mapfile_set(&map, 2048, 1024, '-');
+	map.current_status = '+';
+	map.current_pass = 1;
+	plain = mapfile_format(&map, "rescue test", NULL);
+	text = source_map_text(&VDA, plain, NULL);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	file = fdopen(fd, "w");
+	fputs(text, file);
+	fclose(file);
+	snprintf(command, sizeof command, "ddrescuelog -b 512 --list-blocks=- %s", path);
+	out = popen(command, "r");
+	got = fread(listed, 1, sizeof listed - 1, out);
+	listed[got] = '\0';
+	assert_int_equal(pclose(out), 0);
+	assert_string_equal(listed, "4\n5\n");
+	unlink(path);
+	free(text);
+	free(plain);
+	mapfile_free(&map);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -131,6 +170,7 @@ int main(void)
 		cmocka_unit_test(test_map_text_carries_one_identity_line),
 		cmocka_unit_test(test_check_refuses_another_disk),
 		cmocka_unit_test(test_open_refuses_what_is_no_block_device),
+		cmocka_unit_test(test_gnu_ddrescue_reads_a_map_with_the_identity_line),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
