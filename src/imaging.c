@@ -68,13 +68,15 @@ static int enter_phase(struct run *run, const char *phase, char status, int pass
 }
 
 /* Reads [position, position + size) and stores what was read. Returns the number of good
- * bytes from POSITION on (whole sectors), or -1 when the sink failed. A read that fails or
+ * bytes from POSITION on (whole sectors), or -1 when the sink failed or the run is to stop. A read that fails or
  * comes back short leaves the rest for the caller to mark. */
 static int64_t copy_range(struct run *run, uint64_t position, uint64_t size)
 {
 	ssize_t got;
 	uint64_t sector = run->source->sector_size;
 
+	if (run->options->stop && *run->options->stop)
+		return -1;
 	run->map->current_position = position;
 	got = run->source->read(run->source->context, run->buffer, size, position);
 	if (got <= 0)
@@ -328,10 +330,12 @@ int imaging_run(const struct imaging_source *source, const struct imaging_sink *
 	run.start = min_u64(options->input_position, source->size);
 	run.end = options->limit_size ? min_u64(run.start + options->limit_size, source->size)
 	    : source->size;
-	run.buffer = malloc(max_u64(options->cluster_size, source->sector_size));
-	if (run.buffer == NULL)
+	/* Aligned to a page, so a source opened with O_DIRECT can read into it directly. */
+	if (posix_memalign((void **)&run.buffer, 4096,
+	    max_u64(options->cluster_size, source->sector_size)) != 0)
 		return IMAGING_NO_MEMORY;
-	rc = phases(&run) == 0 ? IMAGING_DONE : IMAGING_SINK_FAILED;
+	rc = phases(&run) == 0 ? IMAGING_DONE
+	    : options->stop && *options->stop ? IMAGING_STOPPED : IMAGING_SINK_FAILED;
 	free(run.buffer);
 	return rc;
 }

@@ -14,11 +14,12 @@
  * The engine does not know where the data goes: it calls the sink for every good range and
  * asks it to save the map at every phase change, at least every SAVE_SECONDS, and at the end.
  * The map is only ever updated after the sink accepted the data, so a resumed run never
- * skips a byte that did not arrive.
+ * skips a byte that did not arrive. The read buffer is aligned for O_DIRECT.
  */
 #ifndef RESCUE_IMAGING_H
 #define RESCUE_IMAGING_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -53,9 +54,14 @@ struct imaging_options {
 	uint64_t input_position;	/* the part of the source to rescue: [position, +size) */
 	uint64_t limit_size;		/* 0: up to the end of the source */
 	int save_seconds;		/* how often the map is saved (default 30) */
+	/* When set (by a signal handler), the run stops before its next read: whatever was
+	 * read before is in the map, nothing after. NULL: never. */
+	const volatile sig_atomic_t *stop;
 };
 
-enum imaging_result { IMAGING_DONE = 0, IMAGING_SINK_FAILED = -1, IMAGING_NO_MEMORY = -2 };
+enum imaging_result {
+	IMAGING_DONE = 0, IMAGING_SINK_FAILED = -1, IMAGING_NO_MEMORY = -2, IMAGING_STOPPED = -3,
+};
 
 void imaging_defaults(struct imaging_options *options, uint64_t source_size);
 int imaging_run(const struct imaging_source *source, const struct imaging_sink *sink,

@@ -9,17 +9,18 @@
 #include "store.h"
 #include "target_ops.h"
 
+extern const struct store_ops store_ops_file;
 extern const struct store_ops store_ops_ssh;
 
 /* The backends, one file each (store_SCHEME.c). A scheme without one is refused by name. */
 static const struct store_ops *backend_for(enum target_scheme scheme)
 {
 	switch (scheme) {
-	case TARGET_FILE:
+	case TARGET_FILE: return &store_ops_file;
+	case TARGET_NFS: return &store_ops_file;	/* a mounted share: netmount.h */
+	case TARGET_SMB: return &store_ops_file;
 	case TARGET_SSH: return &store_ops_ssh;
 	case TARGET_NBD:
-	case TARGET_NFS:
-	case TARGET_SMB:
 	case TARGET_TCP:
 		break;
 	}

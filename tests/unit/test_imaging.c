@@ -2,6 +2,7 @@
  * dying disk behaves: a read that touches a bad sector fails whole with EIO. (The QEMU
  * tests do the same with real failing sectors through blkdebug.) */
 #include <errno.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -180,11 +181,53 @@ static void test_resume_after_target_failure(void **state)
 	free(target);
 }
 
+static volatile sig_atomic_t stop_flag;
+static int writes_before_stop;
+
+static int stopping_write(void *context, const void *buffer, size_t size, uint64_t position)
+{
+	if (--writes_before_stop == 0)
+		stop_flag = 1;
+	return target_write(context, buffer, size, position);
+}
+
+/* A stop (SIGINT in the command) ends the run before its next read with the map true so
+ * far: the data of the last write is in it, and the run resumes to the same result. */
+static void test_stop_flag_ends_the_run_and_it_resumes(void **state)
+{
+	static const int bad[] = { 700, 1500, 1501 };
+	struct disk *disk = make_disk(bad, 3);
+	struct target *target = calloc(1, sizeof *target);
+	struct imaging_source source = { disk_read, disk, SIZE, SECTOR };
+	struct imaging_sink sink = { stopping_write, target_save, NULL, target };
+	struct imaging_options options;
+	struct mapfile map;
+	struct map_totals totals;
+
+	(void)state;
+	target->writes_left = -1;
+	imaging_defaults(&options, SIZE);
+	options.stop = &stop_flag;
+	writes_before_stop = 5;
+	mapfile_init(&map, SIZE);
+	assert_int_equal(imaging_run(&source, &sink, &options, &map), IMAGING_STOPPED);
+	mapfile_totals(&map, &totals);
+	assert_true(totals.finished == 5 * 65536 && totals.non_tried == SIZE - 5 * 65536);
+	stop_flag = 0;
+	assert_int_equal(imaging_run(&source, &sink, &options, &map), IMAGING_DONE);
+	check_result(disk, target, &map);
+	mapfile_free(&map);
+	mapfile_free(&target->last_saved);
+	free(disk);
+	free(target);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scattered_and_clustered_bad_sectors),
 		cmocka_unit_test(test_resume_after_target_failure),
+		cmocka_unit_test(test_stop_flag_ends_the_run_and_it_resumes),
 	};
 
 	return cmocka_run_group_tests_name("imaging", tests, NULL, NULL);
