@@ -22,9 +22,11 @@ enum { ATTR_SIZE = 1, ATTR_UIDGID = 2, ATTR_PERMISSIONS = 4, ATTR_ACMODTIME = 8 
 /* OpenSSH's sftp-server takes packets up to 256 KiB; a reply larger than this is bogus. */
 enum { PACKET_MAX = 512 * 1024, EXTENSIONS_MAX = 16 };
 
+/* Bytes [start, length) are the content: consuming moves START, and the content moves
+ * down only once START passes half of it, so a long queue is not copied at every send. */
 struct buffer {
 	unsigned char *bytes;
-	size_t length, capacity;
+	size_t start, length, capacity;
 };
 
 struct sftp {
@@ -62,10 +64,26 @@ static int reserve(struct buffer *buffer, size_t more)
 	return 0;
 }
 
+static unsigned char *content(const struct buffer *buffer)
+{
+	return buffer->bytes + buffer->start;
+}
+
+static size_t used(const struct buffer *buffer)
+{
+	return buffer->length - buffer->start;
+}
+
 static void consume(struct buffer *buffer, size_t count)
 {
-	memmove(buffer->bytes, buffer->bytes + count, buffer->length - count);
-	buffer->length -= count;
+	buffer->start += count;
+	if (buffer->start == buffer->length) {
+		buffer->start = buffer->length = 0;
+	} else if (buffer->start >= 65536 && buffer->start * 2 >= buffer->length) {
+		memmove(buffer->bytes, content(buffer), used(buffer));
+		buffer->length -= buffer->start;
+		buffer->start = 0;
+	}
 }
 
 static void put_u32(unsigned char *at, uint32_t value)
@@ -223,7 +241,7 @@ static uint32_t packet_end(struct packet *packet, uint32_t id)
 
 static int send_some(struct sftp *sftp)
 {
-	ssize_t sent = send(sftp->fd, sftp->out.bytes, sftp->out.length,
+	ssize_t sent = send(sftp->fd, content(&sftp->out), used(&sftp->out),
 	    MSG_NOSIGNAL | MSG_DONTWAIT);
 
 	if (sent < 0)
@@ -259,7 +277,7 @@ static int pump(struct sftp *sftp, int timeout_ms)
 
 	if (sftp->broken)
 		return -1;
-	if (sftp->out.length)
+	if (used(&sftp->out))
 		wait.events |= POLLOUT;
 	rc = poll(&wait, 1, timeout_ms);
 	if (rc < 0)
@@ -310,12 +328,12 @@ static long packet_ready(struct sftp *sftp)
 {
 	uint32_t length;
 
-	if (sftp->in.length < 4)
+	if (used(&sftp->in) < 4)
 		return 0;
-	length = get_u32(sftp->in.bytes);
+	length = get_u32(content(&sftp->in));
 	if (length < 5 || length > PACKET_MAX)
 		return breaks(sftp, "%s", "the server sent a malformed packet");
-	return sftp->in.length >= 4 + (size_t)length ? (long)(4 + length) : 0;
+	return used(&sftp->in) >= 4 + (size_t)length ? (long)(4 + length) : 0;
 }
 
 /* Hands out every parsed reply; 1 when the one to ID was found (copied to HELD, REPLY
@@ -330,17 +348,17 @@ static int dispatch(struct sftp *sftp, uint32_t id, struct sftp_reply *reply)
 			return breaks(sftp, "%s", "the server sent a reply without an id");
 		if (sftp->outstanding)
 			sftp->outstanding--;
-		if (id && get_u32(sftp->in.bytes + 5) == id) {
+		if (id && get_u32(content(&sftp->in) + 5) == id) {
 			sftp->held.length = 0;
 			if (reserve(&sftp->held, (size_t)size) != 0)
 				return breaks(sftp, "%s", "out of memory for a reply");
-			memcpy(sftp->held.bytes, sftp->in.bytes, (size_t)size);
+			memcpy(sftp->held.bytes, content(&sftp->in), (size_t)size);
 			sftp->held.length = (size_t)size;
 			consume(&sftp->in, (size_t)size);
 			reply_decode(reply, sftp->held.bytes, sftp->held.length);
 			return 1;
 		}
-		reply_decode(&other, sftp->in.bytes, (size_t)size);
+		reply_decode(&other, content(&sftp->in), (size_t)size);
 		if (sftp->other)
 			sftp->other(sftp->context, &other);
 		consume(&sftp->in, (size_t)size);
@@ -370,7 +388,7 @@ int sftp_wait(struct sftp *sftp, uint32_t id, struct sftp_reply *reply)
 		rc = dispatch(sftp, id, reply);
 		if (rc != 0)
 			return rc < 0 ? -1 : 0;
-		if (id == 0 && sftp->out.length == 0 && sftp->outstanding == 0)
+		if (id == 0 && used(&sftp->out) == 0 && sftp->outstanding == 0)
 			return 0;
 		rc = pump(sftp, 1000);
 		if (rc < 0)
@@ -396,7 +414,7 @@ int sftp_poll(struct sftp *sftp)
 
 size_t sftp_queued(const struct sftp *sftp)
 {
-	return sftp->out.length;
+	return used(&sftp->out);
 }
 
 /* ---------------------------------------------------------------- start */
@@ -419,11 +437,11 @@ static int version_read(struct sftp *sftp, char *why, size_t why_size)
 			return -1;
 		}
 	}
-	if (size < 0 || sftp->in.bytes[4] != FXP_VERSION) {
+	if (size < 0 || content(&sftp->in)[4] != FXP_VERSION) {
 		snprintf(why, why_size, "%s", "the SFTP server's greeting is not SFTP");
 		return -1;
 	}
-	reader = (struct reader){ sftp->in.bytes + 5, (size_t)size - 5, 0 };
+	reader = (struct reader){ content(&sftp->in) + 5, (size_t)size - 5, 0 };
 	if (read_u32(&reader) < 3) {
 		snprintf(why, why_size, "%s", "the SFTP server speaks a version older than 3");
 		return -1;
