@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sshkey.h"
 #include "verify.h"
 
 enum { DEFAULT_CHUNK = 1 << 20 };
@@ -79,16 +78,6 @@ static ssize_t read_image(struct store *store, unsigned char *buffer, size_t siz
 	return (ssize_t)done;
 }
 
-/* The hashes decide in the common case; only a mismatch costs a byte-by-byte pass. */
-static int same_digest(const unsigned char *a, const unsigned char *b, size_t size)
-{
-	unsigned char digest_a[32], digest_b[32];
-
-	sshkey_sha256(a, size, digest_a);
-	sshkey_sha256(b, size, digest_b);
-	return memcmp(digest_a, digest_b, sizeof digest_a) == 0;
-}
-
 /* Compares SIZE source bytes with the IMAGE_SIZE bytes the image had there: what the image
  * lacks differs too, since the map claims it. */
 static int compare_piece(const unsigned char *source, const unsigned char *image, size_t size,
@@ -97,7 +86,7 @@ static int compare_piece(const unsigned char *source, const unsigned char *image
 	size_t common = image_size < size ? image_size : size;
 
 	result->compared += size;
-	if (common == size && same_digest(source, image, size))
+	if (common == size && memcmp(source, image, size) == 0)
 		return 0;
 	if (verify_compare_bytes(source, image, common, position, &result->differing) != 0)
 		return -1;

@@ -4,7 +4,7 @@
  *
  * Reads NAME.map in TARGET (the map `rescue image` or GNU ddrescue wrote beside NAME.img)
  * and, for every range it says was rescued, reads the source and the image again and
- * compares them (a SHA-256 per 1 MiB chunk; a chunk that differs is compared byte by byte).
+ * compares them in 1 MiB chunks (a chunk that differs is walked byte by byte).
  * Prints exactly which byte ranges of the image differ from the source, and which ranges
  * the source cannot be read in any more, then the totals. Nothing is written anywhere.
  *
@@ -317,12 +317,21 @@ static int check_map(struct verify_state *state)
 	    state->name, state->target.display, state->source.path, why);
 }
 
+/* An image that is not there at all is a target problem (another directory, a deleted
+ * file), not a difference: it is said so, instead of every rescued byte listed as differing. */
 static int open_image(struct verify_state *state)
 {
-	if (store_image_open(state->store, &state->image_size) == 0)
-		return EXIT_OK;
-	return err_fatalx(EXIT_SYSTEM, "unable to open %s.img: %s", state->name,
-	    store_error(state->store));
+	struct map_totals totals;
+
+	if (store_image_open(state->store, &state->image_size) != 0)
+		return err_fatalx(EXIT_SYSTEM, "unable to open %s.img: %s", state->name,
+		    store_error(state->store));
+	mapfile_totals(&state->map, &totals);
+	if (state->image_size == 0 && totals.finished > 0)
+		return err_fatalx(EXIT_SYSTEM, "unable to verify %s.img in %s: it is missing or "
+		    "empty, but %s.map says %" PRIu64 " bytes were rescued", state->name,
+		    state->target.display, state->name, (uint64_t)totals.finished);
+	return EXIT_OK;
 }
 
 static double seconds_since(const struct timespec *then)

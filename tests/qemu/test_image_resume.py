@@ -269,6 +269,14 @@ def test_reboot_mid_run_then_verify(ctx):
     code, text = _run(guest, "rescue log --tail 3")
     assert re.search(r"vda\.img in file:///mnt/t/t against vda: %d rescued bytes, 7 differ in 1 "
                      r"ranges" % rescued, text), text
+
+    # Refusals, each naming the problem: a map of another disk, an image that is gone.
+    code, text = _run(guest, "rescue verify --name vda vdb file:///mnt/t/t")
+    assert code == 3 and re.search(r"refusing to verify vda\.map in file:///mnt/t/t against "
+                                    r"/dev/vdb: the map covers 33554432 bytes", text), text
+    code, text = _run(guest, "mkdir /mnt/t/e && cp /mnt/t/t/vda.map /mnt/t/e/ && "
+                      "rescue verify vda file:///mnt/t/e")
+    assert code == 3 and "vda.img in file:///mnt/t/e: it is missing or empty" in text, text
     _must(guest, "umount /mnt/t && sync")
     guest.stop(command="poweroff")
     assert lib.sha256(source) == source_sha, "the source disk changed"
