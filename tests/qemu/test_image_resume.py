@@ -5,7 +5,8 @@ ddrescue -> rescue: GNU ddrescue on the host images the first 6 MiB of the
 source; `rescue image` resumes from its map and image. The source fails reads
 inside those 6 MiB (blkdebug): had rescue read them again, the map would hold
 bad areas; it holds none and the image equals the source. `rescue verify` on
-the result names exactly those failing sectors as no longer readable.
+the result names exactly those failing sectors as no longer readable, from the
+shell and from its menu entry.
 
 rescue -> ddrescue: `rescue image --input-position 8M --size 4M` leaves a
 partial image and our map on the target disk; on the host GNU ddrescue
@@ -155,6 +156,20 @@ def test_ddrescue_map_round_trip(ctx):
     assert code == 1, "verify: exit %d, want 1:\n%s" % (code, text)
     assert _verify_lines(text, "unreadable") == _runs(failing), text
     assert _verify_lines(text, "differs") == [], text
+
+    # The same from the menu: its entry asks for the operands and runs the command line.
+    guest.sendline("exit")
+    guest.wait_for(r"^Choose ", timeout=30)
+    entry = re.search(lib.menu_entry(r"verify an image against its disk"), guest.output(), re.M)
+    assert entry, "no verify entry in the menu:\n" + guest.tail()
+    guest.sendline(entry.group("n"))
+    guest.wait_for(r"target URL, or disk and target URL \(Enter alone goes back\): $")
+    guest.sendline("vda file:///mnt/t/a")
+    guest.wait_for_line(r"\$ rescue verify vda file:///mnt/t/a")
+    guest.wait_for_line(r"unreadable +0x0000C800 +0x00000400 +bytes 51200 to 52223", timeout=120)
+    guest.wait_for(r"^Choose ", timeout=60)
+    guest.sendline("")   # Enter shows the menu again, where menu_shell finds its entry
+    lib.menu_shell(guest)
 
     # (b) rescue images [8 MiB, 12 MiB) and leaves its map for ddrescue.
     code, text = _run(guest, "rescue image --input-position 8M --size 4M vda file:///mnt/t/b",
