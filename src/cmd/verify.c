@@ -6,7 +6,9 @@
  * and, for every range it says was rescued, reads the source and the image again and
  * compares them in 1 MiB chunks (a chunk that differs is walked byte by byte).
  * Prints exactly which byte ranges of the image differ from the source, and which ranges
- * the source cannot be read in any more, then the totals. Nothing is written anywhere.
+ * the source cannot be read in any more, then the totals. The source is only read, and
+ * so is the target (except that store.h opens NAME.img creating it: a missing image is
+ * left behind empty, and reported).
  *
  * SRC is the disk or partition that was imaged (sda, /dev/sda2). Without SRC the source
  * is the one the map names in its "# rescue source:" line, found by name or, when the
