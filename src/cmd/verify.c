@@ -7,8 +7,8 @@
  * compares them in 1 MiB chunks (a chunk that differs is walked byte by byte).
  * Prints exactly which byte ranges of the image differ from the source, and which ranges
  * the source cannot be read in any more, then the totals. The source is only read, and
- * so is the target (except that store.h opens NAME.img creating it: a missing image is
- * left behind empty, and reported).
+ * so is the target (a missing NAME.img is reported, and left behind as an empty file:
+ * the target is opened the way rescue image opens it).
  *
  * SRC is the disk or partition that was imaged (sda, /dev/sda2). Without SRC the source
  * is the one the map names in its "# rescue source:" line, found by name or, when the
