@@ -62,17 +62,24 @@ static struct pending *pending_find(struct ssh_backend *ssh, uint32_t id)
 {
 	size_t i;
 
-	for (i = 0; i < ssh->count; i++)	/* replies come in order: the first is likely */
+	for (i = 0; i < ssh->count; i++)
 		if (ssh->pending[i].id == id)
 			return &ssh->pending[i];
 	return NULL;
 }
 
+/* The kept writes stay in the order they were written: drain waits for the oldest (a
+ * late one there would empty the pipeline each time), and resend repeats them in order, so
+ * overlapping writes land as they did the first time. Replies come in order: the entry is
+ * almost always the first, and the move is short. */
 static void pending_drop(struct ssh_backend *ssh, struct pending *entry)
 {
+	size_t index = (size_t)(entry - ssh->pending);
+
 	ssh->bytes -= entry->size;
 	free(entry->data);
-	*entry = ssh->pending[--ssh->count];
+	memmove(entry, entry + 1, (ssh->count - index - 1) * sizeof *entry);
+	ssh->count--;
 }
 
 /* A write's status, whether awaited or not. */
@@ -196,7 +203,7 @@ static void ssh_release(struct store *store)
 	if (!ssh)
 		return;
 	while (ssh->count)
-		pending_drop(ssh, &ssh->pending[0]);
+		pending_drop(ssh, &ssh->pending[ssh->count - 1]);
 	free(ssh->pending);
 	free(ssh);
 	store->backend = NULL;

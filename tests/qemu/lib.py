@@ -984,3 +984,128 @@ class NfsServer(_Daemon):
         self._start(["ganesha.nfsd", "-F", "-f", config, "-L", "/dev/stdout",
                      "-p", os.path.join(self.dir, "ganesha.pid"), "-N", "NIV_EVENT"],
                     "ganesha")
+
+
+class CuttingProxy:
+    """A TCP proxy on 127.0.0.1:self.port to 127.0.0.1:TARGET_PORT that breaks
+    connections, as a flaky network does, to test reconnecting clients.
+
+    The first CUTS connections that carry enough data each break after a random
+    number of bytes (both directions counted) between LOW and HIGH (seeded by
+    SEED, so a failure can be replayed): with freeze=False the proxy closes both
+    sides at once; with freeze=True it stops forwarding and holds the sockets
+    open, so only the client's own timeouts find out. Later connections run to
+    the end. cut_now() breaks every current connection. self.cut_count says how
+    many were broken; self.connections how many were accepted. The guest reaches
+    it as 10.0.2.2:PORT with `--host-port PORT`.
+    """
+
+    def __init__(self, target_port, cuts=3, low=1 << 20, high=16 << 20, seed=1,
+                 freeze=False, port=None):
+        import random
+        self.target_port = target_port
+        self.cuts_left = cuts
+        self.freeze = freeze
+        self.cut_count = 0
+        self.connections = 0
+        self._random = random.Random(seed)
+        self._low, self._high = low, high
+        self._lock = threading.Lock()
+        self._live = []
+        self._server = socket.socket()
+        self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._server.bind(("127.0.0.1", port or 0))
+        self._server.listen(8)
+        self.port = self._server.getsockname()[1]
+        self._stopped = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self._stopped:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=10)
+                upstream.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self.connections += 1
+                link = {"sockets": (client, upstream), "bytes": 0, "broken": False,
+                        "limit": self._random.randint(self._low, self._high)}
+                self._live.append(link)
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(link, source, sink),
+                                 daemon=True).start()
+
+    def _break(self, link):
+        """Breaks LINK (called with the lock held)."""
+        if link["broken"]:
+            return
+        link["broken"] = True
+        if self.freeze:
+            return
+        for sock in link["sockets"]:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _pump(self, link, source, sink):
+        while True:
+            try:
+                data = source.recv(65536)
+            except OSError:
+                data = b""
+            with self._lock:
+                if data and not link["broken"] and self.cuts_left > 0:
+                    link["bytes"] += len(data)
+                    if link["bytes"] >= link["limit"]:
+                        self.cuts_left -= 1
+                        self.cut_count += 1
+                        self._break(link)
+                broken = link["broken"]
+            if broken and self.freeze:
+                while link["broken"] and not self._stopped:
+                    time.sleep(0.2)    # frozen: hold the sockets until stop()
+                return
+            if not data or broken:
+                break
+            try:
+                sink.sendall(data)
+            except OSError:
+                break
+        for sock in (source, sink):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut_now(self):
+        with self._lock:
+            for link in self._live:
+                if not link["broken"]:
+                    self.cut_count += 1
+                    self._break(link)
+
+    def stop(self):
+        self._stopped = True
+        self._server.close()
+        with self._lock:
+            for link in self._live:
+                link["broken"] = False
+                for sock in link["sockets"]:
+                    try:
+                        sock.close()
+                    except OSError:
+                        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
