@@ -996,14 +996,16 @@ class CuttingProxy:
     sides at once; with freeze=True it stops forwarding and holds the sockets
     open, so only the client's own timeouts find out. Later connections run to
     the end. cut_now() breaks every current connection. self.cut_count says how
-    many were broken; self.connections how many were accepted. The guest reaches
+    many were broken; self.connections how many were accepted. RATE (bytes per
+    second and direction, per connection) slows the link down. The guest reaches
     it as 10.0.2.2:PORT with `--host-port PORT`.
     """
 
     def __init__(self, target_port, cuts=3, low=1 << 20, high=16 << 20, seed=1,
-                 freeze=False, port=None):
+                 freeze=False, port=None, rate=None):
         import random
         self.target_port = target_port
+        self.rate = rate
         self.cuts_left = cuts
         self.freeze = freeze
         self.cut_count = 0
@@ -1074,6 +1076,8 @@ class CuttingProxy:
                 return
             if not data or broken:
                 break
+            if self.rate:
+                time.sleep(len(data) / self.rate)
             try:
                 sink.sendall(data)
             except OSError:

@@ -1,0 +1,130 @@
+"""`rescue image` to an ssh:// target: the host's own OpenSSH sshd (nothing but its sftp
+subsystem on the receiving side), reached through a proxy that breaks the connection at
+random points. The source has real failing sectors (QEMU blkdebug).
+
+The run reconnects after every cut and ends with the host's vda.img equal to the source
+with the failing sectors zeroed and vda.map's bad areas exactly those sectors. A guest
+killed mid-run (QEMU gone, as by a power cut) boots again and the same command resumes
+from the map on the host to the same result. Wrong credentials, a missing directory and
+a host where nothing listens fail at once with exit 3 and a message naming the target
+without its password. The source disk is unchanged."""
+
+import os
+import re
+import shutil
+import time
+
+import lib
+from test_image import BAD, SIZE_MB, _bad_runs, _make_source, _map_extents
+
+TIMEOUT = 1200
+
+
+def _check_host_files(directory, expected_sha):
+    with open(os.path.join(directory, "vda.map")) as f:
+        text = f.read()
+    assert "# rescue source: vda size %d sector 512" % (SIZE_MB << 20) in text, text
+    assert _map_extents(text, "-") == _bad_runs(), "bad areas differ:\n" + text
+    for state in "?*/":
+        assert not _map_extents(text, state), "state %s left:\n%s" % (state, text)
+    assert lib.sha256(os.path.join(directory, "vda.img")) == expected_sha, \
+        "the image on the host is not the source with its bad sectors zeroed"
+    assert os.path.exists(os.path.join(directory, "vda.map.bak")), "no vda.map.bak kept"
+
+
+def _config_disk(ctx):
+    """A RESCUECFG directory with the client key the guest logs in with."""
+    cfg = ctx.path("cfg")
+    os.makedirs(cfg)
+    private, public = lib.ssh_keypair(ctx.path(), name="client")
+    shutil.copy(private, os.path.join(cfg, "id_ed25519"))
+    with open(public) as f:
+        return cfg, f.read().strip()
+
+
+def _guest(ctx, source, faults, cfg, ports, name):
+    args = ["--disk", source + ",faults=" + faults, "--config", cfg, "--memory", "512"]
+    for port in ports:
+        args += ["--host-port", str(port)]
+    guest = ctx.guest(*args, name=name)
+    guest.wait_for(r"^rescue: ready .*\n", timeout=180)
+    lib.menu_shell(guest)
+    return guest
+
+
+def test_image_ssh_cuts_reboot_and_refusals(ctx):
+    source = ctx.path("src.img")
+    expected_sha = _make_source(source)
+    before = lib.sha256(source)
+    faults = lib.blkdebug_config(ctx.path("faults.conf"), BAD)
+    cfg, client_line = _config_disk(ctx)
+    first, second = ctx.path("first"), ctx.path("second")
+    os.makedirs(first)
+    os.makedirs(second)
+    sshd = lib.SshServer(ctx.path(), authorized_keys=[client_line])
+    ctx.on_cleanup(sshd.stop)
+    # Cut after 1-6 MiB on a connection, four times: the 32 MiB image (plus SSH's own
+    # bytes) cannot get through without them.
+    proxy = lib.CuttingProxy(sshd.port, cuts=4, low=1 << 20, high=6 << 20, seed=11)
+    ctx.on_cleanup(proxy.stop)
+    url = "ssh://root@10.0.2.2:%d" % proxy.port
+    # A slow link, so that a run outlasts the 30 s between map saves.
+    slow = lib.CuttingProxy(sshd.port, cuts=0, rate=512 << 10)
+    ctx.on_cleanup(slow.stop)
+    slow_url = "ssh://root@10.0.2.2:%d" % slow.port
+
+    # 1. Cut four times: every cut is reported and reconnected, nothing is lost.
+    guest = _guest(ctx, source, faults, cfg, [proxy.port, slow.port], "guest")
+    started = time.monotonic()
+    code, text = lib.console_run(guest, "rescue image vda %s%s" % (url, first), timeout=900)
+    with open(ctx.path("first-run.txt"), "w") as f:
+        f.write(text)
+    assert code == 1, "exit %d, want 1 (bad areas):\n%s" % (code, text)
+    assert proxy.cut_count == 4, "the proxy cut %d times:\n%s" % (proxy.cut_count, text)
+    reconnected = len(re.findall(r"reconnected", text))
+    assert reconnected >= 4, "%d reconnects for 4 cuts:\n%s" % (reconnected, text)
+    assert re.search(r"reconnecting in 1 s \(attempt 1\)", text), text
+    _check_host_files(first, expected_sha)
+    print("first run with 4 cuts: %.0f s" % (time.monotonic() - started))
+
+    # 2. The guest dies mid-run (QEMU killed once the map on the host claims rescued
+    # bytes): a new boot resumes from that map.
+    lib.console_run(guest, "rescue image vda %s%s > /tmp/run.log 2>&1 &" % (slow_url, second))
+    map_path = os.path.join(second, "vda.map")
+
+    def claims_progress():
+        if not os.path.exists(map_path):
+            return False
+        with open(map_path) as f:
+            text = f.read()
+        return bool(_map_extents(text, "+")) and bool(_map_extents(text, "?"))
+
+    lib.wait_until(claims_progress, 300, "a map on the host with rescued and untried bytes")
+    guest.stop()
+    with open(map_path) as f:
+        killed_map = f.read()
+    guest = _guest(ctx, source, faults, cfg, [proxy.port], "guest2")
+    code, text = lib.console_run(guest, "rescue image vda %s%s" % (url, second), timeout=900)
+    assert code == 1 and "resuming from its map" in text, "exit %d:\n%s" % (code, text)
+    _check_host_files(second, expected_sha)
+    print("map on the host when the guest was killed:\n" + killed_map)
+
+    # 3. Refusals: fast, exit 3, the target named, no password shown, nothing written.
+    for target, pattern in [
+            ("ssh://ghost:hunter2@10.0.2.2:%d%s" % (proxy.port, first),
+             r"ssh://ghost:\*\*\*@10\.0\.2\.2:%d.*(auth|denied|refused)" % proxy.port),
+            ("%s/no/such/dir" % url, r"/no/such/dir: no such directory"),
+            ("ssh://root:hunter2@10.0.2.2:1%s" % first,
+             r"ssh://root:\*\*\*@10\.0\.2\.2:1/.*(refused|unreachable|timed out|no route)")]:
+        started = time.monotonic()
+        code, text = lib.console_run(guest, "rescue image vda '%s'" % target, timeout=120)
+        took = time.monotonic() - started
+        assert code == 3, "%s: exit %d, want 3:\n%s" % (target, code, text)
+        assert re.search(pattern, text, re.I), "%s: message lacks %r:\n%s" % (target, pattern, text)
+        assert "hunter2" not in text, "the password shows:\n" + text
+        assert took < 60, "%s took %.0f s to fail" % (target, took)
+    _check_host_files(first, expected_sha)
+    code, text = lib.console_run(guest, "rescue log --tail 8")
+    assert "hunter2" not in text, text
+    guest.stop(command="poweroff")
+    assert lib.sha256(source) == before, "the source disk changed"
