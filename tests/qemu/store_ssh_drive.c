@@ -3,9 +3,10 @@
  * gcc and run against OpenSSH's sshd, through a proxy that cuts the connection.
  *
  *   store_ssh_drive key                      prints the client's public key line
- *   store_ssh_drive copy URL NAME SOURCE     writes SOURCE as NAME.img, 1 MiB blocks in a
- *                                            scattered order, flush + NAME.map every 4 MiB;
- *                                            then reads the image back through the store
+ *   store_ssh_drive copy URL NAME SOURCE [N] writes SOURCE as NAME.img, 1 MiB blocks in a
+ *                                            scattered order, flush + NAME.map every N MiB
+ *                                            (default 4; 0: only at the end), then reads the
+ *                                            image back through the store
  *   store_ssh_drive fail URL                 opens the store once: prints the error
  *
  * A transient failure is retried like the image command does (reconnect, the same call
@@ -22,7 +23,7 @@
 #include "target.h"
 #include "target_ops.h"
 
-enum { BLOCK = 1 << 20, MAP_EVERY = 4, RETRIES_MAX = 200 };
+enum { BLOCK = 1 << 20, RETRIES_MAX = 200 };
 
 static int retries;
 
@@ -140,7 +141,7 @@ static int verify(struct store *store, const char *name, const unsigned char *so
 	return 0;
 }
 
-static int copy(const char *url, const char *name, const char *path)
+static int copy(const char *url, const char *name, const char *path, size_t map_every)
 {
 	size_t size, count, i, block, length;
 	unsigned char *source = slurp(path, &size);
@@ -160,9 +161,10 @@ static int copy(const char *url, const char *name, const char *path)
 		length = size - block * BLOCK < BLOCK ? size - block * BLOCK : BLOCK;
 		while (store_pwrite(store, source + block * BLOCK, length, (uint64_t)block * BLOCK))
 			recover(store);
-		if ((i + 1) % MAP_EVERY == 0)
+		if (map_every && (i + 1) % map_every == 0)
 			save_map(store, name, i + 1);
 	}
+	printf("sent %zu bytes in %.3f s\n", size, now() - start);
 	save_map(store, name, count);
 	printf("wrote %zu bytes in %.3f s with %d retries\n", size, now() - start, retries);
 	rc = verify(store, name, source, size);
@@ -184,13 +186,13 @@ int main(int argc, char **argv)
 		printf("%s\n", line);
 		return 0;
 	}
-	if (argc == 5 && strcmp(argv[1], "copy") == 0)
-		return copy(argv[2], argv[3], argv[4]);
+	if ((argc == 5 || argc == 6) && strcmp(argv[1], "copy") == 0)
+		return copy(argv[2], argv[3], argv[4], argc == 6 ? strtoul(argv[5], NULL, 10) : 4);
 	if (argc == 3 && strcmp(argv[1], "fail") == 0) {
 		store_close(open_store(argv[2], "probe"));
 		printf("connected\n");
 		return 0;
 	}
-	fprintf(stderr, "usage: store_ssh_drive key | copy URL NAME SOURCE | fail URL\n");
+	fprintf(stderr, "usage: store_ssh_drive key | copy URL NAME SOURCE [N] | fail URL\n");
 	return 2;
 }
