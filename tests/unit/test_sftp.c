@@ -37,7 +37,8 @@ static void count_reply(void *context, const struct sftp_reply *reply)
 		fixture->failures++;
 }
 
-static int setup(void **state)
+/* The server runs as UID (0: as we are), as sftp-server runs as the user who logged in. */
+static int start(void **state, uid_t uid)
 {
 	struct fixture *fixture = calloc(1, sizeof *fixture);
 	char why[256];
@@ -51,6 +52,8 @@ static int setup(void **state)
 	if (fixture->server == 0) {
 		dup2(pair[1], 0);
 		dup2(pair[1], 1);
+		if (uid && (setgid(uid) != 0 || setuid(uid) != 0))
+			_exit(126);
 		execl(SFTP_SERVER, "sftp-server", (char *)NULL);
 		_exit(127);
 	}
@@ -60,6 +63,18 @@ static int setup(void **state)
 		fail_msg("sftp_start: %s", why);
 	*state = fixture;
 	return 0;
+}
+
+static int setup(void **state)
+{
+	return start(state, 0);
+}
+
+enum { NOBODY = 65534 };
+
+static int setup_as_nobody(void **state)
+{
+	return start(state, geteuid() == 0 ? NOBODY : 0);
 }
 
 static int teardown(void **state)
@@ -216,6 +231,68 @@ static void test_rename_replaces_and_errors_name_the_cause(void **state)
 	assert_true(S_ISREG(attributes.permissions));
 }
 
+/* 16 MiB queued before a single byte is read back: the outgoing buffer is sent from its
+ * front in pieces while more is queued behind, and every byte lands where it belongs. */
+static void test_a_large_burst_goes_out_whole_and_in_order(void **state)
+{
+	struct fixture *fixture = *state;
+	enum { BLOCKS = 256 };
+	static unsigned char block[SFTP_WRITE_MAX], actual[SFTP_WRITE_MAX];
+	char handle[SFTP_HANDLE_MAX], path[128];
+	size_t handle_size, i, j;
+	FILE *file;
+
+	open_handle(fixture, "burst", SFTP_WRITE | SFTP_CREAT, handle, &handle_size);
+	for (i = 0; i < BLOCKS; i++) {
+		for (j = 0; j < sizeof block; j += 8)
+			memcpy(block + j, &(uint64_t){ i * sizeof block + j }, 8);
+		assert_int_not_equal(sftp_send_write(fixture->sftp, handle, handle_size,
+		    i * sizeof block, block, sizeof block), 0);
+		if (i % 16 == 0)
+			assert_int_equal(sftp_poll(fixture->sftp), 0);
+	}
+	assert_int_equal(sftp_wait(fixture->sftp, 0, NULL), 0);
+	assert_int_equal(sftp_queued(fixture->sftp), 0);
+	assert_int_equal(fixture->acks, BLOCKS);
+	assert_int_equal(fixture->failures, 0);
+	expect_status(fixture, sftp_send_close(fixture->sftp, handle, handle_size), SFTP_OK);
+	path_in(fixture, "burst", path, sizeof path);
+	file = fopen(path, "rb");
+	assert_non_null(file);
+	for (i = 0; i < BLOCKS; i++) {
+		assert_int_equal(fread(actual, 1, sizeof actual, file), sizeof actual);
+		for (j = 0; j < sizeof actual; j += 8)
+			memcpy(block + j, &(uint64_t){ i * sizeof block + j }, 8);
+		if (memcmp(actual, block, sizeof block) != 0)
+			fail_msg("block %zu differs", i);
+	}
+	fclose(file);
+}
+
+/* A directory the server's user may not write: the open is refused as permission denied
+ * (what store_ssh reports as permanent), reading stays allowed. */
+static void test_permission_denied_is_told_apart(void **state)
+{
+	struct fixture *fixture = *state;
+	struct sftp_reply reply;
+	char locked[128], inside[160];
+
+	if (geteuid() != 0)
+		skip();	/* the server runs as we do: it may write our directory */
+	path_in(fixture, "locked", locked, sizeof locked);
+	assert_int_equal(mkdir(locked, 0755), 0);
+	assert_int_equal(chmod(fixture->dir, 0755), 0);
+	snprintf(inside, sizeof inside, "%s/image", locked);
+	assert_int_equal(sftp_wait(fixture->sftp, sftp_send_open(fixture->sftp, inside,
+	    SFTP_WRITE | SFTP_CREAT), &reply), 0);
+	assert_int_equal(reply.type, 101);
+	assert_int_equal(reply.status, SFTP_PERMISSION_DENIED);
+	assert_string_equal(sftp_status_text(&reply), "Permission denied");
+	expect_status(fixture, sftp_send_remove(fixture->sftp, locked), SFTP_PERMISSION_DENIED);
+	assert_int_equal(sftp_wait(fixture->sftp, sftp_send_stat(fixture->sftp, locked), &reply), 0);
+	assert_int_equal(reply.type, 105);
+}
+
 /* The server gone: the connection says so, every later call fails at once. */
 static void test_a_dead_server_breaks_the_connection(void **state)
 {
@@ -244,6 +321,10 @@ int main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_dead_server_breaks_the_connection, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_a_large_burst_goes_out_whole_and_in_order,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_permission_denied_is_told_apart,
+		    setup_as_nobody, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
