@@ -178,6 +178,13 @@ static int ssh_connect(struct store *store)
 	ssh->sftp = sftp_start(fd, STALL, on_reply, ssh, why, sizeof why);
 	if (!ssh->sftp) {
 		target_ssh_end(&ssh->session, errors, sizeof errors);
+		/* A host key that changed since the first connection is no outage: trying again
+		 * would keep sending the image towards whoever answers now. dbclient's last lines
+		 * are "Fingerprint is SHA256:...; Expected SHA256:...". */
+		if (strstr(errors, "mismatch") || (strstr(errors, "Fingerprint is ")
+		    && strstr(errors, "Expected ")))
+			return store_fail(store, 0, "the host key of %s changed since the first "
+			    "connection (%s)", store->target.host, errors);
 		return store_fail(store, 1, "%s%s%s", why, errors[0] ? ": " : "", errors);
 	}
 	return directory_check(store);

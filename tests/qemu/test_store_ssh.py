@@ -151,3 +151,29 @@ def test_store_ssh_throughput(ctx):
           % (size / MIB / store_seconds, size / MIB / plain_seconds, size // MIB))
     assert store_seconds < 2 * plain_seconds + 1, \
         "store_ssh took %.2f s, the plain stream %.2f s" % (store_seconds, plain_seconds)
+
+
+def test_store_ssh_changed_host_key_is_permanent(ctx):
+    """After a cut, the proxy leads to another sshd (another host key, as when someone
+    else answers on that address): the reconnect refuses it for good instead of retrying,
+    and says why."""
+    setup = Setup(ctx)
+    source = source_file(ctx, 32 * MIB)
+    other = lib.SshServer(ctx.path("other"), authorized_keys=[setup.drive("key").stdout])
+    ctx.on_cleanup(other.stop)
+    with lib.CuttingProxy(setup.sshd.port, cuts=1, low=6 * MIB, high=6 * MIB,
+                          rate=4 * MIB) as proxy:
+        driver = subprocess.Popen([setup.driver, "copy", setup.url(proxy.port), "moved", source],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                  env=setup.env)
+        # The reachability probe, the check's login and the SFTP session reached the first
+        # server: later connections reach the other.
+        lib.wait_until(lambda: proxy.connections >= 3, 30, "the SFTP session")
+        proxy.target_port = other.port
+        output, _ = driver.communicate(timeout=120)
+    print(output)
+    assert driver.returncode == 3, "exit %d:\n%s" % (driver.returncode, output)
+    assert proxy.cut_count == 1, output
+    assert lib.re.search(r"permanent: .*: the host key of 127\.0\.0\.1 changed since the "
+                         r"first connection \(.*SHA256", output), output
+    assert output.count("retry ") == 1, output
