@@ -105,6 +105,19 @@ static void vpd_serial(const char *directory, char *serial, size_t size)
 	serial[length - start] = '\0';
 }
 
+void inventory_disk_serial(const char *directory, char *serial, size_t size)
+{
+	char path[2 * PATH_MAX];
+
+	snprintf(path, sizeof path, "%s/serial", directory);
+	if (read_line(path, serial, size) == 0)
+		return;
+	snprintf(path, sizeof path, "%s/device/serial", directory);
+	if (read_line(path, serial, size) == 0)
+		return;
+	vpd_serial(directory, serial, size);
+}
+
 static dev_t device_number(const char *directory)
 {
 	char path[2 * PATH_MAX], text[32];
@@ -222,7 +235,7 @@ static int holds_config(const struct inventory_disk *disk)
 
 static int read_disk(const char *root, const char *name, struct inventory_disk *disk)
 {
-	char directory[PATH_MAX], path[2 * PATH_MAX];
+	char directory[PATH_MAX];
 	struct block_device device;
 	int found;
 
@@ -237,12 +250,7 @@ static int read_disk(const char *root, const char *name, struct inventory_disk *
 	disk->rejected_writes = device.rejected_writes;
 	disk->hardware = device.hardware;
 	read_value(directory, "guard", &disk->guardable);
-	snprintf(path, sizeof path, "%s/serial", directory);
-	if (read_line(path, disk->serial, sizeof disk->serial) != 0) {
-		snprintf(path, sizeof path, "%s/device/serial", directory);
-		if (read_line(path, disk->serial, sizeof disk->serial) != 0)
-			vpd_serial(directory, disk->serial, sizeof disk->serial);
-	}
+	inventory_disk_serial(directory, disk->serial, sizeof disk->serial);
 	disk->rotational = (int)read_value(directory, "queue/rotational", &found);
 	if (!found)
 		disk->rotational = -1;

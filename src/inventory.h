@@ -53,6 +53,9 @@ const struct inventory_disk *inventory_find(const struct inventory *inventory, c
     const struct inventory_part **part);
 int inventory_disk_in_use(const struct inventory_disk *disk, char *why, size_t size);
 void inventory_json(FILE *out, const struct inventory *inventory);
+/* The serial of the disk whose sysfs directory is DIRECTORY: its serial attribute (NVMe,
+ * virtio), device/serial, or VPD page 0x80 (SATA, SCSI); "" when none says. */
+void inventory_disk_serial(const char *directory, char *serial, size_t size);
 void inventory_size_text(unsigned long long bytes, char *text, size_t size);
 
 #endif

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "block.h"
+#include "inventory.h"
 #include "source.h"
 
 /* From linux/fs.h, which musl-gcc does not see without the kernel's headers. */
@@ -43,36 +44,6 @@ static int read_line(const char *path, char *text, size_t size)
 		length--;
 	text[length] = '\0';
 	return 0;
-}
-
-/* SATA and SCSI disks give their serial in VPD page 0x80: a 4-byte header (the length in
- * bytes 2-3), then the serial, space-padded. */
-static void vpd_serial(const char *directory, char *serial, size_t size)
-{
-	char path[PATH_MAX + 32];
-	unsigned char page[256];
-	size_t got, length, start = 0;
-	FILE *file;
-
-	snprintf(path, sizeof path, "%s/device/vpd_pg80", directory);
-	file = fopen(path, "re");
-	if (file == NULL)
-		return;
-	got = fread(page, 1, sizeof page, file);
-	fclose(file);
-	if (got < 4 || page[1] != 0x80)
-		return;
-	length = (size_t)(page[2] << 8 | page[3]);
-	if (length > got - 4)
-		length = got - 4;
-	while (start < length && page[4 + start] == ' ')
-		start++;
-	while (length > start && (page[4 + length - 1] == ' ' || page[4 + length - 1] == '\0'))
-		length--;
-	if (length - start >= size)
-		length = start + size - 1;
-	memcpy(serial, page + 4 + start, length - start);
-	serial[length - start] = '\0';
 }
 
 /* The sysfs directory of device RDEV, resolved ("/sys/devices/.../block/vda/vda2"). */
@@ -111,13 +82,7 @@ static void disk_facts(const char *disk_dir, struct source_identity *identity)
 
 	snprintf(path, sizeof path, "%s/device/model", disk_dir);
 	read_line(path, identity->model, sizeof identity->model);
-	snprintf(path, sizeof path, "%s/serial", disk_dir);
-	if (read_line(path, identity->serial, sizeof identity->serial) == 0)
-		return;
-	snprintf(path, sizeof path, "%s/device/serial", disk_dir);
-	if (read_line(path, identity->serial, sizeof identity->serial) == 0)
-		return;
-	vpd_serial(disk_dir, identity->serial, sizeof identity->serial);
+	inventory_disk_serial(disk_dir, identity->serial, sizeof identity->serial);
 }
 
 /* ------------------------------------------------------------------ opening */

@@ -634,7 +634,46 @@ def ssh(port, key, command, known_hosts, user="root", timeout=60, input=None,
 
 # ---------------------------------------------------------------- target servers
 
-class SshServer:
+class _Daemon:
+    """A server process on a 127.0.0.1 port, stopped on exit; subclasses start it."""
+
+    def _start(self, argv, name):
+        self.log = os.path.join(self.dir, name + ".log")
+        self._log_file = open(self.log, "w")
+        self.proc = subprocess.Popen(argv, stdout=self._log_file, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        wait_until(lambda: self._listening() or self.proc.poll() is not None, 30,
+                   "%s on 127.0.0.1:%d" % (name, self.port))
+        if self.proc.poll() is not None:
+            raise TestFailure("%s on port %d exited %d; see %s"
+                              % (name, self.port, self.proc.returncode, self.log))
+
+    def _listening(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self._log_file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
+class SshServer(_Daemon):
     """OpenSSH's sshd on 127.0.0.1 as a rescue target (keys only, root allowed).
 
     authorized_keys: public key lines allowed to log in. The guest reaches it
@@ -664,39 +703,7 @@ class SshServer:
                 "KbdInteractiveAuthentication no", "UsePAM no", "StrictModes no",
                 "Subsystem sftp internal-sftp", "LogLevel VERBOSE", ""]))
         os.makedirs("/run/sshd", exist_ok=True)
-        self.log = os.path.join(self.dir, "sshd.log")
-        self._log_file = open(self.log, "w")
-        self.proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", self.config],
-                                     stdout=self._log_file, stderr=subprocess.STDOUT)
-        wait_until(lambda: self._listening() or self.proc.poll() is not None, 10,
-                   "sshd on 127.0.0.1:%d" % self.port)
-        if self.proc.poll() is not None:
-            raise TestFailure("sshd on port %d exited %d; see %s"
-                              % (self.port, self.proc.returncode, self.log))
-
-    def _listening(self):
-        try:
-            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-            return True
-        except OSError:
-            return False
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log_file.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
+        self._start(["/usr/sbin/sshd", "-D", "-e", "-f", self.config], "sshd")
 
 
 class TcpSink:
@@ -883,45 +890,6 @@ def menu_entry(label_regex):
     """A pattern for the menu entry whose label starts with LABEL_REGEX, in either of the
     menu's two columns; group 1 (also named n) is its number."""
     return r"(?:^ *|  )(?P<n>\d+)\) %s" % label_regex
-
-
-class _Daemon:
-    """A server process on a 127.0.0.1 port, stopped on exit; subclasses start it."""
-
-    def _start(self, argv, name):
-        self.log = os.path.join(self.dir, name + ".log")
-        self._log_file = open(self.log, "w")
-        self.proc = subprocess.Popen(argv, stdout=self._log_file, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-        wait_until(lambda: self._listening() or self.proc.poll() is not None, 30,
-                   "%s on 127.0.0.1:%d" % (name, self.port))
-        if self.proc.poll() is not None:
-            raise TestFailure("%s on port %d exited %d; see %s"
-                              % (name, self.port, self.proc.returncode, self.log))
-
-    def _listening(self):
-        try:
-            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-            return True
-        except OSError:
-            return False
-
-    def stop(self):
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self._log_file.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
 
 
 class SmbServer(_Daemon):
