@@ -17,12 +17,14 @@ struct run {
 	const char *phase;
 };
 
-enum { DEFAULT_CLUSTER = 64 * 1024, DEFAULT_SKIP = 64 * 1024, DEFAULT_SAVE_SECONDS = 30 };
+enum { DEFAULT_CLUSTER = 64 * 1024, DEFAULT_SKIP = 64 * 1024, DEFAULT_SAVE_SECONDS = 30,
+	BURST_MAX = 1024 * 1024 };
 
 void imaging_defaults(struct imaging_options *options, uint64_t source_size)
 {
 	memset(options, 0, sizeof *options);
 	options->cluster_size = DEFAULT_CLUSTER;
+	options->burst_max = BURST_MAX;
 	options->skip_size = DEFAULT_SKIP;
 	options->max_skip_size = source_size / 100 > DEFAULT_SKIP ? source_size / 100 : DEFAULT_SKIP;
 	if (options->max_skip_size > (1ull << 30))
@@ -139,17 +141,48 @@ static int previous_untried(struct run *run, uint64_t before, uint64_t *start, u
 	return 0;
 }
 
+/* A healthy stretch is read in bursts that double after every good read up to burst_max:
+ * fewer, larger requests are what a fast disk (and a virtual one) wants. A burst that fails
+ * marks nothing bad: what it did not read stays non-tried and is read again cluster by
+ * cluster, so errors are placed exactly as with cluster reads alone. */
+static int burst(struct run *run, uint64_t start, uint64_t end, uint64_t *size,
+    uint64_t *position)
+{
+	int64_t good;
+
+	if (*size <= run->options->cluster_size || run->options->burst_max == 0)
+		return 0;
+	*size = min_u64(*size, end - start);
+	good = copy_range(run, start, *size);
+	if (good < 0)
+		return -1;
+	*position = start + (uint64_t)good;
+	if ((uint64_t)good == *size)
+		*size = min_u64(*size * 2, run->options->burst_max);
+	else
+		*size = run->options->cluster_size;
+	return checkpoint(run) != 0 ? -1 : 1;
+}
+
 /* Forward copying. With SKIPPING, an error jumps ahead by a skip that doubles while errors
  * go on and shrinks back after good reads, leaving the jumped area non-tried. */
 static int copy_forward(struct run *run, int skipping)
 {
 	uint64_t position = run->start, start, end, skip = run->options->skip_size;
+	uint64_t burst_size = run->options->cluster_size;
 	int error;
 
 	while (next_untried(run, position, &start, &end)) {
 		uint64_t size = min_u64(run->options->cluster_size, end - start);
 
+		error = burst(run, start, end, &burst_size, &position);
+		if (error < 0)
+			return -1;
+		if (error)
+			continue;
 		error = copy_cluster(run, start, size);
+		if (!error && burst_size < run->options->burst_max)
+			burst_size = burst_size * 2;
 		if (error < 0)
 			return -1;
 		position = start + size;
@@ -332,7 +365,7 @@ int imaging_run(const struct imaging_source *source, const struct imaging_sink *
 	    : source->size;
 	/* Aligned to a page, so a source opened with O_DIRECT can read into it directly. */
 	if (posix_memalign((void **)&run.buffer, 4096,
-	    max_u64(options->cluster_size, source->sector_size)) != 0)
+	    max_u64(max_u64(options->cluster_size, options->burst_max), source->sector_size)) != 0)
 		return IMAGING_NO_MEMORY;
 	rc = phases(&run) == 0 ? IMAGING_DONE
 	    : options->stop && *options->stop ? IMAGING_STOPPED : IMAGING_SINK_FAILED;

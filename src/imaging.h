@@ -45,6 +45,8 @@ struct imaging_sink {
 
 struct imaging_options {
 	uint64_t cluster_size;		/* bytes read at once while copying (default 64 KiB) */
+	uint64_t burst_max;		/* healthy stretches are read in bursts growing up to
+					 * this (default 1 MiB); 0: cluster by cluster */
 	uint64_t skip_size;		/* first skip after an error (default 64 KiB) */
 	uint64_t max_skip_size;		/* skips never grow past this (default 1% of size) */
 	int retries;			/* passes over bad sectors (default 0) */

@@ -476,6 +476,8 @@ int target_ssh_subsystem(const struct target *target, const char *subsystem, int
 		close(session->errors);
 		return -1;
 	}
+	/* Room for a whole batch of requests in one send (the default is about 200 KiB). */
+	setsockopt(pair[0], SOL_SOCKET, SO_SNDBUF, &(int){ 2 << 20 }, sizeof(int));
 	*fd = pair[0];
 	return 0;
 }

@@ -23,7 +23,8 @@
  *   --no-scrape          skip scraping: leave non-scraped areas for a later run
  *   --reverse            copy pass 1 from the end backwards
  *   --direct             read with O_DIRECT, bypassing the page cache (sector reads always do)
- *   --cluster-size N     sectors read at once while copying (default 128: 64 KiB)
+ *   --cluster-size N     sectors read at once while copying (default 128: 64 KiB, read in
+ *                        bursts of up to 1 MiB while the disk reads well; given, exactly N)
  *   --skip-size S[,MAX]  first skip after a read error, and its limit (default 64K, 1% of SRC)
  *   --input-position P   start at byte P of SRC (the image keeps the same offsets)
  *   --size S             image at most S bytes from there
@@ -217,6 +218,7 @@ static int apply_sizes(struct image_run *run)
 			return bad_size("--cluster-size", options->cluster_text, "not a number of "
 			    "sectors from 1 to 131072");
 		engine->cluster_size = value * sector;
+		engine->burst_max = 0;	/* the reads are exactly the size asked for */
 	}
 	if (options->skip_text) {
 		char first[64];

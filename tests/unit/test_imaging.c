@@ -183,9 +183,12 @@ static void test_resume_after_target_failure(void **state)
 
 static volatile sig_atomic_t stop_flag;
 static int writes_before_stop;
+static uint64_t written_before_stop;
 
 static int stopping_write(void *context, const void *buffer, size_t size, uint64_t position)
 {
+	if (writes_before_stop > 0)
+		written_before_stop += size;
 	if (--writes_before_stop == 0)
 		stop_flag = 1;
 	return target_write(context, buffer, size, position);
@@ -212,7 +215,10 @@ static void test_stop_flag_ends_the_run_and_it_resumes(void **state)
 	mapfile_init(&map, SIZE);
 	assert_int_equal(imaging_run(&source, &sink, &options, &map), IMAGING_STOPPED);
 	mapfile_totals(&map, &totals);
-	assert_true(totals.finished == 5 * 65536 && totals.non_tried == SIZE - 5 * 65536);
+	/* Reads grow in a healthy stretch (64 KiB, 128 KiB, ...): the map has what was written. */
+	assert_true(written_before_stop > 5 * 65536);
+	assert_true(totals.finished == written_before_stop);
+	assert_true(totals.non_tried > 0);
 	stop_flag = 0;
 	assert_int_equal(imaging_run(&source, &sink, &options, &map), IMAGING_DONE);
 	check_result(disk, target, &map);
