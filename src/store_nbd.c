@@ -24,7 +24,9 @@
  * kept here until its reply came; after a lost connection (a transient failure) and
  * store_reconnect they are sent again. flush waits for every reply, then sends
  * NBD_CMD_FLUSH when the server offers it. A write the server answers with an error
- * (ENOSPC, EIO, EPERM) is permanent.
+ * (ENOSPC, EIO, EPERM) is permanent. Once the export was open, any failure to open it again
+ * is transient, even an answer that is no NBD at all: a restarting server, or a relay in
+ * between (an SSH tunnel, QEMU's guestfwd) that answers before the server is back.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -65,6 +67,7 @@ struct nbd_backend {
 	struct pending *pending;
 	size_t count, capacity, bytes;
 	char refused[512];		/* a write the server refused: permanent */
+	int opened_once;		/* reconnecting: every failure may pass */
 	int tail_loaded;
 	struct slot slots[2];
 };
@@ -181,7 +184,11 @@ static int nbd_store_connect(struct store *store)
 		return store_fail(store, 1, "unable to connect: %s", why);
 	state->nbd = nbd_open(fd, store->target.path, STALL, why, sizeof why, &transient);
 	if (!state->nbd)
-		return store_fail(store, transient, "%s", why);
+		return store_fail(store, transient || state->opened_once, "%s", why);
+	if (state->opened_once && nbd_size(state->nbd) != state->export_size)
+		return store_fail(store, 0, "the export '%s' changed size from %" PRIu64 " to %"
+		    PRIu64 " bytes while imaging", store->target.path, state->export_size,
+		    nbd_size(state->nbd));
 	state->export_size = nbd_size(state->nbd);
 	if (nbd_flags(state->nbd) & NBD_FLAG_READ_ONLY)
 		return store_fail(store, 0, "the export '%s' is read-only (qemu-nbd without -r, "
@@ -189,6 +196,7 @@ static int nbd_store_connect(struct store *store)
 	if (state->export_size < (uint64_t)TAIL + HEADER)
 		return store_fail(store, 0, "the export '%s' is %" PRIu64 " bytes: too small even "
 		    "for the map in its last 1 MiB", store->target.path, state->export_size);
+	state->opened_once = 1;
 	return 0;
 }
 
