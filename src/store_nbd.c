@@ -270,11 +270,23 @@ static ssize_t nbd_store_pread(struct store *store, void *data, size_t size,
 
 /* ---------------------------------------------------------------- the image */
 
+static int load_tail(struct store *store);
+static int newest(const struct nbd_backend *state);
+static int other_image(struct store *store, const struct slot *slot);
+
+/* The image's room: the export less its tail. An export holding another NAME's map is
+ * refused here, before anything is written (the name counts from here on, store.h). */
 static int nbd_store_image_open(struct store *store, uint64_t *size)
 {
 	struct nbd_backend *state = backend(store);
 	uint64_t wanted = store->expected_size;
+	int current;
 
+	if (load_tail(store) != 0)
+		return -1;
+	current = newest(state);
+	if (current >= 0 && strcmp(state->slots[current].name, store->name) != 0)
+		return other_image(store, &state->slots[current]);
 	if (wanted && wanted > usable_size(state))
 		return store_fail(store, 0, "the export '%s' is %" PRIu64 " bytes, too small for "
 		    "an image of %" PRIu64 " bytes and its map (the export's last 1 MiB): make it "
@@ -475,12 +487,11 @@ static int newest(const struct nbd_backend *state)
 	return slots[1].valid ? 1 : -1;
 }
 
-/* Reads both slots once per connection; an export holding another NAME's map is refused. */
+/* Reads both slots, once: afterwards they change only through nbd_store_replace. */
 static int load_tail(struct store *store)
 {
 	struct nbd_backend *state = backend(store);
 	unsigned char *raw;
-	int current;
 
 	if (!state->tail_loaded) {
 		raw = malloc(TAIL);
@@ -495,31 +506,40 @@ static int load_tail(struct store *store)
 		free(raw);
 		state->tail_loaded = 1;
 	}
-	current = newest(state);
-	if (current >= 0 && strcmp(state->slots[current].name, store->name) != 0)
-		return store_fail(store, 0, "the export '%s' holds the image of %s (its map in the "
-		    "export's last 1 MiB says so): use --name %s to resume it, or another export",
-		    store->target.path, state->slots[current].name, state->slots[current].name);
 	return 0;
 }
 
-/* Which slot NAME is: 0 for NAME.map, 1 for NAME.bak, -1 (failed) for anything else. */
-static int which_file(struct store *store, const char *name)
+/* The export holds the image of another NAME than ours: never overwritten. */
+static int other_image(struct store *store, const struct slot *slot)
 {
-	size_t length = strlen(store->name);
-
-	if (strncmp(name, store->name, length) == 0 && strcmp(name + length, ".map") == 0)
-		return 0;
-	if (strncmp(name, store->name, length) == 0 && strcmp(name + length, ".bak") == 0)
-		return 1;
-	return store_fail(store, 0, "unable to keep %s: an nbd:// export holds only the image "
-	    "and its map", name);
+	return store_fail(store, 0, "the export '%s' holds the image of %s (its map in the "
+	    "export's last 1 MiB says so): use --name %s to resume it, or another export",
+	    store->target.path, slot->name, slot->name);
 }
 
+/* Which slot FILE is: 0 for BASE.map, 1 for BASE.bak (BASE copied out), -1 (failed) for
+ * anything else. */
+static int which_file(struct store *store, const char *file, char *base, size_t base_size)
+{
+	size_t length = strlen(file);
+	int slot = length > 4 && strcmp(file + length - 4, ".map") == 0 ? 0
+	    : length > 4 && strcmp(file + length - 4, ".bak") == 0 ? 1 : -1;
+
+	if (slot < 0 || length - 4 >= base_size)
+		return store_fail(store, 0, "unable to keep %s: an nbd:// export holds only the "
+		    "image and its map", file);
+	memcpy(base, file, length - 4);
+	base[length - 4] = '\0';
+	return slot;
+}
+
+/* BASE.map or BASE.bak, whatever NAME the store was opened with (rescue verify opens it
+ * once and looks for each device's map); a map of another NAME is "none". */
 static int nbd_store_get(struct store *store, const char *name, char **data, size_t *size)
 {
 	struct nbd_backend *state = backend(store);
-	int file = which_file(store, name), current;
+	char base[NAME_SIZE];
+	int file = which_file(store, name, base, sizeof base), current;
 	const struct slot *slot;
 
 	if (file < 0)
@@ -531,8 +551,10 @@ static int nbd_store_get(struct store *store, const char *name, char **data, siz
 	current = newest(state);
 	if (current < 0)
 		return 1;
+	if (strcmp(state->slots[current].name, base) != 0)
+		return 1;
 	slot = &state->slots[file == 0 ? current : !current];
-	if (!slot->valid)
+	if (!slot->valid || strcmp(slot->name, base) != 0)
 		return 1;
 	*data = malloc(slot->length + 1);
 	if (!*data)
@@ -552,10 +574,14 @@ static int nbd_store_replace(struct store *store, const char *name, const void *
 	unsigned char *raw;
 	size_t length;
 	uint32_t error;
+	char base[NAME_SIZE];
+	int file = which_file(store, name, base, sizeof base);
 
-	if (which_file(store, name) != 0)
-		return which_file(store, name) < 0 ? -1 : store_fail(store, 0, "unable to replace "
-		    "%s: the backup is kept by the export itself", name);
+	if (file < 0)
+		return -1;
+	if (file != 0 || strcmp(base, store->name) != 0)
+		return store_fail(store, 0, "unable to replace %s: the export holds %s.map only "
+		    "(and keeps its backup itself)", name, store->name);
 	if (size > SLOT - HEADER)
 		return store_fail(store, 0, "the map (%zu bytes) does not fit in the export's map "
 		    "area (%d bytes)", size, SLOT - HEADER);
@@ -564,6 +590,8 @@ static int nbd_store_replace(struct store *store, const char *name, const void *
 	if (load_tail(store) != 0)
 		return -1;
 	current = newest(state);
+	if (current >= 0 && strcmp(state->slots[current].name, store->name) != 0)
+		return other_image(store, &state->slots[current]);
 	target = current == 0 ? 1 : 0;
 	sequence = current < 0 ? 1 : state->slots[current].sequence + 1;
 	length = (HEADER + size + 511) / 512 * 512;

@@ -3,7 +3,8 @@ MiB source with failing sectors (QEMU blkdebug) imaged into an export of 32
 MiB + 1 MiB. qemu-nbd is killed and started again mid-run: the run reconnects
 and completes. The export's first 32 MiB equal the source with the failing
 sectors zeroed, the map in the export's last 1 MiB names exactly the failing
-sectors, and a second run resumes from that map. An export too small and an
+sectors, a second run resumes from that map, and `rescue verify` finds the map
+there and reads the image back over NBD to compare. An export too small and an
 unknown export name are refused with exit 3. The source is unchanged."""
 
 import hashlib
@@ -117,5 +118,8 @@ def test_image_to_nbd_reconnects_after_a_server_restart(ctx):
     code, text = lib.console_run(guest, "rescue image vda %s" % url, timeout=600)
     assert code == 1 and "resuming from its map" in text, text
     assert _sha_prefix(export, SIZE) == expected, "the resumed run changed the image"
+    # rescue verify finds vda's map in the export's tail and reads the image back over NBD.
+    code, text = lib.console_run(guest, "rescue verify %s" % url, timeout=600)
+    assert code == 0, "verify: exit %d:\n%s" % (code, text)
     guest.stop(command="poweroff")
     assert lib.sha256(source) == before, "the source disk changed"

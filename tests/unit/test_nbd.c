@@ -199,6 +199,7 @@ static void test_map_lives_in_the_tail_and_survives_a_new_connection(void **stat
 	struct fixture *fixture = *state;
 	struct store *store = open_disk(fixture), *other;
 	char *text, why[1200], raw[8];
+	uint64_t image_size;
 	size_t size;
 	int transient, fd;
 
@@ -226,9 +227,18 @@ static void test_map_lives_in_the_tail_and_survives_a_new_connection(void **stat
 
 	other = open_as(fixture, "disk", "sdc", why, sizeof why, &transient);
 	assert_non_null(other);
-	assert_int_equal(store_get(other, "sdc.map", &text, &size), -1);
+	assert_int_equal(store_get(other, "sdc.map", &text, &size), 1);
+	assert_int_equal(store_image_open(other, &image_size), -1);	/* never overwritten */
 	assert_non_null(strstr(store_error(other), "holds the image of vdb"));
+	assert_non_null(strstr(store_error(other), "use --name vdb"));
 	assert_int_equal(store_transient(other), 0);
+	assert_int_equal(store_replace(other, "sdc.map", "x\n", 2), -1);
+	assert_non_null(strstr(store_error(other), "holds the image of vdb"));
+	/* rescue verify looks for each device's map under the name it opened the store with */
+	assert_int_equal(store_get(other, "vdb.map", &text, &size), 0);
+	assert_string_equal(text, "second map\n");
+	free(text);
+	assert_int_equal(store_get(other, "sda.map", &text, &size), 1);
 	store_close(other);
 
 	/* a torn write of the newest map (slot 1): the one before it is the map again */
