@@ -1,5 +1,6 @@
 /* test_nbd.c: the nbd:// store (nbd.h, store_nbd.c) against a real qemu-nbd on a
- * loopback port: the handshake, writes read back at their positions, flush, the map in the
+ * loopback port: the handshake (a named export and the default one), writes read back at
+ * their positions, flush, the map in the
  * export's last 1 MiB, each refusal (export too small, unknown export), a server gone
  * (transient), and writes the dead server never received sent again after a reconnect. */
 #include <setjmp.h>
@@ -285,6 +286,47 @@ static void test_an_unknown_export_is_refused_by_name(void **state)
 	assert_int_equal(transient, 0);
 }
 
+/* nbd://HOST:PORT without a path: the server's default export ("", qemu-nbd without -x). */
+static void test_no_export_name_opens_the_default_export(void **state)
+{
+	struct fixture *fixture = *state;
+	unsigned char data[512], back[512];
+	char port[16], url[64], why[1200];
+	struct target target;
+	struct store *store;
+	uint64_t size;
+	int transient, tries;
+	unsigned other = free_port();
+	pid_t server = fork();
+
+	assert_true(server >= 0);
+	if (server == 0) {
+		snprintf(port, sizeof port, "%u", other);
+		execlp("qemu-nbd", "qemu-nbd", "-f", "raw", "-b", "127.0.0.1", "-p", port, "-t",
+		    fixture->file, (char *)NULL);
+		_exit(127);
+	}
+	for (tries = 0; tries < 100 && !port_open(other); tries++)
+		usleep(50000);
+	snprintf(url, sizeof url, "nbd://127.0.0.1:%u", other);
+	assert_int_equal(target_parse(url, &target, why, sizeof why), 0);
+	store = store_open(&target, "vdb", why, sizeof why, &transient);
+	if (!store) {
+		kill(server, SIGKILL);
+		waitpid(server, NULL, 0);
+		fail_msg("store_open: %s", why);
+	}
+	assert_int_equal(store_image_open(store, &size), 0);
+	fill(data, sizeof data, 9);
+	assert_int_equal(store_pwrite(store, data, sizeof data, 4096), 0);
+	assert_int_equal(store_flush(store), 0);
+	store_close(store);
+	kill(server, SIGKILL);
+	waitpid(server, NULL, 0);
+	file_read(fixture, back, sizeof back, 4096);
+	assert_memory_equal(back, data, sizeof back);
+}
+
 static void test_a_server_gone_is_transient(void **state)
 {
 	struct fixture *fixture = *state;
@@ -345,6 +387,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_an_export_too_small_is_refused_with_the_size_to_give_it, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_an_unknown_export_is_refused_by_name, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_no_export_name_opens_the_default_export, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_a_server_gone_is_transient, setup, teardown),
 		cmocka_unit_test_setup_teardown(
