@@ -96,7 +96,8 @@ def test_image_to_nbd_reconnects_after_a_server_restart(ctx):
 
     # The run, in the background; qemu-nbd dies and comes back once data is flowing.
     guest.sendline("rescue image vda %s > /tmp/run.log 2>&1; echo run-exit=$?" % url)
-    lib.wait_until(lambda: _written_past(export, 4 << 20), 300, "data in the export")
+    lib.wait_until(lambda: _written_past(export, 1 << 20), 300, "data in the export",
+                   interval=0.02)
     server.restart(pause=3)
     guest.wait_for(r"^run-exit=(\d+)", timeout=600)
     code, log = lib.console_run(guest, "cat /tmp/run.log")
