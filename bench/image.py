@@ -7,7 +7,7 @@ on the same data and the same link. See bench/run.
     `rescue image /dev/vda ssh://...` against `dd if=/dev/vda bs=1M |
     dbclient ... 'cat > FILE'` (the same dbclient, key and link); for
     reference also `rescue image` to nbd:// (qemu-nbd on the host).
-(b) a faulty disk (64 MiB, QEMU blkdebug: scattered single bad sectors and
+(b) a faulty disk (BENCH_FAULTY_MB, default 64 MiB, QEMU blkdebug: scattered single bad sectors and
     clustered runs) to the guest's RAM (/tmp, tmpfs), so the comparison is
     about reading: `rescue image` against GNU ddrescue (Debian's own binary,
     its shared libraries and dynamic loader in a bench-only extra initramfs
@@ -36,13 +36,16 @@ import lib  # noqa: E402
 
 EFI = os.path.join(TOP, "images", "rescue.efi")
 HEALTHY_MB = int(os.environ.get("BENCH_IMAGE_MB", "96"))
-FAULTY_MB = 64
+FAULTY_MB = int(os.environ.get("BENCH_FAULTY_MB", "64"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 SECTOR = 512
-# scattered single sectors, and clusters of 8, 32 and 128 sectors
-BAD = sorted(set(list(range(3001, 131072, 9973))
-                 + list(range(40000, 40008)) + list(range(70000, 70032))
-                 + list(range(100000, 100128))))
+# scattered single sectors (one in 9973), and clusters of 8, 32 and 128 sectors at 30%,
+# 53% and 76% of the disk
+_SECTORS = FAULTY_MB << 11
+BAD = sorted(set(list(range(3001, _SECTORS, 9973))
+                 + [s for start, count in ((_SECTORS * 30 // 100, 8), (_SECTORS * 53 // 100, 32),
+                                          (_SECTORS * 76 // 100, 128))
+                    for s in range(start, start + count)]))
 GNU = "/opt/gnu"
 
 
