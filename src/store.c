@@ -11,6 +11,8 @@
 
 extern const struct store_ops store_ops_file;
 extern const struct store_ops store_ops_ssh;
+extern const struct store_ops store_ops_nbd;
+extern const struct store_ops store_ops_tcp;
 
 /* The backends, one file each (store_SCHEME.c). A scheme without one is refused by name. */
 static const struct store_ops *backend_for(enum target_scheme scheme)
@@ -20,9 +22,8 @@ static const struct store_ops *backend_for(enum target_scheme scheme)
 	case TARGET_NFS: return &store_ops_file;	/* a mounted share: netmount.h */
 	case TARGET_SMB: return &store_ops_file;
 	case TARGET_SSH: return &store_ops_ssh;
-	case TARGET_NBD:
-	case TARGET_TCP:
-		break;
+	case TARGET_NBD: return &store_ops_nbd;
+	case TARGET_TCP: return &store_ops_tcp;
 	}
 	return NULL;
 }

@@ -3,7 +3,7 @@
  *
  *   file://  (and nfs://, smb:// once mounted)  pwrite/pread in the target directory
  *   ssh://   SFTP, the subsystem of every stock OpenSSH server, through dbclient
- *   nbd://   the export is the image; the map lives where the backend documents
+ *   nbd://   the export is the image; the map lives in the export's last 1 MiB
  *   tcp://   a plain stream: positions must follow each other, nothing is read back
  *
  * The image is NAME.img and its map NAME.map in the target's directory.
@@ -58,6 +58,8 @@ struct store {
 	char name[256];			/* NAME of NAME.img and NAME.map */
 	void *backend;			/* the backend's own state */
 	int image_opened;		/* store_reconnect opens it again */
+	uint64_t expected_size;		/* the image's size when the caller knows it before
+					 * store_image_open, else 0: nbd:// checks its export */
 	char error[1024];
 	int transient;
 };

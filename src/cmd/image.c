@@ -473,6 +473,9 @@ static int recover(struct image_run *run)
 			    store_error(run->store), (long)(time(NULL) - first));
 			return -1;
 		}
+		/* The last pause ends when --give-up does, not up to 30 s later. */
+		if (run->options.give_up >= 0 && pause > run->options.give_up - (time(NULL) - first))
+			pause = (int)(run->options.give_up - (time(NULL) - first));
 		err_warnx("%s; reconnecting in %d s (attempt %d)", store_error(run->store), pause,
 		    attempt);
 		pause_seconds(pause);

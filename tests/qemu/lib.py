@@ -1081,3 +1081,59 @@ class CuttingProxy:
     def __exit__(self, *exc):
         self.stop()
         return False
+
+
+class NbdServer(_Daemon):
+    """qemu-nbd on 127.0.0.1:PORT serving the raw file PATH as the export
+    NAME, persistent (it outlives each client). The guest reaches it as
+    nbd://10.0.2.2:PORT/NAME with `--host-port PORT`. restart() kills it
+    (SIGKILL: writes it had not taken are lost) and starts it again on the
+    same port, as a server that crashed and came back."""
+
+    def __init__(self, directory, path, name="disk", port=None):
+        self.port = port or free_port()
+        self.dir = str(directory)
+        os.makedirs(self.dir, exist_ok=True)
+        self.path = path
+        self.name = name
+        self._start(self._argv(), "qemu-nbd")
+
+    def _argv(self):
+        return ["qemu-nbd", "-f", "raw", "-x", self.name, "-b", "127.0.0.1",
+                "-p", str(self.port), "-t", self.path]
+
+    def kill(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self._log_file.close()
+
+    def restart(self, pause=0):
+        self.kill()
+        time.sleep(pause)
+        self._start(self._argv(), "qemu-nbd")
+
+
+def nbd_tail_map(path):
+    """The newest map store_nbd.c keeps in the last 1 MiB of the export file
+    PATH (two 512 KiB slots, a 512-byte header each: "RSCUEMAP", version,
+    sequence, length, FNV-1a 64 checksum, name), as (name, text); None when
+    neither slot is whole."""
+    with open(path, "rb") as f:
+        f.seek(-(1 << 20), os.SEEK_END)
+        tail = f.read(1 << 20)
+    best = None
+    for raw in (tail[:1 << 19], tail[1 << 19:]):
+        if raw[:8] != b"RSCUEMAP":
+            continue
+        sequence, length, checksum = struct.unpack(">QQQ", raw[16:40])
+        header = raw[:32] + bytes(8) + raw[40:512]
+        digest = 0xcbf29ce484222325
+        for byte in header + raw[512:512 + length]:
+            digest = ((digest ^ byte) * 0x100000001b3) & 0xffffffffffffffff
+        if digest != checksum:
+            continue
+        if best is None or sequence > best[0]:
+            name = raw[40:296].split(b"\0")[0].decode()
+            best = (sequence, name, raw[512:512 + length].decode())
+    return best and best[1:]

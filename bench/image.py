@@ -1,0 +1,275 @@
+#!/usr/bin/env python3
+"""Imaging, beside the tools users would otherwise use, in one guest (QEMU TCG)
+on the same data and the same link. See bench/run.
+
+(a) throughput: a healthy virtio disk (BENCH_IMAGE_MB, default 96 MiB) to the
+    host's sshd on loopback (lib.SshServer, reached as 10.0.2.2):
+    `rescue image /dev/vda ssh://...` against `dd if=/dev/vda bs=1M |
+    dbclient ... 'cat > FILE'` (the same dbclient, key and link); for
+    reference also `rescue image` to nbd:// (qemu-nbd on the host).
+(b) a faulty disk (BENCH_FAULTY_MB, default 64 MiB, QEMU blkdebug: scattered single bad sectors and
+    clustered runs) to the guest's RAM (/tmp, tmpfs), so the comparison is
+    about reading: `rescue image` against GNU ddrescue (Debian's own binary,
+    its shared libraries and dynamic loader in a bench-only extra initramfs
+    appended to the built-in one). Bytes rescued, wall time, and the time until
+    99% of the readable bytes are safe (from each tool's progress display on
+    the console, timestamped on the host as it arrives).
+
+Page caches are dropped before each run; each image's sha256 is checked
+against the source so a fast wrong copy cannot win.
+"""
+
+import hashlib
+import os
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TOP, "tests", "qemu"))
+import lib  # noqa: E402
+
+EFI = os.path.join(TOP, "images", "rescue.efi")
+HEALTHY_MB = int(os.environ.get("BENCH_IMAGE_MB", "96"))
+FAULTY_MB = int(os.environ.get("BENCH_FAULTY_MB", "64"))
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+SECTOR = 512
+# scattered single sectors (one in 9973), and clusters of 8, 32 and 128 sectors at 30%,
+# 53% and 76% of the disk
+_SECTORS = FAULTY_MB << 11
+BAD = sorted(set(list(range(3001, _SECTORS, 9973))
+                 + [s for start, count in ((_SECTORS * 30 // 100, 8), (_SECTORS * 53 // 100, 32),
+                                          (_SECTORS * 76 // 100, 128))
+                    for s in range(start, start + count)]))
+GNU = "/opt/gnu"
+
+
+def gnu_ddrescue_initramfs(path):
+    """Debian's ddrescue, its libraries and loader under /opt/gnu, as a cpio."""
+    binary = shutil.which("ddrescue")
+    if not binary:
+        raise SystemExit("bench/image.py: ddrescue not found (apt-get install gddrescue)")
+    libraries = re.findall(r"(/\S+\.so[.\d]*) \(0x", subprocess.run(
+        ["ldd", binary], capture_output=True, text=True, check=True).stdout)
+    with tempfile.TemporaryDirectory() as root:
+        os.makedirs(os.path.join(root, GNU[1:], "lib"))
+        shutil.copy(binary, os.path.join(root, GNU[1:], "ddrescue"))
+        for library in libraries:
+            shutil.copy(os.path.realpath(library),
+                        os.path.join(root, GNU[1:], "lib", os.path.basename(library)))
+        subprocess.run("find opt | cpio -o -H newc --quiet > %s" % path, shell=True, cwd=root,
+                       check=True)
+    loader = [os.path.basename(l) for l in libraries if "ld-linux" in l][0]
+    version = subprocess.run([binary, "--version"], capture_output=True,
+                             text=True).stdout.splitlines()[0]
+    return "%s/lib/%s --library-path %s/lib %s/ddrescue" % (GNU, loader, GNU, GNU), version
+
+
+def make_disk(path, size_mb, seed):
+    with open(path, "wb") as f:
+        f.write(random.Random(seed).randbytes(size_mb << 20))
+    return lib.sha256(path)
+
+
+def zeroed_sha(path, sectors):
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    for sector in sectors:
+        data[sector * SECTOR:(sector + 1) * SECTOR] = bytes(SECTOR)
+    return hashlib.sha256(data).hexdigest()
+
+
+def timed(guest, command, timeout=1800):
+    """Runs COMMAND in the guest's shell after dropping caches: (exit, seconds, output)."""
+    code, text = lib.console_run(
+        guest, "sync; echo 3 > /proc/sys/vm/drop_caches; s=$(cut -d' ' -f1 /proc/uptime); "
+        "%s; rc=$?; e=$(cut -d' ' -f1 /proc/uptime); echo BENCH $rc $s $e" % command,
+        timeout=timeout)
+    found = re.findall(r"^BENCH (\d+) ([\d.]+) ([\d.]+)$", text, re.M)
+    if not found:
+        raise SystemExit("bench/image.py: %s did not finish:\n%s" % (command, text[-2000:]))
+    rc, start, end = found[-1]
+    return int(rc), float(end) - float(start), text
+
+
+def guest_sha(guest, path):
+    code, text = lib.console_run(guest, "sha256sum %s" % path, timeout=300)
+    return text.split()[0] if code == 0 else "?"
+
+
+def bench_throughput(guest, ssh, nbd, nbd_export, healthy_sha):
+    code, text = lib.console_run(guest, "rescue target key")
+    key = [l for l in text.splitlines() if l.startswith("ssh-")]
+    if not key:
+        raise SystemExit("bench/image.py: no client key from the guest:\n" + text)
+    with open(ssh.authorized_keys, "w") as f:
+        f.write(key[0] + "\n")
+    receive = os.path.join(ssh.dir, "receive")
+    os.makedirs(receive, exist_ok=True)
+    size = HEALTHY_MB << 20
+    url = "ssh://root@10.0.2.2:%d%s" % (ssh.port, receive)
+    lib.console_run(guest, "rescue target test %s" % url, timeout=120)  # trust the host key
+
+    checks = {}
+
+    def to_ssh():
+        rc, seconds, _ = timed(guest, "rescue image /dev/vda %s > /tmp/a.log 2>&1" % url)
+        checks["ssh"] = rc == 0 and lib.sha256(os.path.join(receive, "vda.img")) == healthy_sha
+        os.unlink(os.path.join(receive, "vda.map"))  # each run starts afresh
+        return seconds
+
+    def dd_dbclient():
+        rc, seconds, _ = timed(guest, "dd if=/dev/vda bs=1M 2>/dev/null | dbclient -y -i "
+                               "/run/rescue/client/id_ed25519 -p %d root@10.0.2.2 "
+                               "'cat > %s/dd.img'" % (ssh.port, receive))
+        checks["dd"] = rc == 0 and lib.sha256(os.path.join(receive, "dd.img")) == healthy_sha
+        return seconds
+
+    def to_nbd():
+        with open(nbd_export, "r+b") as f:  # each run starts afresh: no map in the tail
+            f.seek(-(1 << 20), os.SEEK_END)
+            f.write(bytes(1 << 20))
+        rc, seconds, _ = timed(guest, "rescue image /dev/vda nbd://10.0.2.2:%d/disk > "
+                               "/tmp/n.log 2>&1" % nbd.port)
+        with open(nbd_export, "rb") as f:
+            checks["nbd"] = rc == 0 and hashlib.sha256(f.read(size)).hexdigest() == healthy_sha
+        return seconds
+
+    times = {"ssh": [], "dd": [], "nbd": []}
+    for _ in range(RUNS):  # interleaved, so drifts in the host's load hit all alike
+        times["ssh"].append(to_ssh())
+        times["dd"].append(dd_dbclient())
+        times["nbd"].append(to_nbd())
+    ours, dd, nbd_time = (statistics.median(times[k]) for k in ("ssh", "dd", "nbd"))
+    rows = [("rescue image -> ssh:// (SFTP)", ours, checks["ssh"]),
+            ("dd bs=1M | dbclient 'cat > file'", dd, checks["dd"]),
+            ("rescue image -> nbd:// (qemu-nbd)", nbd_time, checks["nbd"])]
+    print("imaging throughput (TCG guest, %d MiB healthy virtio disk, host on loopback, "
+          "median of %d):" % (HEALTHY_MB, RUNS))
+    for label, seconds, good in rows:
+        print("  %-36s %6.1f s  %6.2f MiB/s%s" % (label, seconds, HEALTHY_MB / seconds,
+                                                 "" if good else "  (IMAGE WRONG)"))
+    print("  ratio rescue image ssh:// / dd|dbclient throughput: %.2fx (goal >= 1.0x)"
+          % (dd / ours))
+    print("  ratio rescue image nbd:// / dd|dbclient throughput: %.2fx" % (dd / nbd_time))
+    return rows
+
+
+UNITS = {"B": 1, "kB": 1000, "MB": 1000 ** 2, "GB": 1000 ** 3,
+         "KiB": 1024, "MiB": 1024 ** 2, "GiB": 1024 ** 3}
+
+
+def watch(guest, command, pattern, threshold, timeout=1800):
+    """Types COMMAND; while it runs, timestamps each progress figure (PATTERN: number,
+    unit) as it reaches the console. (exit, seconds, seconds to THRESHOLD bytes or None)."""
+    lib.console_run(guest, "sync; echo 3 > /proc/sys/vm/drop_caches")
+    marker = "WATCHED-%d" % time.monotonic_ns()
+    start_at = len(guest.output())
+    guest.sendline("%s; echo %s=$?" % (command, marker))
+    start = time.monotonic()
+    reached = None
+    while True:
+        text = guest.output()[start_at:]
+        if reached is None:
+            for number, unit in re.findall(pattern, text):
+                if float(number) * UNITS[unit] >= threshold:
+                    reached = time.monotonic() - start
+                    break
+        done = re.search(r"^%s=(\d+)" % marker, text, re.M)
+        if done:
+            return int(done.group(1)), time.monotonic() - start, reached
+        if time.monotonic() - start > timeout:
+            raise SystemExit("bench/image.py: %s did not finish" % command)
+        time.sleep(0.1)
+
+
+def map_rescued(guest, path):
+    code, text = lib.console_run(guest, "cat %s" % path)
+    return sum(int(m.group(2), 16) for m in re.finditer(
+        r"^0x([0-9A-Fa-f]+)\s+0x([0-9A-Fa-f]+)\s+\+\s*$", text, re.M))
+
+
+def bench_faulty(guest, gnu_command, version, faulty_expected):
+    size = FAULTY_MB << 20
+    readable = size - len(BAD) * SECTOR
+    threshold = 0.99 * readable
+    ours_progress = r"rescued ([\d.]+) (B|KiB|MiB|GiB)"
+    gnu_progress = r"(?<!pct )rescued:\s+([\d.]+) (B|kB|MB|GB)"
+    tools = [("rescue image", "rescue image vdb file:///tmp/x", ours_progress),
+             ("rescue image --direct", "rescue image --direct vdb file:///tmp/x",
+              ours_progress),
+             (version, "%s /dev/vdb /tmp/x/vdb.img /tmp/x/vdb.map" % gnu_command,
+              gnu_progress),
+             (version + " -d", "%s -d /dev/vdb /tmp/x/vdb.img /tmp/x/vdb.map" % gnu_command,
+              gnu_progress)]
+    results = []
+    for label, command, progress in tools:
+        runs = []
+        for _ in range(RUNS):
+            code, seconds, to99 = watch(guest, "mkdir -p /tmp/x && " + command, progress,
+                                        threshold)
+            rescued = map_rescued(guest, "/tmp/x/vdb.map")
+            exact = guest_sha(guest, "/tmp/x/vdb.img") == faulty_expected
+            lib.console_run(guest, "rm -rf /tmp/x")
+            runs.append((seconds, to99, rescued, exact, code))
+        results.append((label, statistics.median(r[0] for r in runs),
+                        statistics.median(r[1] or r[0] for r in runs),
+                        min(r[2] for r in runs), all(r[3] for r in runs), runs[-1][4]))
+
+    print("faulty disk (TCG guest, %d MiB, %d bad sectors: scattered and clustered; to the "
+          "guest's RAM; median of %d):" % (FAULTY_MB, len(BAD), RUNS))
+    for label, seconds, to99, rescued, exact, code in results:
+        print("  %-24s exit %d  %6.1f s  99%% of readable after %5.1f s  rescued %d of %d "
+              "readable bytes (%s)" % (label, code, seconds, to99, rescued, readable,
+                                        "exact" if exact else "image not exact: good "
+                                        "sectors lost"))
+    for ours, other in ((results[0], results[2]), (results[0], results[3]),
+                        (results[1], results[3])):
+        print("  %s vs %s: time %.2fx (goal <= 0.8x), time to 99%% %.2fx, bytes rescued %.4fx "
+              "(goal >= 1.0x)" % (ours[0], other[0], ours[1] / other[1], ours[2] / other[2],
+                                  ours[3] / other[3] if other[3] else 0))
+
+
+def main():
+    work = lib.Workdir("bench-image")
+    healthy = work.path("healthy.img")
+    healthy_sha = make_disk(healthy, HEALTHY_MB, 21)
+    faulty = work.path("faulty.img")
+    faulty_before = make_disk(faulty, FAULTY_MB, 22)
+    faulty_expected = zeroed_sha(faulty, BAD)
+    faults = lib.blkdebug_config(work.path("faults.conf"), BAD)
+    gnu_command, version = gnu_ddrescue_initramfs(work.path("gnu.cpio"))
+    export = work.path("export.raw")
+    with open(export, "wb") as f:
+        f.truncate((HEALTHY_MB + 1) << 20)
+    ssh = lib.SshServer(work.path("ssh"))
+    nbd = lib.NbdServer(work.path("nbd"), export)
+    try:
+        with lib.Guest(["--kernel", EFI, "--initrd", work.path("gnu.cpio"),
+                        "--disk", healthy, "--disk", faulty + ",faults=" + faults,
+                        "--host-port", str(ssh.port), "--host-port", str(nbd.port),
+                        "--memory", "1024"], work) as guest:
+            guest.wait_for(r"^rescue: ready", timeout=300)
+            lib.menu_shell(guest)
+            code, text = lib.console_run(guest, "%s --version | head -1" % gnu_command)
+            if code != 0 or "GNU ddrescue" not in text:
+                raise SystemExit("bench/image.py: GNU ddrescue does not run in the guest:\n"
+                                 + text)
+            bench_throughput(guest, ssh, nbd, export, healthy_sha)
+            bench_faulty(guest, gnu_command, version, faulty_expected)
+            guest.stop(command="poweroff")
+    finally:
+        ssh.stop()
+        nbd.stop()
+    if lib.sha256(healthy) != healthy_sha or lib.sha256(faulty) != faulty_before:
+        raise SystemExit("bench/image.py: a source disk changed")
+    work.finish(True)
+
+
+if __name__ == "__main__":
+    main()
