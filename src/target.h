@@ -3,7 +3,7 @@
  *
  *   ssh://[user[:password]@]host[:port]/path   dbclient; works against any stock OpenSSH
  *   nbd://host[:port][/export]  nfs://host/export[/path]  smb://[user@]host/share[/path]
- *   tcp://host:port             plain stream, archives only
+ *   tcp://host:port             a plain stream: images of healthy sources, archives
  *   file:///path                RAM, or a disk released with `rescue unguard`
  *
  * Credentials never leave this module in clear: target->display is the URL with any

@@ -341,6 +341,18 @@ static void unmark_busy(struct image_run *run)
 	unlink(path);
 }
 
+/* The end of the part being imaged: the image keeps the source's offsets, so this is the
+ * size the image has once done. */
+static uint64_t image_end(const struct image_run *run)
+{
+	const struct imaging_options *engine = &run->options.engine;
+	uint64_t end = run->source.identity.size;
+
+	if (engine->limit_size && engine->input_position + engine->limit_size < end)
+		end = engine->input_position + engine->limit_size;
+	return end;
+}
+
 static int open_store(struct image_run *run)
 {
 	char why[1200];
@@ -350,6 +362,8 @@ static int open_store(struct image_run *run)
 	if (run->store == NULL)
 		return err_fatalx(EXIT_SYSTEM, "unable to image %s to %s",
 		    run->source.identity.name, why);
+	/* nbd:// checks its export against it, tcp:// knows when the stream is whole. */
+	run->store->expected_size = image_end(run);
 	return 0;
 }
 
@@ -409,12 +423,9 @@ static int open_image(struct image_run *run)
 /* Bytes still to be written inside the part being imaged, from byte FROM on. */
 static uint64_t bytes_to_write(const struct image_run *run, uint64_t from)
 {
-	const struct imaging_options *engine = &run->options.engine;
-	uint64_t start = engine->input_position, end = run->source.identity.size, total = 0;
+	uint64_t start = run->options.engine.input_position, end = image_end(run), total = 0;
 	size_t i;
 
-	if (engine->limit_size && start + engine->limit_size < end)
-		end = start + engine->limit_size;
 	if (from > start)
 		start = from;
 	for (i = 0; i < run->map.count; i++) {
@@ -562,14 +573,11 @@ static void restore_signals(const struct sigaction *saved)
  * very end (where nothing was rescued) gives it the source's size, so it can be mounted. */
 static int pad_image(struct image_run *run)
 {
-	const struct imaging_options *engine = &run->options.engine;
-	uint64_t end = run->source.identity.size, sector = run->source.identity.sector_size;
+	uint64_t end = image_end(run), sector = run->source.identity.sector_size;
 	const struct map_extent *extent;
 	char *zeros;
 	int rc;
 
-	if (engine->limit_size && engine->input_position + engine->limit_size < end)
-		end = engine->input_position + engine->limit_size;
 	if (run->image_size >= end)
 		return 0;
 	extent = mapfile_find(&run->map, end - sector, MAP_FINISHED);

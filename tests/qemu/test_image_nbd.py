@@ -88,10 +88,8 @@ def test_image_to_nbd_reconnects_after_a_server_restart(ctx):
     assert code == 3 and "no export named 'nosuch'" in text, text
     code, text = lib.console_run(guest, "rescue image vda nbd://10.0.2.2:%d/small"
                                  % small_server.port)
-    # with the source's size known before opening: "make it at least ..."; else the
-    # image command's own check: no room past the export's image area
-    assert code == 3 and re.search(r"make it at least 34603008 bytes|target full: it has 0 B",
-                                   text), text
+    # The image command tells the store the image's size before opening it.
+    assert code == 3 and "make it at least 34603008 bytes" in text, text
     assert not any(open(small, "rb").read()), "the refused export was written"
 
     # The run, in the background; qemu-nbd dies and comes back once data is flowing.
