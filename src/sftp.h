@@ -95,6 +95,8 @@ int sftp_reply_statvfs(const struct sftp_reply *reply, struct sftp_statvfs *stat
 /* "No such file" or the server's own message for a status reply. */
 const char *sftp_status_text(const struct sftp_reply *reply);
 
-enum { SFTP_HANDLE_MAX = 256, SFTP_WRITE_MAX = 64 * 1024 };
+/* OpenSSH's sftp-server takes requests of up to 256 KiB and answers reads of up to about as
+ * much: 128 KiB per request halves the replies (each its own SSH packet) of 64 KiB. */
+enum { SFTP_HANDLE_MAX = 256, SFTP_WRITE_MAX = 128 * 1024 };
 
 #endif

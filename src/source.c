@@ -99,6 +99,11 @@ static int open_descriptors(struct source *source, int direct)
 
 	source->direct = direct;
 	source->fd = open(source->path, flags | (direct ? O_DIRECT : 0));
+	if (source->fd < 0 && direct && errno == EINVAL) {
+		/* A device that refuses O_DIRECT is read through the page cache. */
+		source->direct = direct = 0;
+		source->fd = open(source->path, flags);
+	}
 	if (source->fd < 0)
 		return -1;
 	/* O_DIRECT may be refused (a loop device over tmpfs): sector reads then share fd. */

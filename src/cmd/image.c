@@ -22,7 +22,11 @@
  *   --no-trim            skip trimming: failed clusters go to scraping whole
  *   --no-scrape          skip scraping: leave non-scraped areas for a later run
  *   --reverse            copy pass 1 from the end backwards
- *   --direct             read with O_DIRECT, bypassing the page cache (sector reads always do)
+ *   --direct             read with O_DIRECT, bypassing the page cache: the default, kept
+ *                        for ddrescue's users (readahead through the cache turns one bad
+ *                        sector into many slow failed reads; a disk that refuses O_DIRECT
+ *                        is read through the cache)
+ *   --cached             read through the page cache (single sectors still bypass it)
  *   --cluster-size N     sectors read at once while copying (default 128: 64 KiB, read in
  *                        bursts of up to 1 MiB while the disk reads well; given, exactly N)
  *   --skip-size S[,MAX]  first skip after a read error, and its limit (default 64K, 1% of SRC)
@@ -147,6 +151,7 @@ static int parse_options(int argc, char **argv, struct image_options *options)
 		{ "reverse", no_argument, NULL, 'R' },
 		{ "direct", no_argument, NULL, 'd' },
 		{ "idirect", no_argument, NULL, 'd' },
+		{ "cached", no_argument, NULL, 'C' },
 		{ "cluster-size", required_argument, NULL, 'c' },
 		{ "skip-size", required_argument, NULL, 'K' },
 		{ "input-position", required_argument, NULL, 'i' },
@@ -156,12 +161,13 @@ static int parse_options(int argc, char **argv, struct image_options *options)
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct opt_parser opts = opt_parser(&command_image, argc, argv, "r:NnRdc:K:i:s:m:g:j",
+	struct opt_parser opts = opt_parser(&command_image, argc, argv, "r:NnRdCc:K:i:s:m:g:j",
 	    long_options);
 	char *end;
 	int option;
 
 	options->give_up = -1;
+	options->direct = 1;
 	while ((option = opt_next(&opts)) != OPT_DONE)
 		switch (option) {
 		case 'r':
@@ -174,6 +180,7 @@ static int parse_options(int argc, char **argv, struct image_options *options)
 		case 'n': options->engine.no_scrape = 1; break;
 		case 'R': options->engine.reverse = 1; break;
 		case 'd': options->direct = 1; break;
+		case 'C': options->direct = 0; break;
 		case 'c': options->cluster_text = optarg; break;
 		case 'K': options->skip_text = optarg; break;
 		case 'i': options->position_text = optarg; break;

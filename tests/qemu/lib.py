@@ -61,6 +61,7 @@ import codecs
 import ctypes
 import hashlib
 import os
+import random
 import re
 import shutil
 import signal
@@ -1137,3 +1138,36 @@ def nbd_tail_map(path):
             name = raw[40:296].split(b"\0")[0].decode()
             best = (sequence, name, raw[512:512 + length].decode())
     return best and best[1:]
+
+
+# ---------------------------------------------------------------- imaging fixtures
+
+def faulty_disk(path, size, bad_sectors, seed):
+    """A disk image of SIZE random bytes at PATH, meant to sit behind blkdebug with
+    BAD_SECTORS (512-byte units) failing. Returns the sha256 a perfect rescue has: the
+    source with those sectors zeroed."""
+    data = bytearray(random.Random(seed).randbytes(size))
+    with open(path, "wb") as f:
+        f.write(data)
+    for sector in bad_sectors:
+        data[sector * 512:(sector + 1) * 512] = bytes(512)
+    return hashlib.sha256(data).hexdigest()
+
+
+def bad_runs(bad_sectors):
+    """The '-' extents a map must hold for BAD_SECTORS: (position, size) in bytes, runs of
+    consecutive sectors merged."""
+    runs = []
+    for sector in sorted(bad_sectors):
+        if runs and runs[-1][0] + runs[-1][1] == sector * 512:
+            runs[-1][1] += 512
+        else:
+            runs.append([sector * 512, 512])
+    return [tuple(run) for run in runs]
+
+
+def map_extents(text, state):
+    """The (position, size) extents in STATE ('+', '-', ...) of a ddrescue map TEXT."""
+    return [(int(m.group(1), 16), int(m.group(2), 16))
+            for m in re.finditer(r"^0x([0-9A-F]+)\s+0x([0-9A-F]+)\s+(\S)$", text, re.M)
+            if m.group(3) == state]

@@ -26,29 +26,14 @@ BAD = sorted(SCATTERED + CLUSTER)
 
 
 def _make_source(path):
-    data = bytearray(random.Random(7).randbytes(SIZE_MB * 1024 * 1024))
-    with open(path, "wb") as f:
-        f.write(data)
-    for sector in BAD:
-        data[sector * SECTOR:(sector + 1) * SECTOR] = bytes(SECTOR)
-    return hashlib.sha256(data).hexdigest()
+    return lib.faulty_disk(path, SIZE_MB * 1024 * 1024, BAD, seed=7)
 
 
 def _bad_runs():
-    """The '-' extents the map must hold: runs of consecutive bad sectors, in bytes."""
-    runs = []
-    for sector in BAD:
-        if runs and runs[-1][0] + runs[-1][1] == sector * SECTOR:
-            runs[-1][1] += SECTOR
-        else:
-            runs.append([sector * SECTOR, SECTOR])
-    return [tuple(run) for run in runs]
+    return lib.bad_runs(BAD)
 
 
-def _map_extents(text, state):
-    return [(int(m.group(1), 16), int(m.group(2), 16))
-            for m in re.finditer(r"^0x([0-9A-F]+)\s+0x([0-9A-F]+)\s+(\S)$", text, re.M)
-            if m.group(3) == state]
+_map_extents = lib.map_extents
 
 
 def _run(guest, command, timeout=600):

@@ -8,7 +8,6 @@ there and reads the image back over NBD to compare. An export too small and an
 unknown export name are refused with exit 3. The source is unchanged."""
 
 import hashlib
-import random
 import re
 import time
 
@@ -22,28 +21,14 @@ BAD = sorted([1000, 9999, 33333, 50001] + list(range(20000, 20016)))
 
 
 def _make_source(path):
-    data = bytearray(random.Random(11).randbytes(SIZE))
-    with open(path, "wb") as f:
-        f.write(data)
-    for sector in BAD:
-        data[sector * SECTOR:(sector + 1) * SECTOR] = bytes(SECTOR)
-    return hashlib.sha256(data).hexdigest()
+    return lib.faulty_disk(path, SIZE, BAD, seed=11)
 
 
 def _bad_runs():
-    runs = []
-    for sector in BAD:
-        if runs and runs[-1][0] + runs[-1][1] == sector * SECTOR:
-            runs[-1][1] += SECTOR
-        else:
-            runs.append([sector * SECTOR, SECTOR])
-    return [tuple(run) for run in runs]
+    return lib.bad_runs(BAD)
 
 
-def _map_extents(text, state):
-    return [(int(m.group(1), 16), int(m.group(2), 16))
-            for m in re.finditer(r"^0x([0-9A-F]+)\s+0x([0-9A-F]+)\s+(\S)$", text, re.M)
-            if m.group(3) == state]
+_map_extents = lib.map_extents
 
 
 def _sha_prefix(path, size):
