@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,7 +21,7 @@ enum {
 enum { ATTR_SIZE = 1, ATTR_UIDGID = 2, ATTR_PERMISSIONS = 4, ATTR_ACMODTIME = 8 };
 
 /* OpenSSH's sftp-server takes packets up to 256 KiB; a reply larger than this is bogus. */
-enum { PACKET_MAX = 512 * 1024, EXTENSIONS_MAX = 16 };
+enum { PACKET_MAX = 512 * 1024, EXTENSIONS_MAX = 16, IOV_BATCH = 64 };
 
 /* Bytes [start, length) are the content: consuming moves START, and the content moves
  * down only once START passes half of it, so a long queue is not copied at every send. */
@@ -29,12 +30,26 @@ struct buffer {
 	size_t start, length, capacity;
 };
 
+/* One request waiting to be sent: its own bytes, then (for a write) a payload the caller
+ * keeps alive until the request is sent (sftp_send_write_ref) or that is copied. */
+struct segment {
+	unsigned char *owned;
+	size_t owned_length;
+	const unsigned char *payload;
+	size_t payload_length;
+	unsigned char *payload_copy;	/* set when the payload was copied */
+	size_t sent;
+};
+
 struct sftp {
 	int fd;
 	int stall_seconds;
 	sftp_reply_handler other;
 	void *context;
-	struct buffer out;		/* queued, not yet sent */
+	struct buffer build;		/* the request being put together */
+	struct segment *queue;		/* queued, not yet sent: [head, head + count) */
+	size_t head, count, capacity;
+	size_t queued;			/* bytes in the queue */
 	struct buffer in;		/* received, not yet parsed */
 	struct buffer held;		/* the awaited reply's packet, for the caller */
 	uint32_t next_id;
@@ -162,16 +177,15 @@ const char *sftp_error(const struct sftp *sftp)
 
 /* ---------------------------------------------------------------- packets out */
 
-/* A packet under construction lives at the end of OUT; its length is patched at the end. */
+/* A request is put together in BUILD, its length patched at the end, then queued. */
 struct packet {
 	struct sftp *sftp;
-	size_t start;
 	int failed;
 };
 
 static void packet_bytes(struct packet *packet, const void *bytes, size_t size)
 {
-	struct buffer *out = &packet->sftp->out;
+	struct buffer *out = &packet->sftp->build;
 
 	if (packet->failed || reserve(out, size) != 0) {
 		packet->failed = 1;
@@ -212,7 +226,7 @@ static uint32_t packet_begin(struct packet *packet, struct sftp *sftp, uint8_t t
 	uint32_t id = 0;
 
 	packet->sftp = sftp;
-	packet->start = sftp->out.length;
+	sftp->build.length = 0;
 	packet->failed = sftp->broken;
 	packet_u32(packet, 0);
 	packet_bytes(packet, &type, 1);
@@ -223,32 +237,113 @@ static uint32_t packet_begin(struct packet *packet, struct sftp *sftp, uint8_t t
 	return id;
 }
 
-static uint32_t packet_end(struct packet *packet, uint32_t id)
+/* Queues the request, followed by PAYLOAD (not copied when BORROWED). */
+static uint32_t packet_queue(struct packet *packet, uint32_t id, const void *payload,
+    size_t payload_length, int borrowed)
 {
 	struct sftp *sftp = packet->sftp;
+	struct segment *segment;
 
+	if (!packet->failed && sftp->head + sftp->count == sftp->capacity) {
+		if (sftp->head > 0) {
+			memmove(sftp->queue, sftp->queue + sftp->head, sftp->count * sizeof *segment);
+			sftp->head = 0;
+		} else {
+			size_t capacity = sftp->capacity ? sftp->capacity * 2 : 64;
+			struct segment *bigger = realloc(sftp->queue, capacity * sizeof *bigger);
+
+			if (!bigger)
+				packet->failed = 1;
+			else
+				sftp->queue = bigger, sftp->capacity = capacity;
+		}
+	}
 	if (packet->failed) {
-		sftp->out.length = packet->start;
 		breaks(sftp, "%s", "out of memory for a request");
 		return 0;
 	}
-	put_u32(sftp->out.bytes + packet->start, (uint32_t)(sftp->out.length - packet->start - 4));
+	segment = &sftp->queue[sftp->head + sftp->count];
+	memset(segment, 0, sizeof *segment);
+	segment->owned = malloc(sftp->build.length);
+	if (payload_length && !borrowed) {
+		segment->payload_copy = malloc(payload_length);
+		if (segment->payload_copy)
+			memcpy(segment->payload_copy, payload, payload_length);
+		payload = segment->payload_copy;
+	}
+	if (!segment->owned || (payload_length && !payload)) {
+		free(segment->owned);
+		free(segment->payload_copy);
+		breaks(sftp, "%s", "out of memory for a request");
+		return 0;
+	}
+	put_u32(sftp->build.bytes, (uint32_t)(sftp->build.length - 4 + payload_length));
+	memcpy(segment->owned, sftp->build.bytes, sftp->build.length);
+	segment->owned_length = sftp->build.length;
+	segment->payload = payload;
+	segment->payload_length = payload_length;
+	sftp->count++;
+	sftp->queued += segment->owned_length + payload_length;
 	sftp->outstanding++;
 	return id ? id : 1;
 }
 
+static uint32_t packet_end(struct packet *packet, uint32_t id)
+{
+	return packet_queue(packet, id, NULL, 0, 0);
+}
+
 /* ---------------------------------------------------------------- moving bytes */
 
+static void segment_free(struct segment *segment)
+{
+	free(segment->owned);
+	free(segment->payload_copy);
+}
+
+/* One sendmsg over the first queued requests; payloads go out from where they are. */
 static int send_some(struct sftp *sftp)
 {
-	ssize_t sent = send(sftp->fd, content(&sftp->out), used(&sftp->out),
-	    MSG_NOSIGNAL | MSG_DONTWAIT);
+	struct iovec vectors[IOV_BATCH];
+	struct msghdr message = { .msg_iov = vectors };
+	struct segment *segment;
+	size_t i, skip, left;
+	ssize_t sent;
 
+	for (i = 0; i < sftp->count && message.msg_iovlen + 2 <= IOV_BATCH; i++) {
+		segment = &sftp->queue[sftp->head + i];
+		skip = segment->sent;
+		if (skip < segment->owned_length) {
+			vectors[message.msg_iovlen++] = (struct iovec){ segment->owned + skip,
+			    segment->owned_length - skip };
+			skip = 0;
+		} else {
+			skip -= segment->owned_length;
+		}
+		if (segment->payload_length > skip)
+			vectors[message.msg_iovlen++] = (struct iovec){
+			    (void *)(segment->payload + skip), segment->payload_length - skip };
+	}
+	sent = sendmsg(sftp->fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
 	if (sent < 0)
 		return errno == EAGAIN || errno == EINTR ? 0
 		    : breaks(sftp, "the connection is lost (%s)", strerror(errno));
-	consume(&sftp->out, (size_t)sent);
-	return (int)(sent > 0);
+	sftp->queued -= (size_t)sent;
+	while (sent > 0) {
+		segment = &sftp->queue[sftp->head];
+		left = segment->owned_length + segment->payload_length - segment->sent;
+		if ((size_t)sent < left) {
+			segment->sent += (size_t)sent;
+			break;
+		}
+		sent -= (ssize_t)left;
+		segment_free(segment);
+		sftp->head++;
+		sftp->count--;
+	}
+	if (sftp->count == 0)
+		sftp->head = 0;
+	return 1;
 }
 
 static int receive_some(struct sftp *sftp)
@@ -277,7 +372,7 @@ static int pump(struct sftp *sftp, int timeout_ms)
 
 	if (sftp->broken)
 		return -1;
-	if (used(&sftp->out))
+	if (sftp->count)
 		wait.events |= POLLOUT;
 	rc = poll(&wait, 1, timeout_ms);
 	if (rc < 0)
@@ -388,7 +483,7 @@ int sftp_wait(struct sftp *sftp, uint32_t id, struct sftp_reply *reply)
 		rc = dispatch(sftp, id, reply);
 		if (rc != 0)
 			return rc < 0 ? -1 : 0;
-		if (id == 0 && used(&sftp->out) == 0 && sftp->outstanding == 0)
+		if (id == 0 && sftp->count == 0 && sftp->outstanding == 0)
 			return 0;
 		rc = pump(sftp, 1000);
 		if (rc < 0)
@@ -414,7 +509,7 @@ int sftp_poll(struct sftp *sftp)
 
 size_t sftp_queued(const struct sftp *sftp)
 {
-	return used(&sftp->out);
+	return sftp->queued;
 }
 
 /* ---------------------------------------------------------------- start */
@@ -488,7 +583,10 @@ void sftp_free(struct sftp *sftp)
 	if (!sftp)
 		return;
 	close(sftp->fd);
-	free(sftp->out.bytes);
+	for (; sftp->count; sftp->count--)
+		segment_free(&sftp->queue[sftp->head++]);
+	free(sftp->queue);
+	free(sftp->build.bytes);
 	free(sftp->in.bytes);
 	free(sftp->held.bytes);
 	free(sftp);
@@ -538,16 +636,28 @@ uint32_t sftp_send_fstat(struct sftp *sftp, const char *handle, size_t handle_si
 	return handle_request(sftp, FXP_FSTAT, handle, handle_size);
 }
 
-uint32_t sftp_send_write(struct sftp *sftp, const char *handle, size_t handle_size,
-    uint64_t offset, const void *data, size_t size)
+static uint32_t write_request(struct sftp *sftp, const char *handle, size_t handle_size,
+    uint64_t offset, const void *data, size_t size, int borrowed)
 {
 	struct packet packet;
 	uint32_t id = packet_begin(&packet, sftp, FXP_WRITE);
 
 	packet_string(&packet, handle, handle_size);
 	packet_u64(&packet, offset);
-	packet_string(&packet, data, size);
-	return packet_end(&packet, id);
+	packet_u32(&packet, (uint32_t)size);	/* the data string's length; the data follows */
+	return packet_queue(&packet, id, data, size, borrowed);
+}
+
+uint32_t sftp_send_write(struct sftp *sftp, const char *handle, size_t handle_size,
+    uint64_t offset, const void *data, size_t size)
+{
+	return write_request(sftp, handle, handle_size, offset, data, size, 0);
+}
+
+uint32_t sftp_send_write_ref(struct sftp *sftp, const char *handle, size_t handle_size,
+    uint64_t offset, const void *data, size_t size)
+{
+	return write_request(sftp, handle, handle_size, offset, data, size, 1);
 }
 
 uint32_t sftp_send_read(struct sftp *sftp, const char *handle, size_t handle_size,

@@ -68,6 +68,10 @@ uint32_t sftp_send_open(struct sftp *sftp, const char *path, uint32_t flags);
 uint32_t sftp_send_close(struct sftp *sftp, const char *handle, size_t handle_size);
 uint32_t sftp_send_write(struct sftp *sftp, const char *handle, size_t handle_size,
     uint64_t offset, const void *data, size_t size);
+/* The same without a copy: DATA must stay as it is until the request is sent (until its
+ * reply arrives, or the connection is freed). */
+uint32_t sftp_send_write_ref(struct sftp *sftp, const char *handle, size_t handle_size,
+    uint64_t offset, const void *data, size_t size);
 uint32_t sftp_send_read(struct sftp *sftp, const char *handle, size_t handle_size,
     uint64_t offset, uint32_t size);
 uint32_t sftp_send_stat(struct sftp *sftp, const char *path);

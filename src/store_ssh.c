@@ -261,7 +261,8 @@ static int drain(struct store *store, size_t limit)
 
 static int send_write(struct ssh_backend *ssh, struct pending *entry)
 {
-	entry->id = sftp_send_write(ssh->sftp, ssh->handle, ssh->handle_size, entry->offset,
+	/* The entry keeps its data until the write is acknowledged: no copy needed. */
+	entry->id = sftp_send_write_ref(ssh->sftp, ssh->handle, ssh->handle_size, entry->offset,
 	    entry->data, entry->size);
 	return entry->id ? 0 : -1;
 }
