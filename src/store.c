@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "err.h"
 
 #include "store.h"
 #include "target_ops.h"
@@ -77,6 +80,7 @@ struct store *store_open(const struct target *target, const char *name, char *wh
 	store->ops = ops;
 	store->target = *target;
 	strcpy(store->name, name);
+	snprintf(store->image_name, sizeof store->image_name, "%s.img", name);
 	if (ops->connect(store) < 0) {
 		snprintf(why, why_size, "%s", store->error);
 		*transient = store->transient;
@@ -117,6 +121,19 @@ int store_image_open(struct store *store, uint64_t *size)
 	return 0;
 }
 
+int store_image_open_named(struct store *store, const char *file, uint64_t *size)
+{
+	if (store->ops != &store_ops_file && store->ops != &store_ops_ssh)
+		return store_fail(store, 0, "unable to write %s: %s:// holds one stream or one "
+		    "image, not files", file, store->ops->scheme);
+	if (strlen(file) >= sizeof store->image_name || strchr(file, '/'))
+		return store_fail(store, 0, "unable to write %s: not a plain file name", file);
+	if (store->image_opened && store_flush(store) != 0)
+		return -1;
+	snprintf(store->image_name, sizeof store->image_name, "%s", file);
+	return store_image_open(store, size);
+}
+
 int store_pwrite(struct store *store, const void *data, size_t size, uint64_t position)
 {
 	return store->ops->pwrite(store, data, size, position);
@@ -145,4 +162,46 @@ int store_replace(struct store *store, const char *name, const void *data, size_
 int store_free_space(struct store *store, uint64_t *bytes)
 {
 	return store->ops->free_space ? store->ops->free_space(store, bytes) : 1;
+}
+
+enum { BACKOFF_MAX_SECONDS = 30 };
+
+static void pause_seconds(int seconds, const volatile sig_atomic_t *stop)
+{
+	struct timespec pause = { 1, 0 };
+
+	while (seconds-- > 0 && !*stop)
+		nanosleep(&pause, NULL);
+}
+
+int store_recover(struct store *store, int give_up, const volatile sig_atomic_t *stop,
+    char *failure, size_t failure_size)
+{
+	time_t first = time(NULL);
+	int attempt, pause = 1;
+
+	for (attempt = 1;; attempt++) {
+		if (!store_transient(store) || *stop) {
+			snprintf(failure, failure_size, "%s", store_error(store));
+			return -1;
+		}
+		if (give_up >= 0 && time(NULL) - first >= give_up) {
+			snprintf(failure, failure_size, "%s (gave up after %ld s)",
+			    store_error(store), (long)(time(NULL) - first));
+			return -1;
+		}
+		/* The last pause ends when give_up does, not up to 30 s later. */
+		if (give_up >= 0 && pause > give_up - (time(NULL) - first))
+			pause = (int)(give_up - (time(NULL) - first));
+		err_warnx("%s; reconnecting in %d s (attempt %d)", store_error(store), pause,
+		    attempt);
+		pause_seconds(pause, stop);
+		pause = pause * 2 > BACKOFF_MAX_SECONDS ? BACKOFF_MAX_SECONDS : pause * 2;
+		if (*stop)
+			continue;
+		if (store_reconnect(store) == 0) {
+			err_warnx("%s: reconnected", store->target.display);
+			return 0;
+		}
+	}
 }

@@ -22,6 +22,7 @@
 #ifndef RESCUE_STORE_H
 #define RESCUE_STORE_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -56,6 +57,8 @@ struct store {
 	const struct store_ops *ops;
 	struct target target;
 	char name[256];			/* NAME of NAME.img and NAME.map */
+	char image_name[300];		/* the file the image_* calls write: NAME.img unless
+					 * store_image_open_named said otherwise */
 	void *backend;			/* the backend's own state */
 	int image_opened;		/* store_reconnect opens it again */
 	uint64_t expected_size;		/* the image's size when the caller knows it before
@@ -72,8 +75,18 @@ void store_close(struct store *store);
 
 /* One attempt: disconnect, connect, reopen the image, send again what was in flight. */
 int store_reconnect(struct store *store);
+/* After a failed call: a permanent failure stops at once; a transient one is retried
+ * (store_reconnect) with a pause that doubles up to 30 s, until the target is back (0:
+ * the caller tries its call again), GIVE_UP seconds have passed (negative: never), or
+ * *STOP is set; then -1 with FAILURE saying why. Each attempt is announced on stderr. */
+int store_recover(struct store *store, int give_up, const volatile sig_atomic_t *stop,
+    char *failure, size_t failure_size);
 
 int store_image_open(struct store *store, uint64_t *size);
+/* Finishes the file written so far (store_flush) and opens FILE in the target directory
+ * in its place, for writers of several files one after another (dump's volumes). Only
+ * the schemes that hold files (file, nfs, smb, ssh) can; the others fail. */
+int store_image_open_named(struct store *store, const char *file, uint64_t *size);
 int store_pwrite(struct store *store, const void *data, size_t size, uint64_t position);
 ssize_t store_pread(struct store *store, void *data, size_t size, uint64_t position);
 int store_flush(struct store *store);

@@ -92,12 +92,11 @@ static void file_disconnect(struct store *store)
 
 static int file_image_open(struct store *store, uint64_t *size)
 {
-	char name[sizeof store->name + 8], path[PATH_MAX];
+	char path[PATH_MAX];
 	struct stat status;
 	int fd;
 
-	snprintf(name, sizeof name, "%s.img", store->name);
-	if (path_of(store, name, path, sizeof path) != 0)
+	if (path_of(store, store->image_name, path, sizeof path) != 0)
 		return -1;
 	file_disconnect(store);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -125,7 +124,6 @@ static int write_failed(struct store *store, const char *file, uint64_t position
 static int file_pwrite(struct store *store, const void *data, size_t size, uint64_t position)
 {
 	const char *bytes = data;
-	char name[sizeof store->name + 8];
 	size_t done = 0;
 
 	while (done < size) {
@@ -137,8 +135,8 @@ static int file_pwrite(struct store *store, const void *data, size_t size, uint6
 		if (wrote <= 0) {
 			if (wrote == 0)
 				errno = ENOSPC;
-			snprintf(name, sizeof name, "%s.img", store->name);
-			return write_failed(store, name, position + done, size - done);
+			return write_failed(store, store->image_name, position + done,
+			    size - done);
 		}
 		done += (size_t)wrote;
 	}
@@ -153,7 +151,7 @@ static ssize_t file_pread(struct store *store, void *data, size_t size, uint64_t
 		got = pread(backend(store)->image_fd, data, size, (off_t)position);
 	while (got < 0 && errno == EINTR);
 	if (got < 0)
-		return store_fail(store, 0, "unable to read %s.img at %" PRIu64 ": %s", store->name,
+		return store_fail(store, 0, "unable to read %s at %" PRIu64 ": %s", store->image_name,
 		    position, strerror(errno));
 	return got;
 }
@@ -161,7 +159,7 @@ static ssize_t file_pread(struct store *store, void *data, size_t size, uint64_t
 static int file_flush(struct store *store)
 {
 	if (fdatasync(backend(store)->image_fd) != 0)
-		return store_fail(store, 0, "unable to flush %s.img to storage: %s", store->name,
+		return store_fail(store, 0, "unable to flush %s to storage: %s", store->image_name,
 		    strerror(errno));
 	return 0;
 }

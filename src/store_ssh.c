@@ -218,15 +218,21 @@ static void ssh_release(struct store *store)
 
 /* ---------------------------------------------------------------- the image */
 
+static int close_handle(struct store *store, const char *handle, size_t handle_size);
+
 static int ssh_image_open(struct store *store, uint64_t *size)
 {
 	struct ssh_backend *ssh = backend(store);
 	struct sftp_attributes attributes;
 	struct sftp_reply reply;
-	char name[sizeof store->name + 8], path[PATH_MAX];
+	char path[PATH_MAX];
 
-	snprintf(name, sizeof name, "%s.img", store->name);
-	if (remote_path(store, name, path, sizeof path) != 0)
+	if (ssh->image_open) {
+		ssh->image_open = 0;
+		if (close_handle(store, ssh->handle, ssh->handle_size) != 0)
+			return -1;
+	}
+	if (remote_path(store, store->image_name, path, sizeof path) != 0)
 		return -1;
 	if (call(store, sftp_send_open(ssh->sftp, path, SFTP_READ | SFTP_WRITE | SFTP_CREAT),
 	    &reply) != 0)
@@ -334,7 +340,7 @@ static int ssh_flush(struct store *store)
 	if (call(store, sftp_send_fsync(ssh->sftp, ssh->handle, ssh->handle_size), &reply) != 0)
 		return -1;
 	if (reply.status != SFTP_OK)
-		return store_fail(store, 0, "the server could not sync %s.img: %s", store->name,
+		return store_fail(store, 0, "the server could not sync %s: %s", store->image_name,
 		    sftp_status_text(&reply));
 	return 0;
 }
@@ -363,8 +369,8 @@ static ssize_t ssh_pread(struct store *store, void *data, size_t size, uint64_t 
 				return -1;
 			if (sftp_reply_data(&reply, &got, &length) != 0) {
 				if (reply.status != SFTP_EOF)
-					return store_fail(store, 0, "unable to read %s.img at %llu: %s",
-					    store->name, (unsigned long long)(position + done),
+					return store_fail(store, 0, "unable to read %s at %llu: %s",
+					    store->image_name, (unsigned long long)(position + done),
 					    sftp_status_text(&reply));
 				return (ssize_t)done;	/* the file ends here */
 			}

@@ -85,7 +85,7 @@ const struct command command_image = {
 	.run = image_main,
 };
 
-enum { BACKOFF_MAX_SECONDS = 30, MAX_CLUSTER_SECTORS = 131072 };
+enum { MAX_CLUSTER_SECTORS = 131072 };
 
 struct image_options {
 	struct imaging_options engine;
@@ -466,45 +466,10 @@ static int check_space(struct image_run *run)
 
 /* ------------------------------------------------------------------ the sink */
 
-static void pause_seconds(int seconds)
-{
-	struct timespec pause = { 1, 0 };
-
-	while (seconds-- > 0 && !stop_requested)
-		nanosleep(&pause, NULL);
-}
-
-/* After a failure: permanent ones stop the run; transient ones are retried with a pause
- * that doubles up to 30 s, until the target is back, --give-up passes, or a signal. */
 static int recover(struct image_run *run)
 {
-	time_t first = time(NULL);
-	int attempt, pause = 1;
-
-	for (attempt = 1;; attempt++) {
-		if (!store_transient(run->store) || stop_requested) {
-			snprintf(run->failure, sizeof run->failure, "%s", store_error(run->store));
-			return -1;
-		}
-		if (run->options.give_up >= 0 && time(NULL) - first >= run->options.give_up) {
-			snprintf(run->failure, sizeof run->failure, "%s (gave up after %ld s)",
-			    store_error(run->store), (long)(time(NULL) - first));
-			return -1;
-		}
-		/* The last pause ends when --give-up does, not up to 30 s later. */
-		if (run->options.give_up >= 0 && pause > run->options.give_up - (time(NULL) - first))
-			pause = (int)(run->options.give_up - (time(NULL) - first));
-		err_warnx("%s; reconnecting in %d s (attempt %d)", store_error(run->store), pause,
-		    attempt);
-		pause_seconds(pause);
-		pause = pause * 2 > BACKOFF_MAX_SECONDS ? BACKOFF_MAX_SECONDS : pause * 2;
-		if (stop_requested)
-			continue;
-		if (store_reconnect(run->store) == 0) {
-			err_warnx("%s: reconnected", run->target.display);
-			return 0;
-		}
-	}
+	return store_recover(run->store, run->options.give_up, &stop_requested, run->failure,
+	    sizeof run->failure);
 }
 
 static int sink_write(void *context, const void *buffer, size_t size, uint64_t position)

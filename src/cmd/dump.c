@@ -1,0 +1,797 @@
+/* dump: every readable file of a file system to a target, as archives, with a manifest
+ *
+ * usage: rescue dump [options] SRC [TARGET]
+ *
+ * Copies every file of SRC into pax archives (zstd-compressed by default) in the directory
+ * TARGET (the default target, rescue.target=, when not given), and writes beside them what
+ * arrived: NAME.sha256, `sha256sum -c` lines for every file copied whole, and
+ * NAME.manifest.json, naming every inode reached as copied, partial (with the byte ranges
+ * that could not be read: zeros in the archive), failed or skipped, with the reason. Nothing
+ * is left out silently. NAME is the source's kernel name (sda2) unless --name says
+ * otherwise.
+ *
+ * SRC is a device (sda2, /dev/vdb), mounted read-only here without journal replay (or read
+ * through its mount when it is mounted already), or a directory. An ext2/3/4 file system
+ * that the kernel will not mount is read directly with libext2fs instead, through a backup
+ * superblock when the primary is damaged; --direct does that from the start.
+ *
+ * Databases go first: PostgreSQL data directories (PG_VERSION, global/pg_control), MySQL
+ * and MariaDB ones (ibdata1) and SQLite files (by their header); the summary names them,
+ * with their version and whether all their files arrived whole. --first puts other paths
+ * ahead of them. Metadata kept: owners, modes, times (ns), symbolic and hard links, device
+ * nodes, fifos, extended attributes (ACLs among them, as system.posix_acl_* attributes),
+ * holes of sparse files.
+ *
+ * The archive is cut into volumes, NAME.001.tar.zst, NAME.002.tar.zst, ..., each a whole
+ * archive, named in the manifest once it is on the target. Running the same command again
+ * sends only what the target does not hold whole yet (a file changed since, partial or
+ * failed before, or in a volume an interrupted run did not finish), as a new volume. A lost
+ * connection is retried with a growing pause (1, 2, 4 ... 30 s), forever unless --give-up
+ * bounds it; nothing is lost or sent twice within a volume.
+ *
+ * On the receiver, extract the volumes in order and check:
+ *
+ *   mkdir tree && for v in NAME.[0-9]*.tar.zst; do tar -xpf "$v" -C tree; done
+ *   cd tree && sha256sum -c ../NAME.sha256
+ *
+ *   --direct             read an ext2/3/4 file system with libext2fs, without mounting
+ *   --metadata           send an e2image of the ext2/3/4 file system's metadata instead
+ *                        (NAME.e2image.zst: `zstd -d` gives a raw image, sparse, for
+ *                        debugfs, dumpe2fs and e2fsck -n)
+ *   --compress KIND      zstd (default), gzip or none
+ *   --first PATTERN      dump matching paths first (repeatable)
+ *   --include PATTERN    dump only matching paths (repeatable); the rest is skipped
+ *   --exclude PATTERN    skip matching paths (repeatable)
+ *   --volume-size SIZE   start a new volume after this much (default 1G; 0: one volume)
+ *   --name NAME          the files are NAME.NNN.tar.zst, NAME.sha256, NAME.manifest.json
+ *   --give-up SECONDS    stop when the target stays unreachable this long (default: never)
+ *   --json               progress as JSON lines, then {"event":"summary",...}
+ *
+ * A PATTERN with a '/' is matched against the path from the file system's root and each
+ * directory above it ('*' matches across '/'); one without, against each name in the path:
+ * `--exclude '*.log' --exclude var/cache --first srv/www/uploads`. A directory that
+ * matches takes everything below it.
+ *
+ * Targets: ssh://, nfs://, smb://, file:// hold the volumes and the manifest; tcp:// takes
+ * one volume as a plain stream (`nc -l PORT > NAME.tar.zst` on the receiver; the manifest
+ * stays in RAM on this machine, in /run/rescue/tcp); nbd:// holds a disk image, not files.
+ *
+ * Exit codes: 0 every file copied whole, 1 finished with partial or failed files (the
+ * manifest names them), 2 usage error, 3 the source could not be read at all, the target
+ * failed (what is in the finished volumes is safe: the same command resumes), or a signal
+ * stopped the run.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include "command.h"
+#include "cow.h"
+#include "device.h"
+#include "dump.h"
+#include "err.h"
+#include "extfs.h"
+#include "inventory.h"
+#include "journal.h"
+#include "json.h"
+#include "mountfs.h"
+#include "opt.h"
+#include "probe.h"
+#include "progress.h"
+#include "store.h"
+#include "target.h"
+#include "usage/dump.h"
+
+static int dump_main(int argc, char **argv);
+
+const struct command command_dump = {
+	.name = "dump",
+	.summary = COMMAND_SUMMARY,
+	.usage = COMMAND_USAGE,
+	.menu_label = "dump files to a target",
+	.menu_rank = 46,
+	.menu_prompt = "source and target (e.g. sda2 ssh://user@host/dir)",
+	.run = dump_main,
+};
+
+#define DUMP_MOUNT_DIR "/run/rescue/dump"
+enum { PATTERNS_MAX = 64, LISTED_MAX = 20 };
+
+struct dump_command_options {
+	struct dump_options engine;
+	const char *first[PATTERNS_MAX + 1], *include[PATTERNS_MAX + 1],
+	    *exclude[PATTERNS_MAX + 1];
+	int direct, metadata, json;
+	long give_up;
+	const char *source_operand, *target_url, *name;
+};
+
+struct dump_command {
+	struct dump_command_options options;
+	struct target target;
+	struct store *store;
+	struct fstree *tree;
+	struct device device;
+	int is_device;
+	char name[256];
+	char mounted_at[PATH_MAX];	/* where we mounted it, to unmount */
+	char manifest_name[300], sums_name[300];
+	struct manifest manifest;
+	char failure[1400];
+	struct timespec started, shown;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void request_stop(int signal_number)
+{
+	(void)signal_number;
+	stop_requested = 1;
+}
+
+/* ------------------------------------------------------------------ options */
+
+static int add_pattern(const char **list, const char *pattern, const char *option)
+{
+	int count = 0;
+
+	while (list[count])
+		count++;
+	if (count == PATTERNS_MAX)
+		return err_usage(command_dump.usage, "%s %s: at most %d patterns", option, pattern,
+		    PATTERNS_MAX);
+	list[count] = pattern;
+	return -1;
+}
+
+static int parse_compress(const char *text, enum dump_compress *compress)
+{
+	if (!strcmp(text, "zstd"))
+		*compress = DUMP_ZSTD;
+	else if (!strcmp(text, "gzip"))
+		*compress = DUMP_GZIP;
+	else if (!strcmp(text, "none"))
+		*compress = DUMP_NONE;
+	else
+		return err_usage(command_dump.usage, "--compress %s: not zstd, gzip or none", text);
+	return -1;
+}
+
+static int parse_option(int option, struct dump_command_options *options)
+{
+	unsigned long long bytes;
+	char *end;
+
+	switch (option) {
+	case 'd': options->direct = 1; break;
+	case 'M': options->metadata = 1; break;
+	case 'c': return parse_compress(optarg, &options->engine.compress);
+	case 'f': return add_pattern(options->first, optarg, "--first");
+	case 'I': return add_pattern(options->include, optarg, "--include");
+	case 'x': return add_pattern(options->exclude, optarg, "--exclude");
+	case 'v':
+		if (size_parse(optarg, &bytes) != 0)
+			return err_usage(command_dump.usage, "--volume-size %s: not a size", optarg);
+		options->engine.volume_size = bytes;
+		break;
+	case 'm': options->name = optarg; break;
+	case 'g':
+		options->give_up = strtol(optarg, &end, 10);
+		if (*end || end == optarg || options->give_up < 0)
+			return err_usage(command_dump.usage, "--give-up %s: not a number of seconds",
+			    optarg);
+		break;
+	case 'j': options->json = 1; break;
+	}
+	return -1;
+}
+
+static int parse_options(int argc, char **argv, struct dump_command_options *options)
+{
+	static const struct option long_options[] = {
+		{ "direct", no_argument, NULL, 'd' },
+		{ "metadata", no_argument, NULL, 'M' },
+		{ "compress", required_argument, NULL, 'c' },
+		{ "first", required_argument, NULL, 'f' },
+		{ "include", required_argument, NULL, 'I' },
+		{ "exclude", required_argument, NULL, 'x' },
+		{ "volume-size", required_argument, NULL, 'v' },
+		{ "name", required_argument, NULL, 'm' },
+		{ "give-up", required_argument, NULL, 'g' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct opt_parser opts = opt_parser(&command_dump, argc, argv, "dMc:f:I:x:v:m:g:j",
+	    long_options);
+	int option, code;
+
+	options->give_up = -1;
+	options->engine.volume_size = 1ULL << 30;
+	while ((option = opt_next(&opts)) != OPT_DONE) {
+		if (option == OPT_STOP)
+			return opts.exit_code;
+		if ((code = parse_option(option, options)) >= 0)
+			return code;
+	}
+	if (opt_operands(&opts, 1, 2) != 0)
+		return opts.exit_code;
+	options->source_operand = opts.operands[0];
+	options->target_url = opts.operand_count > 1 ? opts.operands[1] : target_default();
+	if (!options->target_url)
+		return err_usage(command_dump.usage, "no TARGET given and no default target "
+		    "(rescue.target=) set");
+	if (options->name && (!options->name[0] || strchr(options->name, '/')
+	    || strlen(options->name) > 200))
+		return err_usage(command_dump.usage, "--name %s: not a plain file name",
+		    options->name);
+	options->engine.first = options->first;
+	options->engine.include = options->include;
+	options->engine.exclude = options->exclude;
+	return -1;
+}
+
+/* ------------------------------------------------------------------ the source */
+
+static int open_direct(struct dump_command *run, const char *why_mount)
+{
+	char why[1024];
+
+	run->tree = fstree_ext_open(run->device.path, why, sizeof why);
+	if (run->tree)
+		return 0;
+	if (why_mount)
+		return err_fatalx(EXIT_SYSTEM, "unable to read %s: %s; and read directly: %s",
+		    run->device.name, why_mount, why);
+	return err_fatalx(EXIT_SYSTEM, "unable to read %s directly: %s", run->device.name, why);
+}
+
+static int is_ext(const char *type)
+{
+	return !strcmp(type, "ext2") || !strcmp(type, "ext3") || !strcmp(type, "ext4");
+}
+
+static int open_mounted(struct dump_command *run, const char *dir)
+{
+	char why[1024];
+
+	if (!(run->tree = fstree_dir_open(dir, why, sizeof why)))
+		return err_fatalx(EXIT_SYSTEM, "unable to read %s: %s", run->device.name, why);
+	return 0;
+}
+
+/* Mounted read-only without replay; an ext file system the kernel refuses is read
+ * directly instead. */
+static int mount_source(struct dump_command *run)
+{
+	const struct mountfs_type *type;
+	struct extfs_facts facts;
+	struct probe_result probe;
+	char dir[PATH_MAX], extra[32] = "", why[512];
+	int made_dir;
+
+	if (probe_device(run->device.path, &probe) != 0)
+		return err_fatal(EXIT_SYSTEM, "unable to read %s", run->device.path);
+	if (extfs_probe_backup(run->device.path, &probe, &facts) && facts.superblock)
+		snprintf(extra, sizeof extra, "sb=%lu", facts.superblock * (facts.blocksize / 1024));
+	if (!(type = mountfs_lookup(probe.type))) {
+		const char *advice = device_content_advice(probe.type);
+
+		return err_fatalx(EXIT_SYSTEM, "unable to dump %s: it holds %s%s%s", run->device.name,
+		    probe.type[0] ? probe.type : "no file system we know", advice ? ": " : "",
+		    advice ? advice : " (`rescue image` copies it whole, `rescue carve` finds files "
+		    "by their content)");
+	}
+	mkdir("/run/rescue", 0755);
+	mkdir(DUMP_MOUNT_DIR, 0755);
+	snprintf(dir, sizeof dir, "%s/%s", DUMP_MOUNT_DIR, run->device.name);
+	if (mountfs_mount(run->device.path, dir, type, 0, extra, &made_dir) == 0) {
+		snprintf(run->mounted_at, sizeof run->mounted_at, "%s", dir);
+		if (open_mounted(run, dir) != 0)
+			return EXIT_SYSTEM;
+		snprintf(run->tree->description, sizeof run->tree->description,
+		    "%s on %.100s, mounted read-only (%s%s%s)", probe.type, run->device.path,
+		    type->no_replay[0] ? type->no_replay : "ro", extra[0] ? ", " : "", extra);
+		return 0;
+	}
+	snprintf(why, sizeof why, "the kernel will not mount it (%s): %s", probe.type,
+	    strerror(errno));
+	if (made_dir)
+		rmdir(dir);
+	if (!is_ext(probe.type))
+		return err_fatalx(EXIT_SYSTEM, "unable to dump %s: %s; `rescue check %s` says more",
+		    run->device.name, why, run->device.name);
+	err_warnx("%s: %s; reading it directly with libext2fs", run->device.name, why);
+	return open_direct(run, why);
+}
+
+static int open_source(struct dump_command *run)
+{
+	const char *operand = run->options.source_operand, *base;
+	char dir[PATH_MAX], why[1024];
+	struct stat st;
+
+	if (stat(operand, &st) == 0 && S_ISDIR(st.st_mode)) {
+		if (run->options.direct || run->options.metadata)
+			return err_usage(command_dump.usage, "%s is a directory: --direct and "
+			    "--metadata read a device", operand);
+		if (!(run->tree = fstree_dir_open(operand, why, sizeof why)))
+			return err_fatalx(EXIT_SYSTEM, "unable to dump %s", why);
+		base = strrchr(operand, '/') && strrchr(operand, '/')[1] ? strrchr(operand, '/') + 1
+		    : operand;
+		snprintf(run->name, sizeof run->name, "%s", strcmp(base, "/") && base[0] != '/'
+		    ? base : "root");
+		return 0;
+	}
+	if (device_resolve(operand, &run->device) != 0)
+		return err_fatalx(EXIT_SYSTEM, "unable to dump %s: %s", operand,
+		    device_resolve_error(errno));
+	run->is_device = 1;
+	snprintf(run->name, sizeof run->name, "%s", run->device.name);
+	if (run->options.metadata)
+		return 0;
+	if (run->options.direct)
+		return open_direct(run, NULL);
+	if (device_mount_point(NULL, run->device.rdev, dir, sizeof dir) == 1) {
+		if (open_mounted(run, dir) != 0)
+			return EXIT_SYSTEM;
+		snprintf(run->tree->description, sizeof run->tree->description,
+		    "%.100s, through its mount on %.120s", run->device.path, dir);
+		return 0;
+	}
+	return mount_source(run);
+}
+
+static void close_source(struct dump_command *run)
+{
+	fstree_release(run->tree);
+	run->tree = NULL;
+	if (!run->mounted_at[0])
+		return;
+	if (umount2(run->mounted_at, 0) != 0)
+		err_warn("unable to unmount %s", run->mounted_at);
+	else
+		rmdir(run->mounted_at);
+}
+
+/* ------------------------------------------------------------------ the target */
+
+static int choose_target(struct dump_command *run)
+{
+	char why[PATH_MAX + 256], shown[1024];
+
+	if (target_parse(run->options.target_url, &run->target, why, sizeof why) != 0) {
+		journal_redact(run->options.target_url, shown, sizeof shown);
+		return err_usage(command_dump.usage, "not a target URL: %s: %s", shown, why);
+	}
+	if (run->target.scheme == TARGET_NBD)
+		return err_fatalx(EXIT_SYSTEM, "unable to dump %s to %s: nbd:// holds one disk "
+		    "image, not archive files; dump to ssh://, nfs://, smb://, file:// or tcp://, "
+		    "or use `rescue image`", run->name, run->target.display);
+	if (run->target.scheme == TARGET_TCP && !run->options.metadata)
+		run->options.engine.volume_size = 0;	/* a stream is one volume */
+	if (run->options.name)
+		snprintf(run->name, sizeof run->name, "%s", run->options.name);
+	run->options.engine.name = run->name;
+	snprintf(run->manifest_name, sizeof run->manifest_name, "%s.manifest.json", run->name);
+	snprintf(run->sums_name, sizeof run->sums_name, "%s.sha256", run->name);
+	return 0;
+}
+
+static int open_store(struct dump_command *run)
+{
+	char why[1200];
+	int transient;
+
+	run->store = store_open(&run->target, run->name, why, sizeof why, &transient);
+	if (!run->store)
+		return err_fatalx(EXIT_SYSTEM, "unable to dump %s to %s", run->name, why);
+	return 0;
+}
+
+/* What earlier runs recorded; a manifest that cannot be read is left alone. */
+static int load_manifest(struct dump_command *run)
+{
+	char *text = NULL, why[256];
+	size_t size;
+	int found;
+
+	if (run->target.scheme == TARGET_TCP)
+		return 0;	/* every stream starts anew */
+	found = store_get(run->store, run->manifest_name, &text, &size);
+	if (found < 0)
+		return err_fatalx(EXIT_SYSTEM, "unable to read %s: %s", run->manifest_name,
+		    store_error(run->store));
+	if (found == 1)
+		return 0;
+	if (manifest_parse(&run->manifest, text, why, sizeof why) != 0) {
+		free(text);
+		return err_fatalx(EXIT_SYSTEM, "unable to resume from %s on %s: %s; it was left as "
+		    "it is (use --name for a new dump)", run->manifest_name, run->target.display,
+		    why);
+	}
+	free(text);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ the sink */
+
+static int recover(struct dump_command *run)
+{
+	return store_recover(run->store, (int)run->options.give_up, &stop_requested,
+	    run->failure, sizeof run->failure);
+}
+
+static int sink_begin_volume(void *context, const char *file, uint64_t *size)
+{
+	struct dump_command *run = context;
+
+	if (run->target.scheme == TARGET_TCP) {
+		*size = 0;
+		return store_image_open(run->store, size) == 0 ? 0 : recover(run) == 0 ? 0 : -1;
+	}
+	while (store_image_open_named(run->store, file, size) != 0)
+		if (recover(run) != 0)
+			return -1;
+	return 0;
+}
+
+static int sink_write(void *context, const void *data, size_t size, uint64_t position)
+{
+	struct dump_command *run = context;
+
+	while (store_pwrite(run->store, data, size, position) != 0)
+		if (recover(run) != 0)
+			return -1;
+	return 0;
+}
+
+static int sink_end_volume(void *context, uint64_t size)
+{
+	struct dump_command *run = context;
+
+	run->store->expected_size = size;	/* tcp:// closes the stream once it is whole */
+	while (store_flush(run->store) != 0)
+		if (recover(run) != 0)
+			return -1;
+	return 0;
+}
+
+static int replace(struct dump_command *run, const char *name, const char *text,
+    size_t size)
+{
+	while (store_replace(run->store, name, text, size) != 0)
+		if (recover(run) != 0)
+			return -1;
+	return 0;
+}
+
+static int sink_save_manifest(void *context, struct manifest *manifest)
+{
+	struct dump_command *run = context;
+	size_t json_size, sums_size;
+	char *json = manifest_json(manifest, &json_size);
+	char *sums = manifest_sha256sum(manifest, &sums_size);
+	int rc = -1;
+
+	if (!json || !sums)
+		snprintf(run->failure, sizeof run->failure, "out of memory for the manifest");
+	else if (replace(run, run->sums_name, sums, sums_size) == 0
+	    && replace(run, run->manifest_name, json, json_size) == 0)
+		rc = 0;
+	free(json);
+	free(sums);
+	return rc;
+}
+
+static double seconds_since(const struct timespec *then)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - then->tv_sec) + (double)(now.tv_nsec - then->tv_nsec) / 1e9;
+}
+
+static void show_json(const struct dump_progress *progress, double elapsed)
+{
+	printf("{\"event\":\"progress\",\"files\":%zu,\"files_total\":%zu,\"bytes\":%" PRIu64
+	    ",\"bytes_total\":%" PRIu64 ",\"missing\":%" PRIu64 ",\"sent\":%" PRIu64
+	    ",\"volume\":%u,\"elapsed\":%.1f}\n", progress->files_done, progress->files_total,
+	    progress->bytes_done, progress->bytes_total, progress->missing_bytes, progress->sent,
+	    progress->volume, elapsed);
+	fflush(stdout);
+}
+
+static void show_line(const struct dump_progress *progress, double elapsed, int tty)
+{
+	char done[32], total[32], rate[32], eta[32] = "", sent[32];
+	double speed = elapsed > 0 ? (double)progress->bytes_done / elapsed : 0;
+
+	inventory_size_text(progress->bytes_done, done, sizeof done);
+	inventory_size_text(progress->bytes_total, total, sizeof total);
+	inventory_size_text((uint64_t)speed, rate, sizeof rate);
+	inventory_size_text(progress->sent, sent, sizeof sent);
+	if (speed > 0 && progress->bytes_total > progress->bytes_done) {
+		strcpy(eta, "  ETA ");
+		progress_duration((double)(progress->bytes_total - progress->bytes_done) / speed,
+		    eta + 6, sizeof eta - 6);
+	}
+	fprintf(stderr, "%s%zu/%zu files  %s of %s  %s/s%s  sent %s  unreadable %" PRIu64
+	    " B%s", tty ? "\r\033[K" : "", progress->files_done, progress->files_total, done,
+	    total, rate, eta, sent, progress->missing_bytes, tty && !progress->force ? "" : "\n");
+}
+
+static void sink_progress(void *context, const struct dump_progress *progress)
+{
+	struct dump_command *run = context;
+	int tty = isatty(STDERR_FILENO);
+	double since = seconds_since(&run->shown);
+
+	if (!progress->force && since < (run->options.json ? 1.0 : tty ? 0.5 : 10.0))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &run->shown);
+	if (run->options.json)
+		show_json(progress, seconds_since(&run->started));
+	else
+		show_line(progress, seconds_since(&run->started), tty);
+}
+
+static int sink_stop_requested(void *context)
+{
+	(void)context;
+	return stop_requested;
+}
+
+/* ------------------------------------------------------------------ metadata */
+
+struct metadata_stream {
+	struct dump_command *run;
+	uint64_t position;
+};
+
+static ssize_t metadata_output(struct archive *archive, void *context, const void *data,
+    size_t size)
+{
+	struct metadata_stream *stream = context;
+
+	(void)archive;
+	if (sink_write(stream->run, data, size, stream->position) != 0)
+		return -1;
+	stream->position += size;
+	return (ssize_t)size;
+}
+
+/* e2image's output, read from PIPE, through zstd to the target. */
+static int compress_metadata(struct dump_command *run, int pipe, struct archive *archive,
+    struct metadata_stream *stream)
+{
+	struct archive_entry *entry = archive_entry_new();
+	char buffer[1 << 16];
+	ssize_t got;
+	int rc = -1;
+
+	if (!entry || archive_write_set_format_raw(archive) != ARCHIVE_OK
+	    || archive_write_add_filter_zstd(archive) != ARCHIVE_OK
+	    || archive_write_set_bytes_in_last_block(archive, 1) != ARCHIVE_OK
+	    || archive_write_open2(archive, stream, NULL, metadata_output, NULL, NULL)
+	    != ARCHIVE_OK)
+		goto out;
+	archive_entry_set_filetype(entry, AE_IFREG);
+	archive_entry_set_pathname(entry, "e2image");
+	if (archive_write_header(archive, entry) != ARCHIVE_OK)
+		goto out;
+	while ((got = read(pipe, buffer, sizeof buffer)) > 0 || (got < 0 && errno == EINTR))
+		if (got > 0 && archive_write_data(archive, buffer, (size_t)got) != got)
+			goto out;
+	rc = got == 0 && archive_write_close(archive) == ARCHIVE_OK ? 0 : -1;
+out:
+	if (rc != 0 && !run->failure[0])
+		snprintf(run->failure, sizeof run->failure, "%s", archive_error_string(archive)
+		    ? archive_error_string(archive) : "unable to read e2image's output");
+	archive_entry_free(entry);
+	return rc;
+}
+
+/* e2image -r writes the metadata blocks at their places and zeros between them:
+ * compressed, a file system of any size shrinks to about the size of its metadata. */
+static int send_metadata(struct dump_command *run)
+{
+	char *argv[] = { "e2image", "-r", run->device.path, "-", NULL };
+	struct metadata_stream stream = { run, 0 };
+	struct archive *archive = archive_write_new();
+	char file[300], size_text[32];
+	int pipe_fds[2], status = 0, rc = -1;
+	uint64_t size;
+	pid_t child = -1;
+
+	snprintf(file, sizeof file, "%s.e2image.zst", run->name);
+	if (!archive || pipe(pipe_fds) != 0)
+		return err_fatal(EXIT_SYSTEM, "unable to start e2image");
+	if (sink_begin_volume(run, file, &size) == 0 && (child = fork()) == 0) {
+		dup2(pipe_fds[1], STDOUT_FILENO);
+		close(pipe_fds[0]), close(pipe_fds[1]);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(pipe_fds[1]);
+	if (child > 0)
+		rc = compress_metadata(run, pipe_fds[0], archive, &stream);
+	close(pipe_fds[0]);
+	if (child > 0)
+		waitpid(child, &status, 0);
+	archive_write_free(archive);
+	if (child > 0 && (!WIFEXITED(status) || WEXITSTATUS(status)))
+		return err_fatalx(EXIT_SYSTEM, "unable to send the metadata of %s: e2image failed "
+		    "(%s %d); %s/%s is incomplete", run->device.name, WIFEXITED(status) ? "exit"
+		    : "signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+		    run->target.display, file);
+	if (rc != 0 || sink_end_volume(run, stream.position) != 0)
+		return err_fatalx(EXIT_SYSTEM, "unable to send the metadata of %s to %s/%s: %s",
+		    run->device.name, run->target.display, file, run->failure);
+	inventory_size_text(stream.position, size_text, sizeof size_text);
+	printf("%s: metadata image %s/%s (%s, zstd; `zstd -d` gives a raw image for debugfs, "
+	    "dumpe2fs, e2fsck -n)\n", run->device.name, run->target.display, file, size_text);
+	journal_summary("metadata of %s to %s/%s (%" PRIu64 " bytes)", run->device.name,
+	    run->target.display, file, stream.position);
+	return EXIT_OK;
+}
+
+/* ------------------------------------------------------------------ the result */
+
+static void list_problems(struct manifest *manifest, enum manifest_status status,
+    const char *heading)
+{
+	const struct manifest_entry *entry;
+	size_t i, shown = 0, total = 0;
+
+	for (i = 0; i < manifest->count; i++) {
+		entry = &manifest->entries[i];
+		if (entry->status != status || manifest_find(manifest, entry->path) != entry)
+			continue;
+		if (total++ >= LISTED_MAX)
+			continue;
+		if (!shown++)
+			printf("%s:\n", heading);
+		printf("  %s: %s\n", entry->path, entry->reason ? entry->reason : "");
+	}
+	if (total > LISTED_MAX)
+		printf("  ... and %zu more (%s lists them all)\n", total - LISTED_MAX, "the manifest");
+}
+
+static void print_databases(const struct manifest *manifest)
+{
+	const struct manifest_database *database;
+	size_t i;
+
+	for (i = 0; i < manifest->database_count; i++) {
+		database = &manifest->databases[i];
+		printf("database: %s%s%s at %s: %zu file%s, %s\n", database->kind,
+		    database->version[0] ? " " : "", database->version,
+		    database->path[0] ? database->path : "/", database->files,
+		    database->files == 1 ? "" : "s", database->complete == database->files
+		    ? "all copied whole" : "NOT all copied whole");
+	}
+}
+
+static void print_summary(struct dump_command *run, int code)
+{
+	struct manifest_totals totals;
+	char bytes[32], missing[32];
+
+	manifest_totals(&run->manifest, &totals);
+	if (run->options.json) {
+		printf("{\"event\":\"summary\",");
+		json_member_string(stdout, "source", run->manifest.source, 0);
+		json_member_string(stdout, "target", run->target.display, 1);
+		json_member_string(stdout, "manifest", run->manifest_name, 1);
+		printf(",\"copied\":%zu,\"partial\":%zu,\"failed\":%zu,\"skipped\":%zu,\"bytes\":%"
+		    PRIu64 ",\"missing_bytes\":%" PRIu64 ",\"volumes\":%zu,\"databases\":%zu,"
+		    "\"exit\":%d}\n", totals.copied, totals.partial, totals.failed, totals.skipped,
+		    totals.bytes, totals.missing_bytes, run->manifest.volume_count,
+		    run->manifest.database_count, code);
+		return;
+	}
+	inventory_size_text(totals.bytes, bytes, sizeof bytes);
+	inventory_size_text(totals.missing_bytes, missing, sizeof missing);
+	printf("%s: %zu copied, %zu partial, %zu failed, %zu skipped; %s of file data, %s of it "
+	    "unreadable (zeros in the archive)\n", run->name, totals.copied, totals.partial,
+	    totals.failed, totals.skipped, bytes, missing);
+	print_databases(&run->manifest);
+	list_problems(&run->manifest, MANIFEST_PARTIAL, "partial (the missing ranges are in "
+	    "the manifest)");
+	list_problems(&run->manifest, MANIFEST_FAILED, "failed");
+	printf("on %s: %s, %s%s\n", run->target.display, run->manifest_name, run->sums_name,
+	    run->target.scheme == TARGET_TCP ? " (in RAM here: /run/rescue/tcp)" : "");
+}
+
+static int verdict(struct dump_command *run, int rc)
+{
+	struct manifest_totals totals;
+
+	if (rc != 0)
+		return EXIT_SYSTEM;
+	manifest_totals(&run->manifest, &totals);
+	return totals.partial || totals.failed ? EXIT_LOSSES : EXIT_OK;
+}
+
+static int finish(struct dump_command *run, int rc)
+{
+	struct manifest_totals totals;
+	int code = verdict(run, rc);
+
+	print_summary(run, code);
+	manifest_totals(&run->manifest, &totals);
+	if (rc != 0)
+		err_warnx("unable to finish the dump of %s: %s; the finished volumes and the "
+		    "manifest are on the target (the same command resumes)", run->name,
+		    run->failure[0] ? run->failure : "the target failed");
+	journal_summary("dump of %s to %s: %zu copied, %zu partial, %zu failed, %zu skipped%s",
+	    run->name, run->target.display, totals.copied, totals.partial, totals.failed,
+	    totals.skipped, rc != 0 ? " (stopped before the end)" : "");
+	return code;
+}
+
+static int run_engine(struct dump_command *run)
+{
+	struct dump_sink sink = { run, sink_begin_volume, sink_write, sink_end_volume,
+	    sink_save_manifest, sink_progress, sink_stop_requested };
+	struct sigaction action, saved[2];
+	int rc;
+
+	memset(&action, 0, sizeof action);
+	action.sa_handler = request_stop;
+	sigemptyset(&action.sa_mask);
+	sigaction(SIGINT, &action, &saved[0]);
+	sigaction(SIGTERM, &action, &saved[1]);
+	clock_gettime(CLOCK_MONOTONIC, &run->started);
+	run->shown = run->started;
+	if (!run->options.json)
+		printf("dumping %s (%s) to %s%s\n", run->name, run->tree->description,
+		    run->target.display, run->manifest.count ? ", resuming from its manifest" : "");
+	fflush(stdout);
+	rc = dump_run(run->tree, &run->options.engine, &sink, &run->manifest, run->failure,
+	    sizeof run->failure);
+	sigaction(SIGINT, &saved[0], NULL);
+	sigaction(SIGTERM, &saved[1], NULL);
+	return rc;
+}
+
+static int dump_main(int argc, char **argv)
+{
+	struct dump_command *run = calloc(1, sizeof *run);
+	int code;
+
+	if (!run)
+		return err_fatal(EXIT_SYSTEM, "unable to start the dump");
+	stop_requested = 0;
+	if ((code = parse_options(argc, argv, &run->options)) >= 0)
+		goto out;
+	if ((code = open_source(run)) != 0 || (code = choose_target(run)) != 0
+	    || (code = open_store(run)) != 0)
+		goto out;
+	if (run->options.metadata) {
+		code = send_metadata(run);
+		goto out;
+	}
+	if ((code = load_manifest(run)) != 0)
+		goto out;
+	code = finish(run, run_engine(run));
+out:
+	store_close(run->store);
+	close_source(run);
+	manifest_free(&run->manifest);
+	free(run);
+	return code;
+}
