@@ -1,8 +1,9 @@
-/* extfs.c: the superblock facts `rescue check` reports, from libext2fs.
+/* extfs.c: the superblock facts `rescue check` reports, from libext2fs, and the read-only
+ * opening `rescue dump --direct` shares.
  *
  * The device is opened without EXT2_FLAG_RW, so libext2fs opens it O_RDONLY; the flags let
- * a damaged file system open anyway (bad checksums, bad group descriptors): we only read
- * the superblock.
+ * a damaged file system open anyway (bad checksums, bad group descriptors): its callers
+ * read on and report what fails rather than read nothing.
  */
 #include <stdio.h>
 #include <string.h>
@@ -18,7 +19,7 @@ enum {
 	    | EXT2_FLAG_SOFTSUPP_FEATURES | EXT2_FLAG_JOURNAL_DEV_OK,
 };
 
-static const char *ext_type(const struct ext2_super_block *super)
+const char *extfs_type(const struct ext2_super_block *super)
 {
 	if (super->s_feature_incompat & (EXT3_FEATURE_INCOMPAT_EXTENTS
 	    | EXT4_FEATURE_INCOMPAT_64BIT | EXT4_FEATURE_INCOMPAT_FLEX_BG)
@@ -45,7 +46,7 @@ static void fill_facts(ext2_filsys fs, struct extfs_facts *facts)
 {
 	struct ext2_super_block *super = fs->super;
 
-	snprintf(facts->type, sizeof facts->type, "%s", ext_type(super));
+	snprintf(facts->type, sizeof facts->type, "%s", extfs_type(super));
 	facts->blocksize = fs->blocksize;
 	copy_field(facts->label, sizeof facts->label, super->s_volume_name,
 	    sizeof super->s_volume_name);
@@ -69,47 +70,57 @@ static void fill_facts(ext2_filsys fs, struct extfs_facts *facts)
 	facts->free_inodes = super->s_free_inodes_count;
 }
 
-static errcode_t try_open(const char *device, unsigned long superblock, unsigned blocksize,
-    struct extfs_facts *facts)
+/* Group 1 starts 8 x blocksize blocks in (block 8193 with 1 KiB blocks, whose block 0 is
+ * the boot block). */
+static unsigned long backup_superblock(unsigned blocksize)
 {
-	ext2_filsys fs;
-	errcode_t code = ext2fs_open2(device, NULL, OPEN_FLAGS, (int)superblock, blocksize,
-	    unix_io_manager, &fs);
-
-	if (code != 0)
-		return code;
-	fill_facts(fs, facts);
-	facts->superblock = superblock;
-	ext2fs_close_free(&fs);
-	return 0;
+	return blocksize == 1024 ? 8193 : 8UL * blocksize;
 }
 
-int extfs_read(const char *device, struct extfs_facts *facts, char *why, size_t why_size)
+static errcode_t open_at(const char *device, unsigned long superblock, unsigned blocksize,
+    ext2_filsys *fs)
+{
+	return ext2fs_open2(device, NULL, OPEN_FLAGS, (int)superblock, blocksize, unix_io_manager,
+	    fs);
+}
+
+int extfs_open(const char *device, ext2_filsys *fs, unsigned long *superblock, char *why,
+    size_t why_size)
 {
 	static const unsigned blocksizes[] = { 1024, 2048, 4096, 8192, 16384, 32768, 65536 };
 	errcode_t code;
 	size_t i;
 
-	memset(facts, 0, sizeof *facts);
 	initialize_ext2_error_table();
-	code = try_open(device, 0, 0, facts);
+	*superblock = 0;
+	code = open_at(device, 0, 0, fs);
 	if (code == 0)
 		return 0;
-	snprintf(facts->primary_error, sizeof facts->primary_error, "%s", error_message(code));
-	snprintf(why, why_size, "%s", facts->primary_error);
+	snprintf(why, why_size, "%s", error_message(code));
 	/* Backups only help when the device is ext at all: a backup with a good magic number is
-	 * what tells us so. Group 1 starts 8 x blocksize blocks in (block 8193 for 1 KiB). */
+	 * what tells us so. */
 	for (i = 0; i < sizeof blocksizes / sizeof blocksizes[0]; i++) {
-		unsigned long backup = blocksizes[i] == 1024 ? 8193 : 8UL * blocksizes[i];
-		char primary[sizeof facts->primary_error];
-
-		memcpy(primary, facts->primary_error, sizeof primary);
-		if (try_open(device, backup, blocksizes[i], facts) == 0) {
-			memcpy(facts->primary_error, primary, sizeof primary);
+		*superblock = backup_superblock(blocksizes[i]);
+		if (open_at(device, *superblock, blocksizes[i], fs) == 0)
 			return 0;
-		}
 	}
+	*superblock = 0;
 	return -1;
+}
+
+int extfs_read(const char *device, struct extfs_facts *facts, char *why, size_t why_size)
+{
+	ext2_filsys fs;
+
+	memset(facts, 0, sizeof *facts);
+	if (extfs_open(device, &fs, &facts->superblock, facts->primary_error,
+	    sizeof facts->primary_error) != 0) {
+		snprintf(why, why_size, "%s", facts->primary_error);
+		return -1;
+	}
+	fill_facts(fs, facts);
+	ext2fs_close_free(&fs);
+	return 0;
 }
 
 const char *extfs_state(const struct extfs_facts *facts)

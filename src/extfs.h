@@ -1,9 +1,10 @@
 /* extfs.h: what an ext2/3/4 superblock says about the file system's state, read with
  * libext2fs from a device opened read-only.
  *
- * extfs_read() tries the primary superblock first; when that cannot be read it tries the
- * first backup for each block size (group 1: block 8193 with 1 KiB blocks, 8 x the block
- * size otherwise) and says which one worked, so e2fsck can be pointed at it (-b, -B).
+ * extfs_open() and extfs_read() try the primary superblock first; when that cannot be read
+ * they try the first backup for each block size (group 1: block 8193 with 1 KiB blocks,
+ * 8 x the block size otherwise) and say which one worked, so e2fsck can be pointed at it
+ * (-b, -B).
  */
 #ifndef RESCUE_EXTFS_H
 #define RESCUE_EXTFS_H
@@ -30,9 +31,20 @@ struct extfs_facts {
 	unsigned inodes, free_inodes;
 };
 
+struct struct_ext2_filsys;
+struct ext2_super_block;
+
+/* Opens DEVICE read-only with libext2fs, the primary superblock first, then the backups.
+ * 0 with *FS (ext2fs_close_free it) and *SUPERBLOCK (0: the primary, else the backup's
+ * block number); -1 when none opens. WHY gets what libext2fs said of the primary whenever
+ * the primary did not open, a backup then opening or not. */
+int extfs_open(const char *device, struct struct_ext2_filsys **fs, unsigned long *superblock,
+    char *why, size_t why_size);
 /* 0 when a superblock was read; else -1 with WHY saying what libext2fs said of the
  * primary (a device that is not ext at all gives "Bad magic number in super-block"). */
 int extfs_read(const char *device, struct extfs_facts *facts, char *why, size_t why_size);
+/* "ext2", "ext3" or "ext4", by the features SUPER names. */
+const char *extfs_type(const struct ext2_super_block *super);
 const char *extfs_state(const struct extfs_facts *facts);
 
 struct probe_result;
