@@ -693,10 +693,27 @@ static struct archive_entry *header_for(const struct dump_node *node)
 	return header;
 }
 
-static int write_header(struct dump *dump, struct archive_entry *header)
+/* 0 written, 1 this entry refused (the archive goes on; ENTRY says why), -1 the archive
+ * failed. */
+static int write_header(struct dump *dump, struct archive_entry *header,
+    struct manifest_entry *entry)
 {
-	if (archive_write_header(dump->archive, header) == ARCHIVE_OK)
+	char reason[300];
+	int rc = archive_write_header(dump->archive, header);
+
+	/* A name that is not UTF-8 warns: the entry is written with hdrcharset=BINARY, the
+	 * name's bytes as they are, which tar extracts as they were. */
+	if (rc == ARCHIVE_OK || rc == ARCHIVE_WARN)
 		return 0;
+	if (rc == ARCHIVE_FAILED && entry) {
+		snprintf(reason, sizeof reason, "not archivable: %s",
+		    archive_error_string(dump->archive));
+		entry->status = MANIFEST_FAILED;
+		entry->volume = 0;
+		entry->sha256[0] = '\0';
+		manifest_set_reason(entry, reason);
+		return 1;
+	}
 	return fail(dump, "unable to write to the archive: %s",
 	    archive_error_string(dump->archive));
 }
@@ -858,13 +875,16 @@ static int archive_link(struct dump *dump, const struct dump_node *node,
 {
 	struct manifest_entry *entry;
 	size_t first_index = (size_t)(first - dump->manifest->entries);
+	int rc;
 
 	archive_entry_copy_hardlink(header, first->path);
 	archive_entry_set_size(header, 0);
-	if (write_header(dump, header) != 0 || !(entry = entry_for(dump, node)))
+	if (!(entry = entry_for(dump, node)))
 		return -1;
-	first = &dump->manifest->entries[first_index];	/* the entries may have moved */
 	entry->volume = dump->volume;
+	if ((rc = write_header(dump, header, entry)) != 0)
+		return rc;
+	first = &dump->manifest->entries[first_index];	/* the entries may have moved */
 	entry->status = first->status == MANIFEST_COPIED ? MANIFEST_COPIED : MANIFEST_PARTIAL;
 	memcpy(entry->sha256, first->sha256, sizeof entry->sha256);
 	if (!(entry->link_to = strdup(first->path)))
@@ -900,8 +920,10 @@ static int archive_file(struct dump *dump, const struct dump_node *node,
 		goto out;
 	entry->volume = dump->volume;
 	add_xattrs(dump, node, header, entry);
-	if (write_header(dump, header) != 0)
+	if ((rc = write_header(dump, header, entry)) != 0) {
+		rc = rc > 0 ? 1 : -1;
 		goto out;
+	}
 	sha256_init(&hash);
 	if (copy_content(dump, file, regions, count, size, entry, &hash) != 0)
 		goto out;
@@ -931,7 +953,7 @@ static int archive_other(struct dump *dump, const struct dump_node *node,
 		manifest_set_reason(entry, node->problem);
 	}
 	add_xattrs(dump, node, header, entry);
-	return write_header(dump, header);
+	return write_header(dump, header, entry);
 }
 
 static int archive_node(struct dump *dump, const struct dump_node *node)
@@ -953,6 +975,8 @@ static int archive_node(struct dump *dump, const struct dump_node *node)
 	else
 		rc = archive_other(dump, node, header);
 	archive_entry_free(header);
+	if (rc > 0)
+		return 0;	/* refused: recorded, nothing to finish */
 	if (rc == 0 && archive_write_finish_entry(dump->archive) != ARCHIVE_OK)
 		rc = fail(dump, "unable to write to the archive: %s",
 		    archive_error_string(dump->archive));
