@@ -561,6 +561,7 @@ struct metadata_stream {
 	uint64_t position;
 };
 
+
 static ssize_t metadata_output(struct archive *archive, void *context, const void *data,
     size_t size)
 {
@@ -604,11 +605,9 @@ out:
 	return rc;
 }
 
-/* e2image -r writes the metadata blocks at their places and zeros between them:
- * compressed, a file system of any size shrinks to about the size of its metadata. */
-static int send_metadata(struct dump_command *run)
+/* Runs ARGV (e2image writing to stdout) and sends its output as NAME.e2image.zst. */
+static int stream_metadata(struct dump_command *run, char **argv)
 {
-	char *argv[] = { "e2image", "-r", run->device.path, "-", NULL };
 	struct metadata_stream stream = { run, 0 };
 	struct archive *archive = archive_write_new();
 	char file[300], size_text[32];
@@ -619,13 +618,17 @@ static int send_metadata(struct dump_command *run)
 	snprintf(file, sizeof file, "%s.e2image.zst", run->name);
 	if (!archive || pipe(pipe_fds) != 0)
 		return err_fatal(EXIT_SYSTEM, "unable to start e2image");
-	if (sink_begin_volume(run, file, &size) == 0 && (child = fork()) == 0) {
+	size = 0;
+	if (sink_begin_volume(run, file, &size) == 0 && size == 0 && (child = fork()) == 0) {
 		dup2(pipe_fds[1], STDOUT_FILENO);
 		close(pipe_fds[0]), close(pipe_fds[1]);
 		execvp(argv[0], argv);
 		_exit(127);
 	}
 	close(pipe_fds[1]);
+	if (child < 0 && size > 0)
+		snprintf(run->failure, sizeof run->failure, "it holds %s already (%" PRIu64 " bytes): "
+		    "remove it there, or use --name", file, size);
 	if (child > 0)
 		rc = compress_metadata(run, pipe_fds[0], archive, &stream);
 	close(pipe_fds[0]);
@@ -646,6 +649,28 @@ static int send_metadata(struct dump_command *run)
 	journal_summary("metadata of %s to %s/%s (%" PRIu64 " bytes)", run->device.name,
 	    run->target.display, file, stream.position);
 	return EXIT_OK;
+}
+
+/* e2image -r writes the metadata blocks at their places and zeros between them:
+ * compressed, a file system of any size shrinks to about the size of its metadata. A
+ * damaged primary superblock is read past with a backup (-b, -B), as extfs.h finds it;
+ * the image keeps the damaged one, as it is on the disk. */
+static int send_metadata(struct dump_command *run)
+{
+	char superblock[32], block_size[32], why[256];
+	char *argv[] = { "e2image", "-r", run->device.path, "-", NULL, NULL, NULL, NULL, NULL };
+	struct extfs_facts facts;
+
+	if (extfs_read(run->device.path, &facts, why, sizeof why) != 0)
+		return err_fatalx(EXIT_SYSTEM, "unable to send the metadata of %s: no ext2/3/4 "
+		    "superblock found: %s", run->device.name, why);
+	if (facts.superblock) {
+		snprintf(superblock, sizeof superblock, "%lu", facts.superblock);
+		snprintf(block_size, sizeof block_size, "%u", facts.blocksize);
+		argv[1] = "-b", argv[2] = superblock, argv[3] = "-B", argv[4] = block_size;
+		argv[5] = "-r", argv[6] = run->device.path, argv[7] = "-";
+	}
+	return stream_metadata(run, argv);
 }
 
 /* ------------------------------------------------------------------ the result */
