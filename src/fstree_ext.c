@@ -488,7 +488,9 @@ static int walk_inode(struct walk *walk, ext2_ino_t ino)
 	struct ext2_inode_large inode;
 	errcode_t code;
 
-	if (ino < EXT2_FIRST_INODE(fs->super) && ino != EXT2_ROOT_INO)
+	/* Inodes 1 to 10 are the file system's own (the journal, resize, bad blocks...); the
+	 * superblock's s_first_ino is not trusted for this, a corrupt one would hide all. */
+	if (ino < EXT2_GOOD_OLD_FIRST_INO && ino != EXT2_ROOT_INO)
 		return report_failed(walk, ino, "entry names reserved inode %u", ino);
 	code = read_inode(fs, ino, &inode);
 	if (code != 0)

@@ -3,6 +3,7 @@
  * bytes, holes, extended attributes; then the image damaged (primary superblock wiped, a
  * directory loop, a directory block and an inode wiped) and something that is not ext. */
 #define _XOPEN_SOURCE 700	/* nftw */
+#include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -695,6 +696,60 @@ static void test_a_wiped_directory_block_and_inode_are_problems(void **state)
 	walked_free(&walked);
 }
 
+/* The first leaf of "fragmented"'s extent tree, from debugfs's "ex": the index line
+ * " 0/ 1   1/  4     0 -   663  4393            664". */
+static unsigned long first_extent_leaf(const char *image)
+{
+	struct spawn_request request = { .argv = ARGV("debugfs", "-R", "ex /fragmented",
+	    (char *)image), .flags = SPAWN_STDERR };
+	struct spawn_result result;
+	unsigned long leaf = 0;
+	const char *line;
+
+	assert_int_equal(spawn_run(&request, &result), 0);
+	line = strstr(result.output, " 0/ 1   1/");
+	assert_non_null(line);
+	assert_int_equal(sscanf(line, " 0/ 1 1/ %*u %*u - %*u %lu", &leaf), 1);
+	spawn_result_free(&result);
+	return leaf;
+}
+
+/* A wiped leaf loses where its blocks are: reading them fails with EIO, and the blocks of
+ * the other leaves are still found and read. */
+static void test_a_wiped_extent_leaf_fails_only_its_blocks(void **state)
+{
+	const char *image = copy_image("leaf.img");
+	unsigned long leaf = first_extent_leaf(image);
+	char zeros[1024] = { 0 }, byte = 0;
+	struct fstree *tree;
+	struct fstree_file *file;
+	struct walked walked;
+	uint64_t start, end, last = (FRAGMENTS - 1) * FRAGMENT_STEP;
+	int fd = open(image, O_WRONLY);
+
+	(void)state;
+	assert_true(leaf > 0);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, zeros, sizeof zeros, (off_t)leaf * 1024), sizeof zeros);
+	close(fd);
+	walk_image(image, &walked);
+	tree = open_tree(image);
+	file = open_found(tree, &walked, "fragmented");
+	errno = 0;
+	assert_int_equal(tree->ops->pread(file, &byte, 1, 0), -1);
+	assert_int_equal(errno, EIO);
+	assert_non_null(strstr(tree->error, "block 0"));
+	assert_int_equal(tree->ops->pread(file, &byte, 1, last), 1);
+	assert_int_equal(byte, "abcdefghijklmnopqrstuvwxyz"[(FRAGMENTS - 1) % 26]);
+	/* What cannot be placed counts as data, for the caller to try. */
+	assert_int_equal(tree->ops->data(file, 0, &start, &end), 0);
+	assert_int_equal(start, 0);
+	assert_true(end > FRAGMENT_STEP);
+	tree->ops->close(file);
+	walked_free(&walked);
+	fstree_release(tree);
+}
+
 static void test_what_is_not_ext_is_refused_naming_it(void **state)
 {
 	char path[192], why[512];
@@ -722,6 +777,7 @@ int main(void)
 		cmocka_unit_test(test_a_wiped_primary_superblock_opens_by_a_backup),
 		cmocka_unit_test(test_a_directory_loop_is_reported_not_entered),
 		cmocka_unit_test(test_a_wiped_directory_block_and_inode_are_problems),
+		cmocka_unit_test(test_a_wiped_extent_leaf_fails_only_its_blocks),
 		cmocka_unit_test(test_what_is_not_ext_is_refused_naming_it),
 	};
 
