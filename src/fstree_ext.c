@@ -369,12 +369,12 @@ static int list_entry(ext2_ino_t dir, int entry, struct ext2_dir_entry *dirent, 
 	return 0;
 }
 
-/* Without DIRENT_FLAG_INCLUDE_EMPTY/REMOVED, entries of inode 0 (deleted) are left out;
+/* Without flags, entries of inode 0 (deleted) are left out and inline-data directories
+ * are read too (DIRENT_FLAG_INCLUDE_INLINE_DATA is libext2fs's own, for its inline pass);
  * the iteration stops at the first block it cannot read or parse. */
 static errcode_t list_directory(ext2_filsys fs, ext2_ino_t ino, struct listing *listing)
 {
-	return ext2fs_dir_iterate2(fs, ino, DIRENT_FLAG_INCLUDE_INLINE_DATA, NULL, list_entry,
-	    listing);
+	return ext2fs_dir_iterate2(fs, ino, 0, NULL, list_entry, listing);
 }
 
 static int out_of_memory(struct walk *walk)
@@ -488,7 +488,9 @@ static int walk_inode(struct walk *walk, ext2_ino_t ino)
 	struct ext2_inode_large inode;
 	errcode_t code;
 
-	if (ino < EXT2_FIRST_INODE(fs->super) && ino != EXT2_ROOT_INO)
+	/* Inodes 1 to 10 are the file system's own (the journal, resize, bad blocks...); the
+	 * superblock's s_first_ino is not trusted for this, a corrupt one would hide all. */
+	if (ino < EXT2_GOOD_OLD_FIRST_INO && ino != EXT2_ROOT_INO)
 		return report_failed(walk, ino, "entry names reserved inode %u", ino);
 	code = read_inode(fs, ino, &inode);
 	if (code != 0)
@@ -998,6 +1000,22 @@ static errcode_t xattr_add(struct xattr_list *list, const char *name, const void
 	return 0;
 }
 
+/* libext2fs gives 0 as the id of the entries that name nobody (the owner, the group
+ * owner, the mask, others); the kernel gives ACL_UNDEFINED_ID, and the caller wants the
+ * kernel's bytes. Entries are 8 bytes (tag, permissions, id) after a 4-byte version. */
+static void undefined_acl_ids(unsigned char *value, size_t size)
+{
+	enum { TAG_USER = 0x02, TAG_GROUP = 0x08 };
+	size_t at;
+
+	for (at = 4; at + 8 <= size; at += 8) {
+		unsigned tag = value[at] | (unsigned)value[at + 1] << 8;
+
+		if (tag != TAG_USER && tag != TAG_GROUP)
+			memset(value + at + 4, 0xff, 4);
+	}
+}
+
 /* The iteration hands out values as stored; ACLs are stored in ext4's compact form, and
  * only ext2fs_xattr_get converts them to the kernel's (what lgetxattr returns). */
 static int collect_xattr(char *name, char *value, size_t size, void *data)
@@ -1013,8 +1031,10 @@ static int collect_xattr(char *name, char *value, size_t size, void *data)
 		return list->code ? XATTR_ABORT : 0;
 	}
 	list->code = ext2fs_xattr_get(list->handle, name, &converted, &converted_size);
-	if (list->code == 0)
+	if (list->code == 0) {
+		undefined_acl_ids(converted, converted_size);
 		list->code = xattr_add(list, name, converted, converted_size);
+	}
 	ext2fs_free_mem(&converted);
 	return list->code ? XATTR_ABORT : 0;
 }
