@@ -891,6 +891,7 @@ static int archive_link(struct dump *dump, const struct dump_node *node,
 		return fail(dump, "out of memory for the %s", "manifest");
 	if (entry->status != MANIFEST_COPIED)
 		manifest_set_reason(entry, "a hard link to a file not copied whole");
+	dump->progress.bytes_done += (uint64_t)node->st.st_size;	/* counted in the total */
 	return 0;
 }
 

@@ -63,6 +63,12 @@ def make_tree(root, small_files=300):
     os.setxattr(os.path.join(root, BIG), "user.checksum", b"not really")
     os.chmod(os.path.join(root, "home/u1/mail"), 0o700)
     os.chmod(os.path.join(root, SPARSE), 0o600)
+    # make_ext4 dates everything SOURCE_DATE_EPOCH: so does the tree it is compared with.
+    epoch = int(lib.SOURCE_DATE_EPOCH)
+    for directory, dirs, names in os.walk(root.encode()):
+        for name in dirs + names:
+            os.utime(os.path.join(directory, name), (epoch, epoch), follow_symlinks=False)
+    os.utime(root, (epoch, epoch))
     return root
 
 

@@ -65,7 +65,7 @@ def test_dump_ext4_bad_sectors_cuts_and_resume(ctx):
     faults = lib.blkdebug_config(ctx.path("faults.conf"), sectors)
     cfg, client_line = _config_disk(ctx)
     sshd = _sshd(ctx, client_line)
-    proxy = lib.CuttingProxy(sshd.port, cuts=2, low=1 << 20, high=3 << 20, seed=3)
+    proxy = lib.CuttingProxy(sshd.port, cuts=2, low=512 << 10, high=1536 << 10, seed=3)
     ctx.on_cleanup(proxy.stop)
     out = ctx.path("out")
     os.makedirs(out)
