@@ -159,7 +159,7 @@ def test_dump_direct_backup_superblock_metadata_xfs(ctx):
     raw = ctx.path("meta.raw")
     subprocess.run(["zstd", "-q", "-d", os.path.join(out, "vda.e2image.zst"), "-o", raw],
                    check=True)
-    listing = subprocess.run(["debugfs", "-s", "8193", "-b", "1024", "-R", "ls -l /srv/data",
+    listing = subprocess.run(["debugfs", "-c", "-s", "8193", "-b", "1024", "-R", "ls -l /srv/data",
                               raw], capture_output=True, text=True).stdout
     assert "big.bin" in listing, listing
 
