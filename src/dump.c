@@ -574,16 +574,6 @@ static int volume_begin(struct dump *dump)
 	return archive_setup(dump);
 }
 
-static struct manifest_volume *volume_numbered(struct manifest *manifest, unsigned number)
-{
-	size_t i;
-
-	for (i = 0; i < manifest->volume_count; i++)
-		if (manifest->volumes[i].number == number)
-			return &manifest->volumes[i];
-	return NULL;
-}
-
 /* Closed, on the target, then in the manifest with everything archived in it. */
 static int volume_end(struct dump *dump)
 {
@@ -596,7 +586,7 @@ static int volume_end(struct dump *dump)
 	dump->archive = NULL;
 	if (rc != ARCHIVE_OK || dump->sink->end_volume(dump->sink->context, dump->position) != 0)
 		return -1;
-	volume = volume_numbered(dump->manifest, dump->volume);
+	volume = manifest_volume(dump->manifest, dump->volume);
 	volume->complete = 1;
 	volume->bytes = dump->position;
 	dump->volume = 0;
@@ -995,7 +985,7 @@ static int already_there(struct dump *dump, const struct dump_node *node)
 
 	if (!entry || entry->status != MANIFEST_COPIED || !entry->volume)
 		return 0;
-	volume = volume_numbered(dump->manifest, entry->volume);
+	volume = manifest_volume(dump->manifest, entry->volume);
 	return volume && volume->complete && !strcmp(entry->type, type_name(node->st.st_mode))
 	    && entry->size == (S_ISREG(node->st.st_mode) ? (uint64_t)node->st.st_size : 0)
 	    && entry->mtime == node->st.st_mtim.tv_sec

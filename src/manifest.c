@@ -162,20 +162,22 @@ struct manifest_entry *manifest_find(struct manifest *manifest, const char *path
 	return manifest->index[slot] ? &manifest->entries[manifest->index[slot] - 1] : NULL;
 }
 
-static int volume_complete(struct manifest *manifest, unsigned number)
+struct manifest_volume *manifest_volume(struct manifest *manifest, unsigned number)
 {
 	size_t i;
 
 	for (i = 0; i < manifest->volume_count; i++)
 		if (manifest->volumes[i].number == number)
-			return manifest->volumes[i].complete;
-	return 0;
+			return &manifest->volumes[i];
+	return NULL;
 }
 
 /* An entry the files may name: in no volume, or in one on the target whole. */
 static int entry_settled(struct manifest *manifest, const struct manifest_entry *entry)
 {
-	return entry->volume == 0 || volume_complete(manifest, entry->volume);
+	const struct manifest_volume *volume = manifest_volume(manifest, entry->volume);
+
+	return entry->volume == 0 || (volume && volume->complete);
 }
 
 /* Whether the files name ENTRY: settled, and not replaced by a later settled entry of the

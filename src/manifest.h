@@ -76,6 +76,8 @@ int manifest_add_range(struct manifest_entry *entry, uint64_t start, uint64_t en
 int manifest_set_reason(struct manifest_entry *entry, const char *reason);
 struct manifest_volume *manifest_add_volume(struct manifest *manifest, unsigned number,
     const char *file);
+/* The volume numbered NUMBER, or NULL. */
+struct manifest_volume *manifest_volume(struct manifest *manifest, unsigned number);
 void manifest_free(struct manifest *manifest);
 
 /* The entry last added for PATH, or NULL (a hash index built on first use). */
