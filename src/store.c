@@ -79,8 +79,7 @@ struct store *store_open(const struct target *target, const char *name, char *wh
 	}
 	store->ops = ops;
 	store->target = *target;
-	strcpy(store->name, name);
-	snprintf(store->image_name, sizeof store->image_name, "%s.img", name);
+	store_rename(store, name);
 	if (ops->connect(store) < 0) {
 		snprintf(why, why_size, "%s", store->error);
 		*transient = store->transient;
@@ -88,6 +87,12 @@ struct store *store_open(const struct target *target, const char *name, char *wh
 		return NULL;
 	}
 	return store;
+}
+
+void store_rename(struct store *store, const char *name)
+{
+	snprintf(store->name, sizeof store->name, "%s", name);
+	snprintf(store->image_name, sizeof store->image_name, "%s.img", store->name);
 }
 
 void store_close(struct store *store)

@@ -72,6 +72,8 @@ struct store {
 struct store *store_open(const struct target *target, const char *name, char *why,
     size_t why_size, int *transient);
 void store_close(struct store *store);
+/* Names the store NAME after it was opened (before its image is): NAME.img, NAME.map. */
+void store_rename(struct store *store, const char *name);
 
 /* One attempt: disconnect, connect, reopen the image, send again what was in flight. */
 int store_reconnect(struct store *store);
