@@ -23,18 +23,11 @@ import hashlib
 import os
 import random
 import re
-import shutil
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 
-TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(TOP, "tests", "qemu"))
-import lib  # noqa: E402
-
-EFI = os.path.join(TOP, "images", "rescue.efi")
+from benchlib import EFI, dbclient, host_version, lib, ship_host_binaries, timed, \
+    trust_guest_key
 HEALTHY_MB = int(os.environ.get("BENCH_IMAGE_MB", "96"))
 FAULTY_MB = int(os.environ.get("BENCH_FAULTY_MB", "192"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
@@ -46,28 +39,6 @@ BAD = sorted(set(list(range(3001, _SECTORS, 9973))
                  + [s for start, count in ((_SECTORS * 30 // 100, 8), (_SECTORS * 53 // 100, 32),
                                           (_SECTORS * 76 // 100, 128))
                     for s in range(start, start + count)]))
-GNU = "/opt/gnu"
-
-
-def gnu_ddrescue_initramfs(path):
-    """Debian's ddrescue, its libraries and loader under /opt/gnu, as a cpio."""
-    binary = shutil.which("ddrescue")
-    if not binary:
-        raise SystemExit("bench/image.py: ddrescue not found (apt-get install gddrescue)")
-    libraries = re.findall(r"(/\S+\.so[.\d]*) \(0x", subprocess.run(
-        ["ldd", binary], capture_output=True, text=True, check=True).stdout)
-    with tempfile.TemporaryDirectory() as root:
-        os.makedirs(os.path.join(root, GNU[1:], "lib"))
-        shutil.copy(binary, os.path.join(root, GNU[1:], "ddrescue"))
-        for library in libraries:
-            shutil.copy(os.path.realpath(library),
-                        os.path.join(root, GNU[1:], "lib", os.path.basename(library)))
-        subprocess.run("find opt | cpio -o -H newc --quiet > %s" % path, shell=True, cwd=root,
-                       check=True)
-    loader = [os.path.basename(l) for l in libraries if "ld-linux" in l][0]
-    version = subprocess.run([binary, "--version"], capture_output=True,
-                             text=True).stdout.splitlines()[0]
-    return "%s/lib/%s --library-path %s/lib %s/ddrescue" % (GNU, loader, GNU, GNU), version
 
 
 def make_disk(path, size_mb, seed):
@@ -84,36 +55,16 @@ def zeroed_sha(path, sectors):
     return hashlib.sha256(data).hexdigest()
 
 
-def timed(guest, command, timeout=1800):
-    """Runs COMMAND in the guest's shell after dropping caches: (exit, seconds, output)."""
-    code, text = lib.console_run(
-        guest, "sync; echo 3 > /proc/sys/vm/drop_caches; s=$(cut -d' ' -f1 /proc/uptime); "
-        "%s; rc=$?; e=$(cut -d' ' -f1 /proc/uptime); echo BENCH $rc $s $e" % command,
-        timeout=timeout)
-    found = re.findall(r"^BENCH (\d+) ([\d.]+) ([\d.]+)$", text, re.M)
-    if not found:
-        raise SystemExit("bench/image.py: %s did not finish:\n%s" % (command, text[-2000:]))
-    rc, start, end = found[-1]
-    return int(rc), float(end) - float(start), text
-
-
 def guest_sha(guest, path):
     code, text = lib.console_run(guest, "sha256sum %s" % path, timeout=300)
     return text.split()[0] if code == 0 else "?"
 
 
 def bench_throughput(guest, ssh, nbd, nbd_export, healthy_sha):
-    code, text = lib.console_run(guest, "rescue target key")
-    key = [l for l in text.splitlines() if l.startswith("ssh-")]
-    if not key:
-        raise SystemExit("bench/image.py: no client key from the guest:\n" + text)
-    with open(ssh.authorized_keys, "w") as f:
-        f.write(key[0] + "\n")
     receive = os.path.join(ssh.dir, "receive")
     os.makedirs(receive, exist_ok=True)
     size = HEALTHY_MB << 20
-    url = "ssh://root@10.0.2.2:%d%s" % (ssh.port, receive)
-    lib.console_run(guest, "rescue target test %s" % url, timeout=120)  # trust the host key
+    url = trust_guest_key(guest, ssh) + "/receive"
 
     checks = {}
 
@@ -124,9 +75,8 @@ def bench_throughput(guest, ssh, nbd, nbd_export, healthy_sha):
         return seconds
 
     def dd_dbclient():
-        rc, seconds, _ = timed(guest, "dd if=/dev/vda bs=1M 2>/dev/null | dbclient -y -i "
-                               "/run/rescue/client/id_ed25519 -p %d root@10.0.2.2 "
-                               "'cat > %s/dd.img'" % (ssh.port, receive))
+        rc, seconds, _ = timed(guest, "dd if=/dev/vda bs=1M 2>/dev/null | "
+                               + dbclient(ssh, "cat > %s/dd.img" % receive))
         checks["dd"] = rc == 0 and lib.sha256(os.path.join(receive, "dd.img")) == healthy_sha
         return seconds
 
@@ -243,7 +193,8 @@ def main():
     faulty_before = make_disk(faulty, FAULTY_MB, 22)
     faulty_expected = zeroed_sha(faulty, BAD)
     faults = lib.blkdebug_config(work.path("faults.conf"), BAD)
-    gnu_command, version = gnu_ddrescue_initramfs(work.path("gnu.cpio"))
+    gnu_command = ship_host_binaries(work.path("gnu.cpio"), ["ddrescue"], "gddrescue")["ddrescue"]
+    version = host_version("ddrescue")
     export = work.path("export.raw")
     with open(export, "wb") as f:
         f.truncate((HEALTHY_MB + 1) << 20)

@@ -40,6 +40,7 @@ struct dump {
 	struct dump_node *nodes;
 	size_t count, capacity;
 	size_t *order;
+	struct dump_node **sorted;	/* by path, while the selection is made */
 	struct inode_slot *inodes;
 	size_t inode_size, inode_used;
 	struct archive *archive;
@@ -164,25 +165,31 @@ static int collect(void *context, const struct fstree_node *node)
 
 /* ------------------------------------------------------------------ selection */
 
-/* The node at PATH, through the manifest-independent index built for the databases. */
-static struct dump_node *node_at(struct dump *dump, struct manifest *index, const char *path)
+static int by_path(const void *a, const void *b)
 {
-	struct manifest_entry *entry = manifest_find(index, path);
+	return strcmp((*(struct dump_node *const *)a)->path, (*(struct dump_node *const *)b)->path);
+}
 
-	return entry ? &dump->nodes[entry->inode] : NULL;
+/* The node at PATH, through the sorted index built for the databases and --include. */
+static struct dump_node *node_at(struct dump *dump, const char *path)
+{
+	struct dump_node key = { .path = (char *)path }, *wanted = &key, **found;
+
+	found = bsearch(&wanted, dump->sorted, dump->count, sizeof *dump->sorted, by_path);
+	return found ? *found : NULL;
 }
 
 static const char not_included[] = "not matched by --include";
 
 /* Directories above a selected node are archived too, so its owner and mode arrive. */
-static void select_ancestors(struct dump *dump, struct manifest *index, const char *path)
+static void select_ancestors(struct dump *dump, const char *path)
 {
 	char *copy = strdup(path), *slash;
 	struct dump_node *parent;
 
 	while (copy && (slash = strrchr(copy, '/'))) {
 		*slash = '\0';
-		parent = node_at(dump, index, copy);
+		parent = node_at(dump, copy);
 		if (!parent || parent->skip != not_included)
 			break;
 		parent->skip = NULL;
@@ -190,7 +197,7 @@ static void select_ancestors(struct dump *dump, struct manifest *index, const ch
 	free(copy);
 }
 
-static void select_nodes(struct dump *dump, struct manifest *index)
+static void select_nodes(struct dump *dump)
 {
 	const struct dump_options *options = dump->options;
 	struct dump_node *node;
@@ -210,7 +217,7 @@ static void select_nodes(struct dump *dump, struct manifest *index)
 		return;
 	for (i = 0; i < dump->count; i++)
 		if (!dump->nodes[i].skip)
-			select_ancestors(dump, index, dump->nodes[i].path);
+			select_ancestors(dump, dump->nodes[i].path);
 }
 
 /* ------------------------------------------------------------------ databases */
@@ -288,11 +295,11 @@ static int add_database(struct dump *dump, const char *kind, const char *path,
 }
 
 /* The small text file DIR/NAME (PG_VERSION, mysql_upgrade_info) into VERSION, or "". */
-static void read_version(struct dump *dump, struct manifest *index, const char *dir,
-    const char *name, char *version, size_t size)
+static void read_version(struct dump *dump, const char *dir, const char *name,
+    char *version, size_t size)
 {
 	char *path = joined(dir, name);
-	struct dump_node *node = path ? node_at(dump, index, path) : NULL;
+	struct dump_node *node = path ? node_at(dump, path) : NULL;
 	ssize_t got;
 
 	version[0] = '\0';
@@ -306,15 +313,14 @@ static void read_version(struct dump *dump, struct manifest *index, const char *
 
 /* A PostgreSQL data directory has PG_VERSION and global/pg_control (the PG_VERSION files
  * in each database's directory below base/ have no global/ beside them). */
-static int detect_postgresql(struct dump *dump, struct manifest *index,
-    const struct dump_node *node)
+static int detect_postgresql(struct dump *dump, const struct dump_node *node)
 {
 	char *dir = parent_of(node->path), *control = dir ? joined(dir, "global/pg_control")
 	    : NULL, version[64];
 	int rc = 0;
 
-	if (control && node_at(dump, index, control)) {
-		read_version(dump, index, dir, "PG_VERSION", version, sizeof version);
+	if (control && node_at(dump, control)) {
+		read_version(dump, dir, "PG_VERSION", version, sizeof version);
 		rc = add_database(dump, "PostgreSQL", dir, version);
 	}
 	free(control);
@@ -324,14 +330,13 @@ static int detect_postgresql(struct dump *dump, struct manifest *index,
 
 /* A MySQL or MariaDB data directory holds the InnoDB system tablespace, ibdata1;
  * mysql_upgrade_info, where present, names the server version that last upgraded it. */
-static int detect_mysql(struct dump *dump, struct manifest *index,
-    const struct dump_node *node)
+static int detect_mysql(struct dump *dump, const struct dump_node *node)
 {
 	char *dir = parent_of(node->path), version[64];
 	int rc = -1;
 
 	if (dir) {
-		read_version(dump, index, dir, "mysql_upgrade_info", version, sizeof version);
+		read_version(dump, dir, "mysql_upgrade_info", version, sizeof version);
 		rc = add_database(dump, "MySQL/MariaDB", dir, version);
 	}
 	free(dir);
@@ -375,7 +380,7 @@ static int sqlite_companion(const char *path, const char *database)
 	    || !strcmp(path + length, "-shm") || !strcmp(path + length, "-journal"));
 }
 
-static int detect_databases(struct dump *dump, struct manifest *index)
+static int detect_databases(struct dump *dump)
 {
 	const struct dump_node *node;
 	size_t i, d;
@@ -386,9 +391,9 @@ static int detect_databases(struct dump *dump, struct manifest *index)
 		if (!S_ISREG(node->st.st_mode) || node->skip)
 			continue;
 		if (!strcmp(base_name(node->path), "PG_VERSION"))
-			rc = detect_postgresql(dump, index, node);
+			rc = detect_postgresql(dump, node);
 		else if (!strcmp(base_name(node->path), "ibdata1"))
-			rc = detect_mysql(dump, index, node);
+			rc = detect_mysql(dump, node);
 	}
 	for (i = 0; i < dump->count && rc == 0; i++) {
 		node = &dump->nodes[i];
@@ -1076,24 +1081,21 @@ static void count_database_files(struct dump *dump)
 	}
 }
 
-/* A path index over the nodes, for the database and --include lookups: a manifest whose
- * entries' inode field holds the node's position. */
-static int index_nodes(struct dump *dump, struct manifest *index)
+/* The nodes sorted by path, for node_at (the walk is complete: they no longer move). */
+static int index_nodes(struct dump *dump)
 {
-	struct manifest_entry *entry;
 	size_t i;
 
-	for (i = 0; i < dump->count; i++) {
-		if (!(entry = manifest_add(index, dump->nodes[i].path)))
-			return fail(dump, "out of memory for the %s", "index of the tree");
-		entry->inode = i;
-	}
+	if (!(dump->sorted = calloc(dump->count ? dump->count : 1, sizeof *dump->sorted)))
+		return fail(dump, "out of memory for the %s", "index of the tree");
+	for (i = 0; i < dump->count; i++)
+		dump->sorted[i] = &dump->nodes[i];
+	qsort(dump->sorted, dump->count, sizeof *dump->sorted, by_path);
 	return 0;
 }
 
 static int prepare(struct dump *dump)
 {
-	struct manifest index = { 0 };
 	int rc = -1;
 
 	if (dump->tree->ops->walk(dump->tree, collect, dump) != 0) {
@@ -1101,10 +1103,10 @@ static int prepare(struct dump *dump)
 			fail(dump, "unable to walk the tree: %s", dump->tree->error);
 		goto out;
 	}
-	if (index_nodes(dump, &index) != 0)
+	if (index_nodes(dump) != 0)
 		goto out;
-	select_nodes(dump, &index);
-	if (detect_databases(dump, &index) != 0) {
+	select_nodes(dump);
+	if (detect_databases(dump) != 0) {
 		fail(dump, "out of memory for the %s", "databases");
 		goto out;
 	}
@@ -1112,7 +1114,8 @@ static int prepare(struct dump *dump)
 	count_work(dump);
 	rc = order_nodes(dump) == 0 && seed_inodes(dump) == 0 ? 0 : -1;
 out:
-	manifest_free(&index);
+	free(dump->sorted);
+	dump->sorted = NULL;
 	return rc;
 }
 

@@ -3,17 +3,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "inventory.h"
 #include "json.h"
 #include "progress.h"
-
-static double seconds_since(const struct timespec *then)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - then->tv_sec) + (now.tv_nsec - then->tv_nsec) / 1e9;
-}
 
 void progress_start(struct progress *progress, FILE *out, int json, const struct mapfile *map)
 {

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "survey.h"
 
 const struct survey_limits survey_default_limits = {
@@ -26,14 +27,6 @@ struct walk {
 	struct timespec start;
 	int out_of_budget;
 };
-
-static double seconds_since(const struct timespec *start)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - start->tv_sec) + (now.tv_nsec - start->tv_nsec) / 1e9;
-}
 
 static int budget_left(struct walk *walk, unsigned long long max_entries)
 {

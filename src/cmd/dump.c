@@ -78,6 +78,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include "clock.h"
 #include "command.h"
 #include "cow.h"
 #include "device.h"
@@ -494,14 +495,6 @@ static int sink_save_manifest(void *context, struct manifest *manifest)
 	free(json);
 	free(sums);
 	return rc;
-}
-
-static double seconds_since(const struct timespec *then)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - then->tv_sec) + (double)(now.tv_nsec - then->tv_nsec) / 1e9;
 }
 
 static void show_json(const struct dump_progress *progress, double elapsed)

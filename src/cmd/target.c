@@ -49,6 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "command.h"
 #include "err.h"
 #include "journal.h"
@@ -131,14 +132,6 @@ static int probe_fill(char *probe, size_t size)
 			done += (size_t)got;
 	}
 	return 0;
-}
-
-static double seconds_since(const struct timespec *start)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
 }
 
 static void free_space_step(struct check *check, unsigned long long available_kib,

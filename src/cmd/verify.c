@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "block.h"
+#include "clock.h"
 #include "command.h"
 #include "err.h"
 #include "journal.h"
@@ -334,14 +335,6 @@ static int open_image(struct verify_state *state)
 		    "empty, but %s.map says %" PRIu64 " bytes were rescued", state->name,
 		    state->target.display, state->name, (uint64_t)totals.finished);
 	return EXIT_OK;
-}
-
-static double seconds_since(const struct timespec *then)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - then->tv_sec) + (double)(now.tv_nsec - then->tv_nsec) / 1e9;
 }
 
 static void show_progress(void *context, uint64_t done, uint64_t total)

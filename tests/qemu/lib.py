@@ -783,6 +783,13 @@ class Context:
         self._guests.append(guest)
         return guest
 
+    def shell(self, *args, name="guest"):
+        """A guest booted to `rescue: ready` with the menu's shell open."""
+        guest = self.guest(*args, name=name)
+        guest.wait_for(r"^rescue: ready .*\n", timeout=180)
+        menu_shell(guest)
+        return guest
+
     def on_cleanup(self, function):
         """Call FUNCTION when the test ends, pass or fail (servers, ...)."""
         self._cleanups.append(function)

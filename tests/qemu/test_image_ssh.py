@@ -46,10 +46,7 @@ def _guest(ctx, source, faults, cfg, ports, name):
     args = ["--disk", source + ",faults=" + faults, "--config", cfg, "--memory", "512"]
     for port in ports:
         args += ["--host-port", str(port)]
-    guest = ctx.guest(*args, name=name)
-    guest.wait_for(r"^rescue: ready .*\n", timeout=180)
-    lib.menu_shell(guest)
-    return guest
+    return ctx.shell(*args, name=name)
 
 
 def test_image_ssh_cuts_reboot_and_refusals(ctx):
