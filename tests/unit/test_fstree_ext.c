@@ -305,7 +305,9 @@ static void compare_with_source(const char *path, const struct stat *source)
 		assert_int_equal(seen->st.st_size, source->st_size);
 	if (S_ISCHR(source->st_mode) || S_ISBLK(source->st_mode))
 		assert_int_equal(seen->st.st_rdev, source->st_rdev);
-	if (strcmp(path, "future") != 0)
+	/* mke2fs -d gives the root the time it ran, not the source directory's: the two
+	 * differ when mke2fs starts in a later second. "future" is changed by debugfs. */
+	if (path[0] != '\0' && strcmp(path, "future") != 0)
 		assert_int_equal(seen->st.st_mtim.tv_sec, source->st_mtim.tv_sec);
 	if (S_ISLNK(source->st_mode)) {
 		char target[256];
