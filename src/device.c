@@ -198,8 +198,8 @@ const char *device_content_advice(const char *type)
 		    "(mdadm --assemble --readonly) and use the md device" },
 		{ "gpt", "a whole disk with a partition table: use one of its partitions" },
 		{ "dos", "a whole disk with a partition table: use one of its partitions" },
-		{ "", "no file system or known content was found on it; `rescue carve` can look for "
-		    "files by their signatures" },
+		{ "", "no file system or known content was found on it; copy it whole with "
+		    "`rescue image`, so that files can be carved from the copy by their signatures" },
 	};
 	size_t i;
 

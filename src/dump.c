@@ -1041,9 +1041,9 @@ static int dump_one(struct dump *dump, struct dump_node *node)
 		snprintf(reason, sizeof reason, "%s %s", node->skip, node->skip_pattern);
 		return record(dump, node, MANIFEST_SKIPPED, reason);
 	}
-	dump->progress.files_done++;
-	if (node->failed)
+	if (node->failed)	/* not in files_total either */
 		return record(dump, node, MANIFEST_FAILED, node->problem);
+	dump->progress.files_done++;
 	if (already_there(dump, node)) {
 		if (S_ISREG(node->st.st_mode))
 			dump->progress.bytes_done += (uint64_t)node->st.st_size;

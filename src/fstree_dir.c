@@ -4,7 +4,9 @@
  * is reported, with a problem saying so, and not entered (a dump of / must not wander into
  * /proc or into the target share). Each directory is read whole and closed before its
  * entries are visited, in name order, so the walk holds one descriptor at a time however
- * deep the tree is, and two dumps of one tree list it the same way.
+ * deep the tree is, and two dumps of one tree list it the same way. A directory that is
+ * one of its own ancestors (a corrupt file system the kernel did not catch) is reported as
+ * a loop and not entered.
  */
 #define _GNU_SOURCE	/* O_NOATIME, SEEK_DATA */
 #include <dirent.h>
@@ -86,13 +88,21 @@ static void free_names(char **names, size_t count)
 	free(names);
 }
 
-static int walk_path(struct dir_tree *dir, const char *path, fstree_visit_fn *visit,
-    void *context);
+/* The directories from the root down to the one being listed. */
+struct ancestor {
+	ino_t inode;
+	const char *path;
+	const struct ancestor *up;
+};
+
+static int walk_path(struct dir_tree *dir, const char *path, const struct ancestor *up,
+    fstree_visit_fn *visit, void *context);
 
 /* Visits the entries of directory PATH, then its subdirectories' entries. */
-static int walk_entries(struct dir_tree *dir, const char *path, char **names, size_t count,
-    fstree_visit_fn *visit, void *context)
+static int walk_entries(struct dir_tree *dir, const struct ancestor *here, char **names,
+    size_t count, fstree_visit_fn *visit, void *context)
 {
+	const char *path = here->path;
 	char *child;
 	size_t i;
 	int rc = 0;
@@ -104,40 +114,62 @@ static int walk_entries(struct dir_tree *dir, const char *path, char **names, si
 		if (!(child = malloc(length)))
 			return -1;
 		snprintf(child, length, "%s%s%s", path, path[0] ? "/" : "", names[i]);
-		rc = walk_path(dir, child, visit, context);
+		rc = walk_path(dir, child, here, visit, context);
 		free(child);
 	}
 	return rc;
 }
 
-/* Reports PATH and, for a directory on the same file system, everything below it. */
-static int walk_path(struct dir_tree *dir, const char *path, fstree_visit_fn *visit,
+static const struct ancestor *loop_to(const struct ancestor *up, ino_t inode)
+{
+	while (up && up->inode != inode)
+		up = up->up;
+	return up;
+}
+
+/* A symbolic link, a leaf: its target's buffer lives here, not in every level of the walk. */
+static int visit_link(struct dir_tree *dir, struct fstree_node *node, fstree_visit_fn *visit,
     void *context)
 {
+	char target[PATH_MAX + 1], problem[128];
+	ssize_t length = readlinkat(dir->root, node->path, target, sizeof target - 1);
+
+	if (length < 0) {
+		snprintf(problem, sizeof problem, "unable to read the link: %s", strerror(errno));
+		node->problem = problem, node->failed = 1;
+	} else {
+		target[length] = '\0';
+		node->link = target;
+	}
+	return visit(context, node);
+}
+
+/* Reports PATH and, for a directory on the same file system, everything below it. */
+static int walk_path(struct dir_tree *dir, const char *path, const struct ancestor *up,
+    fstree_visit_fn *visit, void *context)
+{
 	struct fstree_node node = { .path = path };
-	char target[PATH_MAX + 1], problem[256];
+	const struct ancestor *loop;
+	struct ancestor here;
+	char problem[512];
 	char **names = NULL;
 	size_t count = 0;
-	ssize_t length;
 	int rc, listed = 0;
 
 	if (fstatat(dir->root, path[0] ? path : ".", &node.st, AT_SYMLINK_NOFOLLOW) != 0) {
-		snprintf(problem, sizeof problem, "unable to stat: %s", strerror(errno));
+		snprintf(problem, sizeof problem, errno == ELOOP ? "directory loop: the kernel "
+		    "refuses to enter it (%s)" : "unable to stat: %s", strerror(errno));
 		node.problem = problem, node.failed = 1;
 		return visit(context, &node);
 	}
-	if (S_ISLNK(node.st.st_mode)) {
-		length = readlinkat(dir->root, path, target, sizeof target - 1);
-		if (length < 0) {
-			snprintf(problem, sizeof problem, "unable to read the link: %s",
-			    strerror(errno));
-			node.problem = problem, node.failed = 1;
-		} else {
-			target[length] = '\0';
-			node.link = target;
-		}
-	} else if (S_ISDIR(node.st.st_mode) && node.st.st_dev != dir->device) {
+	if (S_ISLNK(node.st.st_mode))
+		return visit_link(dir, &node, visit, context);
+	if (S_ISDIR(node.st.st_mode) && node.st.st_dev != dir->device) {
 		node.problem = "another file system is mounted here: not entered";
+	} else if (S_ISDIR(node.st.st_mode) && (loop = loop_to(up, node.st.st_ino))) {
+		snprintf(problem, sizeof problem, "directory loop: already reached as %s",
+		    loop->path[0] ? loop->path : "the root");
+		node.problem = problem;
 	} else if (S_ISDIR(node.st.st_mode)) {
 		if (read_names(dir, path, &names, &count) != 0)
 			snprintf(problem, sizeof problem, "unable to read the directory (%zu "
@@ -145,15 +177,16 @@ static int walk_path(struct dir_tree *dir, const char *path, fstree_visit_fn *vi
 		listed = 1;
 	}
 	rc = visit(context, &node);
+	here = (struct ancestor){ .inode = node.st.st_ino, .path = path, .up = up };
 	if (rc == 0 && listed)
-		rc = walk_entries(dir, path, names, count, visit, context);
+		rc = walk_entries(dir, &here, names, count, visit, context);
 	free_names(names, count);
 	return rc;
 }
 
 static int dir_walk(struct fstree *tree, fstree_visit_fn *visit, void *context)
 {
-	return walk_path(dir_tree(tree), "", visit, context);
+	return walk_path(dir_tree(tree), "", NULL, visit, context);
 }
 
 static struct fstree_file *dir_open(struct fstree *tree, const char *path, uint64_t inode)

@@ -292,8 +292,7 @@ static int mount_source(struct dump_command *run)
 
 		return err_fatalx(EXIT_SYSTEM, "unable to dump %s: it holds %s%s%s", run->device.name,
 		    probe.type[0] ? probe.type : "no file system we know", advice ? ": " : "",
-		    advice ? advice : " (`rescue image` copies it whole, `rescue carve` finds files "
-		    "by their content)");
+		    advice ? advice : " (`rescue image` copies it whole)");
 	}
 	mkdir("/run/rescue", 0755);
 	mkdir(DUMP_MOUNT_DIR, 0755);
