@@ -52,10 +52,13 @@ struct dump {
 	const unsigned char *zeros;
 	char *failure;
 	size_t failure_size;
+	int sink_failed;		/* a write to the target failed: FAILURE holds why */
 };
 
 static int fail(struct dump *dump, const char *format, const char *detail)
 {
+	if (dump->sink_failed)
+		return -1;	/* the sink said why, in FAILURE: libarchive only knows it failed */
 	snprintf(dump->failure, dump->failure_size, format, detail);
 	return -1;
 }
@@ -507,8 +510,10 @@ static ssize_t archive_output(struct archive *archive, void *context, const void
 	struct dump *dump = context;
 
 	(void)archive;
-	if (dump->sink->write(dump->sink->context, data, size, dump->position) != 0)
+	if (dump->sink->write(dump->sink->context, data, size, dump->position) != 0) {
+		dump->sink_failed = 1;
 		return -1;
+	}
 	dump->position += size;
 	dump->progress.sent += size;
 	return (ssize_t)size;

@@ -79,7 +79,7 @@ struct store *store_open(const struct target *target, const char *name, char *wh
 	}
 	store->ops = ops;
 	store->target = *target;
-	store_rename(store, name);
+	store_set_name(store, name);
 	if (ops->connect(store) < 0) {
 		snprintf(why, why_size, "%s", store->error);
 		*transient = store->transient;
@@ -89,7 +89,7 @@ struct store *store_open(const struct target *target, const char *name, char *wh
 	return store;
 }
 
-void store_rename(struct store *store, const char *name)
+void store_set_name(struct store *store, const char *name)
 {
 	snprintf(store->name, sizeof store->name, "%s", name);
 	snprintf(store->image_name, sizeof store->image_name, "%s.img", store->name);
@@ -139,6 +139,11 @@ int store_image_open_named(struct store *store, const char *file, uint64_t *size
 	return store_image_open(store, size);
 }
 
+void store_image_done(struct store *store)
+{
+	store->image_opened = 0;
+}
+
 int store_pwrite(struct store *store, const void *data, size_t size, uint64_t position)
 {
 	return store->ops->pwrite(store, data, size, position);
@@ -162,6 +167,22 @@ int store_get(struct store *store, const char *name, char **data, size_t *size)
 int store_replace(struct store *store, const char *name, const void *data, size_t size)
 {
 	return store->ops->replace(store, name, data, size);
+}
+
+int store_rename(struct store *store, const char *old_name, const char *new_name)
+{
+	if (!store->ops->rename)
+		return store_fail(store, 0, "unable to rename %s: %s:// holds no files", old_name,
+		    store->ops->scheme);
+	return store->ops->rename(store, old_name, new_name);
+}
+
+int store_size_of(struct store *store, const char *name, uint64_t *size)
+{
+	if (!store->ops->size_of)
+		return store_fail(store, 0, "unable to look for %s: %s:// holds no files", name,
+		    store->ops->scheme);
+	return store->ops->size_of(store, name, size);
 }
 
 int store_free_space(struct store *store, uint64_t *bytes)

@@ -46,6 +46,13 @@ struct store_ops {
 	 * 1 when it does not exist, -1. */
 	int (*get)(struct store *store, const char *name, char **data, size_t *size);
 	int (*replace)(struct store *store, const char *name, const void *data, size_t size);
+	/* The size of the file NAME in the target directory: 0, 1 when it does not exist, -1.
+	 * file and ssh only. */
+	int (*size_of)(struct store *store, const char *name, uint64_t *size);
+	/* Renames the file OLD in the target directory to NEW (which must not exist). Done
+	 * again after a lost reply, it succeeds when OLD is gone and NEW is there. file and
+	 * ssh only (store_image_open_named's schemes). */
+	int (*rename)(struct store *store, const char *old_name, const char *new_name);
 	/* Free bytes where the image goes; 1 when the scheme cannot tell. */
 	int (*free_space)(struct store *store, uint64_t *bytes);
 	/* After a reconnect: sends again whatever was not acknowledged. */
@@ -73,7 +80,7 @@ struct store *store_open(const struct target *target, const char *name, char *wh
     size_t why_size, int *transient);
 void store_close(struct store *store);
 /* Names the store NAME after it was opened (before its image is): NAME.img, NAME.map. */
-void store_rename(struct store *store, const char *name);
+void store_set_name(struct store *store, const char *name);
 
 /* One attempt: disconnect, connect, reopen the image, send again what was in flight. */
 int store_reconnect(struct store *store);
@@ -89,11 +96,15 @@ int store_image_open(struct store *store, uint64_t *size);
  * in its place, for writers of several files one after another (dump's volumes). Only
  * the schemes that hold files (file, nfs, smb, ssh) can; the others fail. */
 int store_image_open_named(struct store *store, const char *file, uint64_t *size);
+/* The image is finished (flushed): a reconnect no longer opens it again. */
+void store_image_done(struct store *store);
 int store_pwrite(struct store *store, const void *data, size_t size, uint64_t position);
 ssize_t store_pread(struct store *store, void *data, size_t size, uint64_t position);
 int store_flush(struct store *store);
 int store_get(struct store *store, const char *name, char **data, size_t *size);
 int store_replace(struct store *store, const char *name, const void *data, size_t size);
+int store_rename(struct store *store, const char *old_name, const char *new_name);
+int store_size_of(struct store *store, const char *name, uint64_t *size);
 int store_free_space(struct store *store, uint64_t *bytes);
 
 const char *store_error(const struct store *store);

@@ -250,6 +250,16 @@ static int write_temporary(struct store *store, const char *name, const void *da
 	return 0;
 }
 
+static void sync_directory(struct store *store)
+{
+	int directory = open(backend(store)->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (directory >= 0) {
+		fsync(directory);
+		close(directory);
+	}
+}
+
 /* NAME.bak becomes what NAME is now. A hard link keeps NAME in place all along; where the
  * file system has none (vfat, SMB) NAME is renamed, and for a moment only NAME.bak holds
  * the previous content: still a whole map. */
@@ -270,7 +280,6 @@ static int keep_backup(struct store *store, const char *path)
 static int file_replace(struct store *store, const char *name, const void *data, size_t size)
 {
 	char path[PATH_MAX], temporary[PATH_MAX];
-	int directory;
 
 	if (path_of(store, name, path, sizeof path) != 0
 	    || write_temporary(store, name, data, size, temporary, sizeof temporary) != 0)
@@ -286,11 +295,35 @@ static int file_replace(struct store *store, const char *name, const void *data,
 		return -1;
 	}
 	/* The rename itself is only durable once the directory is on storage too. */
-	directory = open(backend(store)->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (directory >= 0) {
-		fsync(directory);
-		close(directory);
-	}
+	sync_directory(store);
+	return 0;
+}
+
+static int file_size_of(struct store *store, const char *name, uint64_t *size)
+{
+	char path[PATH_MAX];
+	struct stat status;
+
+	if (path_of(store, name, path, sizeof path) != 0)
+		return -1;
+	if (stat(path, &status) != 0)
+		return errno == ENOENT ? 1 : store_fail(store, 0, "unable to stat %s: %s", path,
+		    strerror(errno));
+	*size = (uint64_t)status.st_size;
+	return 0;
+}
+
+static int file_rename(struct store *store, const char *old_name, const char *new_name)
+{
+	char old_path[PATH_MAX], new_path[PATH_MAX];
+
+	if (path_of(store, old_name, old_path, sizeof old_path) != 0
+	    || path_of(store, new_name, new_path, sizeof new_path) != 0)
+		return -1;
+	if (rename(old_path, new_path) != 0 && !(errno == ENOENT && access(new_path, F_OK) == 0))
+		return store_fail(store, 0, "unable to rename %s to %s: %s", old_path, new_path,
+		    strerror(errno));
+	sync_directory(store);
 	return 0;
 }
 
@@ -321,6 +354,8 @@ const struct store_ops store_ops_file = {
 	.flush = file_flush,
 	.get = file_get,
 	.replace = file_replace,
+	.size_of = file_size_of,
+	.rename = file_rename,
 	.free_space = file_free_space,
 	.resend = NULL,
 	.release = file_release,

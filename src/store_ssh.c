@@ -522,6 +522,55 @@ static int ssh_replace(struct store *store, const char *name, const void *data, 
 	    path);
 }
 
+static int ssh_size_of(struct store *store, const char *name, uint64_t *size)
+{
+	struct ssh_backend *ssh = backend(store);
+	struct sftp_attributes attributes;
+	struct sftp_reply reply;
+	char path[PATH_MAX];
+
+	if (!ssh->sftp || sftp_broken(ssh->sftp))
+		return lost(store);
+	if (remote_path(store, name, path, sizeof path) != 0)
+		return -1;
+	if (call(store, sftp_send_stat(ssh->sftp, path), &reply) != 0)
+		return -1;
+	if (sftp_reply_attributes(&reply, &attributes) == 0 && attributes.has_size) {
+		*size = attributes.size;
+		return 0;
+	}
+	if (reply.status == SFTP_NO_SUCH_FILE)
+		return 1;
+	return store_fail(store, 0, "unable to stat %s: %s", path, sftp_status_text(&reply));
+}
+
+static int ssh_rename(struct store *store, const char *old_name, const char *new_name)
+{
+	struct ssh_backend *ssh = backend(store);
+	char old_path[PATH_MAX], new_path[PATH_MAX];
+	struct sftp_attributes attributes;
+	struct sftp_reply reply;
+
+	if (!ssh->sftp || sftp_broken(ssh->sftp))
+		return lost(store);
+	if (remote_path(store, old_name, old_path, sizeof old_path) != 0
+	    || remote_path(store, new_name, new_path, sizeof new_path) != 0)
+		return -1;
+	if (call(store, sftp_send_rename(ssh->sftp, old_path, new_path), &reply) != 0)
+		return -1;
+	if (reply.status == SFTP_OK)
+		return 0;
+	/* Done before a reconnect, its reply lost: OLD is gone and NEW is there. */
+	if (reply.status == SFTP_NO_SUCH_FILE) {
+		if (call(store, sftp_send_stat(ssh->sftp, new_path), &reply) != 0)
+			return -1;
+		if (sftp_reply_attributes(&reply, &attributes) == 0)
+			return 0;
+	}
+	return store_fail(store, 0, "unable to rename %s to %s: %s", old_path, new_path,
+	    sftp_status_text(&reply));
+}
+
 static int ssh_free_space(struct store *store, uint64_t *bytes)
 {
 	struct ssh_backend *ssh = backend(store);
@@ -550,6 +599,8 @@ const struct store_ops store_ops_ssh = {
 	.flush = ssh_flush,
 	.get = ssh_get,
 	.replace = ssh_replace,
+	.size_of = ssh_size_of,
+	.rename = ssh_rename,
 	.free_space = ssh_free_space,
 	.resend = ssh_resend,
 	.release = ssh_release,

@@ -23,11 +23,12 @@
  * holes of sparse files.
  *
  * The archive is cut into volumes, NAME.001.tar.zst, NAME.002.tar.zst, ..., each a whole
- * archive, named in the manifest once it is on the target. Running the same command again
- * sends only what the target does not hold whole yet (a file changed since, partial or
- * failed before, or in a volume an interrupted run did not finish), as a new volume. A lost
- * connection is retried with a growing pause (1, 2, 4 ... 30 s), forever unless --give-up
- * bounds it; nothing is lost or sent twice within a volume.
+ * archive, written as NAME.NNN.tar.zst.part and renamed, and named in the manifest, once
+ * all of it is on the target (a .part left by an interrupted run is never needed). Running
+ * the same command again sends only what the target does not hold whole yet (a file
+ * changed since, partial or failed before, or in a volume an interrupted run did not
+ * finish), as a new volume. A lost connection is retried with a growing pause (1, 2, 4 ...
+ * 30 s), forever unless --give-up bounds it; nothing is lost or sent twice within a volume.
  *
  * On the receiver, extract the volumes in order and check:
  *
@@ -130,6 +131,7 @@ struct dump_command {
 	char name[256];
 	char mounted_at[PATH_MAX];	/* where we mounted it, to unmount */
 	char manifest_name[300], sums_name[300];
+	char volume_file[300];		/* the volume being written, as NAME.NNN.tar.zst.part */
 	struct manifest manifest;
 	char failure[1400];
 	struct timespec started, shown;
@@ -434,18 +436,32 @@ static int recover(struct dump_command *run)
 	    run->failure, sizeof run->failure);
 }
 
+/* A volume is written as FILE.part and renamed to FILE once it is whole and flushed, so a
+ * file of the final name is always a whole archive; an interrupted one stays .part. *SIZE:
+ * how much is there already under either name (more than 0: the number is taken). */
 static int sink_begin_volume(void *context, const char *file, uint64_t *size)
 {
 	struct dump_command *run = context;
+	char part[sizeof run->volume_file + 8];
+	int found;
 
 	if (run->target.scheme == TARGET_TCP) {
 		*size = 0;
 		return store_image_open(run->store, size) == 0 ? 0 : recover(run) == 0 ? 0 : -1;
 	}
-	while (store_image_open_named(run->store, file, size) != 0)
+	snprintf(run->volume_file, sizeof run->volume_file, "%s", file);
+	snprintf(part, sizeof part, "%s.part", file);
+	for (;;) {
+		found = store_size_of(run->store, file, size);
+		if (found == 0) {
+			*size = *size ? *size : 1;	/* even empty, it is not ours to replace */
+			return 0;
+		}
+		if (found == 1 && store_image_open_named(run->store, part, size) == 0)
+			return 0;
 		if (recover(run) != 0)
 			return -1;
-	return 0;
+	}
 }
 
 static int sink_write(void *context, const void *data, size_t size, uint64_t position)
@@ -461,9 +477,17 @@ static int sink_write(void *context, const void *data, size_t size, uint64_t pos
 static int sink_end_volume(void *context, uint64_t size)
 {
 	struct dump_command *run = context;
+	char part[sizeof run->volume_file + 8];
 
 	run->store->expected_size = size;	/* tcp:// closes the stream once it is whole */
 	while (store_flush(run->store) != 0)
+		if (recover(run) != 0)
+			return -1;
+	if (run->target.scheme == TARGET_TCP)
+		return 0;
+	store_image_done(run->store);	/* a reconnect must not make a new, empty .part */
+	snprintf(part, sizeof part, "%s.part", run->volume_file);
+	while (store_rename(run->store, part, run->volume_file) != 0)
 		if (recover(run) != 0)
 			return -1;
 	return 0;
@@ -629,7 +653,7 @@ static int stream_metadata(struct dump_command *run, char **argv)
 	archive_write_free(archive);
 	if (child > 0 && (!WIFEXITED(status) || WEXITSTATUS(status)))
 		return err_fatalx(EXIT_SYSTEM, "unable to send the metadata of %s: e2image failed "
-		    "(%s %d); %s/%s is incomplete", run->device.name, WIFEXITED(status) ? "exit"
+		    "(%s %d); %s/%s.part is incomplete", run->device.name, WIFEXITED(status) ? "exit"
 		    : "signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
 		    run->target.display, file);
 	if (rc != 0 || sink_end_volume(run, stream.position) != 0)
@@ -702,6 +726,28 @@ static void print_databases(const struct manifest *manifest)
 	}
 }
 
+/* The whole volumes, and the .part files of interrupted ones: a later run sends what they
+ * held again, in a volume of its own, so they are never needed. */
+static void print_volumes(struct dump_command *run)
+{
+	const struct manifest_volume *volume;
+	size_t i, whole = 0;
+
+	for (i = 0; i < run->manifest.volume_count; i++) {
+		volume = &run->manifest.volumes[i];
+		if (volume->complete)
+			printf("%s %s", whole++ ? "," : "volumes:", volume->file);
+	}
+	if (whole)
+		printf("\n");
+	for (i = 0; i < run->manifest.volume_count; i++) {
+		volume = &run->manifest.volumes[i];
+		if (!volume->complete && run->target.scheme != TARGET_TCP)
+			printf("%s.part: an interrupted volume, not needed (what it held is sent "
+			    "again in a later one): it can be deleted\n", volume->file);
+	}
+}
+
 static void print_summary(struct dump_command *run, int code)
 {
 	struct manifest_totals totals;
@@ -729,6 +775,7 @@ static void print_summary(struct dump_command *run, int code)
 	list_problems(&run->manifest, MANIFEST_PARTIAL, "partial (the missing ranges are in "
 	    "the manifest)");
 	list_problems(&run->manifest, MANIFEST_FAILED, "failed");
+	print_volumes(run);
 	printf("on %s: %s, %s%s\n", run->target.display, run->manifest_name, run->sums_name,
 	    run->target.scheme == TARGET_TCP ? " (in RAM here: /run/rescue/tcp)" : "");
 }

@@ -228,7 +228,7 @@ static int search_map(struct verify_state *state)
 			note_found(state, names[i], &kept, &matches, found, sizeof found);
 	}
 	if (matches == 1) {
-		store_rename(state->store, state->name);
+		store_set_name(state->store, state->name);
 		code = EXIT_OK;
 	} else if (matches == 0) {
 		err_fatalx(EXIT_SYSTEM, "unable to find a map in %s: no NAME.map there for any "

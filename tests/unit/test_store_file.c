@@ -132,6 +132,35 @@ static void test_map_replaced_with_the_old_one_kept(void **state)
 	remove_dir(dir);
 }
 
+/* A dump volume: written as .part under its own name, then renamed; done again (a reply
+ * lost in a reconnect), the rename still succeeds; nbd-like schemes are not asked. */
+static void test_named_file_sized_and_renamed(void **state)
+{
+	char *dir = temporary_dir(), why[512], *text;
+	int transient;
+	uint64_t size = 7;
+	struct store *store = open_store(dir, why, sizeof why, &transient);
+
+	(void)state;
+	assert_int_equal(store_size_of(store, "v.001.tar", &size), 1);
+	assert_int_equal(store_image_open_named(store, "v.001.tar.part", &size), 0);
+	assert_int_equal(store_pwrite(store, "archive", 7, 0), 0);
+	assert_int_equal(store_flush(store), 0);
+	assert_int_equal(store_size_of(store, "v.001.tar.part", &size), 0);
+	assert_true(size == 7);
+	store_image_done(store);
+	assert_int_equal(store_rename(store, "v.001.tar.part", "v.001.tar"), 0);
+	assert_int_equal(store_rename(store, "v.001.tar.part", "v.001.tar"), 0);
+	assert_int_equal(store_size_of(store, "v.001.tar.part", &size), 1);
+	text = file_text(dir, "v.001.tar");
+	assert_string_equal(text, "archive");
+	free(text);
+	assert_int_equal(store_rename(store, "nothing", "v.002.tar"), -1);
+	assert_non_null(strstr(store_error(store), "unable to rename"));
+	store_close(store);
+	remove_dir(dir);
+}
+
 static void test_missing_directory_is_a_permanent_error_naming_it(void **state)
 {
 	char *dir = temporary_dir(), missing[128], why[512];
@@ -204,6 +233,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_image_written_at_positions_and_read_back),
 		cmocka_unit_test(test_map_replaced_with_the_old_one_kept),
+		cmocka_unit_test(test_named_file_sized_and_renamed),
 		cmocka_unit_test(test_missing_directory_is_a_permanent_error_naming_it),
 		cmocka_unit_test(test_full_target_is_named_full),
 		cmocka_unit_test(test_guarded_disk_refused),

@@ -598,6 +598,18 @@ static void test_ssh_store_writes_at_positions_and_replaces_the_map(void **state
 	free(map);
 	assert_int_equal(store_free_space(store, &available), 0);
 	assert_true(available > 0);
+	/* A dump volume: sized, renamed from .part, renamed again after a lost reply. */
+	assert_int_equal(store_size_of(store, "disk.001.tar", &size), 1);
+	assert_int_equal(store_image_open_named(store, "disk.001.tar.part", &size), 0);
+	assert_int_equal(store_pwrite(store, "archive", 7, 0), 0);
+	assert_int_equal(store_flush(store), 0);
+	store_image_done(store);
+	assert_int_equal(store_rename(store, "disk.001.tar.part", "disk.001.tar"), 0);
+	assert_int_equal(store_rename(store, "disk.001.tar.part", "disk.001.tar"), 0);
+	assert_int_equal(store_size_of(store, "disk.001.tar", &size), 0);
+	assert_int_equal(size, 7);
+	file_expect("disk.001.tar", "archive", 7);
+	assert_int_equal(store_rename(store, "nothing", "disk.002.tar"), -1);
 	store_close(store);
 }
 
