@@ -24,6 +24,8 @@ struct dump_node {
 	unsigned char priority;
 	const char *skip;		/* why it is not archived, or NULL */
 	const char *skip_pattern;
+	int handled;			/* archived by this run, or on the target before */
+	unsigned written_in;		/* the volume its header last went into, 0: none */
 };
 
 /* Hard links: the inode's first archived path. */
@@ -40,7 +42,7 @@ struct dump {
 	struct dump_node *nodes;
 	size_t count, capacity;
 	size_t *order;
-	struct dump_node **sorted;	/* by path, while the selection is made */
+	struct dump_node **sorted;	/* by path: selection, databases, restated directories */
 	struct inode_slot *inodes;
 	size_t inode_size, inode_used;
 	struct archive *archive;
@@ -957,7 +959,46 @@ static int archive_other(struct dump *dump, const struct dump_node *node,
 	return write_header(dump, header, entry);
 }
 
-static int archive_node(struct dump *dump, const struct dump_node *node)
+/* GNU tar sets a directory's owner, mode and times once it has extracted the archive that
+ * holds the directory's entry; extracting a later volume that puts files into it changes
+ * its times again. So each volume first restates the directories above what it holds
+ * (those handled already, by this run or an earlier one: the others come later in the
+ * order, in this volume or a later one, and are set then). Not in the manifest: the
+ * directory's entry is its first archiving. */
+static int restate_ancestors(struct dump *dump, const struct dump_node *node)
+{
+	size_t length = strlen(node->path), i;
+	char *path = malloc(length + 1);
+	struct archive_entry *header;
+	struct dump_node *above;
+	int rc = 0;
+
+	if (!path)
+		return fail(dump, "out of memory for the %s", "archive");
+	/* The root (""), then each prefix ending before a '/': top down. */
+	for (i = 0; rc == 0 && i < length; i++) {
+		if (i != 0 && node->path[i] != '/')
+			continue;
+		memcpy(path, node->path, i);
+		path[i] = '\0';
+		above = node_at(dump, path);
+		if (!above || !S_ISDIR(above->st.st_mode) || !above->handled || above->skip
+		    || above->failed || above->written_in == dump->volume)
+			continue;
+		if (!(header = header_for(above)))
+			rc = fail(dump, "out of memory for the %s", "archive");
+		else if ((rc = write_header(dump, header, NULL)) == 0
+		    && archive_write_finish_entry(dump->archive) != ARCHIVE_OK)
+			rc = fail(dump, "unable to write to the archive: %s",
+			    archive_error_string(dump->archive));
+		archive_entry_free(header);
+		above->written_in = dump->volume;
+	}
+	free(path);
+	return rc;
+}
+
+static int archive_node(struct dump *dump, struct dump_node *node)
 {
 	struct archive_entry *header;
 	struct manifest_entry *first;
@@ -965,6 +1006,9 @@ static int archive_node(struct dump *dump, const struct dump_node *node)
 
 	if (!dump->volume && volume_begin(dump) != 0)
 		return -1;
+	if (restate_ancestors(dump, node) != 0)
+		return -1;
+	node->written_in = dump->volume;
 	if (!(header = header_for(node)))
 		return fail(dump, "out of memory for the %s", "archive");
 	first = S_ISREG(node->st.st_mode) && node->st.st_nlink > 1
@@ -1049,6 +1093,7 @@ static int dump_one(struct dump *dump, struct dump_node *node)
 	if (node->failed)	/* not in files_total either */
 		return record(dump, node, MANIFEST_FAILED, node->problem);
 	dump->progress.files_done++;
+	node->handled = 1;
 	if (already_there(dump, node)) {
 		if (S_ISREG(node->st.st_mode))
 			dump->progress.bytes_done += (uint64_t)node->st.st_size;
@@ -1062,7 +1107,7 @@ static int dump_one(struct dump *dump, struct dump_node *node)
 }
 
 /* How many regular files each database has, and how many of them are on the target whole
- * (this run's or an earlier one's copy). */
+ * (this run's or an earlier one's copy, in a finished volume). */
 static void count_database_files(struct dump *dump)
 {
 	struct manifest_database *database;
@@ -1079,7 +1124,7 @@ static void count_database_files(struct dump *dump)
 			    && !sqlite_companion(node->path, database->path)))
 				continue;
 			database->files++;
-			entry = manifest_find(dump->manifest, node->path);
+			entry = manifest_current(dump->manifest, node->path);
 			if (entry && entry->status == MANIFEST_COPIED)
 				database->complete++;
 		}
@@ -1119,8 +1164,6 @@ static int prepare(struct dump *dump)
 	count_work(dump);
 	rc = order_nodes(dump) == 0 && seed_inodes(dump) == 0 ? 0 : -1;
 out:
-	free(dump->sorted);
-	dump->sorted = NULL;
 	return rc;
 }
 
@@ -1138,6 +1181,7 @@ static void dump_free(struct dump *dump)
 		free(dump->nodes[i].problem);
 	}
 	free(dump->nodes);
+	free(dump->sorted);
 	free(dump->order);
 	free(dump->inodes);
 	free(dump->buffer);
@@ -1179,6 +1223,8 @@ int dump_run(struct fstree *tree, const struct dump_options *options,
 	sink->progress(sink->context, &dump.progress);
 	rc = 0;
 out:
+	if (rc != 0 && dump.order)
+		count_database_files(&dump);	/* for the summary of what did arrive */
 	dump_free(&dump);
 	return rc;
 }

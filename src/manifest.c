@@ -191,6 +191,20 @@ static int entry_current(struct manifest *manifest, const struct manifest_entry 
 	return !latest || latest == entry || !entry_settled(manifest, latest);
 }
 
+struct manifest_entry *manifest_current(struct manifest *manifest, const char *path)
+{
+	struct manifest_entry *latest = manifest_find(manifest, path);
+	size_t i;
+
+	if (!latest || entry_settled(manifest, latest))
+		return latest;
+	for (i = (size_t)(latest - manifest->entries); i-- > 0;)
+		if (!strcmp(manifest->entries[i].path, path)
+		    && entry_settled(manifest, &manifest->entries[i]))
+			return &manifest->entries[i];
+	return NULL;
+}
+
 void manifest_totals(struct manifest *manifest, struct manifest_totals *totals)
 {
 	const struct manifest_entry *entry;

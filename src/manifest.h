@@ -82,6 +82,9 @@ void manifest_free(struct manifest *manifest);
 
 /* The entry last added for PATH, or NULL (a hash index built on first use). */
 struct manifest_entry *manifest_find(struct manifest *manifest, const char *path);
+/* The entry for PATH that the files on the target show: the last one in a finished volume
+ * (or one with no data), or NULL. */
+struct manifest_entry *manifest_current(struct manifest *manifest, const char *path);
 
 struct manifest_totals {
 	size_t copied, partial, failed, skipped;

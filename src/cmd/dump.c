@@ -135,6 +135,7 @@ struct dump_command {
 	struct manifest manifest;
 	char failure[1400];
 	struct timespec started, shown;
+	int line_open;			/* a progress line without its newline yet */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -562,6 +563,7 @@ static void sink_progress(void *context, const struct dump_progress *progress)
 		show_json(progress, seconds_since(&run->started));
 	else
 		show_line(progress, seconds_since(&run->started), tty);
+	run->line_open = !run->options.json && tty && !progress->force;
 }
 
 static int sink_stop_requested(void *context)
@@ -793,8 +795,11 @@ static int verdict(struct dump_command *run, int rc)
 static int finish(struct dump_command *run, int rc)
 {
 	struct manifest_totals totals;
-	int code = verdict(run, rc);
+	int code;
 
+	if (run->line_open)
+		fputc('\n', stderr);
+	code = verdict(run, rc);
 	print_summary(run, code);
 	manifest_totals(&run->manifest, &totals);
 	if (rc != 0)

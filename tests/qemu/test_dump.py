@@ -10,6 +10,11 @@ GNU tar and sha256sum as the README tells a user to.
 2. The same ext4 with its primary superblock destroyed and a journal that needs recovery,
    read with --direct through a backup superblock: the same tree arrives. --metadata sends
    an e2image that e2fsck accepts. An xfs arrives whole. Bad input fails with exit 3.
+3. Bad input through the whole command: a directory loop in a corrupt ext4 (mounted, and
+   with --direct) is one manifest entry and the rest verifies; a disk whose superblocks are
+   all wiped is refused by each mode with a clear error; a target that fills up mid-dump
+   stops with exit 3 and "target full", and once there is room the same command finishes
+   and the receiver's check passes; a tcp:// stream extracts to the source tree.
 The source disks are unchanged."""
 
 import os
@@ -177,3 +182,116 @@ def test_dump_direct_backup_superblock_metadata_xfs(ctx):
         assert code == 3 and re.search(pattern, text), "%s: exit %d:\n%s" % (command, code, text)
     guest.stop(command="poweroff")
     assert (lib.sha256(source), lib.sha256(xfs)) == before, "a source disk changed"
+
+
+LOOP = "srv/data/back"
+
+
+def _wiped_ext4(path):
+    """An ext4 with its primary superblock and every backup zeroed."""
+    lib.make_ext4(path, 24, files={"a.txt": "gone\n"})
+    listing = subprocess.run(["dumpe2fs", path], capture_output=True, text=True).stdout
+    block_size = lib._block_size(path)
+    blocks = [int(b) for b in re.findall(r"superblock at (\d+)", listing, re.I)]
+    assert len(blocks) >= 2, listing
+    with open(path, "r+b") as f:
+        for block in blocks:
+            offset = 1024 if block == 0 else block * block_size
+            f.seek(offset)
+            f.write(bytes(1024))
+    return path
+
+
+def _entries(directory, name):
+    return {e["path"]: e for e in fixture.manifest(directory, name)["entries"]}
+
+
+def _verified(out, name, extracted, tree, compress="zstd"):
+    """Extracts NAME's volumes from OUT, checks them with sha256sum -c and against TREE."""
+    fixture.extract(out, name, extracted, compress=compress)
+    code, checked = fixture.sha256sum_check(out, name, extracted)
+    assert code == 0, checked
+    differences = fixture.compare_trees(tree, extracted, ignore={
+        fixture.HARD_LINK, "lost+found", "srv/fifo", "srv/null", LOOP})
+    assert not differences, "\n".join(differences)
+
+
+def test_dump_loop_wiped_superblocks_full_target_tcp(ctx):
+    tree = fixture.make_tree(ctx.path("tree"), small_files=40)
+    source = fixture.ext4_with_tree(ctx.path("src.img"), tree)
+    lib.run(["debugfs", "-w", "-R", "ln /srv /" + LOOP, source])
+    for directory in ("srv", "srv/data"):  # as they were before the link went in
+        lib.run(["debugfs", "-w", "-R", "sif /%s mtime @%d" % (directory, os.stat(
+            os.path.join(tree, directory)).st_mtime), source])
+    wiped = _wiped_ext4(ctx.path("wiped.img"))
+    before = lib.sha256(source), lib.sha256(wiped)
+    cfg, client_line = _config_disk(ctx)
+    sshd = _sshd(ctx, client_line)
+    os.makedirs(ctx.path("tcp"))
+    sink = lib.TcpSink(ctx.path("tcp"))
+    ctx.on_cleanup(sink.stop)
+    out = ctx.path("out")
+    os.makedirs(out)
+    url = "ssh://root@10.0.2.2:%d%s" % (sshd.port, out)
+    guest = _guest(ctx, [source, wiped], cfg, [sshd.port, sink.port], "guest")
+
+    # The loop, through the kernel's mount and through libext2fs: one entry, named.
+    code, text = lib.console_run(guest, "rescue dump vda %s" % url, timeout=600)
+    assert code == 1 and "directory loop" in text, "exit %d:\n%s" % (code, text)
+    entries = _entries(out, "vda")
+    assert entries[LOOP]["status"] == "failed", entries[LOOP]
+    assert entries[LOOP]["reason"].startswith("directory loop"), entries[LOOP]
+    assert not [e for p, e in entries.items() if e["status"] != "copied" and p != LOOP]
+    _verified(out, "vda", ctx.path("mounted"), tree)
+    code, text = lib.console_run(guest, "rescue dump --direct --name direct vda %s" % url,
+                                 timeout=600)
+    assert code == 1, "exit %d:\n%s" % (code, text)
+    entry = _entries(out, "direct")[LOOP]
+    assert entry["status"] == "partial" and \
+        entry["reason"] == "directory loop: already reached as srv", entry
+    _verified(out, "direct", ctx.path("direct"), tree)
+
+    # No superblock anywhere: each mode says so, nothing is written.
+    for command, pattern in [
+            ("rescue dump vdb %s" % url, r"unable to dump vdb: it holds no file system we know"),
+            ("rescue dump --direct vdb %s" % url, r"no backup superblock worked either"),
+            ("rescue dump --metadata vdb %s" % url, r"no ext2/3/4 superblock found")]:
+        code, text = lib.console_run(guest, command, timeout=120)
+        assert code == 3 and re.search(pattern, text), "%s: exit %d:\n%s" % (command, code, text)
+    assert not [f for f in os.listdir(out) if f.startswith("vdb")], os.listdir(out)
+
+    # A target that fills up (at the 4 MiB file): exit 3, named; the databases, sent
+    # first, are safe in the finished volumes; with room again the same command finishes.
+    dump = "rescue dump --volume-size 16K --exclude %s vda file:///tmp/s" % LOOP
+    code, text = lib.console_run(guest, "mkdir /tmp/s && mount -t tmpfs -o size=2m tmpfs /tmp/s"
+                                 " && " + dump, timeout=600)
+    assert code == 3 and "target full" in text, "exit %d:\n%s" % (code, text)
+    assert re.search(r"vda\.\d{3}\.tar\.zst\.part: an interrupted volume", text), text
+    assert re.search(r"PostgreSQL 15 at \S+: 4 files, all copied whole", text), text
+    assert re.search(r"^volumes: vda\.001\.tar\.zst", text, re.M), text
+    code, text = lib.console_run(guest, "mount -o remount,size=32m /tmp/s && " + dump,
+                                 timeout=600)
+    assert code == 0 and "resuming from its manifest" in text, "exit %d:\n%s" % (code, text)
+    full = ctx.path("full")
+    os.makedirs(full)
+    code, text = lib.console_run(guest, "tar -cf - -C /tmp/s . | dbclient -y -i "
+                                 "/run/rescue/client/id_config -p %d root@10.0.2.2 "
+                                 "'tar -xf - -C %s'" % (sshd.port, full), timeout=300)
+    assert code == 0, text
+    assert [f for f in os.listdir(full) if f.endswith(".part")], os.listdir(full)
+    _verified(full, "vda", ctx.path("full-extracted"), tree)
+
+    # tcp://: one volume as a plain stream, the manifest kept in the guest.
+    code, text = lib.console_run(guest, "rescue dump --exclude %s vda tcp://10.0.2.2:%d"
+                                 % (LOOP, sink.port), timeout=600)
+    assert code == 0 and "/run/rescue/tcp" in text, "exit %d:\n%s" % (code, text)
+    assert len(sink.files) == 1, sink.files
+    streamed = ctx.path("streamed")
+    os.makedirs(streamed)
+    subprocess.run(["tar", "--xattrs", "--xattrs-include=*", "-xpf", sink.files[0], "-C",
+                    streamed], check=True, capture_output=True)
+    differences = fixture.compare_trees(tree, streamed, ignore={
+        fixture.HARD_LINK, "lost+found", "srv/fifo", "srv/null", LOOP})
+    assert not differences, "\n".join(differences)
+    guest.stop(command="poweroff")
+    assert (lib.sha256(source), lib.sha256(wiped)) == before, "a source disk changed"
