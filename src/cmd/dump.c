@@ -732,14 +732,19 @@ static void print_databases(const struct manifest *manifest)
  * held again, in a volume of its own, so they are never needed. */
 static void print_volumes(struct dump_command *run)
 {
-	const struct manifest_volume *volume;
+	const struct manifest_volume *volume, *last = NULL;
 	size_t i, whole = 0;
 
 	for (i = 0; i < run->manifest.volume_count; i++) {
 		volume = &run->manifest.volumes[i];
-		if (volume->complete)
-			printf("%s %s", whole++ ? "," : "volumes:", volume->file);
+		if (!volume->complete)
+			continue;
+		last = volume;
+		if (++whole <= 3)
+			printf("%s %s", whole > 1 ? "," : "volumes:", volume->file);
 	}
+	if (whole > 3)
+		printf("%s %s (%zu in all)", whole > 4 ? ", ..." : ",", last->file, whole);
 	if (whole)
 		printf("\n");
 	for (i = 0; i < run->manifest.volume_count; i++) {
