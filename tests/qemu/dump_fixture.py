@@ -4,7 +4,8 @@ make_tree() writes a tree with what a server's disk holds and what trips archive
 small files, a 4 MiB incompressible file, a sparse file, symbolic links (short and long),
 a 255-byte name, a name that is not UTF-8, extended attributes, a PostgreSQL data
 directory and an SQLite database. ext4_with_tree() puts it into an ext4 image and adds
-what mkfs.ext4 -d cannot copy: a hard link, a fifo and a device node.
+what mkfs.ext4 -d cannot copy: a hard link, a fifo and a device node; xfs_with_tree()
+does the same for an xfs.
 
 extract() unpacks the volumes on the host with GNU tar, as the README tells a user to;
 compare_trees() then says how the extracted tree differs from the source's.
@@ -15,7 +16,9 @@ import json
 import os
 import random
 import sqlite3
+import stat
 import subprocess
+import tempfile
 
 import lib
 
@@ -85,6 +88,28 @@ def ext4_with_tree(image, tree, size_mb=64, **kwargs):
     check = subprocess.run(["e2fsck", "-fn", image], capture_output=True, text=True)
     if check.returncode != 0 and "needs_recovery" not in check.stdout + check.stderr:
         raise lib.TestFailure("the fixture %s has errors:\n%s" % (image, check.stdout))
+    return image
+
+
+def xfs_with_tree(image, tree, size_mb=300):
+    """An xfs holding TREE, with the hard link, fifo and device node ext4_with_tree adds.
+    mkfs.xfs's protofile (xfsprogs 6.1) makes no hard links, xattrs or times, so the tree
+    is copied in through a loop mount on the host (cp -a), unmounted before return."""
+    lib.make_disk_image(image, size_mb)
+    lib.run(["mkfs.xfs", "-q", "-f", image])
+    mount = tempfile.mkdtemp(prefix="xfs-mnt.", dir=os.path.dirname(os.path.abspath(image)))
+    lib.run(["mount", "-o", "loop", image, mount])
+    try:
+        lib.run(["cp", "-a", tree + "/.", mount])
+        os.link(os.path.join(mount, BIG), os.path.join(mount, HARD_LINK))
+        os.mkfifo(os.path.join(mount, "srv/fifo"))
+        os.mknod(os.path.join(mount, "srv/null"), 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        epoch = int(lib.SOURCE_DATE_EPOCH)
+        for name in ("srv/fifo", "srv/null", "srv/data", "srv", "."):
+            os.utime(os.path.join(mount, name), (epoch, epoch))
+    finally:
+        lib.run(["umount", mount])
+        os.rmdir(mount)
     return image
 
 
