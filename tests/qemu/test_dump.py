@@ -15,7 +15,8 @@ GNU tar and sha256sum as the README tells a user to.
    with --direct) is one manifest entry and the rest verifies; a disk whose superblocks are
    all wiped is refused by each mode with a clear error; a target that fills up mid-dump
    stops with exit 3 and "target full", and once there is room the same command finishes
-   and the receiver's check passes; a tcp:// stream extracts to the source tree.
+   and the receiver's check passes; a tcp:// stream extracts to the source tree; a guest
+   killed mid-volume boots again and the same command finishes, the whole volumes kept.
 The source disks are unchanged."""
 
 import os
@@ -300,5 +301,36 @@ def test_dump_loop_wiped_superblocks_full_target_tcp(ctx):
     differences = fixture.compare_trees(tree, streamed, ignore={
         fixture.HARD_LINK, "lost+found", "srv/fifo", "srv/null", LOOP})
     assert not differences, "\n".join(differences)
+
+    # A power cut mid-volume (QEMU killed, over a slow link): a new boot resumes, the
+    # volumes already whole stay as they were, the cut one is left as .part.
+    slow = lib.CuttingProxy(sshd.port, cuts=0, rate=256 << 10)
+    ctx.on_cleanup(slow.stop)
+    killed = ctx.path("killed")
+    os.makedirs(killed)
+    guest.stop(command="poweroff")
+    guest = _guest(ctx, [source, wiped], cfg, [sshd.port, slow.port], "guest2")
+    lib.console_run(guest, "rescue dump --volume-size 16K --exclude %s vda "
+                    "ssh://root@10.0.2.2:%d%s > /tmp/run.log 2>&1 &" % (LOOP, slow.port, killed))
+
+    def whole_and_big_part():  # the 4 MiB file's volume, well under way
+        names = os.listdir(killed)
+        return "vda.001.tar.zst" in names and any(
+            n.endswith(".part") and os.path.getsize(os.path.join(killed, n)) > 256 << 10
+            for n in names)
+
+    lib.wait_until(whole_and_big_part, 300, "a whole volume and a .part on the host")
+    guest.stop()
+    whole = {n: lib.sha256(os.path.join(killed, n)) for n in os.listdir(killed)
+             if n.endswith(".tar.zst")}
+    guest = _guest(ctx, [source, wiped], cfg, [sshd.port], "guest3")
+    code, text = lib.console_run(guest, "rescue dump --volume-size 16K --exclude %s vda "
+                                 "ssh://root@10.0.2.2:%d%s" % (LOOP, sshd.port, killed),
+                                 timeout=600)
+    assert code == 0 and "resuming from its manifest" in text, "exit %d:\n%s" % (code, text)
+    assert re.search(r"\.tar\.zst\.part: an interrupted volume", text), text
+    assert all(lib.sha256(os.path.join(killed, n)) == sha for n, sha in whole.items()), \
+        "a whole volume was written again"
+    _verified(killed, "vda", ctx.path("killed-extracted"), tree)
     guest.stop(command="poweroff")
     assert (lib.sha256(source), lib.sha256(wiped)) == before, "a source disk changed"
