@@ -654,15 +654,19 @@ static int record(struct dump *dump, const struct dump_node *node,
 	return 0;
 }
 
+/* FILE: the node open already (a regular file), or NULL. */
 static void add_xattrs(struct dump *dump, const struct dump_node *node,
-    struct archive_entry *header, struct manifest_entry *entry)
+    struct fstree_file *file, struct archive_entry *header, struct manifest_entry *entry)
 {
+	const struct fstree_ops *ops = dump->tree->ops;
 	struct fstree_xattr *list;
 	size_t count, i;
 	char reason[160];
+	int rc;
 
-	if (dump->tree->ops->xattrs(dump->tree, node->path, node->st.st_ino, &list, &count)
-	    != 0) {
+	rc = file && ops->file_xattrs ? ops->file_xattrs(file, &list, &count)
+	    : ops->xattrs(dump->tree, node->path, node->st.st_ino, &list, &count);
+	if (rc != 0) {
 		snprintf(reason, sizeof reason, "extended attributes unreadable: %s",
 		    strerror(errno));
 		entry->status = MANIFEST_PARTIAL;
@@ -766,15 +770,24 @@ struct region {
 	uint64_t start, end;
 };
 
-/* The file's data regions (all of it, when it has no holes). */
-static int data_regions(struct dump *dump, struct fstree_file *file, uint64_t size,
-    struct region **regions, size_t *count)
+/* The file's data regions (all of it, when it has no holes). A file with as many blocks as
+ * bytes has no holes to look for: most files, asked for none (two lseeks each, which count
+ * on a tree of small files). */
+static int data_regions(struct dump *dump, const struct dump_node *node,
+    struct fstree_file *file, struct region **regions, size_t *count)
 {
-	uint64_t offset = 0, start, end;
+	uint64_t size = (uint64_t)node->st.st_size, offset = 0, start, end;
 	struct region *bigger;
 	int rc;
 
 	*regions = NULL, *count = 0;
+	if (size > 0 && (uint64_t)node->st.st_blocks * 512 >= size) {
+		if (!(*regions = malloc(sizeof **regions)))
+			return -1;
+		(*regions)[0] = (struct region){ 0, size };
+		*count = 1;
+		return 0;
+	}
 	while (offset < size) {
 		rc = dump->tree->ops->data(file, offset, &start, &end);
 		if (rc == 1)
@@ -917,7 +930,7 @@ static int archive_file(struct dump *dump, const struct dump_node *node,
 		dump->progress.bytes_done += size;
 		return record(dump, node, MANIFEST_FAILED, reason);
 	}
-	if (data_regions(dump, file, size, &regions, &count) != 0) {
+	if (data_regions(dump, node, file, &regions, &count) != 0) {
 		fail(dump, "out of memory for the %s", "map of a sparse file");
 		goto out;
 	}
@@ -925,7 +938,7 @@ static int archive_file(struct dump *dump, const struct dump_node *node,
 	if (!(entry = entry_for(dump, node)))
 		goto out;
 	entry->volume = dump->volume;
-	add_xattrs(dump, node, header, entry);
+	add_xattrs(dump, node, file, header, entry);
 	if ((rc = write_header(dump, header, entry)) != 0) {
 		rc = rc > 0 ? 1 : -1;
 		goto out;
@@ -958,7 +971,7 @@ static int archive_other(struct dump *dump, const struct dump_node *node,
 		entry->status = MANIFEST_PARTIAL;
 		manifest_set_reason(entry, node->problem);
 	}
-	add_xattrs(dump, node, header, entry);
+	add_xattrs(dump, node, NULL, header, entry);
 	return write_header(dump, header, entry);
 }
 

@@ -67,6 +67,8 @@ struct fstree_ops {
 	 * -1 with errno. */
 	int (*xattrs)(struct fstree *tree, const char *path, uint64_t inode,
 	    struct fstree_xattr **list, size_t *count);
+	/* The same for a file open already, where that is cheaper; NULL: use xattrs. */
+	int (*file_xattrs)(struct fstree_file *file, struct fstree_xattr **list, size_t *count);
 	void (*release)(struct fstree *tree);
 };
 

@@ -260,33 +260,35 @@ static void dir_close(struct fstree_file *file)
 }
 
 /* llistxattr and lgetxattr, growing the buffers when the attributes grow between calls. */
-static int dir_xattrs(struct fstree *tree, const char *path, uint64_t inode,
-    struct fstree_xattr **list, size_t *count)
+/* The attributes of the file open as FD or, with FD -1, of the path FULL (not followed). */
+static ssize_t list_names(int fd, const char *full, char *names, size_t size)
 {
-	struct dir_tree *dir = dir_tree(tree);
-	size_t length = strlen(dir->root_path) + strlen(path) + 2;
-	char *full = malloc(length), *names = NULL, *name;
+	return fd >= 0 ? flistxattr(fd, names, size) : llistxattr(full, names, size);
+}
+
+static ssize_t get_value(int fd, const char *full, const char *name, void *value, size_t size)
+{
+	return fd >= 0 ? fgetxattr(fd, name, value, size) : lgetxattr(full, name, value, size);
+}
+
+static int read_xattrs(int fd, const char *full, struct fstree_xattr **list, size_t *count)
+{
+	char *names = NULL, *name;
 	ssize_t size;
 	int rc = -1;
 
-	(void)inode;
 	*list = NULL, *count = 0;
-	if (!full)
-		return -1;
-	snprintf(full, length, "%s/%s", dir->root_path, path);
-	size = llistxattr(full, NULL, 0);
-	if (size < 0 && (errno == ENOTSUP || errno == ENOSYS)) {
-		rc = 0;
-		goto out;
-	}
+	size = list_names(fd, full, NULL, 0);
+	if (size < 0 && (errno == ENOTSUP || errno == ENOSYS))
+		return 0;
 	if (size <= 0 || !(names = malloc((size_t)size)) ||
-	    (size = llistxattr(full, names, (size_t)size)) < 0) {
+	    (size = list_names(fd, full, names, (size_t)size)) < 0) {
 		rc = size == 0 ? 0 : -1;
 		goto out;
 	}
 	for (name = names; name < names + size; name += strlen(name) + 1) {
 		struct fstree_xattr *bigger = realloc(*list, (*count + 1) * sizeof *bigger);
-		ssize_t value_size = lgetxattr(full, name, NULL, 0);
+		ssize_t value_size = get_value(fd, full, name, NULL, 0);
 
 		if (!bigger)
 			goto out;
@@ -299,7 +301,8 @@ static int dir_xattrs(struct fstree *tree, const char *path, uint64_t inode,
 		(*count)++;
 		if (!bigger[*count - 1].name || !bigger[*count - 1].value)
 			goto out;
-		value_size = lgetxattr(full, name, bigger[*count - 1].value, (size_t)value_size);
+		value_size = get_value(fd, full, name, bigger[*count - 1].value,
+		    (size_t)value_size);
 		if (value_size < 0)
 			goto out;
 		bigger[*count - 1].size = (size_t)value_size;
@@ -311,8 +314,31 @@ out:
 		*list = NULL, *count = 0;
 	}
 	free(names);
+	return rc;
+}
+
+static int dir_xattrs(struct fstree *tree, const char *path, uint64_t inode,
+    struct fstree_xattr **list, size_t *count)
+{
+	struct dir_tree *dir = dir_tree(tree);
+	size_t length = strlen(dir->root_path) + strlen(path) + 2;
+	char *full = malloc(length);
+	int rc;
+
+	(void)inode;
+	*list = NULL, *count = 0;
+	if (!full)
+		return -1;
+	snprintf(full, length, "%s/%s", dir->root_path, path);
+	rc = read_xattrs(-1, full, list, count);
 	free(full);
 	return rc;
+}
+
+/* Through the descriptor: no second walk of the path for every file. */
+static int dir_file_xattrs(struct fstree_file *file, struct fstree_xattr **list, size_t *count)
+{
+	return read_xattrs(file->fd, NULL, list, count);
 }
 
 static void dir_release(struct fstree *tree)
@@ -331,6 +357,7 @@ static const struct fstree_ops dir_ops = {
 	.data = dir_data,
 	.close = dir_close,
 	.xattrs = dir_xattrs,
+	.file_xattrs = dir_file_xattrs,
 	.release = dir_release,
 };
 

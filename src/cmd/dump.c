@@ -136,6 +136,7 @@ struct dump_command {
 	char failure[1400];
 	struct timespec started, shown;
 	int line_open;			/* a progress line without its newline yet */
+	int tty;			/* stderr is a terminal: the line is redrawn */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -553,7 +554,7 @@ static void show_line(const struct dump_progress *progress, double elapsed, int 
 static void sink_progress(void *context, const struct dump_progress *progress)
 {
 	struct dump_command *run = context;
-	int tty = isatty(STDERR_FILENO);
+	int tty = run->tty;
 	double since = seconds_since(&run->shown);
 
 	if (!progress->force && since < (run->options.json ? 1.0 : tty ? 0.5 : 10.0))
@@ -830,6 +831,7 @@ static int run_engine(struct dump_command *run)
 	sigaction(SIGINT, &action, &saved[0]);
 	sigaction(SIGTERM, &action, &saved[1]);
 	clock_gettime(CLOCK_MONOTONIC, &run->started);
+	run->tty = isatty(STDERR_FILENO);
 	run->shown = run->started;
 	if (!run->options.json)
 		printf("dumping %s (%s) to %s%s\n", run->name, run->tree->description,
