@@ -589,8 +589,9 @@ static int volume_begin(struct dump *dump)
 	return archive_setup(dump);
 }
 
-/* Closed, on the target, then in the manifest with everything archived in it. */
-static int volume_end(struct dump *dump)
+/* Closed, on the target, then in the manifest with everything archived in it (saved
+ * with SAVE; the last volume's is saved once the database counts are in too). */
+static int volume_end(struct dump *dump, int save)
 {
 	struct manifest_volume *volume;
 	int rc = archive_write_close(dump->archive);
@@ -605,7 +606,7 @@ static int volume_end(struct dump *dump)
 	volume->complete = 1;
 	volume->bytes = dump->position;
 	dump->volume = 0;
-	return dump->sink->save_manifest(dump->sink->context, dump->manifest);
+	return save ? dump->sink->save_manifest(dump->sink->context, dump->manifest) : 0;
 }
 
 /* ------------------------------------------------------------------ one node */
@@ -1118,7 +1119,7 @@ static int dump_one(struct dump *dump, struct dump_node *node)
 	if (archive_node(dump, node) != 0)
 		return -1;
 	if (dump->options->volume_size && dump->volume_input >= dump->options->volume_size)
-		return volume_end(dump);
+		return volume_end(dump, 1);
 	return 0;
 }
 
@@ -1229,7 +1230,7 @@ int dump_run(struct fstree *tree, const struct dump_options *options,
 	for (i = 0; i < dump.count; i++)
 		if (dump_one(&dump, &dump.nodes[dump.order[i]]) != 0)
 			goto out;
-	if (dump.volume && volume_end(&dump) != 0)
+	if (dump.volume && volume_end(&dump, 0) != 0)
 		goto out;
 	count_database_files(&dump);
 	if (sink->save_manifest(sink->context, manifest) != 0)
