@@ -564,8 +564,9 @@ static int ssh_rename(struct store *store, const char *old_name, const char *new
 {
 	struct ssh_backend *ssh = backend(store);
 	char old_path[PATH_MAX], new_path[PATH_MAX];
-	struct sftp_attributes attributes;
 	struct sftp_reply reply;
+	uint64_t size;
+	int there;
 
 	if (!ssh->sftp || sftp_broken(ssh->sftp))
 		return lost(store);
@@ -576,13 +577,11 @@ static int ssh_rename(struct store *store, const char *old_name, const char *new
 		return -1;
 	if (reply.status == SFTP_OK)
 		return 0;
-	/* Done before a reconnect, its reply lost: OLD is gone and NEW is there. */
-	if (reply.status == SFTP_NO_SUCH_FILE) {
-		if (call(store, sftp_send_stat(ssh->sftp, new_path), &reply) != 0)
-			return -1;
-		if (sftp_reply_attributes(&reply, &attributes) == 0)
-			return 0;
-	}
+	/* Done before a reconnect, its reply lost: OLD is gone and NEW is there (0), or the
+	 * look failed (-1). */
+	if (reply.status == SFTP_NO_SUCH_FILE
+	    && (there = ssh_size_of(store, new_name, &size)) != 1)
+		return there;
 	return store_fail(store, 0, "unable to rename %s to %s: %s", old_path, new_path,
 	    sftp_status_text(&reply));
 }
