@@ -13,25 +13,13 @@
 
 #include "e2fsck.h"
 #include "extfs.h"
+#include "run_ok.h"
 #include "spawn.h"
-
-#define ARGV(...) ((char *const[]){ __VA_ARGS__, NULL })
 
 struct fixture {
 	char dir[64];
 	char image[128];
 };
-
-static void run_ok(char *const *argv)
-{
-	struct spawn_request request = { .argv = argv, .flags = SPAWN_STDERR };
-	struct spawn_result result;
-
-	assert_int_equal(spawn_run(&request, &result), 0);
-	if (spawn_exit_code(&result) != 0)
-		fail_msg("%s exited %d: %s", argv[0], spawn_exit_code(&result), result.output);
-	spawn_result_free(&result);
-}
 
 static void write_file(const char *path, const char *text)
 {

@@ -20,9 +20,8 @@
 #include <cmocka.h>
 
 #include "fstree.h"
+#include "run_ok.h"
 #include "spawn.h"
-
-#define ARGV(...) ((char *const[]){ __VA_ARGS__, NULL })
 
 enum {
 	SPARSE_AT = 5 << 20,	/* where the sparse file's second piece is written */
@@ -66,17 +65,6 @@ struct walked {
 	size_t count;
 	size_t stop_after;	/* 0: never stop */
 };
-
-static void run_ok(char *const *argv)
-{
-	struct spawn_request request = { .argv = argv, .flags = SPAWN_STDERR };
-	struct spawn_result result;
-
-	assert_int_equal(spawn_run(&request, &result), 0);
-	if (spawn_exit_code(&result) != 0)
-		fail_msg("%s exited %d: %s", argv[0], spawn_exit_code(&result), result.output);
-	spawn_result_free(&result);
-}
 
 /* What debugfs -R COMMAND prints on stdout, as a number. */
 static unsigned long debugfs_number(const char *image, const char *command)
