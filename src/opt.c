@@ -107,3 +107,14 @@ int opt_no_options(struct opt_parser *opts, int min_operands, int max_operands)
 			return -1;
 	return opt_operands(opts, min_operands, max_operands);
 }
+
+int opt_seconds(const struct command *command, const char *option, const char *text,
+    long *seconds)
+{
+	char *end;
+
+	*seconds = strtol(text, &end, 10);
+	if (*end || end == text || *seconds < 0)
+		return err_usage(command->usage, "%s %s: not a number of seconds", option, text);
+	return 0;
+}

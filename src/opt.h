@@ -43,5 +43,9 @@ struct opt_parser opt_parser(const struct command *command, int argc, char **arg
 int opt_next(struct opt_parser *opts);
 int opt_operands(struct opt_parser *opts, int min, int max);
 int opt_no_options(struct opt_parser *opts, int min_operands, int max_operands);
+/* TEXT, the value of OPTION, as a whole number of seconds into *SECONDS: 0, or the usage
+ * error's exit code (naming OPTION and TEXT) when it is not one. */
+int opt_seconds(const struct command *command, const char *option, const char *text,
+    long *seconds);
 
 #endif

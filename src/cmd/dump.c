@@ -178,7 +178,7 @@ static int parse_compress(const char *text, enum dump_compress *compress)
 static int parse_option(int option, struct dump_command_options *options)
 {
 	unsigned long long bytes;
-	char *end;
+	int code;
 
 	switch (option) {
 	case 'd': options->direct = 1; break;
@@ -194,11 +194,8 @@ static int parse_option(int option, struct dump_command_options *options)
 		break;
 	case 'm': options->name = optarg; break;
 	case 'g':
-		options->give_up = strtol(optarg, &end, 10);
-		if (*end || end == optarg || options->give_up < 0)
-			return err_usage(command_dump.usage, "--give-up %s: not a number of seconds",
-			    optarg);
-		break;
+		code = opt_seconds(&command_dump, "--give-up", optarg, &options->give_up);
+		return code ? code : -1;
 	case 'j': options->json = 1; break;
 	}
 	return -1;

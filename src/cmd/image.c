@@ -164,7 +164,7 @@ static int parse_options(int argc, char **argv, struct image_options *options)
 	struct opt_parser opts = opt_parser(&command_image, argc, argv, "r:NnRdCc:K:i:s:m:g:j",
 	    long_options);
 	char *end;
-	int option;
+	int option, code;
 
 	options->give_up = -1;
 	options->direct = 1;
@@ -187,10 +187,9 @@ static int parse_options(int argc, char **argv, struct image_options *options)
 		case 's': options->size_text = optarg; break;
 		case 'm': options->name = optarg; break;
 		case 'g':
-			options->give_up = strtol(optarg, &end, 10);
-			if (*end || end == optarg || options->give_up < 0)
-				return err_usage(command_image.usage, "--give-up %s: not a number of "
-				    "seconds", optarg);
+			if ((code = opt_seconds(&command_image, "--give-up", optarg,
+			    &options->give_up)) != 0)
+				return code;
 			break;
 		case 'j': options->json = 1; break;
 		case OPT_STOP: return opts.exit_code;
