@@ -144,6 +144,33 @@ static void test_scattered_and_clustered_bad_sectors(void **state)
 	free(target);
 }
 
+/* A disk that reads whole needs no trimming or scraping: those phases are not entered, and
+ * the map is saved twice (when copying starts, and finished) instead of at every phase. */
+static void test_healthy_disk_saves_the_map_at_start_and_end_only(void **state)
+{
+	struct disk *disk = make_disk(NULL, 0);
+	struct target *target = calloc(1, sizeof *target);
+	struct imaging_source source = { disk_read, disk, SIZE, SECTOR };
+	struct imaging_sink sink = { target_write, target_save, NULL, target };
+	struct imaging_options options;
+	struct mapfile map;
+
+	(void)state;
+	target->writes_left = -1;
+	mapfile_init(&map, SIZE);
+	imaging_defaults(&options, SIZE);
+	assert_int_equal(imaging_run(&source, &sink, &options, &map), IMAGING_DONE);
+	check_result(disk, target, &map);
+	assert_int_equal(target->saves, 2);
+	assert_int_equal(target->last_saved.current_status, '+');
+	assert_int_equal(target->last_saved.count, 1);
+	assert_int_equal(target->last_saved.extents[0].state, '+');
+	mapfile_free(&map);
+	mapfile_free(&target->last_saved);
+	free(disk);
+	free(target);
+}
+
 /* The target fails mid-run; a second run from the last saved map finishes the job without
  * reading again what the first run had saved. */
 static void test_resume_after_target_failure(void **state)
@@ -232,6 +259,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scattered_and_clustered_bad_sectors),
+		cmocka_unit_test(test_healthy_disk_saves_the_map_at_start_and_end_only),
 		cmocka_unit_test(test_resume_after_target_failure),
 		cmocka_unit_test(test_stop_flag_ends_the_run_and_it_resumes),
 	};
