@@ -23,7 +23,8 @@
 #include "store.h"
 #include "target_ops.h"
 
-enum { IN_FLIGHT = 16 << 20, STALL = 60, READ_AHEAD = 32 };
+enum { IN_FLIGHT = 16 << 20, STALL = 60, READ_AHEAD = 32,
+	SPARES = IN_FLIGHT / SFTP_WRITE_MAX + 1 };
 
 struct pending {
 	uint32_t id;
@@ -38,9 +39,15 @@ struct ssh_backend {
 	char handle[SFTP_HANDLE_MAX];
 	size_t handle_size;
 	int image_open;
+	int unsynced;			/* written since the image's last fsync */
 	struct pending *pending;
 	size_t count, capacity, bytes;
 	char refused[512];		/* a write the server refused: permanent */
+	/* Whole-size write buffers kept for the next writes: one of SFTP_WRITE_MAX bytes is
+	 * above musl's mmap threshold, so each malloc and free was an mmap, a munmap and a
+	 * page fault per 4 KiB (a tenth of all the time imaging spent under emulation). */
+	unsigned char *spare[SPARES];
+	size_t spares;
 };
 
 static struct ssh_backend *backend(struct store *store)
@@ -77,7 +84,10 @@ static void pending_drop(struct ssh_backend *ssh, struct pending *entry)
 	size_t index = (size_t)(entry - ssh->pending);
 
 	ssh->bytes -= entry->size;
-	free(entry->data);
+	if (entry->size == SFTP_WRITE_MAX && ssh->spares < SPARES)
+		ssh->spare[ssh->spares++] = entry->data;
+	else
+		free(entry->data);
 	memmove(entry, entry + 1, (ssh->count - index - 1) * sizeof *entry);
 	ssh->count--;
 }
@@ -158,19 +168,23 @@ static int directory_check(struct store *store)
 	return 0;
 }
 
+/* A target whose host key is settled gets its session at once; the check's own login
+ * (a whole SSH handshake, about as long as a hundred round trips under emulation) is made
+ * only to explain a session that did not start. */
 static int ssh_connect(struct store *store)
 {
 	struct target_ssh_check check;
 	struct ssh_backend *ssh;
 	char why[512], errors[512];
-	int fd;
+	int fd, ready;
 
 	if (!store->backend && !(store->backend = calloc(1, sizeof(struct ssh_backend))))
 		return store_fail(store, 0, "out of memory");
 	ssh = backend(store);
 	ssh->session.pid = -1;
 	ssh->session.errors = -1;
-	if (target_ssh_check(&store->target, &check) != TARGET_SSH_OK)
+	ready = target_ssh_ready(&store->target);
+	if (!ready && target_ssh_check(&store->target, &check) != TARGET_SSH_OK)
 		return store_fail(store, check.state == TARGET_SSH_ERROR, "%s", check.why);
 	if (target_ssh_subsystem(&store->target, "sftp", &fd, &ssh->session, why,
 	    sizeof why) != 0)
@@ -178,6 +192,8 @@ static int ssh_connect(struct store *store)
 	ssh->sftp = sftp_start(fd, STALL, on_reply, ssh, why, sizeof why);
 	if (!ssh->sftp) {
 		target_ssh_end(&ssh->session, errors, sizeof errors);
+		if (ready && target_ssh_check(&store->target, &check) != TARGET_SSH_OK)
+			return store_fail(store, check.state == TARGET_SSH_ERROR, "%s", check.why);
 		/* A host key that changed since the first connection is no outage: trying again
 		 * would keep sending the image towards whoever answers now. dbclient's last lines
 		 * are "Fingerprint is SHA256:...; Expected SHA256:...". */
@@ -211,6 +227,8 @@ static void ssh_release(struct store *store)
 		return;
 	while (ssh->count)
 		pending_drop(ssh, &ssh->pending[ssh->count - 1]);
+	while (ssh->spares)
+		free(ssh->spare[--ssh->spares]);
 	free(ssh->pending);
 	free(ssh);
 	store->backend = NULL;
@@ -298,7 +316,8 @@ static int ssh_pwrite(struct store *store, const void *data, size_t size, uint64
 			ssh->capacity = capacity;
 		}
 		entry = &ssh->pending[ssh->count];
-		entry->data = malloc(chunk);
+		entry->data = chunk == SFTP_WRITE_MAX && ssh->spares ? ssh->spare[--ssh->spares]
+		    : malloc(chunk);
 		if (!entry->data)
 			return store_fail(store, 0, "out of memory for writes in flight");
 		memcpy(entry->data, bytes, chunk);
@@ -306,6 +325,7 @@ static int ssh_pwrite(struct store *store, const void *data, size_t size, uint64
 		entry->size = chunk;
 		ssh->count++;
 		ssh->bytes += chunk;
+		ssh->unsynced = 1;
 		send_write(ssh, entry);
 		bytes += chunk, position += chunk, size -= chunk;
 	}
@@ -335,13 +355,15 @@ static int ssh_flush(struct store *store)
 		return -1;
 	if (ssh->refused[0])
 		return refused(store);
-	if (!ssh->image_open || !sftp_has_extension(ssh->sftp, "fsync@openssh.com"))
+	if (!ssh->image_open || !ssh->unsynced
+	    || !sftp_has_extension(ssh->sftp, "fsync@openssh.com"))
 		return 0;
 	if (call(store, sftp_send_fsync(ssh->sftp, ssh->handle, ssh->handle_size), &reply) != 0)
 		return -1;
 	if (reply.status != SFTP_OK)
 		return store_fail(store, 0, "the server could not sync %s: %s", store->image_name,
 		    sftp_status_text(&reply));
+	ssh->unsynced = 0;
 	return 0;
 }
 

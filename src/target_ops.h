@@ -54,6 +54,10 @@ struct target_ssh_check {
 /* Connects once and runs `echo` on the target, so host key and login are settled before
  * any data is sent. Always fills CHECK; returns its state. */
 int target_ssh_check(const struct target *target, struct target_ssh_check *check);
+/* 1 when a session may start without target_ssh_check: the host key is settled (checked
+ * in this process, or a known_hosts for the host is in place) and the port answers. A
+ * session that then fails is explained by target_ssh_check. */
+int target_ssh_ready(const struct target *target);
 
 struct target_ssh_reply {
 	int exit_code;		/* the remote command's (dbclient passes it on); 255 own failure */
@@ -71,8 +75,8 @@ void target_ssh_reply_free(struct target_ssh_reply *reply);
 
 /* A long-lived session with a subsystem ("sftp"): dbclient's stdin and stdout are the other
  * end of the socket *FD, its stderr is kept for the reason it ends. Call target_ssh_check
- * first: it settles the host key, so dbclient never asks anything on the stream. 0, or -1
- * with WHY. */
+ * (or target_ssh_ready) first: the host key must be settled, so dbclient never asks
+ * anything on the stream. 0, or -1 with WHY. */
 struct target_ssh_session {
 	pid_t pid;
 	int errors;		/* a memory file with dbclient's stderr */

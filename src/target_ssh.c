@@ -493,12 +493,12 @@ void target_ssh_end(struct target_ssh_session *session, char *errors, size_t siz
 		errors[0] = '\0';
 	if (session->pid > 0) {
 		kill(session->pid, SIGTERM);
-		for (waited = 0; waited < 20; waited++) {
+		for (waited = 0; waited < 400; waited++) {
 			if (waitpid(session->pid, &status, WNOHANG) == session->pid)
 				break;
-			usleep(100000);
+			usleep(5000);
 		}
-		if (waited == 20) {
+		if (waited == 400) {
 			kill(session->pid, SIGKILL);
 			waitpid(session->pid, &status, 0);
 		}
@@ -585,20 +585,27 @@ static void hostkey_describe(const char *errors, int strict, struct target_ssh_c
 	}
 }
 
+/* The last check that succeeded in this process, and for which target. */
+static char checked[sizeof ((struct target *)0)->display + 16];
+static struct target_ssh_check last;
+
+static void check_identity(const struct target *target, char *identity, size_t size)
+{
+	snprintf(identity, size, "%s %u", target->display, target_port(target));
+}
+
 /* The host's known_hosts is prepared (from the config disk, or left for trust on first use),
  * then one connection settles host key and login. The answer is remembered for the rest
  * of this process, so storing several files logs in once more per file only. */
 int target_ssh_check(const struct target *target, struct target_ssh_check *check)
 {
-	static char checked[sizeof target->display + 16];
-	static struct target_ssh_check last;
 	static char errors[65536];
-	char home[PATH_MAX], known[PATH_MAX + 32], identity[sizeof target->display + 16];
+	char home[PATH_MAX], known[PATH_MAX + 32], identity[sizeof checked];
 	struct target_ssh_reply reply;
 	struct spawn_result result;
 	int strict, known_before, fd;
 
-	snprintf(identity, sizeof identity, "%s %u", target->display, target_port(target));
+	check_identity(target, identity, sizeof identity);
 	if (last.state == TARGET_SSH_OK && strcmp(checked, identity) == 0) {
 		*check = last;
 		return TARGET_SSH_OK;
@@ -640,4 +647,33 @@ int target_ssh_check(const struct target *target, struct target_ssh_check *check
 		snprintf(checked, sizeof checked, "%s", identity);
 	}
 	return check->state;
+}
+
+/* A session may start without a check of its own when this process checked the target
+ * already, or when the host key is settled (a known_hosts for this host and port, from
+ * the config disk or an earlier trust on first use) and the port answers: dbclient then
+ * never asks on the stream. Should it ask anyway (the server's key type changed), it
+ * reads the stream's first byte, a packet length's zero, and refuses: the session fails
+ * and the caller's check explains why. */
+int target_ssh_ready(const struct target *target)
+{
+	char home[PATH_MAX], known[PATH_MAX + 32], identity[sizeof checked], why[256];
+	int fd;
+
+	check_identity(target, identity, sizeof identity);
+	if (last.state == TARGET_SSH_OK && strcmp(checked, identity) == 0)
+		return 1;
+	host_home(target, home, sizeof home);
+	snprintf(known, sizeof known, "%s/.ssh", home);
+	if (dir_make(known) != 0)
+		return 0;
+	snprintf(known, sizeof known, "%s/.ssh/known_hosts", home);
+	if (known_hosts_from_config(target, known, why, sizeof why) < 0 || !file_exists(known))
+		return 0;
+	fd = target_tcp_connect(target->host, target_port(target), CONNECT_TIMEOUT, why,
+	    sizeof why);
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
 }
