@@ -126,9 +126,14 @@ int store_image_open(struct store *store, uint64_t *size)
 	return 0;
 }
 
+int store_holds_files(const struct store *store)
+{
+	return store->ops == &store_ops_file || store->ops == &store_ops_ssh;
+}
+
 int store_image_open_named(struct store *store, const char *file, uint64_t *size)
 {
-	if (store->ops != &store_ops_file && store->ops != &store_ops_ssh)
+	if (!store_holds_files(store))
 		return store_fail(store, 0, "unable to write %s: %s:// holds one stream or one "
 		    "image, not files", file, store->ops->scheme);
 	if (strlen(file) >= sizeof store->image_name || strchr(file, '/'))

@@ -96,6 +96,9 @@ int store_image_open(struct store *store, uint64_t *size);
  * in its place, for writers of several files one after another (dump's volumes). Only
  * the schemes that hold files (file, nfs, smb, ssh) can; the others fail. */
 int store_image_open_named(struct store *store, const char *file, uint64_t *size);
+/* 1 for the schemes that hold files (file, nfs, smb, ssh): the image is a file, and
+ * where nothing was written past its end it reads as zeros (a hole). */
+int store_holds_files(const struct store *store);
 /* The image is finished (flushed): a reconnect no longer opens it again. */
 void store_image_done(struct store *store);
 int store_pwrite(struct store *store, const void *data, size_t size, uint64_t position);

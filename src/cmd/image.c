@@ -27,6 +27,10 @@
  *                        sector into many slow failed reads; a disk that refuses O_DIRECT
  *                        is read through the cache)
  *   --cached             read through the page cache (single sectors still bypass it)
+ *   --no-sparse          send zeros too: by default, 64 KiB pieces of zeros past the end
+ *                        the image had are left as holes in the file (as GNU ddrescue's
+ *                        --sparse, accepted here too), so a disk's free space costs
+ *                        reading only; nbd:// and tcp:// always get every byte
  *   --cluster-size N     sectors read at once while copying (default 128: 64 KiB, read in
  *                        bursts of up to 1 MiB while the disk reads well; given, exactly N)
  *   --skip-size S[,MAX]  first skip after a read error, and its limit (default 64K, 1% of SRC)
@@ -91,6 +95,7 @@ struct image_options {
 	struct imaging_options engine;
 	const char *skip_text, *position_text, *size_text, *cluster_text;
 	int direct;
+	int no_sparse;
 	int json;
 	long give_up;			/* seconds; -1: never */
 	const char *name;
@@ -107,11 +112,16 @@ struct image_run {
 	struct mapfile map;
 	int resumed;
 	uint64_t image_size;		/* the image file's end, as far as we know */
+	uint64_t sparse_from;		/* zeros from here on are left as holes (--sparse) */
+	uint64_t zeros_end;		/* the end of the last zeros left out */
+	uint64_t holes;			/* bytes of zeros left out in this run */
 	struct progress progress;
 	char failure[1200];		/* why the run stopped early */
 	int map_saved;			/* the final map is on the target */
 	char map_failure[1200];		/* why it is not */
 	int busy_written;
+	char *saved_map;		/* the map text last saved, and whether image data */
+	int written_since_save;		/* was written after it */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -152,6 +162,8 @@ static int parse_options(int argc, char **argv, struct image_options *options)
 		{ "direct", no_argument, NULL, 'd' },
 		{ "idirect", no_argument, NULL, 'd' },
 		{ "cached", no_argument, NULL, 'C' },
+		{ "sparse", no_argument, NULL, 'S' },
+		{ "no-sparse", no_argument, NULL, 'Z' },
 		{ "cluster-size", required_argument, NULL, 'c' },
 		{ "skip-size", required_argument, NULL, 'K' },
 		{ "input-position", required_argument, NULL, 'i' },
@@ -161,7 +173,7 @@ static int parse_options(int argc, char **argv, struct image_options *options)
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct opt_parser opts = opt_parser(&command_image, argc, argv, "r:NnRdCc:K:i:s:m:g:j",
+	struct opt_parser opts = opt_parser(&command_image, argc, argv, "r:NnRdCSZc:K:i:s:m:g:j",
 	    long_options);
 	char *end;
 	int option, code;
@@ -181,6 +193,8 @@ static int parse_options(int argc, char **argv, struct image_options *options)
 		case 'R': options->engine.reverse = 1; break;
 		case 'd': options->direct = 1; break;
 		case 'C': options->direct = 0; break;
+		case 'S': options->no_sparse = 0; break;
+		case 'Z': options->no_sparse = 1; break;
 		case 'c': options->cluster_text = optarg; break;
 		case 'K': options->skip_text = optarg; break;
 		case 'i': options->position_text = optarg; break;
@@ -414,6 +428,8 @@ static int open_image(struct image_run *run)
 	if (store_image_open(run->store, &run->image_size) != 0)
 		return err_fatalx(EXIT_SYSTEM, "unable to open the image: %s",
 		    store_error(run->store));
+	run->sparse_from = !run->options.no_sparse && store_holds_files(run->store)
+	    ? run->image_size : UINT64_MAX;
 	for (i = 0; i < run->map.count; i++)
 		if (run->map.extents[i].state == MAP_FINISHED)
 			last = &run->map.extents[i];
@@ -471,24 +487,93 @@ static int recover(struct image_run *run)
 	    sizeof run->failure);
 }
 
-static int sink_write(void *context, const void *buffer, size_t size, uint64_t position)
+static int store_write(struct image_run *run, const void *buffer, size_t size,
+    uint64_t position)
 {
-	struct image_run *run = context;
-
 	while (store_pwrite(run->store, buffer, size, position) != 0)
 		if (recover(run) != 0)
 			return -1;
 	if (position + size > run->image_size)
 		run->image_size = position + size;
+	run->written_since_save = 1;
 	return 0;
 }
 
-/* The map is written only once the image data it claims is on the target. */
+static int all_zero(const unsigned char *bytes, size_t size)
+{
+	uint64_t words[8], any = 0;
+	size_t i = 0, j;
+
+	for (; i + sizeof words <= size && any == 0; i += sizeof words) {
+		memcpy(words, bytes + i, sizeof words);
+		for (j = 0; j < 8; j++)
+			any |= words[j];
+	}
+	for (; i < size && any == 0; i++)
+		any |= bytes[i];
+	return any == 0;
+}
+
+/* Past the end the image had when it was opened, pieces of SPARSE_PIECE zeros are not
+ * sent: the file reads as zeros there anyway (GNU ddrescue's --sparse). A free area of a
+ * disk then costs reading only. What was left out at the image's end is covered by the
+ * map's next save (cover_zeros), so the file is never shorter than what the map claims. */
+enum { SPARSE_PIECE = 64 * 1024 };
+
+static int sink_write(void *context, const void *buffer, size_t size, uint64_t position)
+{
+	struct image_run *run = context;
+	const unsigned char *bytes = buffer;
+	size_t done = 0, run_start = 0, piece;
+
+	if (position + size <= run->sparse_from)
+		return store_write(run, buffer, size, position);
+	while (done < size) {
+		piece = size - done < SPARSE_PIECE ? size - done : SPARSE_PIECE;
+		if (position + done >= run->sparse_from && all_zero(bytes + done, piece)) {
+			if (run_start < done && store_write(run, bytes + run_start, done - run_start,
+			    position + run_start) != 0)
+				return -1;
+			run->holes += piece;
+			if (position + done + piece > run->zeros_end)
+				run->zeros_end = position + done + piece;
+			run_start = done + piece;
+		}
+		done += piece;
+	}
+	if (run_start < size)
+		return store_write(run, bytes + run_start, size - run_start, position + run_start);
+	return 0;
+}
+
+/* One zero sector at POSITION, written (never left out as a hole). */
+static int zero_sector(struct image_run *run, uint64_t position)
+{
+	char *zeros = calloc(1, run->source.identity.sector_size);
+	int rc;
+
+	if (zeros == NULL)
+		return -1;
+	rc = store_write(run, zeros, run->source.identity.sector_size, position);
+	free(zeros);
+	return rc;
+}
+
+/* Zeros left out at the image's end: one zero sector written at their end gives the file
+ * its length, so a resumed run finds the image as long as the map says. */
+static int cover_zeros(struct image_run *run)
+{
+	if (run->zeros_end <= run->image_size)
+		return 0;
+	return zero_sector(run, run->zeros_end - run->source.identity.sector_size);
+}
+
+/* The map is written only once the image data it claims is on the target. A map the
+ * target already holds, with nothing written since, is not sent again. */
 static int save_map(struct image_run *run, const struct mapfile *map)
 {
 	char *plain = mapfile_format(map, "rescue " RESCUE_VERSION, NULL), *text;
 	size_t length;
-	int rc = -1;
 
 	text = plain ? source_map_text(&run->source.identity, plain, &length) : NULL;
 	free(plain);
@@ -496,17 +581,27 @@ static int save_map(struct image_run *run, const struct mapfile *map)
 		snprintf(run->failure, sizeof run->failure, "out of memory for the map");
 		return -1;
 	}
+	if (cover_zeros(run) != 0) {
+		free(text);
+		return -1;
+	}
+	if (run->saved_map && !run->written_since_save && strcmp(text, run->saved_map) == 0) {
+		free(text);
+		return 0;
+	}
 	for (;;) {
 		if (store_flush(run->store) == 0
 		    && store_replace(run->store, run->map_name, text, length) == 0) {
-			rc = 0;
-			break;
+			free(run->saved_map);
+			run->saved_map = text;
+			run->written_since_save = 0;
+			return 0;
 		}
 		if (recover(run) != 0)
 			break;
 	}
 	free(text);
-	return rc;
+	return -1;
 }
 
 static int sink_save_map(void *context, const struct mapfile *map)
@@ -544,22 +639,11 @@ static void restore_signals(const struct sigaction *saved)
  * very end (where nothing was rescued) gives it the source's size, so it can be mounted. */
 static int pad_image(struct image_run *run)
 {
-	uint64_t end = image_end(run), sector = run->source.identity.sector_size;
-	const struct map_extent *extent;
-	char *zeros;
-	int rc;
+	uint64_t end = image_end(run);
 
 	if (run->image_size >= end)
 		return 0;
-	extent = mapfile_find(&run->map, end - sector, MAP_FINISHED);
-	if (extent && extent->position <= end - sector)
-		return 0;	/* cannot happen: the last sector would have been written */
-	zeros = calloc(1, sector);
-	if (zeros == NULL)
-		return -1;
-	rc = sink_write(run, zeros, sector, end - sector);
-	free(zeros);
-	return rc;
+	return zero_sector(run, end - run->source.identity.sector_size);
 }
 
 /* The map in memory is true whatever stopped the run (a failed write is never marked), so
@@ -638,9 +722,9 @@ static void print_summary(const struct image_run *run, int code, int result)
 		json_member_string(stdout, "source", run->source.identity.name, 0);
 		json_member_string(stdout, "target", run->target.display, 1);
 		printf(",\"image\":\"%s.img\",\"map\":\"%s\",\"size\":%" PRIu64 ",\"rescued\":%"
-		    PRIu64 ",\"bad\":%" PRIu64 ",\"bad_areas\":%zu,\"stopped\":%s,\"exit\":%d}\n",
+		    PRIu64 ",\"bad\":%" PRIu64 ",\"bad_areas\":%zu,\"holes\":%" PRIu64 ",\"stopped\":%s,\"exit\":%d}\n",
 		    run->name, run->map_name, run->map.size, (uint64_t)totals.finished,
-		    (uint64_t)totals.bad, totals.bad_areas,
+		    (uint64_t)totals.bad, totals.bad_areas, run->holes,
 		    result == IMAGING_STOPPED ? "true" : "false", code);
 		return;
 	}
@@ -650,6 +734,9 @@ static void print_summary(const struct image_run *run, int code, int result)
 	    run->map.size ? 100.0 * (double)totals.finished / (double)run->map.size : 100.0,
 	    (uint64_t)totals.bad, totals.bad_areas, totals.bad_areas == 1 ? "" : "s",
 	    run->target.display, run->name, run->map_name);
+	if (run->holes)
+		printf("%" PRIu64 " bytes of zeros were not sent: they are holes in the image, "
+		    "which read as zeros (--no-sparse sends them)\n", run->holes);
 	if (result == IMAGING_STOPPED)
 		printf("stopped by a signal; the map is saved: the same command resumes\n");
 }
@@ -704,6 +791,7 @@ out:
 	unmark_busy(run);
 	store_close(run->store);
 	mapfile_free(&run->map);
+	free(run->saved_map);
 	source_close(&run->source);
 	free(run);
 	return code;

@@ -5,10 +5,13 @@ random points. The source has real failing sectors (QEMU blkdebug).
 The run reconnects after every cut and ends with the host's vda.img equal to the source
 with the failing sectors zeroed and vda.map's bad areas exactly those sectors. A guest
 killed mid-run (QEMU gone, as by a power cut) boots again and the same command resumes
-from the map on the host to the same result. Wrong credentials, a missing directory and
+from the map on the host to the same result. A disk with free space (zeros) arrives with
+those zeros as holes in the host's file, also when a run ends inside them and the next
+resumes; --no-sparse sends every byte. Wrong credentials, a missing directory and
 a host where nothing listens fail at once with exit 3 and a message naming the target
 without its password. The source disk is unchanged."""
 
+import hashlib
 import os
 import re
 import shutil
@@ -125,3 +128,55 @@ def test_image_ssh_cuts_reboot_and_refusals(ctx):
     assert "hunter2" not in text, text
     guest.stop(command="poweroff")
     assert lib.sha256(source) == before, "the source disk changed"
+
+
+def _sparse_source(path):
+    """32 MiB: 8 MiB of data, zeros with one 4 KiB block of data at 16 MiB, zeros to the end.
+    Its sha256 and that of its first 28 MiB."""
+    data = bytearray(32 << 20)
+    data[:8 << 20] = os.urandom(8 << 20)
+    data[16 << 20:(16 << 20) + 4096] = os.urandom(4096)
+    with open(path, "wb") as f:
+        f.write(data)
+    return lib.sha256(path), hashlib.sha256(data[:28 << 20]).hexdigest()
+
+
+def test_image_ssh_leaves_zeros_as_holes(ctx):
+    source = ctx.path("sparse.img")
+    whole_sha, part_sha = _sparse_source(source)
+    cfg, client_line = _config_disk(ctx)
+    sparse, dense = ctx.path("sparse"), ctx.path("dense")
+    os.makedirs(sparse)
+    os.makedirs(dense)
+    sshd = lib.SshServer(ctx.path(), authorized_keys=[client_line])
+    ctx.on_cleanup(sshd.stop)
+    url = "ssh://root@10.0.2.2:%d" % sshd.port
+    guest = ctx.shell("--disk", source, "--config", cfg, "--memory", "512",
+                      "--host-port", str(sshd.port), name="guest")
+    image = os.path.join(sparse, "vda.img")
+
+    # 1. A run that ends inside the zeros at 28 MiB: the file is as long as the map says,
+    # though the zeros before it were never sent.
+    code, text = lib.console_run(guest, "rescue image vda %s%s --size 28M" % (url, sparse),
+                                 timeout=600)
+    assert code == 0, "exit %d:\n%s" % (code, text)
+    assert re.search(r"\d+ bytes of zeros were not sent", text), text
+    assert os.path.getsize(image) == 28 << 20, os.path.getsize(image)
+    assert lib.sha256(image) == part_sha, "the first 28 MiB differ from the source's"
+
+    # 2. The same disk whole: resumes from that map, ends as the source, holes kept.
+    code, text = lib.console_run(guest, "rescue image vda %s%s" % (url, sparse), timeout=600)
+    assert code == 0 and "resuming from its map" in text, "exit %d:\n%s" % (code, text)
+    assert lib.sha256(image) == whole_sha, "the image differs from the source"
+    allocated = os.stat(image).st_blocks * 512
+    assert allocated < (9 << 20), "%d bytes allocated for 8 MiB and 4 KiB of data" % allocated
+
+    # 3. --no-sparse: every byte sent and allocated.
+    code, text = lib.console_run(guest, "rescue image vda %s%s --no-sparse" % (url, dense),
+                                 timeout=600)
+    assert code == 0 and "zeros were not sent" not in text, "exit %d:\n%s" % (code, text)
+    dense_image = os.path.join(dense, "vda.img")
+    assert lib.sha256(dense_image) == whole_sha, "the --no-sparse image differs"
+    assert os.stat(dense_image).st_blocks * 512 >= 32 << 20, "holes in the --no-sparse image"
+    guest.stop(command="poweroff")
+    assert lib.sha256(source) == whole_sha, "the source disk changed"
