@@ -70,8 +70,8 @@ static int enter_phase(struct run *run, const char *phase, char status, int pass
 }
 
 /* Reads [position, position + size) and stores what was read. Returns the number of good
- * bytes from POSITION on (whole sectors), or -1 when the sink failed or the run is to stop. A read that fails or
- * comes back short leaves the rest for the caller to mark. */
+ * bytes from POSITION on (whole sectors), or -1 when the sink failed or the run is to stop.
+ * A read that fails or comes back short leaves the rest for the caller to mark. */
 static int64_t copy_range(struct run *run, uint64_t position, uint64_t size)
 {
 	ssize_t got;

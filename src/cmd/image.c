@@ -722,7 +722,8 @@ static void print_summary(const struct image_run *run, int code, int result)
 		json_member_string(stdout, "source", run->source.identity.name, 0);
 		json_member_string(stdout, "target", run->target.display, 1);
 		printf(",\"image\":\"%s.img\",\"map\":\"%s\",\"size\":%" PRIu64 ",\"rescued\":%"
-		    PRIu64 ",\"bad\":%" PRIu64 ",\"bad_areas\":%zu,\"holes\":%" PRIu64 ",\"stopped\":%s,\"exit\":%d}\n",
+		    PRIu64 ",\"bad\":%" PRIu64 ",\"bad_areas\":%zu,\"holes\":%" PRIu64
+		    ",\"stopped\":%s,\"exit\":%d}\n",
 		    run->name, run->map_name, run->map.size, (uint64_t)totals.finished,
 		    (uint64_t)totals.bad, totals.bad_areas, run->holes,
 		    result == IMAGING_STOPPED ? "true" : "false", code);
