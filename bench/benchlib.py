@@ -1,9 +1,12 @@
 """What the guest benchmarks share: the host's own tools shipped into the guest in
-a bench-only extra initramfs, timing a command in the guest's shell, and the
-client key the guest offers the host's sshd."""
+a bench-only extra initramfs, timing a command in the guest's shell, the client
+key the guest offers the host's sshd, and the file trees and ext4 disks made of
+them."""
 
 import os
+import random
 import re
+import statistics
 import shutil
 import subprocess
 import sys
@@ -82,3 +85,59 @@ def dbclient(ssh, remote_command):
     """The guest's dbclient running REMOTE_COMMAND on SSH's server, with the rescue key."""
     return ("dbclient -y -i /run/rescue/client/id_ed25519 -p %d root@10.0.2.2 '%s'"
             % (ssh.port, remote_command))
+
+
+def interleaved(runners, runs):
+    """Runs each of RUNNERS ([(key, callable returning seconds)]) RUNS times, interleaved
+    and in alternating order, so drifts in the host's load hit all alike. {key: [seconds]}."""
+    times = {key: [] for key, _ in runners}
+    for i in range(runs):
+        for key, run in (runners if i % 2 == 0 else list(reversed(runners))):
+            times[key].append(run())
+    return times
+
+
+def paired_ratio(times, theirs, ours):
+    """The median of THEIRS' time over OURS' in each round: under TCG on a shared machine,
+    identical runs swing by a third for minutes at a time; the two runs of one round
+    share the same weather, so their ratio is steadier than a ratio of medians."""
+    return statistics.median(t / o for t, o in zip(times[theirs], times[ours]))
+
+
+WORDS = [("%x" % random.Random(7).getrandbits(24 + 4 * (i % 5))) for i in range(2000)]
+
+
+def text(rng, size):
+    """SIZE bytes of words with a Zipf-like spread (compresses to about a third)."""
+    out = []
+    length = 0
+    while length < size:
+        word = WORDS[int(rng.paretovariate(1.2)) % len(WORDS)]
+        out.append(word)
+        length += len(word) + 1
+    return (" ".join(out)).encode()[:size]
+
+
+def mixed_tree(directory, megabytes, seed=31):
+    """Files of 4 KiB .. 8 MiB (log-uniform) up to MEGABYTES, half random, half text.
+    The number of files."""
+    rng = random.Random(seed)
+    total, count = 0, 0
+    while total < megabytes << 20:
+        size = min(int(2 ** rng.uniform(12, 23)), (megabytes << 20) - total)
+        folder = os.path.join(directory, "d%02d" % (count % 16))
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, "f%05d" % count), "wb") as f:
+            f.write(rng.randbytes(size) if count % 2 else text(rng, size))
+        total += size
+        count += 1
+    return count
+
+
+def ext4_from(directory, image, size_mb, inodes):
+    """A new ext4 of SIZE_MB holding DIRECTORY (its free space zeros); its sha256."""
+    with open(image, "wb") as f:
+        f.truncate(size_mb << 20)
+    lib.run(["mke2fs", "-q", "-F", "-t", "ext4", "-b", "1024" if inodes > 10000 else "4096",
+             "-N", str(inodes), "-E", "root_owner=0:0", "-d", directory, image])
+    return lib.sha256(image)

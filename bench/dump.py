@@ -24,39 +24,18 @@ import shutil
 import statistics
 import subprocess
 
-from benchlib import EFI, dbclient, host_version, lib, ship_host_binaries, timed, \
-    trust_guest_key
+from benchlib import EFI, dbclient, ext4_from, host_version, interleaved, lib, mixed_tree, \
+    paired_ratio, ship_host_binaries, text, timed, trust_guest_key
 
 TREES = os.environ.get("BENCH_DUMP_TREES", "mixed,small").split(",")
 MIXED_MB = int(os.environ.get("BENCH_DUMP_MB", "96"))
 SMALL_FILES = int(os.environ.get("BENCH_DUMP_FILES", "100000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
-WORDS = [("%x" % random.Random(7).getrandbits(24 + 4 * (i % 5))) for i in range(2000)]
-
-
-def text(rng, size):
-    out = []
-    length = 0
-    while length < size:
-        word = WORDS[int(rng.paretovariate(1.2)) % len(WORDS)]
-        out.append(word)
-        length += len(word) + 1
-    return (" ".join(out)).encode()[:size]
 
 
 def make_mixed(directory):
     """Files of 4 KiB .. 8 MiB (log-uniform) up to MIXED_MB, half random, half text."""
-    rng = random.Random(31)
-    total, count = 0, 0
-    while total < MIXED_MB << 20:
-        size = min(int(2 ** rng.uniform(12, 23)), (MIXED_MB << 20) - total)
-        folder = os.path.join(directory, "d%02d" % (count % 16))
-        os.makedirs(folder, exist_ok=True)
-        with open(os.path.join(folder, "f%05d" % count), "wb") as f:
-            f.write(rng.randbytes(size) if count % 2 else text(rng, size))
-        total += size
-        count += 1
-    return count
+    return mixed_tree(directory, MIXED_MB)
 
 
 def make_small(directory):
@@ -68,14 +47,6 @@ def make_small(directory):
         with open(os.path.join(folder, "f%02d" % (i % 100)), "wb") as f:
             f.write(text(rng, rng.randrange(0, 2049)))
     return SMALL_FILES
-
-
-def ext4_from(directory, image, size_mb, inodes):
-    with open(image, "wb") as f:
-        f.truncate(size_mb << 20)
-    lib.run(["mke2fs", "-q", "-F", "-t", "ext4", "-b", "1024" if inodes > 10000 else "4096",
-             "-N", str(inodes), "-E", "root_owner=0:0", "-d", directory, image])
-    return lib.sha256(image)
 
 
 def archive_members(path, compressed):
@@ -140,10 +111,7 @@ def bench_tree(guest, ssh, url, host, label, mount, files, extract):
              ("tar | dbclient", "tar", tar(False)),
              ("rescue dump (zstd)", "zstd", ours("zstd")),
              ("tar | zstd | dbclient", "tar+zstd", tar(True))]
-    times = {key: [] for _, key, _ in tools}
-    for _ in range(RUNS):  # interleaved, so drifts in the host's load hit all alike
-        for _, key, run in tools:
-            times[key].append(run())
+    times = interleaved([(key, run) for _, key, run in tools], RUNS)
     median = {key: statistics.median(values) for key, values in times.items()}
     print("%s (TCG guest, ext4 mounted read-only, to sshd on loopback, median of %d):"
           % (label, RUNS))
@@ -151,10 +119,12 @@ def bench_tree(guest, ssh, url, host, label, mount, files, extract):
         print("  %-30s %7.1f s  %8.0f files/s%s" % (
             title, median[key], files / median[key],
             "" if checks.get(key) else "  (RESULT WRONG)"))
-    print("  ratio rescue dump / tar | dbclient throughput:        %.2fx (goal >= 0.9x)"
-          % (median["tar"] / median["none"]))
-    print("  ratio rescue dump / tar | zstd | dbclient throughput: %.2fx (goal >= 0.9x)"
-          % (median["tar+zstd"] / median["zstd"]))
+    print("  ratio rescue dump / tar | dbclient throughput:        %.2fx (runs paired; %.2fx "
+          "of medians) (goal >= 0.9x)" % (paired_ratio(times, "tar", "none"),
+                                          median["tar"] / median["none"]))
+    print("  ratio rescue dump / tar | zstd | dbclient throughput: %.2fx (runs paired; %.2fx "
+          "of medians) (goal >= 0.9x)" % (paired_ratio(times, "tar+zstd", "zstd"),
+                                          median["tar+zstd"] / median["zstd"]))
 
 
 def main():
