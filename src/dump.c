@@ -545,7 +545,14 @@ static int archive_setup(struct dump *dump)
 	if (!archive)
 		return fail(dump, "out of memory for the %s", "archive");
 	dump->archive = archive;
-	rc = archive_write_set_format_pax(archive);
+	/* Restricted pax (bsdtar's default): a plain ustar header, mtime in seconds as GNU
+	 * tar's default format keeps it, unless the entry needs more (a long or non-ASCII
+	 * name, large ids or size, xattrs, holes), and then mtime to the ns as well. Full pax
+	 * gives every entry a second header with mtime, atime and ctime to the ns, 1 KiB more
+	 * per file: for small files half again the bytes to send. The manifest keeps mtime
+	 * to the ns either way. */
+	rc = dump->options->exact_times ? archive_write_set_format_pax(archive)
+	    : archive_write_set_format_pax_restricted(archive);
 	if (rc == ARCHIVE_OK && dump->options->compress == DUMP_ZSTD)
 		rc = archive_write_add_filter_zstd(archive);
 	else if (rc == ARCHIVE_OK && dump->options->compress == DUMP_GZIP)

@@ -31,6 +31,7 @@ struct dump_options {
 	uint64_t volume_size;		/* archive bytes (before compression) per volume;
 					 * 0: one volume */
 	const char **first, **include, **exclude;	/* NULL-terminated pattern lists */
+	int exact_times;		/* every header with mtime, atime, ctime to the ns */
 };
 
 struct dump_progress {

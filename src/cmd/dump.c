@@ -18,9 +18,10 @@
  * Databases go first: PostgreSQL data directories (PG_VERSION, global/pg_control), MySQL
  * and MariaDB ones (ibdata1) and SQLite files (by their header); the summary names them,
  * with their version and whether all their files arrived whole. --first puts other paths
- * ahead of them. Metadata kept: owners, modes, times (ns), symbolic and hard links, device
- * nodes, fifos, extended attributes (ACLs among them, as system.posix_acl_* attributes),
- * holes of sparse files.
+ * ahead of them. Metadata kept: owners, modes, modification times (to the second, as GNU
+ * tar keeps them; to the ns with --exact-times, and always in the manifest), symbolic and
+ * hard links, device nodes, fifos, extended attributes (ACLs among them, as
+ * system.posix_acl_* attributes), holes of sparse files.
  *
  * The archive is cut into volumes, NAME.001.tar.zst, NAME.002.tar.zst, ..., each a whole
  * archive, written as NAME.NNN.tar.zst.part and renamed, and named in the manifest, once
@@ -44,6 +45,10 @@
  *   --include PATTERN    dump only matching paths (repeatable); the rest is skipped
  *   --exclude PATTERN    skip matching paths (repeatable)
  *   --volume-size SIZE   start a new volume after this much (default 1G; 0: one volume)
+ *   --exact-times        every entry with its mtime, atime and ctime to the nanosecond
+ *                        (a pax header of 1 KiB more per file); by default a file that
+ *                        needs no pax header for anything else gets a plain ustar one
+ *                        with mtime to the second, as tar and bsdtar write by default
  *   --name NAME          the files are NAME.NNN.tar.zst, NAME.sha256, NAME.manifest.json
  *   --give-up SECONDS    stop when the target stays unreachable this long (default: never)
  *   --json               progress as JSON lines, then {"event":"summary",...}
@@ -197,6 +202,7 @@ static int parse_option(int option, struct dump_command_options *options)
 		code = opt_seconds(&command_dump, "--give-up", optarg, &options->give_up);
 		return code ? code : -1;
 	case 'j': options->json = 1; break;
+	case 't': options->engine.exact_times = 1; break;
 	}
 	return -1;
 }
@@ -214,9 +220,10 @@ static int parse_options(int argc, char **argv, struct dump_command_options *opt
 		{ "name", required_argument, NULL, 'm' },
 		{ "give-up", required_argument, NULL, 'g' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "exact-times", no_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct opt_parser opts = opt_parser(&command_dump, argc, argv, "dMc:f:I:x:v:m:g:j",
+	struct opt_parser opts = opt_parser(&command_dump, argc, argv, "dMc:f:I:x:v:m:g:jt",
 	    long_options);
 	int option, code;
 

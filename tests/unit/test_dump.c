@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -229,6 +230,76 @@ static void test_dump_orders_hashes_and_resumes(void **state)
 	remove_tree(root);
 }
 
+/* The archive entry of PATH in VOLUME: its times, through libarchive. */
+static void entry_times(const struct volume *volume, const char *path, time_t *mtime,
+    long *mtime_nsec, int *atime_set)
+{
+	struct archive *archive = archive_read_new();
+	struct archive_entry *entry;
+	int found = 0;
+
+	archive_read_support_format_all(archive);
+	archive_read_support_filter_all(archive);
+	assert_int_equal(archive_read_open_memory(archive, volume->data, volume->size),
+	    ARCHIVE_OK);
+	while (!found && archive_read_next_header(archive, &entry) == ARCHIVE_OK)
+		if (!strcmp(archive_entry_pathname(entry), path)) {
+			*mtime = archive_entry_mtime(entry);
+			*mtime_nsec = archive_entry_mtime_nsec(entry);
+			*atime_set = archive_entry_atime_is_set(entry) != 0;
+			found = 1;
+		}
+	archive_read_free(archive);
+	assert_true(found);
+}
+
+/* By default a plain file gets a ustar header (mtime to the second, as tar writes it);
+ * --exact-times gives every entry mtime and atime to the ns. The manifest keeps the ns. */
+static void test_times_to_the_second_unless_exact(void **state)
+{
+	char root[] = "/tmp/test_dump.XXXXXX", path[64], why[256], failure[256];
+	const char *none[] = { NULL };
+	const struct timespec times[2] = { { 1600000000, 5 }, { 1700000000, 123456789 } };
+	struct dump_options options = { .name = "t", .compress = DUMP_NONE, .first = none,
+	    .include = none, .exclude = none };
+	struct dump_sink sink;
+	struct fstree *tree;
+	time_t mtime;
+	long nsec;
+	int exact, atime_set;
+
+	(void)state;
+	assert_non_null(mkdtemp(root));
+	put(root, "f", "data\n", 5);
+	snprintf(path, sizeof path, "%s/f", root);
+	assert_int_equal(utimensat(AT_FDCWD, path, times, 0), 0);
+	for (exact = 0; exact <= 1; exact++) {
+		struct memory_sink memory = { 0 };
+		struct manifest manifest = { 0 };
+
+		sink = (struct dump_sink){ &memory, begin_volume, write_volume, end_volume,
+		    save_manifest, progress, no_stop };
+		options.exact_times = exact;
+		tree = fstree_dir_open(root, why, sizeof why);
+		assert_non_null(tree);
+		assert_int_equal(dump_run(tree, &options, &sink, &manifest, failure,
+		    sizeof failure), 0);
+		entry_times(&memory.volumes[0], "f", &mtime, &nsec, &atime_set);
+		assert_int_equal(mtime, 1700000000);
+		assert_int_equal(nsec, exact ? 123456789 : 0);
+		assert_int_equal(atime_set, exact);
+		/* two ustar headers, one data block and the end; full pax adds 1 KiB each */
+		if (!exact)
+			assert_int_equal(memory.volumes[0].size, 3 * 512 + 1024);
+		assert_int_equal(entry_named(&manifest, "f")->mtime_nsec, 123456789);
+		fstree_release(tree);
+		manifest_free(&manifest);
+		free(memory.volumes[0].data);
+		free(memory.json);
+	}
+	remove_tree(root);
+}
+
 static void test_manifest_round_trip_and_sums(void **state)
 {
 	struct manifest manifest = { 0 }, parsed = { 0 };
@@ -344,6 +415,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dump_orders_hashes_and_resumes),
+		cmocka_unit_test(test_times_to_the_second_unless_exact),
 		cmocka_unit_test(test_manifest_round_trip_and_sums),
 		cmocka_unit_test(test_patterns),
 		cmocka_unit_test(test_a_bind_mount_loop_is_reported_not_entered),
