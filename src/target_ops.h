@@ -54,9 +54,9 @@ struct target_ssh_check {
 /* Connects once and runs `echo` on the target, so host key and login are settled before
  * any data is sent. Always fills CHECK; returns its state. */
 int target_ssh_check(const struct target *target, struct target_ssh_check *check);
-/* 1 when a session may start without target_ssh_check: the host key is settled (checked
- * in this process, or a known_hosts for the host is in place) and the port answers. A
- * session that then fails is explained by target_ssh_check. */
+/* 1 when a session may start without target_ssh_check: a check passed before (in this
+ * process, or in an earlier one with the same known_hosts) and the port answers. A session
+ * that then fails is explained by target_ssh_check. */
 int target_ssh_ready(const struct target *target);
 
 struct target_ssh_reply {

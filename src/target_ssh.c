@@ -594,13 +594,31 @@ static void check_identity(const struct target *target, char *identity, size_t s
 	snprintf(identity, size, "%s %u", target->display, target_port(target));
 }
 
+/* dbclient's known_hosts for TARGET, and the stamp a check leaves there when it passed,
+ * under the host's own HOME (made when missing). 0, or -1 with WHY. */
+static int host_files(const struct target *target, char *known, char *stamp, size_t size,
+    char *why, size_t why_size)
+{
+	char home[PATH_MAX];
+
+	host_home(target, home, sizeof home);
+	snprintf(known, size, "%s/.ssh", home);
+	if (dir_make(known) != 0) {
+		message(why, why_size, "cannot create %s: %s", known, strerror(errno));
+		return -1;
+	}
+	snprintf(known, size, "%s/.ssh/known_hosts", home);
+	snprintf(stamp, size, "%s/.ssh/checked", home);
+	return 0;
+}
+
 /* The host's known_hosts is prepared (from the config disk, or left for trust on first use),
  * then one connection settles host key and login. The answer is remembered for the rest
  * of this process, so storing several files logs in once more per file only. */
 int target_ssh_check(const struct target *target, struct target_ssh_check *check)
 {
 	static char errors[65536];
-	char home[PATH_MAX], known[PATH_MAX + 32], identity[sizeof checked];
+	char known[PATH_MAX + 32], stamp[PATH_MAX + 32], identity[sizeof checked];
 	struct target_ssh_reply reply;
 	struct spawn_result result;
 	int strict, known_before, fd;
@@ -617,13 +635,9 @@ int target_ssh_check(const struct target *target, struct target_ssh_check *check
 	if (fd < 0)
 		return check->state = TARGET_SSH_ERROR;
 	close(fd);
-	host_home(target, home, sizeof home);
-	snprintf(known, sizeof known, "%s/.ssh", home);
-	if (dir_make(known) != 0) {
-		message(check->why, sizeof check->why, "cannot create %s: %s", known, strerror(errno));
+	if (host_files(target, known, stamp, sizeof known, check->why, sizeof check->why) != 0)
 		return check->state = TARGET_SSH_ERROR;
-	}
-	snprintf(known, sizeof known, "%s/.ssh/known_hosts", home);
+	unlink(stamp);
 	strict = known_hosts_from_config(target, known, check->why, sizeof check->why);
 	if (strict < 0)
 		return check->state = TARGET_SSH_HOSTKEY;
@@ -645,30 +659,30 @@ int target_ssh_check(const struct target *target, struct target_ssh_check *check
 		last = *check;
 		hostkey_describe("", strict, &last);	/* next time it is a known key */
 		snprintf(checked, sizeof checked, "%s", identity);
+		fd = open(stamp, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			close(fd);
 	}
 	return check->state;
 }
 
 /* A session may start without a check of its own when this process checked the target
- * already, or when the host key is settled (a known_hosts for this host and port, from
- * the config disk or an earlier trust on first use) and the port answers: dbclient then
- * never asks on the stream. Should it ask anyway (the server's key type changed), it
- * reads the stream's first byte, a packet length's zero, and refuses: the session fails
- * and the caller's check explains why. */
+ * already, or when a check in an earlier process passed (its stamp beside known_hosts,
+ * which holds the key dbclient was shown then) and the port answers: dbclient then never
+ * asks on the stream. Should it ask anyway (the server dropped that key type since), it
+ * reads the stream and refuses; the session fails after STALL and the caller's check
+ * explains why. */
 int target_ssh_ready(const struct target *target)
 {
-	char home[PATH_MAX], known[PATH_MAX + 32], identity[sizeof checked], why[256];
+	char known[PATH_MAX + 32], stamp[PATH_MAX + 32], identity[sizeof checked], why[256];
 	int fd;
 
 	check_identity(target, identity, sizeof identity);
 	if (last.state == TARGET_SSH_OK && strcmp(checked, identity) == 0)
 		return 1;
-	host_home(target, home, sizeof home);
-	snprintf(known, sizeof known, "%s/.ssh", home);
-	if (dir_make(known) != 0)
-		return 0;
-	snprintf(known, sizeof known, "%s/.ssh/known_hosts", home);
-	if (known_hosts_from_config(target, known, why, sizeof why) < 0 || !file_exists(known))
+	if (host_files(target, known, stamp, sizeof known, why, sizeof why) != 0
+	    || !file_exists(stamp)
+	    || known_hosts_from_config(target, known, why, sizeof why) < 0 || !file_exists(known))
 		return 0;
 	fd = target_tcp_connect(target->host, target_port(target), CONNECT_TIMEOUT, why,
 	    sizeof why);
