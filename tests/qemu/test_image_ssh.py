@@ -45,6 +45,18 @@ def _config_disk(ctx):
         return cfg, f.read().strip()
 
 
+def _receiver(ctx, *names):
+    """The config disk with the guest's key, the host's sshd that lets it in, and fresh
+    directories NAMES on the host to image into."""
+    cfg, client_line = _config_disk(ctx)
+    directories = [ctx.path(name) for name in names]
+    for directory in directories:
+        os.makedirs(directory)
+    sshd = lib.SshServer(ctx.path(), authorized_keys=[client_line])
+    ctx.on_cleanup(sshd.stop)
+    return cfg, sshd, directories
+
+
 def _guest(ctx, source, faults, cfg, ports, name):
     args = ["--disk", source + ",faults=" + faults, "--config", cfg, "--memory", "512"]
     for port in ports:
@@ -57,12 +69,7 @@ def test_image_ssh_cuts_reboot_and_refusals(ctx):
     expected_sha = _make_source(source)
     before = lib.sha256(source)
     faults = lib.blkdebug_config(ctx.path("faults.conf"), BAD)
-    cfg, client_line = _config_disk(ctx)
-    first, second = ctx.path("first"), ctx.path("second")
-    os.makedirs(first)
-    os.makedirs(second)
-    sshd = lib.SshServer(ctx.path(), authorized_keys=[client_line])
-    ctx.on_cleanup(sshd.stop)
+    cfg, sshd, (first, second) = _receiver(ctx, "first", "second")
     # Cut after 1-6 MiB on a connection, four times: the 32 MiB image (plus SSH's own
     # bytes) cannot get through without them.
     proxy = lib.CuttingProxy(sshd.port, cuts=4, low=1 << 20, high=6 << 20, seed=11)
@@ -144,12 +151,7 @@ def _sparse_source(path):
 def test_image_ssh_leaves_zeros_as_holes(ctx):
     source = ctx.path("sparse.img")
     whole_sha, part_sha = _sparse_source(source)
-    cfg, client_line = _config_disk(ctx)
-    sparse, dense = ctx.path("sparse"), ctx.path("dense")
-    os.makedirs(sparse)
-    os.makedirs(dense)
-    sshd = lib.SshServer(ctx.path(), authorized_keys=[client_line])
-    ctx.on_cleanup(sshd.stop)
+    cfg, sshd, (sparse, dense) = _receiver(ctx, "sparse", "dense")
     url = "ssh://root@10.0.2.2:%d" % sshd.port
     guest = ctx.shell("--disk", source, "--config", cfg, "--memory", "512",
                       "--host-port", str(sshd.port), name="guest")
