@@ -259,7 +259,6 @@ static void dir_close(struct fstree_file *file)
 	free(file);
 }
 
-/* llistxattr and lgetxattr, growing the buffers when the attributes grow between calls. */
 /* The attributes of the file open as FD or, with FD -1, of the path FULL (not followed). */
 static ssize_t list_names(int fd, const char *full, char *names, size_t size)
 {
@@ -271,6 +270,8 @@ static ssize_t get_value(int fd, const char *full, const char *name, void *value
 	return fd >= 0 ? fgetxattr(fd, name, value, size) : lgetxattr(full, name, value, size);
 }
 
+/* Each list and value sized first, then read; one removed in between is left out, one
+ * that grew in between fails the call (ERANGE), which the caller reports. */
 static int read_xattrs(int fd, const char *full, struct fstree_xattr **list, size_t *count)
 {
 	char *names = NULL, *name;

@@ -487,7 +487,9 @@ static int recover(struct image_run *run)
 	    sizeof run->failure);
 }
 
-static int store_write(struct image_run *run, const void *buffer, size_t size,
+/* Every byte given is written (a lost target is recovered); the image's known end and
+ * "written since the map was saved" follow. */
+static int write_image(struct image_run *run, const void *buffer, size_t size,
     uint64_t position)
 {
 	while (store_pwrite(run->store, buffer, size, position) != 0)
@@ -527,11 +529,11 @@ static int sink_write(void *context, const void *buffer, size_t size, uint64_t p
 	size_t done = 0, run_start = 0, piece;
 
 	if (position + size <= run->sparse_from)
-		return store_write(run, buffer, size, position);
+		return write_image(run, buffer, size, position);
 	while (done < size) {
 		piece = size - done < SPARSE_PIECE ? size - done : SPARSE_PIECE;
 		if (position + done >= run->sparse_from && all_zero(bytes + done, piece)) {
-			if (run_start < done && store_write(run, bytes + run_start, done - run_start,
+			if (run_start < done && write_image(run, bytes + run_start, done - run_start,
 			    position + run_start) != 0)
 				return -1;
 			run->holes += piece;
@@ -542,7 +544,7 @@ static int sink_write(void *context, const void *buffer, size_t size, uint64_t p
 		done += piece;
 	}
 	if (run_start < size)
-		return store_write(run, bytes + run_start, size - run_start, position + run_start);
+		return write_image(run, bytes + run_start, size - run_start, position + run_start);
 	return 0;
 }
 
@@ -554,7 +556,7 @@ static int zero_sector(struct image_run *run, uint64_t position)
 
 	if (zeros == NULL)
 		return -1;
-	rc = store_write(run, zeros, run->source.identity.sector_size, position);
+	rc = write_image(run, zeros, run->source.identity.sector_size, position);
 	free(zeros);
 	return rc;
 }
