@@ -25,16 +25,16 @@
 #include <string.h>
 #include <time.h>
 
-#include "block.h"
-#include "command.h"
-#include "device.h"
-#include "e2fsck.h"
-#include "err.h"
-#include "extfs.h"
-#include "journal.h"
-#include "json.h"
-#include "opt.h"
-#include "probe.h"
+#include "base/err.h"
+#include "base/journal.h"
+#include "base/json.h"
+#include "cli/command.h"
+#include "cli/opt.h"
+#include "disk/block.h"
+#include "disk/device.h"
+#include "fs/e2fsck.h"
+#include "fs/extfs.h"
+#include "fs/probe.h"
 #include "usage/check.h"
 
 static int check_main(int argc, char **argv);

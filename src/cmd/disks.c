@@ -29,12 +29,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "block.h"
-#include "command.h"
-#include "err.h"
-#include "inventory.h"
-#include "journal.h"
-#include "opt.h"
+#include "base/err.h"
+#include "base/journal.h"
+#include "cli/command.h"
+#include "cli/opt.h"
+#include "disk/block.h"
+#include "disk/inventory.h"
 #include "usage/disks.h"
 
 static int disks_main(int argc, char **argv);

@@ -13,9 +13,9 @@
  */
 #include <stdio.h>
 
-#include "command.h"
-#include "err.h"
-#include "opt.h"
+#include "base/err.h"
+#include "cli/command.h"
+#include "cli/opt.h"
 #include "usage/help.h"
 
 static int help_main(int argc, char **argv);

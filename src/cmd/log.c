@@ -22,10 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "command.h"
-#include "err.h"
-#include "journal.h"
-#include "opt.h"
+#include "base/err.h"
+#include "base/journal.h"
+#include "cli/command.h"
+#include "cli/opt.h"
 #include "usage/log.h"
 
 static int log_main(int argc, char **argv);

@@ -24,13 +24,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "block.h"
-#include "command.h"
-#include "err.h"
-#include "journal.h"
-#include "opt.h"
-#include "paths.h"
-#include "status.h"
+#include "base/err.h"
+#include "base/journal.h"
+#include "base/paths.h"
+#include "cli/command.h"
+#include "cli/opt.h"
+#include "cli/status.h"
+#include "disk/block.h"
 #include "usage/menu.h"
 
 static int menu_main(int argc, char **argv);

@@ -29,19 +29,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "block.h"
-#include "command.h"
-#include "cow.h"
-#include "device.h"
-#include "err.h"
-#include "extfs.h"
-#include "journal.h"
-#include "json.h"
-#include "mountfs.h"
-#include "opt.h"
-#include "paths.h"
-#include "probe.h"
-#include "survey.h"
+#include "base/err.h"
+#include "base/journal.h"
+#include "base/json.h"
+#include "base/paths.h"
+#include "cli/command.h"
+#include "cli/opt.h"
+#include "disk/block.h"
+#include "disk/cow.h"
+#include "disk/device.h"
+#include "fs/extfs.h"
+#include "fs/mountfs.h"
+#include "fs/probe.h"
+#include "fs/survey.h"
 #include "usage/mount.h"
 
 static int mount_main(int argc, char **argv);

@@ -37,13 +37,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "block.h"
-#include "command.h"
-#include "err.h"
-#include "journal.h"
-#include "json.h"
-#include "opt.h"
-#include "spawn.h"
+#include "base/err.h"
+#include "base/journal.h"
+#include "base/json.h"
+#include "base/spawn.h"
+#include "cli/command.h"
+#include "cli/opt.h"
+#include "disk/block.h"
 #include "usage/net.h"
 
 static int net_main(int argc, char **argv);

@@ -29,16 +29,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "block.h"
-#include "command.h"
-#include "err.h"
-#include "journal.h"
-#include "json.h"
-#include "opt.h"
-#include "paths.h"
-#include "session.h"
-#include "spawn.h"
-#include "target.h"
+#include "base/err.h"
+#include "base/journal.h"
+#include "base/json.h"
+#include "base/paths.h"
+#include "base/spawn.h"
+#include "cli/command.h"
+#include "cli/opt.h"
+#include "disk/block.h"
+#include "disk/session.h"
+#include "target/target.h"
 #include "version.h"
 #include "usage/report.h"
 

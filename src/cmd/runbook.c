@@ -31,12 +31,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "command.h"
-#include "err.h"
-#include "journal.h"
-#include "opt.h"
-#include "paths.h"
-#include "spawn.h"
+#include "base/err.h"
+#include "base/journal.h"
+#include "base/paths.h"
+#include "base/spawn.h"
+#include "cli/command.h"
+#include "cli/opt.h"
 #include "usage/runbook.h"
 
 static int runbook_main(int argc, char **argv);

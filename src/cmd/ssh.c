@@ -66,17 +66,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "command.h"
-#include "err.h"
-#include "journal.h"
-#include "json.h"
-#include "opt.h"
-#include "paths.h"
-#include "spawn.h"
-#include "sshkey.h"
-#include "status.h"
-#include "target.h"
-#include "target_ops.h"
+#include "base/err.h"
+#include "base/journal.h"
+#include "base/json.h"
+#include "base/paths.h"
+#include "base/spawn.h"
+#include "cli/command.h"
+#include "cli/opt.h"
+#include "cli/status.h"
+#include "target/sshkey.h"
+#include "target/target.h"
+#include "target/target_ops.h"
 #include "usage/ssh.h"
 
 static int ssh_main(int argc, char **argv);

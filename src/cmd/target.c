@@ -49,15 +49,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "command.h"
-#include "err.h"
-#include "journal.h"
-#include "json.h"
-#include "netmount.h"
-#include "opt.h"
-#include "target.h"
-#include "target_ops.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/journal.h"
+#include "base/json.h"
+#include "cli/command.h"
+#include "cli/opt.h"
+#include "target/netmount.h"
+#include "target/target.h"
+#include "target/target_ops.h"
 #include "usage/target.h"
 
 static int target_main(int argc, char **argv);

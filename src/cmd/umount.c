@@ -19,11 +19,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "command.h"
-#include "device.h"
-#include "err.h"
-#include "journal.h"
-#include "opt.h"
+#include "base/err.h"
+#include "base/journal.h"
+#include "cli/command.h"
+#include "cli/opt.h"
+#include "disk/device.h"
 #include "usage/umount.h"
 
 static int umount_main(int argc, char **argv);

@@ -22,14 +22,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "block.h"
-#include "command.h"
-#include "err.h"
-#include "guard.h"
-#include "inventory.h"
-#include "journal.h"
-#include "opt.h"
-#include "paths.h"
+#include "base/err.h"
+#include "base/journal.h"
+#include "base/paths.h"
+#include "cli/command.h"
+#include "cli/opt.h"
+#include "disk/block.h"
+#include "disk/guard.h"
+#include "disk/inventory.h"
 #include "usage/unguard.h"
 
 static int unguard_main(int argc, char **argv);

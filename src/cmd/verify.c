@@ -39,18 +39,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "block.h"
-#include "clock.h"
-#include "command.h"
-#include "err.h"
-#include "journal.h"
-#include "json.h"
-#include "mapfile.h"
-#include "opt.h"
-#include "source.h"
-#include "store.h"
-#include "target.h"
-#include "verify.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/journal.h"
+#include "base/json.h"
+#include "cli/command.h"
+#include "cli/opt.h"
+#include "disk/block.h"
+#include "salvage/mapfile.h"
+#include "salvage/source.h"
+#include "salvage/verify.h"
+#include "target/store.h"
+#include "target/target.h"
 #include "usage/verify.h"
 
 static int verify_main(int argc, char **argv);

@@ -9,9 +9,9 @@
  */
 #include <stdio.h>
 
-#include "command.h"
-#include "err.h"
-#include "opt.h"
+#include "base/err.h"
+#include "cli/command.h"
+#include "cli/opt.h"
 #include "version.h"
 #include "usage/version.h"
 

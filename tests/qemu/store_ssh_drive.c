@@ -19,9 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "store.h"
-#include "target.h"
-#include "target_ops.h"
+#include "target/store.h"
+#include "target/target.h"
+#include "target/target_ops.h"
 
 enum { BLOCK = 1 << 20, RETRIES_MAX = 200 };
 

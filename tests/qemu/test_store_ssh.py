@@ -32,8 +32,8 @@ def build_driver(ctx):
     build = ctx.path("build")
     lib.run(["make", "-s", "-j2", "-C", os.path.join(lib.TOP, "src"), "O=" + build,
              build + "/host/rescue"])
-    objects = [o for o in glob.glob(build + "/host/obj/*.o") + glob.glob(build + "/host/obj/cmd/*.o")
-               if not o.endswith("/main.o")]
+    objects = [o for o in glob.glob(build + "/host/obj/*/*.o")
+               if not o.endswith("/cli/main.o") and "/unit/" not in o]
     driver = ctx.path("store_ssh_drive")
     lib.run(["gcc", "-std=c11", "-D_DEFAULT_SOURCE", "-Wall", "-Wextra", "-Werror", "-g",
              "-I" + os.path.join(lib.TOP, "src"), "-I" + build + "/gen", "-o", driver,

@@ -1,0 +1,388 @@
+/* imaging.c: the phases of the rescue engine (described in imaging.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "salvage/imaging.h"
+
+struct run {
+	const struct imaging_source *source;
+	const struct imaging_sink *sink;
+	const struct imaging_options *options;
+	struct mapfile *map;
+	unsigned char *buffer;
+	uint64_t start, end;		/* the domain being rescued */
+	struct timespec last_save;
+	const char *phase;
+};
+
+enum { DEFAULT_CLUSTER = 64 * 1024, DEFAULT_SKIP = 64 * 1024, DEFAULT_SAVE_SECONDS = 30,
+	BURST_MAX = 1024 * 1024 };
+
+void imaging_defaults(struct imaging_options *options, uint64_t source_size)
+{
+	memset(options, 0, sizeof *options);
+	options->cluster_size = DEFAULT_CLUSTER;
+	options->burst_max = BURST_MAX;
+	options->skip_size = DEFAULT_SKIP;
+	options->max_skip_size = source_size / 100 > DEFAULT_SKIP ? source_size / 100 : DEFAULT_SKIP;
+	if (options->max_skip_size > (1ull << 30))
+		options->max_skip_size = 1ull << 30;
+	options->save_seconds = DEFAULT_SAVE_SECONDS;
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+static uint64_t max_u64(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
+static int save(struct run *run)
+{
+	clock_gettime(CLOCK_MONOTONIC, &run->last_save);
+	return run->sink->save_map(run->sink->context, run->map);
+}
+
+/* The map is saved when the interval has passed; a failed save stops the run. */
+static int checkpoint(struct run *run)
+{
+	struct timespec now;
+
+	if (run->sink->progress)
+		run->sink->progress(run->sink->context, run->map, run->phase);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec - run->last_save.tv_sec < run->options->save_seconds)
+		return 0;
+	return save(run);
+}
+
+static int enter_phase(struct run *run, const char *phase, char status, int pass)
+{
+	run->phase = phase;
+	run->map->current_status = status;
+	run->map->current_pass = pass;
+	return save(run);
+}
+
+/* Reads [position, position + size) and stores what was read. Returns the number of good
+ * bytes from POSITION on (whole sectors), or -1 when the sink failed or the run is to stop.
+ * A read that fails or comes back short leaves the rest for the caller to mark. */
+static int64_t copy_range(struct run *run, uint64_t position, uint64_t size)
+{
+	ssize_t got;
+	uint64_t sector = run->source->sector_size;
+
+	if (run->options->stop && *run->options->stop)
+		return -1;
+	run->map->current_position = position;
+	got = run->source->read(run->source->context, run->buffer, size, position);
+	if (got <= 0)
+		return 0;
+	if ((uint64_t)got < size)
+		got -= got % sector;
+	if (got == 0)
+		return 0;
+	if (run->sink->write(run->sink->context, run->buffer, (size_t)got, position) != 0)
+		return -1;
+	if (mapfile_set(run->map, position, (uint64_t)got, MAP_FINISHED) != 0)
+		return -1;
+	return got;
+}
+
+/* One cluster while copying: on an error the unread rest is non-trimmed. Returns 1 when
+ * the cluster had an error, 0 when it was read whole, -1 when the run must stop. */
+static int copy_cluster(struct run *run, uint64_t position, uint64_t size)
+{
+	int64_t good = copy_range(run, position, size);
+
+	if (good < 0)
+		return -1;
+	if ((uint64_t)good == size)
+		return 0;
+	if (mapfile_set(run->map, position + good, size - good, MAP_NON_TRIMMED) != 0)
+		return -1;
+	return 1;
+}
+
+/* The non-tried extent at or after FROM, clipped to the domain; 0 when there is none. */
+static int next_untried(struct run *run, uint64_t from, uint64_t *start, uint64_t *end)
+{
+	const struct map_extent *extent = mapfile_find(run->map, from, MAP_NON_TRIED);
+
+	if (extent == NULL || extent->position >= run->end)
+		return 0;
+	*start = max_u64(from, extent->position);
+	*end = min_u64(extent->position + extent->size, run->end);
+	return *start < *end;
+}
+
+/* The non-tried extent that ends at or before BEFORE, clipped; 0 when there is none. */
+static int previous_untried(struct run *run, uint64_t before, uint64_t *start, uint64_t *end)
+{
+	size_t i;
+
+	for (i = run->map->count; i-- > 0;) {
+		const struct map_extent *extent = &run->map->extents[i];
+
+		if (extent->state != MAP_NON_TRIED || extent->position >= before)
+			continue;
+		*start = max_u64(extent->position, run->start);
+		*end = min_u64(extent->position + extent->size, before);
+		if (*start < *end)
+			return 1;
+		if (extent->position < run->start)
+			return 0;
+	}
+	return 0;
+}
+
+/* A healthy stretch is read in bursts that double after every good read up to burst_max:
+ * fewer, larger requests are what a fast disk (and a virtual one) wants. A burst that fails
+ * marks nothing bad: what it did not read stays non-tried and is read again cluster by
+ * cluster, so errors are placed exactly as with cluster reads alone. */
+static int burst(struct run *run, uint64_t start, uint64_t end, uint64_t *size,
+    uint64_t *position)
+{
+	int64_t good;
+
+	if (*size <= run->options->cluster_size || run->options->burst_max == 0)
+		return 0;
+	*size = min_u64(*size, end - start);
+	good = copy_range(run, start, *size);
+	if (good < 0)
+		return -1;
+	*position = start + (uint64_t)good;
+	if ((uint64_t)good == *size)
+		*size = min_u64(*size * 2, run->options->burst_max);
+	else
+		*size = run->options->cluster_size;
+	return checkpoint(run) != 0 ? -1 : 1;
+}
+
+/* Forward copying. With SKIPPING, an error jumps ahead by a skip that doubles while errors
+ * go on and shrinks back after good reads, leaving the jumped area non-tried. */
+static int copy_forward(struct run *run, int skipping)
+{
+	uint64_t position = run->start, start, end, skip = run->options->skip_size;
+	uint64_t burst_size = run->options->cluster_size;
+	int error;
+
+	while (next_untried(run, position, &start, &end)) {
+		uint64_t size = min_u64(run->options->cluster_size, end - start);
+
+		error = burst(run, start, end, &burst_size, &position);
+		if (error < 0)
+			return -1;
+		if (error)
+			continue;
+		error = copy_cluster(run, start, size);
+		if (!error && burst_size < run->options->burst_max)
+			burst_size = burst_size * 2;
+		if (error < 0)
+			return -1;
+		position = start + size;
+		if (error && skipping) {
+			position += skip;
+			skip = min_u64(skip * 2, run->options->max_skip_size);
+		} else if (!error) {
+			skip = run->options->skip_size;
+		}
+		if (checkpoint(run) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int copy_backward(struct run *run, int skipping)
+{
+	uint64_t position = run->end, start, end, skip = run->options->skip_size;
+	int error;
+
+	while (previous_untried(run, position, &start, &end)) {
+		uint64_t size = min_u64(run->options->cluster_size, end - start);
+
+		error = copy_cluster(run, end - size, size);
+		if (error < 0)
+			return -1;
+		position = end - size;
+		if (error && skipping) {
+			position = position > skip ? position - skip : 0;
+			skip = min_u64(skip * 2, run->options->max_skip_size);
+		} else if (!error) {
+			skip = run->options->skip_size;
+		}
+		if (checkpoint(run) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Reads one sector; marks it finished or STATE_ON_ERROR. 1 read, 0 failed, -1 stop. */
+static int sector(struct run *run, uint64_t position, char state_on_error)
+{
+	uint64_t size = min_u64(run->source->sector_size, run->end - position);
+	int64_t good = copy_range(run, position, size);
+
+	if (good < 0)
+		return -1;
+	if ((uint64_t)good == size)
+		return 1;
+	return mapfile_set(run->map, position, size, state_on_error) == 0 ? 0 : -1;
+}
+
+/* The first extent in STATE inside the domain at or after FROM: its clipped bounds. */
+static int next_in_state(struct run *run, uint64_t from, char state, uint64_t *start,
+    uint64_t *end)
+{
+	const struct map_extent *extent = mapfile_find(run->map, from, state);
+
+	if (extent == NULL || extent->position >= run->end)
+		return 0;
+	*start = max_u64(from, max_u64(extent->position, run->start));
+	*end = min_u64(extent->position + extent->size, run->end);
+	return *start < *end;
+}
+
+/* Reads a non-trimmed area from both ends inwards up to the first bad sector on each side;
+ * what lies between the two bad sectors is left for scraping. */
+static int trim_area(struct run *run, uint64_t start, uint64_t end)
+{
+	uint64_t sector_size = run->source->sector_size, low = start, high = end;
+	int status = 1;
+
+	while (low < high && (status = sector(run, low, MAP_BAD)) == 1)
+		low += sector_size;
+	if (status < 0)
+		return -1;
+	if (low >= high)
+		return checkpoint(run);
+	low += sector_size;	/* the bad sector that stopped us */
+	while (high > low) {
+		uint64_t last = high - sector_size > low ? high - sector_size : low;
+
+		status = sector(run, last, MAP_BAD);
+		if (status < 0)
+			return -1;
+		high = last;
+		if (status == 0)
+			break;
+	}
+	if (high > low && mapfile_set(run->map, low, high - low, MAP_NON_SCRAPED) != 0)
+		return -1;
+	return checkpoint(run);
+}
+
+static int trim(struct run *run)
+{
+	uint64_t start, end;
+
+	while (next_in_state(run, run->start, MAP_NON_TRIMMED, &start, &end))
+		if (trim_area(run, start, end) != 0)
+			return -1;
+	return 0;
+}
+
+/* Every sector of STATE's areas, once, in order; failures become bad sectors. */
+static int sweep(struct run *run, char state)
+{
+	uint64_t position = run->start, start, end;
+
+	while (next_in_state(run, position, state, &start, &end)) {
+		for (position = start; position < end; position += run->source->sector_size)
+			if (sector(run, position, MAP_BAD) < 0)
+				return -1;
+		if (checkpoint(run) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Bad sectors again, from the end backwards; a sector read now is finished. */
+static int sweep_backward(struct run *run)
+{
+	size_t i;
+	uint64_t position;
+
+	for (i = run->map->count; i-- > 0;) {
+		struct map_extent extent;
+
+		if (i >= run->map->count || run->map->extents[i].state != MAP_BAD)
+			continue;
+		extent = run->map->extents[i];
+		for (position = extent.position + extent.size; position > extent.position;) {
+			position -= run->source->sector_size;
+			if (position >= run->start && position < run->end
+			    && sector(run, position, MAP_BAD) < 0)
+				return -1;
+		}
+		if (checkpoint(run) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Whether the domain holds an area in STATE: a phase with nothing to do is not entered
+ * (no map save for it, which on a healthy disk over ssh:// were five round trips each). */
+static int has(struct run *run, char state)
+{
+	uint64_t start, end;
+
+	return next_in_state(run, run->start, state, &start, &end);
+}
+
+static int phases(struct run *run)
+{
+	const struct imaging_options *options = run->options;
+	int pass;
+
+	if (enter_phase(run, "copying", '?', 1) != 0
+	    || (options->reverse ? copy_backward(run, 1) : copy_forward(run, 1)) != 0)
+		return -1;
+	if (has(run, MAP_NON_TRIED) && (enter_phase(run, "copying", '?', 2) != 0
+	    || (options->reverse ? copy_forward(run, 1) : copy_backward(run, 1)) != 0))
+		return -1;
+	if (has(run, MAP_NON_TRIED) && (enter_phase(run, "copying", '?', 3) != 0
+	    || copy_forward(run, 0) != 0))
+		return -1;
+	if (options->no_trim) {
+		/* Without trimming, non-trimmed areas go straight to scraping (or stay). */
+	} else if (has(run, MAP_NON_TRIMMED) && (enter_phase(run, "trimming", '*', 1) != 0
+	    || trim(run) != 0)) {
+		return -1;
+	}
+	if (!options->no_scrape && (has(run, MAP_NON_TRIMMED) || has(run, MAP_NON_SCRAPED))
+	    && (enter_phase(run, "scraping", '/', 1) != 0
+	    || sweep(run, MAP_NON_TRIMMED) != 0 || sweep(run, MAP_NON_SCRAPED) != 0))
+		return -1;
+	for (pass = 1; pass <= options->retries && has(run, MAP_BAD); pass++)
+		if (enter_phase(run, "retrying", '-', pass) != 0
+		    || (pass % 2 ? sweep_backward(run) : sweep(run, MAP_BAD)) != 0)
+			return -1;
+	return enter_phase(run, "finished", '+', 1);
+}
+
+/* Runs every phase over the part of MAP that is not finished yet; MAP may come from an
+ * earlier run (ours or GNU ddrescue's), which is how a run resumes. */
+int imaging_run(const struct imaging_source *source, const struct imaging_sink *sink,
+    const struct imaging_options *options, struct mapfile *map)
+{
+	struct run run = { .source = source, .sink = sink, .options = options, .map = map };
+	int rc;
+
+	run.start = min_u64(options->input_position, source->size);
+	run.end = options->limit_size ? min_u64(run.start + options->limit_size, source->size)
+	    : source->size;
+	/* Aligned to a page, so a source opened with O_DIRECT can read into it directly. */
+	if (posix_memalign((void **)&run.buffer, 4096,
+	    max_u64(max_u64(options->cluster_size, options->burst_max), source->sector_size)) != 0)
+		return IMAGING_NO_MEMORY;
+	rc = phases(&run) == 0 ? IMAGING_DONE
+	    : options->stop && *options->stop ? IMAGING_STOPPED : IMAGING_SINK_FAILED;
+	free(run.buffer);
+	return rc;
+}

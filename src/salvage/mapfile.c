@@ -1,0 +1,278 @@
+/* mapfile.c: the rescue map (format in mapfile.h). The extents are a sorted array: maps
+ * of failing disks have thousands of extents, not millions, and the array formats in order. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "salvage/mapfile.h"
+
+static int valid_state(int state)
+{
+	return state && strchr("?*/-+", state) != NULL;
+}
+
+static int reserve(struct mapfile *map, size_t count)
+{
+	struct map_extent *grown;
+	size_t capacity = map->capacity ? map->capacity : 16;
+
+	while (capacity < count)
+		capacity *= 2;
+	if (capacity == map->capacity)
+		return 0;
+	grown = realloc(map->extents, capacity * sizeof *grown);
+	if (grown == NULL)
+		return -1;
+	map->extents = grown;
+	map->capacity = capacity;
+	return 0;
+}
+
+int mapfile_init(struct mapfile *map, uint64_t size)
+{
+	memset(map, 0, sizeof *map);
+	map->size = size;
+	map->current_status = '?';
+	map->current_pass = 1;
+	if (size == 0)
+		return 0;
+	if (reserve(map, 1) != 0)
+		return -1;
+	map->extents[0] = (struct map_extent){ 0, size, MAP_NON_TRIED };
+	map->count = 1;
+	return 0;
+}
+
+void mapfile_free(struct mapfile *map)
+{
+	free(map->extents);
+	memset(map, 0, sizeof *map);
+}
+
+/* The index of the extent holding POSITION; the extents cover [0, size) without gaps. */
+static size_t extent_at(const struct mapfile *map, uint64_t position)
+{
+	size_t low = 0, high = map->count;
+
+	while (high - low > 1) {
+		size_t middle = low + (high - low) / 2;
+
+		if (map->extents[middle].position <= position)
+			low = middle;
+		else
+			high = middle;
+	}
+	return low;
+}
+
+/* Splits the extent holding POSITION so that one starts exactly there. */
+static int split_at(struct mapfile *map, uint64_t position)
+{
+	size_t index;
+	struct map_extent *extent;
+
+	if (position == 0 || position >= map->size)
+		return 0;
+	index = extent_at(map, position);
+	if (map->extents[index].position == position)
+		return 0;
+	if (reserve(map, map->count + 1) != 0)
+		return -1;
+	extent = &map->extents[index];
+	memmove(extent + 2, extent + 1, (map->count - index - 1) * sizeof *extent);
+	extent[1] = (struct map_extent){ position, extent->position + extent->size - position,
+	    extent->state };
+	extent->size = position - extent->position;
+	map->count++;
+	return 0;
+}
+
+static void merge_neighbours(struct mapfile *map)
+{
+	size_t in, out = 0;
+
+	for (in = 1; in < map->count; in++) {
+		if (map->extents[in].state == map->extents[out].state)
+			map->extents[out].size += map->extents[in].size;
+		else
+			map->extents[++out] = map->extents[in];
+	}
+	if (map->count > 0)
+		map->count = out + 1;
+}
+
+/* Marks [position, position + size) with STATE; the range is clipped to the source. */
+int mapfile_set(struct mapfile *map, uint64_t position, uint64_t size, char state)
+{
+	uint64_t end;
+	size_t first, last, i;
+
+	if (!valid_state(state) || position >= map->size || size == 0)
+		return valid_state(state) ? 0 : -1;
+	end = size > map->size - position ? map->size : position + size;
+	if (split_at(map, position) != 0 || split_at(map, end) != 0)
+		return -1;
+	first = extent_at(map, position);
+	last = end == map->size ? map->count - 1 : extent_at(map, end) - 1;
+	for (i = first; i <= last; i++)
+		map->extents[i].state = state;
+	merge_neighbours(map);
+	return 0;
+}
+
+/* The first extent in STATE that ends after FROM, or NULL. */
+const struct map_extent *mapfile_find(const struct mapfile *map, uint64_t from, char state)
+{
+	size_t i = map->count ? extent_at(map, from) : 0;
+
+	for (; i < map->count; i++)
+		if (map->extents[i].state == state)
+			return &map->extents[i];
+	return NULL;
+}
+
+void mapfile_totals(const struct mapfile *map, struct map_totals *totals)
+{
+	size_t i;
+
+	memset(totals, 0, sizeof *totals);
+	for (i = 0; i < map->count; i++) {
+		const struct map_extent *extent = &map->extents[i];
+
+		switch (extent->state) {
+		case MAP_NON_TRIED: totals->non_tried += extent->size; break;
+		case MAP_NON_TRIMMED: totals->non_trimmed += extent->size; break;
+		case MAP_NON_SCRAPED: totals->non_scraped += extent->size; break;
+		case MAP_BAD: totals->bad += extent->size; totals->bad_areas++; break;
+		case MAP_FINISHED: totals->finished += extent->size; break;
+		}
+	}
+}
+
+static int fail(char *why, size_t why_size, int line, const char *problem)
+{
+	snprintf(why, why_size, "line %d: %s", line, problem);
+	return -1;
+}
+
+/* ddrescue writes hexadecimal with 0x; decimal is accepted too, as ddrescue itself does. */
+static int parse_number(const char **cursor, uint64_t *value)
+{
+	char *end;
+
+	errno = 0;
+	*value = strtoull(*cursor, &end, 0);
+	if (end == *cursor || errno != 0 || **cursor == '-')
+		return -1;
+	*cursor = end;
+	return 0;
+}
+
+static int parse_status_line(const char *line, struct mapfile *map)
+{
+	char status;
+	int pass = 1, fields;
+	uint64_t position;
+	const char *cursor = line;
+
+	if (parse_number(&cursor, &position) != 0)
+		return -1;
+	fields = sscanf(cursor, " %c %d", &status, &pass);
+	if (fields < 1 || !strchr("?*/-FG+", status))
+		return -1;
+	map->current_position = position;
+	map->current_status = status;
+	map->current_pass = fields == 2 ? pass : 1;
+	return 0;
+}
+
+static int parse_extent_line(const char *line, struct map_extent *extent)
+{
+	const char *cursor = line;
+	char state, rest;
+
+	if (parse_number(&cursor, &extent->position) != 0
+	    || parse_number(&cursor, &extent->size) != 0)
+		return -1;
+	if (sscanf(cursor, " %c %c", &state, &rest) != 1 || !valid_state(state))
+		return -1;
+	extent->state = state;
+	return 0;
+}
+
+static int append_extent(struct mapfile *map, struct map_extent extent)
+{
+	if (reserve(map, map->count + 1) != 0)
+		return -1;
+	map->extents[map->count++] = extent;
+	map->size = extent.position + extent.size;
+	return 0;
+}
+
+/* Reads a mapfile; MAP gets its extents and size (the end of the last extent). Extents must
+ * be in order without overlap, as ddrescue writes them; gaps are non-tried. */
+int mapfile_parse(const char *text, struct mapfile *map, char *why, size_t why_size)
+{
+	const char *line = text;
+	struct map_extent extent;
+	int number = 0, have_status = 0;
+
+	mapfile_init(map, 0);
+	while (*line) {
+		size_t length = strcspn(line, "\n");
+		char copy[256];
+
+		number++;
+		snprintf(copy, sizeof copy, "%.*s", (int)(length < 255 ? length : 255), line);
+		line += length + (line[length] == '\n');
+		if (copy[strspn(copy, " \t\r")] == '#' || copy[strspn(copy, " \t\r")] == '\0')
+			continue;
+		if (!have_status) {
+			if (parse_status_line(copy, map) != 0)
+				return fail(why, why_size, number, "expected current_pos current_status");
+			have_status = 1;
+			continue;
+		}
+		if (parse_extent_line(copy, &extent) != 0)
+			return fail(why, why_size, number, "expected pos size status");
+		if (extent.position < map->size || extent.size == 0)
+			return fail(why, why_size, number, "block overlaps the one before or is empty");
+		if (extent.position > map->size && append_extent(map, (struct map_extent){
+		    map->size, extent.position - map->size, MAP_NON_TRIED }) != 0)
+			return fail(why, why_size, number, "out of memory");
+		if (append_extent(map, extent) != 0)
+			return fail(why, why_size, number, "out of memory");
+	}
+	if (!have_status)
+		return fail(why, why_size, number, "no status line: not a mapfile");
+	merge_neighbours(map);
+	return 0;
+}
+
+/* The text of MAP, malloc'ed; NULL when out of memory. */
+char *mapfile_format(const struct mapfile *map, const char *creator, size_t *length)
+{
+	char *text = NULL;
+	size_t size = 0, i;
+	FILE *out = open_memstream(&text, &size);
+
+	if (out == NULL)
+		return NULL;
+	fprintf(out, "# Mapfile. Created by %s\n", creator);
+	fprintf(out, "# current_pos  current_status  current_pass\n");
+	fprintf(out, "0x%08" PRIX64 "     %c               %d\n", map->current_position,
+	    map->current_status, map->current_pass);
+	fprintf(out, "#      pos        size  status\n");
+	for (i = 0; i < map->count; i++)
+		fprintf(out, "0x%08" PRIX64 "  0x%08" PRIX64 "  %c\n", map->extents[i].position,
+		    map->extents[i].size, map->extents[i].state);
+	if (fclose(out) != 0) {
+		free(text);
+		return NULL;
+	}
+	if (length)
+		*length = size;
+	return text;
+}
