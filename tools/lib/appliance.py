@@ -722,3 +722,139 @@ class CuttingProxy:
     def __exit__(self, *exc):
         self.stop()
         return False
+
+
+class LinkProxy:
+    """A TCP proxy on 127.0.0.1:self.port to HOST:PORT whose link fails on a
+    schedule, as a flaky line does overnight.
+
+    events: dicts {"at_bytes": N} or {"at_seconds": T}, each with "action":
+    "cut" (every open connection is closed at once, both sides) or "stall"
+    with "seconds": S (nothing is forwarded for S seconds; the connections stay
+    open, so only the client's own timeouts can notice). Bytes count both
+    directions over all connections; seconds run from the first connection.
+    self.log lists what happened as (seconds since the first connection,
+    bytes so far, text); self.bytes is the running count. The guest reaches
+    it as 10.0.2.2:PORT with `--host-port PORT`.
+    """
+
+    def __init__(self, host, port, events=()):
+        self.target = (host, port)
+        self.bytes = 0
+        self.log = []
+        self._pending = sorted((e for e in events if "at_bytes" in e),
+                               key=lambda e: e["at_bytes"])
+        self._timed = sorted((e for e in events if "at_seconds" in e),
+                             key=lambda e: e["at_seconds"])
+        self._lock = threading.Lock()
+        self._live = []
+        self._started = None
+        self._stalled_until = 0.0
+        self._stopped = False
+        self._server = socket.socket()
+        self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._server.bind(("127.0.0.1", 0))
+        self._server.listen(8)
+        self.port = self._server.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _note(self, text):
+        """Records TEXT (called with the lock held)."""
+        self.log.append((time.monotonic() - (self._started or time.monotonic()),
+                         self.bytes, text))
+
+    def _fire(self, event):
+        """Applies EVENT (called with the lock held)."""
+        if event["action"] == "stall":
+            self._stalled_until = time.monotonic() + event["seconds"]
+            self._note("stalled for %g s" % event["seconds"])
+            return
+        live = [link for link in self._live if not link["closed"]]
+        for link in live:
+            link["closed"] = True
+            for sock in link["sockets"]:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        self._note("cut %d connection%s" % (len(live), "" if len(live) == 1 else "s"))
+
+    def _clock(self):
+        while not self._stopped and self._timed:
+            with self._lock:
+                due = [e for e in self._timed
+                       if time.monotonic() - self._started >= e["at_seconds"]]
+                for event in due:
+                    self._timed.remove(event)
+                    self._fire(event)
+            time.sleep(0.2)
+
+    def _accept(self):
+        while not self._stopped:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=10)
+                upstream.settimeout(None)
+            except OSError as e:
+                with self._lock:
+                    self._note("cannot reach %s:%d: %s" % (self.target + (e.strerror,)))
+                client.close()
+                continue
+            with self._lock:
+                if self._started is None:
+                    self._started = time.monotonic()
+                    threading.Thread(target=self._clock, daemon=True).start()
+                link = {"sockets": (client, upstream), "closed": False}
+                self._live.append(link)
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(link, source, sink),
+                                 daemon=True).start()
+
+    def _pump(self, link, source, sink):
+        while True:
+            try:
+                data = source.recv(65536)
+            except OSError:
+                data = b""
+            with self._lock:
+                if data and not link["closed"]:
+                    self.bytes += len(data)
+                    while self._pending and self._pending[0]["at_bytes"] <= self.bytes:
+                        self._fire(self._pending.pop(0))
+                closed = link["closed"]
+            if not data or closed:
+                break
+            while time.monotonic() < self._stalled_until and not self._stopped:
+                time.sleep(0.1)
+            try:
+                sink.sendall(data)
+            except OSError:
+                break
+        with self._lock:
+            link["closed"] = True
+        for sock in (source, sink):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def stop(self):
+        self._stopped = True
+        self._server.close()
+        with self._lock:
+            for link in self._live:
+                for sock in link["sockets"]:
+                    try:
+                        sock.close()
+                    except OSError:
+                        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
