@@ -112,10 +112,11 @@ class Guest:
 
     args: qemu-run options (strings). workdir: where NAME.console.log and
     NAME.qemu.log go. qemu_timeout: qemu-run kills QEMU after this many
-    seconds whatever the test does (a last line of defence).
+    seconds whatever the test does (a last line of defence). program: a
+    wrapper that passes its options on to qemu-run (tools/run-demo).
     """
 
-    def __init__(self, args, workdir, name="guest", qemu_timeout=900):
+    def __init__(self, args, workdir, name="guest", qemu_timeout=900, program=QEMU_RUN):
         self.name = name
         self.console_log = os.path.join(str(workdir), name + ".console.log")
         self.qemu_log = os.path.join(str(workdir), name + ".qemu.log")
@@ -130,7 +131,7 @@ class Guest:
         self._reader = None
         self.returncode = None
         # A --timeout in ARGS comes later and wins over ours.
-        argv = [QEMU_RUN, "--timeout", str(qemu_timeout)] + [str(a) for a in args] + [
+        argv = [program, "--timeout", str(qemu_timeout)] + [str(a) for a in args] + [
             "--serial-socket", self._sockpath, "--log", self.console_log]
         self._qemu_log_file = open(self.qemu_log, "w")
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
