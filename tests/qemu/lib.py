@@ -83,8 +83,8 @@ from appliance import (  # noqa: E402
     JOURNAL_AFTER, JOURNAL_BEFORE, JOURNAL_FILE, QEMU_RUN, SOURCE_DATE_EPOCH, CuttingProxy,
     Failure, Guest, GuestExited, SshServer, _block_size, _Daemon, _deterministic_uuid,
     _dirty_journal, _end_with_parent, _fix_commit_times, _gpt, _mbr, _populate, _sparse_copy,
-    blkdebug_config, fingerprint, free_port, known_hosts_line, make_ext4, run, sha256,
-    ssh_keypair, wait_until)
+    blkdebug_config, fingerprint, free_port, known_hosts_line, make_ext4, run,
+    scan_host_keys, sha256, ssh_keypair, wait_until)
 
 TestFailure = Failure
 
@@ -112,31 +112,6 @@ class Workdir:
 
 
 # ---------------------------------------------------------------- ssh
-
-
-def scan_host_keys(port, known_hosts, fingerprints):
-    """Write KNOWN_HOSTS with the host keys at 127.0.0.1:PORT whose SHA256
-    fingerprints are in FINGERPRINTS (as printed on the guest console).
-
-    Keys are trusted only when their fingerprint was seen out of band; a
-    mismatch fails the test.
-    """
-    scan = subprocess.run(["ssh-keyscan", "-T", "10", "-p", str(port), "127.0.0.1"],
-                          capture_output=True, text=True, timeout=60)
-    wanted = set(fingerprints)
-    lines = []
-    for line in scan.stdout.splitlines():
-        if line.startswith("#") or not line.strip():
-            continue
-        host, key = line.split(None, 1)
-        if fingerprint(key) in wanted:
-            lines.append("%s %s" % (host, key))
-    if not lines:
-        raise TestFailure("no host key at 127.0.0.1:%d matches %s (ssh-keyscan: %s)"
-                          % (port, sorted(wanted), scan.stderr.strip()[-300:]))
-    with open(known_hosts, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    return known_hosts
 
 
 def ssh(port, key, command, known_hosts, user="root", timeout=60, input=None,

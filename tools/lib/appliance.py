@@ -516,6 +516,31 @@ def fingerprint(public_key_line):
     return out.split()[1]
 
 
+def scan_host_keys(port, known_hosts, fingerprints):
+    """Write KNOWN_HOSTS with the host keys at 127.0.0.1:PORT whose SHA256
+    fingerprints are in FINGERPRINTS (as printed on the guest console).
+
+    Keys are trusted only when their fingerprint was seen out of band; a
+    mismatch fails the test.
+    """
+    scan = subprocess.run(["ssh-keyscan", "-T", "10", "-p", str(port), "127.0.0.1"],
+                          capture_output=True, text=True, timeout=60)
+    wanted = set(fingerprints)
+    lines = []
+    for line in scan.stdout.splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        host, key = line.split(None, 1)
+        if fingerprint(key) in wanted:
+            lines.append("%s %s" % (host, key))
+    if not lines:
+        raise Failure("no host key at 127.0.0.1:%d matches %s (ssh-keyscan: %s)"
+                      % (port, sorted(wanted), scan.stderr.strip()[-300:]))
+    with open(known_hosts, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return known_hosts
+
+
 def known_hosts_line(port, public_key_line, host="127.0.0.1"):
     """A known_hosts line for a server with the public key PUBLIC_KEY_LINE."""
     kind, blob = public_key_line.split()[:2]
