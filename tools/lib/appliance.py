@@ -25,7 +25,6 @@ import codecs
 import ctypes
 import hashlib
 import os
-import random
 import re
 import shutil
 import signal
