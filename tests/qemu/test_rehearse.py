@@ -92,38 +92,64 @@ def test_partition_full(ctx):
 
 def test_failing_expectations_against_a_named_target(ctx):
     """The user names a real target (an OpenSSH server on this host's loopback): the
-    rehearsal reaches it through its link proxy, and a wrong hash and a budget of one
-    second are both reported as failed, with exit 1."""
+    rehearsal reaches it through its link proxy and checks there over ssh; a wrong hash
+    and a budget of one second are both reported as failed, with exit 1, and what held
+    (a failing disk's image, a dump of a disk made from a tree) as held."""
     private, public = lib.ssh_keypair(ctx.path(), name="user_key")
     with open(public) as f:
         sshd = lib.SshServer(ctx.path(), authorized_keys=[f.read().strip()])
     ctx.on_cleanup(sshd.stop)
     received = ctx.path("receiver")
     os.makedirs(received)
+    tree = ctx.path("tree")
+    os.makedirs(os.path.join(tree, "srv"))
+    with open(os.path.join(tree, "srv", "app.conf"), "w") as f:
+        f.write("listen 8080\n")
     scenario = ctx.path("wrong.toml")
     with open(scenario, "w") as f:
-        f.write('runbook = "image vda"\n'
+        f.write('runbook = """\nimage vda\ndump vdb\n"""\n'
                 '[[disk]]\nrandom = "4M"\n'
+                'faults = [{ kind = "share", share = 0.001, seed = 3 }]\n'
+                '[[disk]]\ntree = "tree"\nsize = "8M"\n'
                 '[target]\nurl = "ssh://root@127.0.0.1:%d%s"\nkey = "%s"\n'
-                '[expect]\nbudget_seconds = 1\n'
+                '[expect]\nrunbook_exit = 1\nbudget_seconds = 1\n'
                 '[[expect.file]]\npath = "vda.img"\nsha256 = "%s"\n'
+                '[[expect.file]]\npath = "vda.img"\nimage_of = "vda"\n'
+                '[[expect.dump]]\nname = "vdb"\ntree = "tree"\n'
                 % (sshd.port, received, private, "0" * 64))
     out = ctx.path("out")
     code, output = _rehearse(ctx, scenario, "--out", out)
     assert code == 1, "exit %d, want 1:\n%s" % (code, output)
+    # What held is reported as held: the image (8 failing sectors zeroed), the dump of
+    # the tree disk extracted on the named target and its files' hashes.
+    assert re.search(r"^PASS vda\.img is the image of vda with its 8 failing sectors zeroed$",
+                     output, re.M), output
+    assert re.search(r"^PASS dump vdb extracts and passes sha256sum -c vdb\.sha256$", output,
+                     re.M), output
+    assert re.search(r"^PASS dump vdb holds every file of .*/tree with its sha256\n +1 files in "
+                     r"the tree; 0 missing", output, re.M), output
     assert re.search(r"^FAIL vda\.img has sha256 0{16}\.\.\.\n +sha256sum: [0-9a-f]{64}  vda\.img$",
                      output, re.M), output
     assert re.search(r"^FAIL time budget 1 s \(boot and runbook\)\n +took [\d.]+ s", output,
                      re.M), output
     assert re.search(r"^PASS disk vda unchanged", output, re.M), output
-    assert "2 of " in output and "expectations failed" in output, output
+    assert re.search(r"^PASS disk vdb unchanged", output, re.M), output
+    assert "2 of 8 expectations failed" in output, output
     report = _report(out)
     assert report["result"] == "failed", report
     failed = [r["expectation"] for r in report["expectations"] if not r["passed"]]
     assert len(failed) == 2, failed
     # The image really went to the named target, and it is right: only the hash was not.
-    assert lib.sha256(os.path.join(received, "vda.img")) == \
-        lib.sha256(os.path.join(out, "disks", "vda.img")), "the image on the target differs"
+    # The failing sectors are read back from the blkdebug config QEMU was given.
+    with open(os.path.join(out, "disks", "vda.faults")) as f:
+        sectors = [int(n) for n in re.findall(r'^sector = "(\d+)"$', f.read(), re.M)]
+    assert len(sectors) == 8, sectors
+    with open(os.path.join(out, "disks", "vda.img"), "rb") as f:
+        data = bytearray(f.read())
+    for sector in sectors:
+        data[sector * 512:(sector + 1) * 512] = bytes(512)
+    with open(os.path.join(received, "vda.img"), "rb") as f:
+        assert f.read() == bytes(data), "the image on the target is not the source's"
 
 
 def _scenario(ctx, name, text):
