@@ -1,17 +1,21 @@
 """tools/rehearse as a user runs it: every scenario shipped in scenarios/ passes, checked
 again here from what arrived on the host (and, for partition-full, from the disk the
-operator freed over SSH); a scenario built to fail (a wrong expected hash,
-a time budget too short) fails with exit 1 naming each broken expectation, against a
-target the user names; bad scenario files and a target that refuses the key are named
-with their line and exit 2 before anything boots. Source disks never change (the tool
-checks it; the shipped runs are checked here too)."""
+operator freed over SSH); a scenario built to fail (a wrong expected hash, a time budget
+too short) fails with exit 1 naming each broken expectation, against a target the user
+names; bad scenario files and a target that refuses the key are named with their line and
+exit 2 before anything boots; the link proxy keeps its schedule. Source disks never change
+(the tool checks it; the shipped runs are checked here too)."""
 
 import json
 import os
 import re
+import socket
 import subprocess
+import threading
+import time
 
 import lib
+import appliance  # noqa: E402,I100  (tools/lib: lib puts it on the path)
 
 TIMEOUT = 600
 REHEARSE = os.path.join(lib.TOP, "tools", "rehearse")
@@ -202,3 +206,62 @@ def test_bad_scenarios_are_named_before_anything_boots(ctx):
         assert output.count(scenario) >= 1, "%s: the file is not named:\n%s" % (name, output)
         assert not os.path.exists(out), "%s: a report folder was made: nothing may run" % name
         assert "booting" not in output, output
+
+
+def test_link_proxy_schedule(ctx):
+    """The proxy rehearsals put between the appliance and the target, on its own with a
+    real echo server: cuts at byte counts and at a time, and a stall that holds the data
+    back without closing anything."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    ctx.on_cleanup(server.close)
+
+    def echo(conn):
+        with conn:
+            for data in iter(lambda: conn.recv(65536), b""):
+                conn.sendall(data)
+
+    def accept():
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            threading.Thread(target=echo, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    proxy = appliance.LinkProxy("127.0.0.1", server.getsockname()[1], [
+        {"at_bytes": 100000, "action": "cut"},
+        {"at_bytes": 150000, "action": "stall", "seconds": 2},
+        {"at_seconds": 6, "action": "cut"}])
+    ctx.on_cleanup(proxy.stop)
+
+    def exchange(conn, chunks):
+        """Sends CHUNKS of 10 kB, reading each echo; returns the bytes echoed."""
+        got = 0
+        try:
+            for _ in range(chunks):
+                conn.sendall(b"x" * 10000)
+                want = got + 10000
+                while got < want:
+                    data = conn.recv(65536)
+                    if not data:
+                        return got
+                    got += len(data)
+        except OSError:
+            pass
+        return got
+
+    first = socket.create_connection(("127.0.0.1", proxy.port))
+    # 100000 bytes both ways: the fifth echo completes the count and is cut.
+    assert exchange(first, 10) < 50000, "the link was not cut at 100000 bytes"
+    second = socket.create_connection(("127.0.0.1", proxy.port))
+    started = time.monotonic()
+    assert exchange(second, 5) == 50000, "the second connection did not get through"
+    assert time.monotonic() - started >= 1.5, "no stall at 150000 bytes"
+    lib.wait_until(lambda: any("cut" in e[2] and e[0] >= 6 for e in proxy.log), 10,
+                   "the cut at 6 s")
+    assert exchange(second, 1) == 0, "the connection lived through the cut at 6 s"
+    events = [e[2] for e in proxy.log]
+    assert events == ["cut 1 connection", "stalled for 2 s", "cut 1 connection"], events
