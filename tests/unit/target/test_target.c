@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "lib/capture.h"
 #include "lib/fake_sysfs.h"
 #include "target/store.h"
 #include "target/target.h"
@@ -254,6 +256,41 @@ static void test_file_put_refuses_bad_names_and_missing_dirs(void **state)
 	assert_int_equal(count_entries(dir), 0);
 	parse_ok("tcp://host:1");
 	assert_int_equal(target_put_file(&target, "x.txt", "x", 1), -1);
+	remove_dir(dir);
+	free(dir);
+}
+
+/* A write that fails (the file size limit here, a full disk on the appliance) is named
+ * with the step and the temporary file it failed on, and leaves nothing behind. */
+static void test_file_put_names_the_failed_write(void **state)
+{
+	char *dir = temporary_dir(), url[128], expected[256];
+	static char big[64 << 10];
+	struct rlimit saved, small;
+	struct capture capture;
+	int rc;
+
+	(void)state;
+	snprintf(url, sizeof url, "file://%s", dir);
+	parse_ok(url);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
+	small = saved;
+	small.rlim_cur = 4096;
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	capture_start(&capture);
+	rc = target_put_file(&target, "big.bin", big, sizeof big);
+	capture_stop(&capture);
+	setrlimit(RLIMIT_FSIZE, &saved);
+	signal(SIGXFSZ, SIG_DFL);
+	assert_int_equal(rc, -1);
+	snprintf(expected, sizeof expected, "unable to store big.bin on file://%s (write %s/.big.bin.",
+	    dir, dir);
+	if (strstr(capture.err, expected) == NULL || strstr(capture.err, "File too large") == NULL)
+		fail_msg("want '%s...: File too large', got: %s", expected, capture.err);
+	assert_null(strstr(capture.err, "write write"));
+	assert_int_equal(count_entries(dir), 0);
+	capture_free(&capture);
 	remove_dir(dir);
 	free(dir);
 }
@@ -729,6 +766,7 @@ int main(void)
 		cmocka_unit_test(test_default_target_and_config_password),
 		cmocka_unit_test(test_file_put_stores_exactly_and_leaves_no_temporary),
 		cmocka_unit_test(test_file_put_refuses_bad_names_and_missing_dirs),
+		cmocka_unit_test(test_file_put_names_the_failed_write),
 		cmocka_unit_test(test_file_put_refused_on_a_guarded_device),
 		cmocka_unit_test(test_ssh_unreachable_is_named_before_anything_else),
 		cmocka_unit_test(test_shell_quote),
