@@ -419,13 +419,59 @@ static int close_handle(struct store *store, const char *handle, size_t handle_s
 	    sftp_status_text(&reply));
 }
 
+/* Closes HANDLE after a failure: the failure already recorded stays the one reported, and
+ * over a broken connection there is nothing left to close. */
+static void close_after_failure(struct store *store, const char *handle, size_t handle_size)
+{
+	struct ssh_backend *ssh = backend(store);
+	char error[sizeof store->error];
+	int transient = store->transient;
+
+	if (!ssh->sftp || sftp_broken(ssh->sftp))
+		return;
+	memcpy(error, store->error, sizeof error);
+	close_handle(store, handle, handle_size);
+	memcpy(store->error, error, sizeof error);
+	store->transient = transient;
+}
+
+/* The file behind HANDLE from its start, into a malloc'd *BUFFER (NUL added). */
+static int read_whole(struct store *store, const char *path, const char *handle,
+    size_t handle_size, char **buffer, size_t *used)
+{
+	struct ssh_backend *ssh = backend(store);
+	const unsigned char *got;
+	struct sftp_reply reply;
+	size_t length;
+	char *bigger;
+
+	for (;;) {
+		if (call(store, sftp_send_read(ssh->sftp, handle, handle_size, *used, SFTP_WRITE_MAX),
+		    &reply) != 0)
+			return -1;
+		if (sftp_reply_data(&reply, &got, &length) != 0)
+			break;
+		if (!(bigger = realloc(*buffer, *used + length + 1)))
+			return store_fail(store, 0, "out of memory reading %s", path);
+		*buffer = bigger;
+		memcpy(*buffer + *used, got, length);
+		*used += length;
+	}
+	if (reply.status != SFTP_EOF)
+		return store_fail(store, 0, "unable to read %s: %s", path, sftp_status_text(&reply));
+	if (!*buffer && !(*buffer = malloc(1)))
+		return store_fail(store, 0, "out of memory reading %s", path);
+	(*buffer)[*used] = '\0';
+	return 0;
+}
+
 static int ssh_get(struct store *store, const char *name, char **data, size_t *size)
 {
 	struct ssh_backend *ssh = backend(store);
-	char path[PATH_MAX], handle[SFTP_HANDLE_MAX], *buffer = NULL, *bigger;
-	size_t handle_size, length, used = 0;
-	const unsigned char *got;
+	char path[PATH_MAX], handle[SFTP_HANDLE_MAX], *buffer = NULL;
+	size_t handle_size, used = 0;
 	struct sftp_reply reply;
+	int rc;
 
 	if (!ssh->sftp || sftp_broken(ssh->sftp))
 		return lost(store);
@@ -435,58 +481,32 @@ static int ssh_get(struct store *store, const char *name, char **data, size_t *s
 	if (sftp_reply_handle(&reply, handle, &handle_size) != 0)
 		return reply.status == SFTP_NO_SUCH_FILE ? 1
 		    : store_fail(store, 0, "unable to read %s: %s", path, sftp_status_text(&reply));
-	for (;;) {
-		if (call(store, sftp_send_read(ssh->sftp, handle, handle_size, used, SFTP_WRITE_MAX),
-		    &reply) != 0)
-			goto fail;
-		if (sftp_reply_data(&reply, &got, &length) != 0)
-			break;
-		bigger = realloc(buffer, used + length + 1);
-		if (!bigger) {
-			store_fail(store, 0, "out of memory reading %s", path);
-			goto fail;
-		}
-		buffer = bigger;
-		memcpy(buffer + used, got, length);
-		used += length;
-	}
-	if (reply.status != SFTP_EOF) {
-		store_fail(store, 0, "unable to read %s: %s", path, sftp_status_text(&reply));
-		goto fail;
-	}
-	if (close_handle(store, handle, handle_size) != 0) {
+	rc = read_whole(store, path, handle, handle_size, &buffer, &used);
+	if (rc == 0)
+		rc = close_handle(store, handle, handle_size);
+	else
+		close_after_failure(store, handle, handle_size);
+	if (rc != 0) {
 		free(buffer);
 		return -1;
 	}
-	if (!buffer && !(buffer = malloc(1)))
-		return store_fail(store, 0, "out of memory reading %s", path);
-	buffer[used] = '\0';
 	*data = buffer;
 	*size = used;
 	return 0;
-fail:
-	free(buffer);
-	return -1;
 }
 
-/* Writes PATH whole, synced: every write's status awaited (a map is small). */
-static int write_whole(struct store *store, const char *path, const void *data, size_t size)
+/* Every write of DATA to HANDLE, all sent before the first reply is awaited (a manifest of
+ * 100k files is some 30 MB: one round trip per 128 KiB cost seconds). OpenSSH's
+ * sftp-server answers in order, so the replies are taken in the order the requests went.
+ * DATA stays as it is until this returns: the requests refer to it, uncopied. */
+static int write_all_at_once(struct store *store, const char *path, const char *handle,
+    size_t handle_size, const void *data, size_t size)
 {
 	struct ssh_backend *ssh = backend(store);
-	char handle[SFTP_HANDLE_MAX];
-	size_t handle_size, done, chunk, count, i, refused;
+	size_t done, chunk, count, i, refused;
 	struct sftp_reply reply;
 	uint32_t *ids;
 
-	if (call(store, sftp_send_open(ssh->sftp, path, SFTP_WRITE | SFTP_CREAT | SFTP_TRUNC),
-	    &reply) != 0)
-		return -1;
-	if (sftp_reply_handle(&reply, handle, &handle_size) != 0)
-		return store_fail(store, 0, "unable to create %s: %s", path, sftp_status_text(&reply));
-	/* All the writes go out before the first reply is awaited (a manifest of 100k files
-	 * is some 30 MB: one round trip per 128 KiB cost seconds). OpenSSH's sftp-server
-	 * answers in order, so the replies are taken in the order the requests went. DATA
-	 * stays as it is until this returns: the requests refer to it, uncopied. */
 	if (!(ids = malloc((size / SFTP_WRITE_MAX + 1) * sizeof *ids)))
 		return store_fail(store, 0, "unable to write %s: out of memory", path);
 	for (done = 0, count = 0; done < size; done += chunk) {
@@ -505,14 +525,42 @@ static int write_whole(struct store *store, const char *path, const void *data, 
 			    sftp_status_text(&reply));
 	}
 	free(ids);
-	if (refused)
+	return refused ? -1 : 0;
+}
+
+static int sync_handle(struct store *store, const char *path, const char *handle,
+    size_t handle_size)
+{
+	struct ssh_backend *ssh = backend(store);
+	struct sftp_reply reply;
+
+	if (!sftp_has_extension(ssh->sftp, "fsync@openssh.com"))
+		return 0;
+	if (call(store, sftp_send_fsync(ssh->sftp, handle, handle_size), &reply) != 0)
 		return -1;
-	if (sftp_has_extension(ssh->sftp, "fsync@openssh.com")) {
-		if (call(store, sftp_send_fsync(ssh->sftp, handle, handle_size), &reply) != 0)
-			return -1;
-		if (reply.status != SFTP_OK)
-			return store_fail(store, 0, "unable to sync %s: %s", path,
-			    sftp_status_text(&reply));
+	if (reply.status != SFTP_OK)
+		return store_fail(store, 0, "unable to sync %s: %s", path, sftp_status_text(&reply));
+	return 0;
+}
+
+/* Writes PATH whole, synced: every write's status awaited (a map is small). The handle is
+ * closed on every way out, so a refused write leaves no file open on the server. */
+static int write_whole(struct store *store, const char *path, const void *data, size_t size)
+{
+	struct ssh_backend *ssh = backend(store);
+	char handle[SFTP_HANDLE_MAX];
+	struct sftp_reply reply;
+	size_t handle_size;
+
+	if (call(store, sftp_send_open(ssh->sftp, path, SFTP_WRITE | SFTP_CREAT | SFTP_TRUNC),
+	    &reply) != 0)
+		return -1;
+	if (sftp_reply_handle(&reply, handle, &handle_size) != 0)
+		return store_fail(store, 0, "unable to create %s: %s", path, sftp_status_text(&reply));
+	if (write_all_at_once(store, path, handle, handle_size, data, size) != 0
+	    || sync_handle(store, path, handle, handle_size) != 0) {
+		close_after_failure(store, handle, handle_size);
+		return -1;
 	}
 	return close_handle(store, handle, handle_size);
 }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <setjmp.h>
@@ -650,6 +651,97 @@ static void test_ssh_store_writes_at_positions_and_replaces_the_map(void **state
 	store_close(store);
 }
 
+/* Whether PID is sshd or runs under it (internal-sftp runs in the session's process). */
+static int under_sshd(long pid)
+{
+	char path[64], text[512], *close_paren;
+	long parent;
+	FILE *file;
+	int depth;
+
+	for (depth = 0; depth < 16 && pid > 1; depth++, pid = parent) {
+		if (pid == (long)sshd.pid)
+			return 1;
+		snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+		if (!(file = fopen(path, "r")))
+			return 0;
+		parent = 0;
+		if (!fgets(text, sizeof text, file) || !(close_paren = strrchr(text, ')'))
+		    || sscanf(close_paren + 1, " %*c %ld", &parent) != 1)
+			parent = 0;
+		fclose(file);
+	}
+	return 0;
+}
+
+/* How many descriptors of sshd's processes are open on PATH: a handle the client left
+ * open on the server shows here. */
+static int server_descriptors_on(const char *path)
+{
+	char fd_dir[300], link_path[600], target_path[PATH_MAX];
+	struct dirent *process, *fd;
+	DIR *proc = opendir("/proc"), *fds;
+	int count = 0;
+	ssize_t got;
+
+	assert_non_null(proc);
+	while ((process = readdir(proc))) {
+		if (process->d_name[0] < '1' || process->d_name[0] > '9'
+		    || !under_sshd(atol(process->d_name)))
+			continue;
+		snprintf(fd_dir, sizeof fd_dir, "/proc/%s/fd", process->d_name);
+		if (!(fds = opendir(fd_dir)))
+			continue;
+		while ((fd = readdir(fds))) {
+			snprintf(link_path, sizeof link_path, "%s/%s", fd_dir, fd->d_name);
+			got = readlink(link_path, target_path, sizeof target_path - 1);
+			if (got > 0 && (target_path[got] = '\0', strcmp(target_path, path) == 0))
+				count++;
+		}
+		closedir(fds);
+	}
+	closedir(proc);
+	return count;
+}
+
+/* A map that cannot be read (a directory) or written (/dev/full): the call fails with the
+ * server's reason, and the file it opened is closed again on the server. */
+static void test_ssh_store_closes_what_a_failed_call_opened(void **state)
+{
+	char why[1024], link_path[512], *map;
+	struct store *store;
+	size_t map_size;
+	int transient;
+
+	(void)state;
+	if (sshd.pid <= 0)
+		skip();
+	store = store_for("root", "", sshd.port, why, sizeof why, &transient);
+	if (!store)
+		fail_msg("store_open: %s", why);
+	snprintf(link_path, sizeof link_path, "%s/receive/disk.map", sshd.dir);
+	unlink(link_path);	/* the map an earlier test left */
+	assert_int_equal(symlink(sshd.dir, link_path), 0);
+	assert_int_equal(store_get(store, "disk.map", &map, &map_size), -1);
+	assert_non_null(strstr(store_error(store), "unable to read"));
+	assert_false(store_transient(store));
+	assert_int_equal(server_descriptors_on(sshd.dir), 0);
+	unlink(link_path);
+	snprintf(link_path, sizeof link_path, "%s/receive/disk.map.tmp", sshd.dir);
+	assert_int_equal(symlink("/dev/full", link_path), 0);
+	assert_int_equal(store_replace(store, "disk.map", "map\n", 4), -1);
+	assert_non_null(strstr(store_error(store), "unable to write"));
+	assert_false(store_transient(store));
+	assert_int_equal(server_descriptors_on("/dev/full"), 0);
+	unlink(link_path);
+	/* The connection is still good for the next call. */
+	assert_int_equal(store_replace(store, "disk.map", "map\n", 4), 0);
+	file_expect("disk.map", "map\n", 4);
+	store_close(store);
+	snprintf(link_path, sizeof link_path, "%s/receive/disk.map", sshd.dir);
+	unlink(link_path);
+}
+
 /* A TCP proxy to sshd that cuts each connection after a random 200 KiB to 1.2 MiB sent
  * towards the server: the connection dies mid-transfer, as a flaky link does. */
 static pid_t cutting_proxy(unsigned *port)
@@ -775,6 +867,7 @@ int main(void)
 		cmocka_unit_test(test_ssh_put_file_is_atomic_and_exact),
 		cmocka_unit_test(test_ssh_check_names_host_key_and_refused_login),
 		cmocka_unit_test(test_ssh_store_writes_at_positions_and_replaces_the_map),
+		cmocka_unit_test(test_ssh_store_closes_what_a_failed_call_opened),
 		cmocka_unit_test(test_ssh_store_survives_cut_connections_byte_exact),
 	};
 
