@@ -177,7 +177,7 @@ static int busy_value(const char *text, const char *key, char *value, size_t siz
 	return -1;
 }
 
-/* ------------------------------------------------------------------ the store */
+/* -------------------------------------------------------- the copy-on-write store */
 
 static unsigned long long meminfo_available(void)
 {
@@ -231,7 +231,7 @@ static int on_guarded_disk(const char *path)
 	return 0;
 }
 
-static int ram_store_size(struct repair *repair)
+static int cow_ram_size(struct repair *repair)
 {
 	unsigned long long available = meminfo_available(), room = free_space(COW_DIR);
 	char wanted[32], have[32];
@@ -256,7 +256,7 @@ static int ram_store_size(struct repair *repair)
 }
 
 /* A sparse file: RAM (or disk) is used only for the blocks the repair changes. */
-static int make_store_file(struct repair *repair)
+static int cow_file_make(struct repair *repair)
 {
 	int fd = open(repair->cow_file, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 
@@ -281,7 +281,7 @@ static int make_store_file(struct repair *repair)
 	return 0;
 }
 
-static int file_store_path(struct repair *repair)
+static int cow_file_path(struct repair *repair)
 {
 	struct stat status;
 	const char *path = repair->cow.path;
@@ -401,7 +401,7 @@ static void detach_nbd(const char *device)
 		err_warnx("%s is still connected after nbd-client -d", device);
 }
 
-static int store_create(struct repair *repair)
+static int cow_create(struct repair *repair)
 {
 	int code;
 
@@ -409,21 +409,21 @@ static int store_create(struct repair *repair)
 	if (repair->cow.kind == COW_NBD)
 		return attach_nbd(repair);
 	if (repair->cow.kind == COW_FILE)
-		code = file_store_path(repair);
+		code = cow_file_path(repair);
 	else {
 		mkdir_parents(COW_DIR);
 		snprintf(repair->cow_file, sizeof repair->cow_file, "%s/%.200s.cow", COW_DIR,
 		    repair->device.name);
-		code = ram_store_size(repair);
+		code = cow_ram_size(repair);
 	}
 	if (code != 0) {
 		repair->cow_file[0] = '\0';
 		return code;
 	}
-	return make_store_file(repair);
+	return cow_file_make(repair);
 }
 
-static void store_remove(const char *kind, const char *device, const char *file)
+static void cow_remove(const char *kind, const char *device, const char *file)
 {
 	if (device[0] && strcmp(kind, "nbd") == 0)
 		detach_nbd(device);
@@ -457,7 +457,7 @@ static int snapshot_create(struct repair *repair)
 
 /* The snapshot's status is "USED/TOTAL METADATA" in sectors, or "Invalid" once the store
  * overflowed: then the copy is lost and everything has to go. */
-static int store_usage(const char *snapshot, unsigned long long *used,
+static int cow_usage(const char *snapshot, unsigned long long *used,
     unsigned long long *total)
 {
 	char status[DM_STATUS_MAX];
@@ -474,7 +474,7 @@ static int store_usage(const char *snapshot, unsigned long long *used,
 }
 
 /* The suggestion is four times the store that overflowed, in MiB, at least 4M. */
-static int store_full_error(const struct repair *repair, const char *during)
+static int cow_full_error(const struct repair *repair, const char *during)
 {
 	unsigned long long suggested_mib = (repair->cow_size * 4) >> 20;
 	const char *where = repair->cow.kind == COW_NBD ? "nbd"
@@ -490,14 +490,14 @@ static int store_full_error(const struct repair *repair, const char *during)
 	    repair->device.name, size, where, during, suggested_mib);
 }
 
-static int store_check(const struct repair *repair, const char *during)
+static int cow_check(const struct repair *repair, const char *during)
 {
 	unsigned long long used, total;
 
-	if (store_usage(repair->snapshot, &used, &total) == 0)
+	if (cow_usage(repair->snapshot, &used, &total) == 0)
 		return 0;
 	if (errno == ENOSPC)
-		return store_full_error(repair, during);
+		return cow_full_error(repair, during);
 	return err_fatal(EXIT_SYSTEM, "unable to read the status of %s", repair->snapshot);
 }
 
@@ -586,7 +586,7 @@ static void print_result(const struct repair *repair)
 	char used_text[32], total_text[32];
 	int is_ext = strncmp(repair->probe.type, "ext", 3) == 0;
 
-	store_usage(repair->snapshot, &used, &total);
+	cow_usage(repair->snapshot, &used, &total);
 	size_format(used, used_text, sizeof used_text);
 	size_format(repair->cow_size, total_text, sizeof total_text);
 	if (is_ext && repair->summary.problems == 0)
@@ -625,7 +625,7 @@ static void undo(struct repair *repair)
 	}
 	if (repair->cow_fd >= 0)
 		close(repair->cow_fd);
-	store_remove(repair->cow.kind == COW_NBD ? "nbd" : "loop", repair->cow_device,
+	cow_remove(repair->cow.kind == COW_NBD ? "nbd" : "loop", repair->cow_device,
 	    repair->cow_file);
 	if (repair->device.name[0]) {
 		char path[PATH_MAX];
@@ -668,7 +668,7 @@ static int release(const char *operand)
 			return err_fatal(EXIT_SYSTEM, "unable to remove the snapshot %s", snapshot);
 		usleep(100000);
 	}
-	store_remove(kind, device, file);
+	cow_remove(kind, device, file);
 	unlink(path);
 	printf("%s: repaired copy released: %s unmounted, %s removed, store %s%s%s freed\n",
 	    source.name, dir, snapshot, device, file[0] ? " and " : "", file);
@@ -698,7 +698,7 @@ static int repair_main(int argc, char **argv)
 	snprintf(repair.snapshot, sizeof repair.snapshot, "rescue-%.100s", repair.device.name);
 	if ((code = refuse_busy(&repair)) != 0 || (code = identify(&repair)) != 0)
 		return code;
-	if ((code = store_create(&repair)) != 0 || (code = snapshot_create(&repair)) != 0)
+	if ((code = cow_create(&repair)) != 0 || (code = snapshot_create(&repair)) != 0)
 		goto out;
 	/* dm holds the loop device now; closing ours lets it detach when dm lets go. */
 	close(repair.cow_fd);
@@ -707,9 +707,9 @@ static int repair_main(int argc, char **argv)
 		goto out;
 	if (strncmp(repair.probe.type, "ext", 3) == 0 && (code = run_fsck(&repair)) != 0)
 		goto out;
-	if ((code = store_check(&repair, "e2fsck")) != 0 || (code = fsck_failed(&repair)) != 0
+	if ((code = cow_check(&repair, "e2fsck")) != 0 || (code = fsck_failed(&repair)) != 0
 	    || (code = mount_copy(&repair)) != 0
-	    || (code = busy_write(&repair)) != 0 || (code = store_check(&repair, "the mount")) != 0)
+	    || (code = busy_write(&repair)) != 0 || (code = cow_check(&repair, "the mount")) != 0)
 		goto out;
 	print_result(&repair);
 	code = repair.fsck_exit & 4 ? EXIT_LOSSES : EXIT_OK;
