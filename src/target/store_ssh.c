@@ -99,7 +99,7 @@ static void write_replied(struct ssh_backend *ssh, const struct sftp_reply *repl
 
 	if (!entry)
 		return;
-	if (reply->type == 101 && reply->status == SFTP_OK) {
+	if (reply->type == SFTP_REPLY_STATUS && reply->status == SFTP_OK) {
 		pending_drop(ssh, entry);
 		return;
 	}
