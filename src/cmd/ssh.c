@@ -89,10 +89,17 @@ const struct command command_ssh = {
 	.run = ssh_main,
 };
 
+/* The options given, as bits: a subcommand names those it takes. */
+enum option_given {
+	GIVEN_JSON = 1 << 0, GIVEN_URL = 1 << 1, GIVEN_CONFIG = 1 << 2, GIVEN_OFF = 1 << 3,
+	GIVEN_STDIN = 1 << 4, GIVEN_STOP = 1 << 5, GIVEN_REMOTE_PORT = 1 << 6,
+};
+
 struct options {
 	int json, config, from_stdin, off, stop;
 	const char *url;
 	long remote_port;
+	unsigned given;
 };
 
 /* ---------------------------------------------------------------- the server */
@@ -122,6 +129,29 @@ static int server_on(int restart, const char *why_started)
 	    (long)ssh_server_pid(RESCUE_SSH_PIDFILE), keys.count, keys.count == 1 ? "" : "s",
 	    ssh_password_on() ? "on" : "off", why_started ? why_started : "");
 	ssh_host_keys_print("host key ");
+	return EXIT_OK;
+}
+
+static int server_on_command(const struct options *options, char **operands, int count)
+{
+	(void)options, (void)operands, (void)count;
+	journal_summary("ssh server on");
+	return server_on(0, NULL);
+}
+
+static int server_off(const struct options *options, char **operands, int count)
+{
+	long pid = ssh_server_pid(RESCUE_SSH_PIDFILE);
+	int sessions = ssh_sessions_count(pid);
+
+	(void)options, (void)operands, (void)count;
+	ssh_server_stop();
+	if (pid > 0)
+		printf("ssh server stopped (%d open session%s stay%s connected)\n", sessions,
+		    sessions == 1 ? "" : "s", sessions == 1 ? "s" : "");
+	else
+		printf("ssh server was not running\n");
+	journal_summary("ssh server off");
 	return EXIT_OK;
 }
 
@@ -191,7 +221,7 @@ static void status_text(long pid, const struct ssh_key_list *keys,
 		printf("reverse:   off\n");
 }
 
-static int status(int json)
+static int status(const struct options *options, char **operands, int count)
 {
 	static struct ssh_key_list keys;
 	struct ssh_host_key host_keys[SSH_HOST_KEYS_MAX];
@@ -200,9 +230,10 @@ static int status(int json)
 	int host_count;
 
 	ssh_keys_read(&keys);
+	(void)operands, (void)count;
 	host_count = ssh_host_keys_read(host_keys);
 	ssh_tunnel_state_read(&reverse);
-	if (json)
+	if (options->json)
 		status_json(pid, &keys, host_keys, host_count, &reverse);
 	else
 		status_text(pid, &keys, host_keys, host_count, &reverse);
@@ -211,11 +242,12 @@ static int status(int json)
 	return EXIT_OK;
 }
 
-static int fingerprints(int json)
+static int fingerprints(const struct options *options, char **operands, int operand_count)
 {
 	struct ssh_host_key host_keys[SSH_HOST_KEYS_MAX];
-	int i, count;
+	int i, count, json = options->json;
 
+	(void)operands, (void)operand_count;
 	count = ssh_host_keys_read(host_keys);
 	if (count == 0)
 		return err_fatalx(EXIT_SYSTEM, "unable to show host keys: none made yet "
@@ -535,11 +567,12 @@ static long today(void)
 	return (long)(time(NULL) / 86400);
 }
 
-static int password(const struct options *options)
+static int password(const struct options *options, char **operands, int count)
 {
 	char secret[256], hash[256], why[256];
 	int running = ssh_server_pid(RESCUE_SSH_PIDFILE) > 0, code;
 
+	(void)operands, (void)count;
 	if (options->off) {
 		if (shadow_set_hash(SSH_SHADOW, "root", "*", today(), why, sizeof why) != 0)
 			return err_fatalx(EXIT_SYSTEM, "unable to remove the password: %s", why);
@@ -598,7 +631,7 @@ static int tunnel_check(struct ssh_tunnel *tunnel, const char *public_line)
 	return 0;
 }
 
-static int reverse(const struct options *options, const char *url)
+static int reverse_start(const struct options *options, const char *url)
 {
 	static struct ssh_tunnel tunnel;
 	char public_line[1024], why[512];
@@ -634,6 +667,16 @@ static int reverse(const struct options *options, const char *url)
 	return EXIT_OK;
 }
 
+/* reverse URL starts the tunnel, reverse --stop ends it. */
+static int reverse(const struct options *options, char **operands, int count)
+{
+	if (options->stop && count == 0)
+		return reverse_stop();
+	if (!options->stop && count == 1)
+		return reverse_start(options, operands[0]);
+	return err_usage(command_ssh.usage, "reverse takes ssh://USER@HOST[:PORT] or --stop");
+}
+
 /* ---------------------------------------------------------------- the command */
 
 static int options_parse(struct opt_parser *opts, struct options *options)
@@ -656,13 +699,14 @@ static int options_parse(struct opt_parser *opts, struct options *options)
 	options->remote_port = SSH_TUNNEL_DEFAULT_PORT;
 	while ((option = opt_next(opts)) != OPT_DONE)
 		switch (option) {
-		case 'j': options->json = 1; break;
-		case 'u': options->url = optarg; break;
-		case 'c': options->config = 1; break;
-		case 'i': options->from_stdin = 1; break;
-		case 'o': options->off = 1; break;
-		case 's': options->stop = 1; break;
+		case 'j': options->json = 1, options->given |= GIVEN_JSON; break;
+		case 'u': options->url = optarg, options->given |= GIVEN_URL; break;
+		case 'c': options->config = 1, options->given |= GIVEN_CONFIG; break;
+		case 'i': options->from_stdin = 1, options->given |= GIVEN_STDIN; break;
+		case 'o': options->off = 1, options->given |= GIVEN_OFF; break;
+		case 's': options->stop = 1, options->given |= GIVEN_STOP; break;
 		case 'r':
+			options->given |= GIVEN_REMOTE_PORT;
 			options->remote_port = strtol(optarg, &end, 10);
 			if (*end || end == optarg)
 				options->remote_port = -1;
@@ -672,79 +716,90 @@ static int options_parse(struct opt_parser *opts, struct options *options)
 	return 0;
 }
 
-/* An option that belongs to another subcommand is a mistake worth naming. */
-static int options_fit(const struct options *options, const char *sub)
-{
-	const char *stray = NULL;
+typedef int subcommand_run(const struct options *options, char **operands, int count);
 
-	if (options->json && strcmp(sub, "status") && strcmp(sub, "fingerprints"))
-		stray = "--json";
-	else if ((options->url || options->config) && strcmp(sub, "add-key"))
-		stray = options->url ? "--url" : "--config";
-	else if ((options->from_stdin || options->off) && strcmp(sub, "password"))
-		stray = options->off ? "--off" : "--stdin";
-	else if ((options->stop || options->remote_port != SSH_TUNNEL_DEFAULT_PORT)
-	    && strcmp(sub, "reverse"))
-		stray = options->stop ? "--stop" : "--remote-port";
-	if (stray)
-		return err_usage(command_ssh.usage, "%s does not go with '%s'", stray, sub);
-	return 0;
+struct subcommand {
+	const char *name;
+	subcommand_run *run;
+	unsigned options;	/* the GIVEN_* bits it takes */
+	int operands;		/* 0: none; else run checks its operands itself */
+};
+
+/* In the order the usage lists them; the first is what `rescue ssh` alone runs. */
+static const struct subcommand subcommands[] = {
+	{ "status", status, GIVEN_JSON, 0 },
+	{ "on", server_on_command, 0, 0 },
+	{ "off", server_off, 0, 0 },
+	{ "add-key", add_key, GIVEN_URL | GIVEN_CONFIG, 1 },
+	{ "password", password, GIVEN_STDIN | GIVEN_OFF, 0 },
+	{ "fingerprints", fingerprints, GIVEN_JSON, 0 },
+	{ "reverse", reverse, GIVEN_STOP | GIVEN_REMOTE_PORT, 1 },
+};
+
+enum { SUBCOMMANDS = sizeof subcommands / sizeof subcommands[0] };
+
+/* In the order a stray one is named when several are. */
+static const struct {
+	unsigned given;
+	const char *name;
+} option_names[] = {
+	{ GIVEN_JSON, "--json" }, { GIVEN_URL, "--url" }, { GIVEN_CONFIG, "--config" },
+	{ GIVEN_OFF, "--off" }, { GIVEN_STDIN, "--stdin" }, { GIVEN_STOP, "--stop" },
+	{ GIVEN_REMOTE_PORT, "--remote-port" },
+};
+
+/* The subcommand called NAME; NULL after a usage error listing the table's names. */
+static const struct subcommand *subcommand_find(const char *name)
+{
+	char names[160] = "";
+	size_t i;
+
+	for (i = 0; i < SUBCOMMANDS; i++)
+		if (strcmp(subcommands[i].name, name) == 0)
+			return &subcommands[i];
+	for (i = 0; i < SUBCOMMANDS; i++)
+		snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s",
+		    i == 0 ? "" : i + 1 == SUBCOMMANDS ? " or " : ", ", subcommands[i].name);
+	err_usage(command_ssh.usage, "unknown subcommand '%s' (want %s)", name, names);
+	return NULL;
 }
 
-static int run_sub(const struct options *options, const char *sub, char **rest, int count)
+/* An option or an operand that does not go with the subcommand is a mistake worth naming. */
+static int subcommand_fit(const struct subcommand *sub, const struct options *options,
+    char **operands, int count)
 {
-	if (strcmp(sub, "add-key") == 0)
-		return add_key(options, rest, count);
-	if (strcmp(sub, "reverse") == 0 && options->stop && count == 0)
-		return reverse_stop();
-	if (strcmp(sub, "reverse") == 0 && !options->stop && count == 1)
-		return reverse(options, rest[0]);
-	if (strcmp(sub, "reverse") == 0)
-		return err_usage(command_ssh.usage, "reverse takes ssh://USER@HOST[:PORT] or --stop");
-	if (count != 0)
-		return err_usage(command_ssh.usage, "'%s' takes no operand, got '%s'", sub, rest[0]);
-	if (strcmp(sub, "status") == 0)
-		return status(options->json);
-	if (strcmp(sub, "fingerprints") == 0)
-		return fingerprints(options->json);
-	if (strcmp(sub, "on") == 0) {
-		journal_summary("ssh server on");
-		return server_on(0, NULL);
-	}
-	if (strcmp(sub, "off") == 0) {
-		long pid = ssh_server_pid(RESCUE_SSH_PIDFILE);
-		int sessions = ssh_sessions_count(pid);
+	size_t i;
 
-		ssh_server_stop();
-		if (pid > 0)
-			printf("ssh server stopped (%d open session%s stay%s connected)\n", sessions,
-			    sessions == 1 ? "" : "s", sessions == 1 ? "s" : "");
-		else
-			printf("ssh server was not running\n");
-		journal_summary("ssh server off");
-		return EXIT_OK;
-	}
-	if (strcmp(sub, "password") == 0)
-		return password(options);
-	return err_usage(command_ssh.usage, "unknown subcommand '%s' (want status, on, off, "
-	    "add-key, password, fingerprints or reverse)", sub);
+	for (i = 0; i < sizeof option_names / sizeof option_names[0]; i++)
+		if (options->given & option_names[i].given & ~sub->options)
+			return err_usage(command_ssh.usage, "%s does not go with '%s'",
+			    option_names[i].name, sub->name);
+	if (!sub->operands && count != 0)
+		return err_usage(command_ssh.usage, "'%s' takes no operand, got '%s'", sub->name,
+		    operands[0]);
+	return 0;
 }
 
 static int ssh_main(int argc, char **argv)
 {
 	struct opt_parser opts = { .argc = argc, .argv = argv };
+	const struct subcommand *sub;
 	struct options options;
-	const char *sub;
+	char **operands;
+	int count;
 
 	if (options_parse(&opts, &options) != 0)
 		return opts.exit_code;
 	if (opt_operands(&opts, 0, 64) != 0)
 		return opts.exit_code;
-	sub = opts.operand_count ? opts.operands[0] : "status";
 	if (options.remote_port < 0)
 		return err_usage(command_ssh.usage, "--remote-port wants a number 1-65535");
-	if (options_fit(&options, sub) != 0)
+	sub = opts.operand_count ? subcommand_find(opts.operands[0]) : &subcommands[0];
+	if (sub == NULL)
 		return EXIT_USAGE;
-	return run_sub(&options, sub, opts.operands + (opts.operand_count > 0),
-	    opts.operand_count > 0 ? opts.operand_count - 1 : 0);
+	operands = opts.operands + (opts.operand_count > 0);
+	count = opts.operand_count > 0 ? opts.operand_count - 1 : 0;
+	if (subcommand_fit(sub, &options, operands, count) != 0)
+		return EXIT_USAGE;
+	return sub->run(&options, operands, count);
 }

@@ -357,6 +357,7 @@ static void test_ssh_subcommand_usage_errors(void **state)
 		{ { "status", "--url", "http://x/keys" }, "--url does not go with 'status'" },
 		{ { "on", "--json" }, "--json does not go with 'on'" },
 		{ { "password", "--stop" }, "--stop does not go with 'password'" },
+		{ { "status", "--remote-port", "2222" }, "--remote-port does not go with 'status'" },
 		{ { "fingerprints", "--off" }, "--off does not go with 'fingerprints'" },
 		{ { "off", "now" }, "'off' takes no operand, got 'now'" },
 		{ { "reverse" }, "reverse takes ssh://USER@HOST[:PORT] or --stop" },
