@@ -132,14 +132,14 @@ static int server_on(int restart, const char *why_started)
 	return EXIT_OK;
 }
 
-static int server_on_command(const struct options *options, char **operands, int count)
+static int switch_on(const struct options *options, char **operands, int count)
 {
 	(void)options, (void)operands, (void)count;
 	journal_summary("ssh server on");
 	return server_on(0, NULL);
 }
 
-static int server_off(const struct options *options, char **operands, int count)
+static int switch_off(const struct options *options, char **operands, int count)
 {
 	long pid = ssh_server_pid(RESCUE_SSH_PIDFILE);
 	int sessions = ssh_sessions_count(pid);
@@ -728,8 +728,8 @@ struct subcommand {
 /* In the order the usage lists them; the first is what `rescue ssh` alone runs. */
 static const struct subcommand subcommands[] = {
 	{ "status", status, GIVEN_JSON, 0 },
-	{ "on", server_on_command, 0, 0 },
-	{ "off", server_off, 0, 0 },
+	{ "on", switch_on, 0, 0 },
+	{ "off", switch_off, 0, 0 },
 	{ "add-key", add_key, GIVEN_URL | GIVEN_CONFIG, 1 },
 	{ "password", password, GIVEN_STDIN | GIVEN_OFF, 0 },
 	{ "fingerprints", fingerprints, GIVEN_JSON, 0 },
