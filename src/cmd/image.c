@@ -791,10 +791,13 @@ static int image_main(int argc, char **argv)
 	result = run_engine(run);
 	code = finish(run, result);
 out:
-	unmark_busy(run);
-	store_close(run->store);
+	/* In reverse order of setting up: the busy mark, made before the store was opened,
+	 * goes after it is closed, so no other command sees the source free while this run
+	 * still holds its target. */
 	mapfile_free(&run->map);
 	free(run->saved_map);
+	store_close(run->store);
+	unmark_busy(run);
 	source_close(&run->source);
 	free(run);
 	return code;

@@ -177,7 +177,7 @@ static int busy_value(const char *text, const char *key, char *value, size_t siz
 	return -1;
 }
 
-/* ------------------------------------------------------------------ the store */
+/* -------------------------------------------------------- the copy-on-write store */
 
 static unsigned long long meminfo_available(void)
 {
@@ -231,7 +231,7 @@ static int on_guarded_disk(const char *path)
 	return 0;
 }
 
-static int ram_store_size(struct repair *repair)
+static int cow_ram_size(struct repair *repair)
 {
 	unsigned long long available = meminfo_available(), room = free_space(COW_DIR);
 	char wanted[32], have[32];
@@ -256,7 +256,7 @@ static int ram_store_size(struct repair *repair)
 }
 
 /* A sparse file: RAM (or disk) is used only for the blocks the repair changes. */
-static int make_store_file(struct repair *repair)
+static int cow_file_make(struct repair *repair)
 {
 	int fd = open(repair->cow_file, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 
@@ -281,7 +281,7 @@ static int make_store_file(struct repair *repair)
 	return 0;
 }
 
-static int file_store_path(struct repair *repair)
+static int cow_file_path(struct repair *repair)
 {
 	struct stat status;
 	const char *path = repair->cow.path;
@@ -401,7 +401,7 @@ static void detach_nbd(const char *device)
 		err_warnx("%s is still connected after nbd-client -d", device);
 }
 
-static int store_create(struct repair *repair)
+static int cow_create(struct repair *repair)
 {
 	int code;
 
@@ -409,28 +409,29 @@ static int store_create(struct repair *repair)
 	if (repair->cow.kind == COW_NBD)
 		return attach_nbd(repair);
 	if (repair->cow.kind == COW_FILE)
-		code = file_store_path(repair);
+		code = cow_file_path(repair);
 	else {
 		mkdir_parents(COW_DIR);
 		snprintf(repair->cow_file, sizeof repair->cow_file, "%s/%.200s.cow", COW_DIR,
 		    repair->device.name);
-		code = ram_store_size(repair);
+		code = cow_ram_size(repair);
 	}
 	if (code != 0) {
 		repair->cow_file[0] = '\0';
 		return code;
 	}
-	return make_store_file(repair);
+	return cow_file_make(repair);
 }
 
-static void store_remove(const char *kind, const char *device, const char *file)
+/* The store's device goes first (it holds the file), then the file. */
+static void cow_remove(const struct repair *repair)
 {
-	if (device[0] && strcmp(kind, "nbd") == 0)
-		detach_nbd(device);
-	else if (device[0])
-		loopdev_detach(device);
-	if (file[0])
-		unlink(file);
+	if (repair->cow_device[0] && repair->cow.kind == COW_NBD)
+		detach_nbd(repair->cow_device);
+	else if (repair->cow_device[0])
+		loopdev_detach(repair->cow_device);
+	if (repair->cow_file[0])
+		unlink(repair->cow_file);
 }
 
 /* ------------------------------------------------------------------ the snapshot */
@@ -457,7 +458,7 @@ static int snapshot_create(struct repair *repair)
 
 /* The snapshot's status is "USED/TOTAL METADATA" in sectors, or "Invalid" once the store
  * overflowed: then the copy is lost and everything has to go. */
-static int store_usage(const char *snapshot, unsigned long long *used,
+static int cow_usage(const char *snapshot, unsigned long long *used,
     unsigned long long *total)
 {
 	char status[DM_STATUS_MAX];
@@ -474,7 +475,7 @@ static int store_usage(const char *snapshot, unsigned long long *used,
 }
 
 /* The suggestion is four times the store that overflowed, in MiB, at least 4M. */
-static int store_full_error(const struct repair *repair, const char *during)
+static int cow_full_error(const struct repair *repair, const char *during)
 {
 	unsigned long long suggested_mib = (repair->cow_size * 4) >> 20;
 	const char *where = repair->cow.kind == COW_NBD ? "nbd"
@@ -490,14 +491,14 @@ static int store_full_error(const struct repair *repair, const char *during)
 	    repair->device.name, size, where, during, suggested_mib);
 }
 
-static int store_check(const struct repair *repair, const char *during)
+static int cow_check(const struct repair *repair, const char *during)
 {
 	unsigned long long used, total;
 
-	if (store_usage(repair->snapshot, &used, &total) == 0)
+	if (cow_usage(repair->snapshot, &used, &total) == 0)
 		return 0;
 	if (errno == ENOSPC)
-		return store_full_error(repair, during);
+		return cow_full_error(repair, during);
 	return err_fatal(EXIT_SYSTEM, "unable to read the status of %s", repair->snapshot);
 }
 
@@ -586,7 +587,7 @@ static void print_result(const struct repair *repair)
 	char used_text[32], total_text[32];
 	int is_ext = strncmp(repair->probe.type, "ext", 3) == 0;
 
-	store_usage(repair->snapshot, &used, &total);
+	cow_usage(repair->snapshot, &used, &total);
 	size_format(used, used_text, sizeof used_text);
 	size_format(repair->cow_size, total_text, sizeof total_text);
 	if (is_ext && repair->summary.problems == 0)
@@ -609,71 +610,87 @@ static void print_result(const struct repair *repair)
 	    repair->summary.fixed, repair->summary.problems, used_text, total_text);
 }
 
-/* Undoes what exists, newest first. */
-static void undo(struct repair *repair)
+/* Undoes what exists, newest first: the mount, the snapshot, the store, the busy file.
+ * A failed repair and --release both end here. A mount or a snapshot that will not go
+ * stops it, and the busy file stays for another `rescue repair --release`. 0 or the exit
+ * code. */
+static int teardown(struct repair *repair)
 {
 	int tries;
 
-	if (repair->mounted)
-		umount2(repair->mount_dir, 0);
+	if (repair->mounted && umount2(repair->mount_dir, 0) != 0 && errno != EINVAL
+	    && errno != ENOENT)
+		return err_fatal(EXIT_SYSTEM, "unable to unmount the repaired copy at %s",
+		    repair->mount_dir);
+	repair->mounted = 0;
 	if (repair->mount_dir[0])
 		rmdir(repair->mount_dir);
-	for (tries = 0; repair->snapshot_path[0] && tries < 20; tries++) {
-		if (dm_remove(repair->snapshot) == 0 || errno == ENXIO)
-			break;
+	for (tries = 0; repair->snapshot_path[0] && dm_remove(repair->snapshot) != 0
+	    && errno != ENXIO; tries++) {
+		if (tries == 20)
+			return err_fatal(EXIT_SYSTEM, "unable to remove the snapshot %s",
+			    repair->snapshot);
 		usleep(100000);
 	}
+	repair->snapshot_path[0] = '\0';
 	if (repair->cow_fd >= 0)
 		close(repair->cow_fd);
-	store_remove(repair->cow.kind == COW_NBD ? "nbd" : "loop", repair->cow_device,
-	    repair->cow_file);
+	repair->cow_fd = -1;
+	cow_remove(repair);
 	if (repair->device.name[0]) {
 		char path[PATH_MAX];
 
 		busy_path(repair->device.name, path, sizeof path);
 		unlink(path);
 	}
+	return 0;
+}
+
+/* What busy_write recorded, back into REPAIR for teardown. */
+static int busy_read(struct repair *repair)
+{
+	char path[PATH_MAX], text[4096] = "", kind[8];
+	ssize_t got;
+	int fd;
+
+	busy_path(repair->device.name, path, sizeof path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_fatalx(EXIT_SYSTEM, "unable to release %s: it has no repaired copy "
+		    "(no %s)", repair->device.name, path);
+	got = read(fd, text, sizeof text - 1);
+	close(fd);
+	text[got > 0 ? got : 0] = '\0';
+	busy_value(text, "snapshot", repair->snapshot, sizeof repair->snapshot);
+	busy_value(text, "cow_device", repair->cow_device, sizeof repair->cow_device);
+	busy_value(text, "cow_file", repair->cow_file, sizeof repair->cow_file);
+	busy_value(text, "mount", repair->mount_dir, sizeof repair->mount_dir);
+	busy_value(text, "cow_kind", kind, sizeof kind);
+	/* "loop" stands for RAM and file stores alike: both are removed the same way. */
+	repair->cow.kind = strcmp(kind, "nbd") == 0 ? COW_NBD : COW_FILE;
+	repair->mounted = repair->mount_dir[0] != '\0';
+	if (repair->snapshot[0])
+		dm_path(repair->snapshot, repair->snapshot_path, sizeof repair->snapshot_path);
+	return 0;
 }
 
 static int release(const char *operand)
 {
-	char path[PATH_MAX], text[4096] = "", snapshot[128], device[64], file[PATH_MAX],
-	    kind[8], dir[PATH_MAX];
-	struct device source;
-	int fd, tries;
-	ssize_t got;
+	struct repair repair;
+	int code;
 
-	if (device_resolve(operand, &source) != 0)
+	memset(&repair, 0, sizeof repair);
+	repair.cow_fd = -1;
+	if (device_resolve(operand, &repair.device) != 0)
 		return err_fatalx(EXIT_SYSTEM, "unable to release %s: %s", operand,
 		    device_resolve_error(errno));
-	busy_path(source.name, path, sizeof path);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return err_fatalx(EXIT_SYSTEM, "unable to release %s: it has no repaired copy "
-		    "(no %s)", source.name, path);
-	got = read(fd, text, sizeof text - 1);
-	close(fd);
-	text[got > 0 ? got : 0] = '\0';
-	busy_value(text, "snapshot", snapshot, sizeof snapshot);
-	busy_value(text, "cow_device", device, sizeof device);
-	busy_value(text, "cow_file", file, sizeof file);
-	busy_value(text, "cow_kind", kind, sizeof kind);
-	busy_value(text, "mount", dir, sizeof dir);
-	if (dir[0] && umount2(dir, 0) != 0 && errno != EINVAL && errno != ENOENT)
-		return err_fatal(EXIT_SYSTEM, "unable to unmount the repaired copy at %s", dir);
-	if (dir[0])
-		rmdir(dir);
-	for (tries = 0; snapshot[0] && dm_remove(snapshot) != 0 && errno != ENXIO; tries++) {
-		if (tries == 20)
-			return err_fatal(EXIT_SYSTEM, "unable to remove the snapshot %s", snapshot);
-		usleep(100000);
-	}
-	store_remove(kind, device, file);
-	unlink(path);
+	if ((code = busy_read(&repair)) != 0 || (code = teardown(&repair)) != 0)
+		return code;
 	printf("%s: repaired copy released: %s unmounted, %s removed, store %s%s%s freed\n",
-	    source.name, dir, snapshot, device, file[0] ? " and " : "", file);
-	journal_summary("released the repaired copy of %s (%s, %s)", source.name, snapshot,
-	    device);
+	    repair.device.name, repair.mount_dir, repair.snapshot, repair.cow_device,
+	    repair.cow_file[0] ? " and " : "", repair.cow_file);
+	journal_summary("released the repaired copy of %s (%s, %s)", repair.device.name,
+	    repair.snapshot, repair.cow_device);
 	return EXIT_OK;
 }
 
@@ -698,7 +715,7 @@ static int repair_main(int argc, char **argv)
 	snprintf(repair.snapshot, sizeof repair.snapshot, "rescue-%.100s", repair.device.name);
 	if ((code = refuse_busy(&repair)) != 0 || (code = identify(&repair)) != 0)
 		return code;
-	if ((code = store_create(&repair)) != 0 || (code = snapshot_create(&repair)) != 0)
+	if ((code = cow_create(&repair)) != 0 || (code = snapshot_create(&repair)) != 0)
 		goto out;
 	/* dm holds the loop device now; closing ours lets it detach when dm lets go. */
 	close(repair.cow_fd);
@@ -707,9 +724,9 @@ static int repair_main(int argc, char **argv)
 		goto out;
 	if (strncmp(repair.probe.type, "ext", 3) == 0 && (code = run_fsck(&repair)) != 0)
 		goto out;
-	if ((code = store_check(&repair, "e2fsck")) != 0 || (code = fsck_failed(&repair)) != 0
+	if ((code = cow_check(&repair, "e2fsck")) != 0 || (code = fsck_failed(&repair)) != 0
 	    || (code = mount_copy(&repair)) != 0
-	    || (code = busy_write(&repair)) != 0 || (code = store_check(&repair, "the mount")) != 0)
+	    || (code = busy_write(&repair)) != 0 || (code = cow_check(&repair, "the mount")) != 0)
 		goto out;
 	print_result(&repair);
 	code = repair.fsck_exit & 4 ? EXIT_LOSSES : EXIT_OK;
@@ -719,6 +736,6 @@ out:
 	if (repair.fsck.output && repair.summary.problems)
 		e2fsck_print_kinds(stderr, &repair.summary, 1);
 	spawn_result_free(&repair.fsck);
-	undo(&repair);
+	teardown(&repair);
 	return code;
 }

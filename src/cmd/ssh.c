@@ -53,15 +53,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <dirent.h>
-#include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -73,6 +69,8 @@
 #include "base/spawn.h"
 #include "cli/command.h"
 #include "cli/opt.h"
+#include "cli/ssh_server.h"
+#include "cli/ssh_tunnel.h"
 #include "cli/status.h"
 #include "target/sshkey.h"
 #include "target/target.h"
@@ -91,369 +89,85 @@ const struct command command_ssh = {
 	.run = ssh_main,
 };
 
-#define SSH_PORT 22
-#define AUTH_KEYS_DIR "/root/.ssh"
-#define AUTH_KEYS "/root/.ssh/authorized_keys"
-#define SHADOW "/etc/shadow"
-#define HOST_KEY_FORMAT "/etc/dropbear/dropbear_%s_host_key"
-#define SERVER_LOG "/run/rescue/ssh_server.log"
-#define REVERSE_PIDFILE "/run/rescue/ssh_reverse.pid"
-#define REVERSE_STATE "/run/rescue/ssh_reverse"
-#define REVERSE_LOG "/run/rescue/ssh_reverse.log"
-
-enum { KEYS_MAX = 64, REVERSE_DEFAULT_PORT = 2222, BACKOFF_MAX = 60, TUNNEL_SETTLE = 5 };
-
-static const char *const host_key_types[] = { "ed25519", "ecdsa" };
+/* The options given, as bits: a subcommand names those it takes. */
+enum option_given {
+	GIVEN_JSON = 1 << 0, GIVEN_URL = 1 << 1, GIVEN_CONFIG = 1 << 2, GIVEN_OFF = 1 << 3,
+	GIVEN_STDIN = 1 << 4, GIVEN_STOP = 1 << 5, GIVEN_REMOTE_PORT = 1 << 6,
+};
 
 struct options {
 	int json, config, from_stdin, off, stop;
 	const char *url;
 	long remote_port;
+	unsigned given;
 };
-
-/* ---------------------------------------------------------------- small helpers */
-
-static int run_quiet(char *const *argv, const void *input, size_t input_size, char *output,
-    size_t size, int timeout)
-{
-	struct spawn_request request = { .argv = argv, .input = input, .input_size = input_size,
-	    .flags = SPAWN_STDERR, .timeout_seconds = timeout };
-	struct spawn_result result;
-	int code;
-
-	if (spawn_run(&request, &result) != 0) {
-		snprintf(output, size, "cannot run %s: %s", argv[0], strerror(errno));
-		return -1;
-	}
-	code = result.timed_out ? -1 : spawn_exit_code(&result);
-	snprintf(output, size, "%s", result.output);
-	spawn_result_free(&result);
-	return code;
-}
-
-static int file_exists(const char *path)
-{
-	struct stat node;
-
-	return stat(path, &node) == 0 && node.st_size > 0;
-}
-
-static long pid_read(const char *path)
-{
-	FILE *file = fopen(path, "re");
-	long pid = 0;
-
-	if (file == NULL)
-		return 0;
-	if (fscanf(file, "%ld", &pid) != 1 || pid <= 0)
-		pid = 0;
-	fclose(file);
-	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM) ? pid : 0;
-}
-
-static void wait_gone(long pid)
-{
-	int tries;
-
-	for (tries = 0; tries < 50 && kill((pid_t)pid, 0) == 0; tries++)
-		usleep(100000);
-}
-
-/* The environment a daemon must not inherit: the journal would file its children's
- * commands under this command, and SSH sessions would claim this one's origin. */
-static void daemon_environment(void)
-{
-	unsetenv(RESCUE_NESTED_ENV);
-	unsetenv(RESCUE_ORIGIN_ENV);
-	unsetenv("SSH_CONNECTION");
-	unsetenv("SSH_CLIENT");
-	unsetenv("SSH_TTY");
-}
-
-/* ---------------------------------------------------------------- keys and fingerprints */
-
-struct key_list {
-	struct sshkey keys[KEYS_MAX];
-	char fingerprints[KEYS_MAX][SSHKEY_FINGERPRINT_MAX];
-	int count;
-};
-
-static void keys_read(struct key_list *list)
-{
-	FILE *file = fopen(AUTH_KEYS, "re");
-	char line[SSHKEY_BLOB_MAX + 512], why[256];
-
-	list->count = 0;
-	if (file == NULL)
-		return;
-	while (list->count < KEYS_MAX && fgets(line, sizeof line, file))
-		if (sshkey_parse(line, &list->keys[list->count], why, sizeof why) == 0) {
-			sshkey_fingerprint(list->keys[list->count].blob, list->fingerprints[list->count],
-			    sizeof list->fingerprints[0]);
-			list->count++;
-		}
-	fclose(file);
-}
-
-struct host_key {
-	const char *kind;		/* ED25519, ECDSA */
-	char fingerprint[SSHKEY_FINGERPRINT_MAX];
-};
-
-/* dropbearkey -y prints the public line of a host key; its fingerprint is computed here
- * the way OpenSSH computes it, so the user compares like with like. */
-static int host_key_read(const char *type, struct host_key *host_key)
-{
-	char path[128], output[4096], why[256], *line;
-	static struct sshkey key;
-	char *argv[] = { "dropbearkey", "-y", "-f", path, NULL };
-
-	snprintf(path, sizeof path, HOST_KEY_FORMAT, type);
-	if (!file_exists(path) || run_quiet(argv, NULL, 0, output, sizeof output, 30) != 0)
-		return -1;
-	line = strstr(output, "ssh-");
-	if (line == NULL)
-		line = strstr(output, "ecdsa-");
-	if (line == NULL || sshkey_parse(strtok(line, "\n"), &key, why, sizeof why) != 0)
-		return -1;
-	host_key->kind = sshkey_kind(key.type);
-	return sshkey_fingerprint(key.blob, host_key->fingerprint, sizeof host_key->fingerprint);
-}
-
-static int host_keys_read(struct host_key *host_keys)
-{
-	size_t i;
-	int count = 0;
-
-	for (i = 0; i < sizeof host_key_types / sizeof host_key_types[0]; i++)
-		if (host_key_read(host_key_types[i], &host_keys[count]) == 0)
-			count++;
-	return count;
-}
-
-static int host_keys_make(void)
-{
-	char path[128], output[1024];
-	size_t i;
-
-	mkdir("/etc/dropbear", 0755);
-	for (i = 0; i < sizeof host_key_types / sizeof host_key_types[0]; i++) {
-		char *argv[] = { "dropbearkey", "-t", (char *)host_key_types[i], "-f", path, NULL };
-
-		snprintf(path, sizeof path, HOST_KEY_FORMAT, host_key_types[i]);
-		if (file_exists(path))
-			continue;
-		if (run_quiet(argv, NULL, 0, output, sizeof output, 60) != 0)
-			return err_fatalx(EXIT_SYSTEM, "unable to make the host key %s: %s", path,
-			    output);
-	}
-	return 0;
-}
-
-/* The menu's header reads the first line of this file. */
-static void fingerprints_save(const struct host_key *host_keys, int count)
-{
-	FILE *file = fopen(RESCUE_SSH_FINGERPRINTS, "we");
-	int i;
-
-	if (file == NULL)
-		return;
-	for (i = 0; i < count; i++)
-		fprintf(file, "%s %s\n", host_keys[i].kind, host_keys[i].fingerprint);
-	fclose(file);
-}
 
 /* ---------------------------------------------------------------- the server */
-
-static int password_on(void)
-{
-	return shadow_has_password(SHADOW, "root") == 1;
-}
-
-/* Sessions are the server's children: dropbear forks one per connection. */
-static int sessions_count(long server)
-{
-	DIR *proc = opendir("/proc");
-	struct dirent *entry;
-	int count = 0;
-
-	if (proc == NULL || server <= 0) {
-		if (proc)
-			closedir(proc);
-		return 0;
-	}
-	while ((entry = readdir(proc)) != NULL) {
-		char path[300], text[512], *close_paren;
-		long parent = 0;
-		FILE *file;
-
-		if (entry->d_name[0] < '1' || entry->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof path, "/proc/%s/stat", entry->d_name);
-		file = fopen(path, "re");
-		if (file == NULL)
-			continue;
-		if (fgets(text, sizeof text, file) && (close_paren = strrchr(text, ')'))
-		    && sscanf(close_paren + 1, " %*c %ld", &parent) == 1 && parent == server)
-			count++;
-		fclose(file);
-	}
-	closedir(proc);
-	return count;
-}
-
-static void server_log_tail(char *text, size_t size)
-{
-	FILE *file = fopen(SERVER_LOG, "re");
-	size_t got;
-
-	text[0] = '\0';
-	if (file == NULL)
-		return;
-	got = fread(text, 1, size - 1, file);
-	text[got] = '\0';
-	fclose(file);
-	text[strcspn(text, "\n")] = '\0';
-}
-
-/* dropbear forks into the background and keeps the descriptors it was given: they must
- * not be our pipes, or whoever waits for our output would wait for the daemon. */
-static pid_t server_spawn(int passwords)
-{
-	char port[16];
-	pid_t child;
-
-	snprintf(port, sizeof port, "%d", SSH_PORT);
-	child = fork();
-	if (child != 0)
-		return child;
-	char ed25519[128], ecdsa[128];
-	char *argv[] = { "dropbear", "-p", port, "-P", RESCUE_SSH_PIDFILE, "-r", ed25519, "-r",
-	    ecdsa, passwords ? NULL : "-s", NULL };
-	int null = open("/dev/null", O_RDWR), log = open(SERVER_LOG,
-	    O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-	snprintf(ed25519, sizeof ed25519, HOST_KEY_FORMAT, "ed25519");
-	snprintf(ecdsa, sizeof ecdsa, HOST_KEY_FORMAT, "ecdsa");
-	dup2(null, STDIN_FILENO);
-	dup2(log >= 0 ? log : null, STDOUT_FILENO);
-	dup2(log >= 0 ? log : null, STDERR_FILENO);
-	setsid();
-	daemon_environment();
-	execvp(argv[0], argv);
-	_exit(127);
-}
-
-static int server_start(void)
-{
-	int status, tries, passwords = password_on();
-	char why[512];
-	pid_t child;
-
-	if (host_keys_make() != 0)
-		return EXIT_SYSTEM;
-	mkdir("/run/dropbear", 0755);
-	unlink(RESCUE_SSH_PIDFILE);
-	child = server_spawn(passwords);
-	if (child < 0)
-		return err_fatal(EXIT_SYSTEM, "unable to start dropbear");
-	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-		;
-	for (tries = 0; tries < 30 && ssh_server_pid(RESCUE_SSH_PIDFILE) <= 0; tries++)
-		usleep(100000);
-	if (ssh_server_pid(RESCUE_SSH_PIDFILE) <= 0) {
-		server_log_tail(why, sizeof why);
-		return err_fatalx(EXIT_SYSTEM, "unable to start dropbear on port %d: %s", SSH_PORT,
-		    why[0] ? why : WIFEXITED(status) && WEXITSTATUS(status) == 127
-		    ? "dropbear not found" : "it exited without a word");
-	}
-	return 0;
-}
-
-static void server_stop(void)
-{
-	long pid = ssh_server_pid(RESCUE_SSH_PIDFILE);
-
-	if (pid <= 0)
-		return;
-	kill((pid_t)pid, SIGTERM);
-	wait_gone(pid);
-	unlink(RESCUE_SSH_PIDFILE);
-}
-
-static void print_host_keys(const char *prefix)
-{
-	struct host_key host_keys[2];
-	int i, count = host_keys_read(host_keys);
-
-	fingerprints_save(host_keys, count);
-	for (i = 0; i < count; i++)
-		printf("%s%s %s\n", prefix, host_keys[i].kind, host_keys[i].fingerprint);
-}
 
 /* Starts the server, or restarts it so a changed password setting takes effect. */
 static int server_on(int restart, const char *why_started)
 {
-	static struct key_list keys;
+	static struct ssh_key_list keys;
 	long pid = ssh_server_pid(RESCUE_SSH_PIDFILE);
 	int code;
 
 	if (pid > 0 && !restart) {
-		printf("ssh server already running on port %d (pid %ld)\n", SSH_PORT, pid);
+		printf("ssh server already running on port %d (pid %ld)\n", SSH_SERVER_PORT, pid);
 		return EXIT_OK;
 	}
-	keys_read(&keys);
-	if (keys.count == 0 && !password_on())
+	ssh_keys_read(&keys);
+	if (keys.count == 0 && !ssh_password_on())
 		return err_fatalx(EXIT_SYSTEM, "unable to start the ssh server: no authorised key "
 		    "and no password (rescue ssh add-key LINE, or rescue ssh password)");
 	if (pid > 0)
-		server_stop();
-	code = server_start();
+		ssh_server_stop();
+	code = ssh_server_start();
 	if (code != 0)
 		return code;
 	printf("ssh server %s on port %d (pid %ld): %d authorised key%s, password logins %s%s\n",
-	    pid > 0 ? "restarted" : "started", SSH_PORT, (long)ssh_server_pid(RESCUE_SSH_PIDFILE),
-	    keys.count, keys.count == 1 ? "" : "s", password_on() ? "on" : "off",
-	    why_started ? why_started : "");
-	print_host_keys("host key ");
+	    pid > 0 ? "restarted" : "started", SSH_SERVER_PORT,
+	    (long)ssh_server_pid(RESCUE_SSH_PIDFILE), keys.count, keys.count == 1 ? "" : "s",
+	    ssh_password_on() ? "on" : "off", why_started ? why_started : "");
+	ssh_host_keys_print("host key ");
 	return EXIT_OK;
 }
 
-/* ---------------------------------------------------------------- reverse tunnel state */
-
-struct reverse_state {
-	long pid;		/* the supervisor, 0 when none runs */
-	char text[512];		/* "URL PORT: STATE" as the supervisor last wrote it */
-};
-
-static void reverse_read(struct reverse_state *state)
+static int switch_on(const struct options *options, char **operands, int count)
 {
-	FILE *file;
+	(void)options, (void)operands, (void)count;
+	journal_summary("ssh server on");
+	return server_on(0, NULL);
+}
 
-	state->text[0] = '\0';
-	state->pid = pid_read(REVERSE_PIDFILE);
-	if (state->pid == 0)
-		return;
-	file = fopen(REVERSE_STATE, "re");
-	if (file == NULL)
-		return;
-	if (fgets(state->text, sizeof state->text, file) == NULL)
-		state->text[0] = '\0';
-	state->text[strcspn(state->text, "\n")] = '\0';
-	fclose(file);
+static int switch_off(const struct options *options, char **operands, int count)
+{
+	long pid = ssh_server_pid(RESCUE_SSH_PIDFILE);
+	int sessions = ssh_sessions_count(pid);
+
+	(void)options, (void)operands, (void)count;
+	ssh_server_stop();
+	if (pid > 0)
+		printf("ssh server stopped (%d open session%s stay%s connected)\n", sessions,
+		    sessions == 1 ? "" : "s", sessions == 1 ? "s" : "");
+	else
+		printf("ssh server was not running\n");
+	journal_summary("ssh server off");
+	return EXIT_OK;
 }
 
 /* ---------------------------------------------------------------- status */
 
-static void status_json(long pid, const struct key_list *keys, const struct host_key *host_keys,
-    int host_count, const struct reverse_state *reverse)
+static void status_json(long pid, const struct ssh_key_list *keys,
+    const struct ssh_host_key *host_keys, int host_count,
+    const struct ssh_tunnel_state *reverse)
 {
 	int i;
 
-	printf("{\"server\":\"%s\",\"port\":%d,\"pid\":", pid > 0 ? "on" : "off", SSH_PORT);
+	printf("{\"server\":\"%s\",\"port\":%d,\"pid\":", pid > 0 ? "on" : "off",
+	    SSH_SERVER_PORT);
 	printf(pid > 0 ? "%ld" : "null", pid);
-	printf(",\"sessions\":%d,\"password_logins\":%s,\"keys\":[", sessions_count(pid),
-	    password_on() ? "true" : "false");
+	printf(",\"sessions\":%d,\"password_logins\":%s,\"keys\":[", ssh_sessions_count(pid),
+	    ssh_password_on() ? "true" : "false");
 	for (i = 0; i < keys->count; i++) {
 		printf("%s{", i ? "," : "");
 		json_member_string(stdout, "type", keys->keys[i].type, 0);
@@ -479,19 +193,21 @@ static void status_json(long pid, const struct key_list *keys, const struct host
 	printf("}\n");
 }
 
-static void status_text(long pid, const struct key_list *keys, const struct host_key *host_keys,
-    int host_count, const struct reverse_state *reverse)
+static void status_text(long pid, const struct ssh_key_list *keys,
+    const struct ssh_host_key *host_keys, int host_count,
+    const struct ssh_tunnel_state *reverse)
 {
 	int i;
 
-	int sessions = sessions_count(pid);
+	int sessions = ssh_sessions_count(pid);
 
 	if (pid > 0)
-		printf("server:    on, port %d, pid %ld, %d open session%s\n", SSH_PORT, pid,
+		printf("server:    on, port %d, pid %ld, %d open session%s\n", SSH_SERVER_PORT, pid,
 		    sessions, sessions == 1 ? "" : "s");
 	else
 		printf("server:    off\n");
-	printf("passwords: %s\n", password_on() ? "on (root has a password)" : "off (keys only)");
+	printf("passwords: %s\n",
+	    ssh_password_on() ? "on (root has a password)" : "off (keys only)");
 	printf("keys:      %d authorised\n", keys->count);
 	for (i = 0; i < keys->count; i++)
 		printf("  %s %s %s\n", sshkey_kind(keys->keys[i].type), keys->fingerprints[i],
@@ -505,32 +221,34 @@ static void status_text(long pid, const struct key_list *keys, const struct host
 		printf("reverse:   off\n");
 }
 
-static int status(int json)
+static int status(const struct options *options, char **operands, int count)
 {
-	static struct key_list keys;
-	struct host_key host_keys[2];
-	struct reverse_state reverse;
+	static struct ssh_key_list keys;
+	struct ssh_host_key host_keys[SSH_HOST_KEYS_MAX];
+	struct ssh_tunnel_state reverse;
 	long pid = ssh_server_pid(RESCUE_SSH_PIDFILE);
 	int host_count;
 
-	keys_read(&keys);
-	host_count = host_keys_read(host_keys);
-	reverse_read(&reverse);
-	if (json)
+	ssh_keys_read(&keys);
+	(void)operands, (void)count;
+	host_count = ssh_host_keys_read(host_keys);
+	ssh_tunnel_state_read(&reverse);
+	if (options->json)
 		status_json(pid, &keys, host_keys, host_count, &reverse);
 	else
 		status_text(pid, &keys, host_keys, host_count, &reverse);
 	journal_summary("server %s, %d keys, passwords %s, reverse %s", pid > 0 ? "on" : "off",
-	    keys.count, password_on() ? "on" : "off", reverse.pid > 0 ? "on" : "off");
+	    keys.count, ssh_password_on() ? "on" : "off", reverse.pid > 0 ? "on" : "off");
 	return EXIT_OK;
 }
 
-static int fingerprints(int json)
+static int fingerprints(const struct options *options, char **operands, int operand_count)
 {
-	struct host_key host_keys[2];
-	int i, count;
+	struct ssh_host_key host_keys[SSH_HOST_KEYS_MAX];
+	int i, count, json = options->json;
 
-	count = host_keys_read(host_keys);
+	(void)operands, (void)operand_count;
+	count = ssh_host_keys_read(host_keys);
 	if (count == 0)
 		return err_fatalx(EXIT_SYSTEM, "unable to show host keys: none made yet "
 		    "(rescue ssh on makes them)");
@@ -550,7 +268,7 @@ struct add_result {
 	char first[160];	/* the first new key: "ED25519 SHA256:..." */
 };
 
-static int key_known(const struct key_list *keys, const char *blob)
+static int key_known(const struct ssh_key_list *keys, const char *blob)
 {
 	int i;
 
@@ -567,26 +285,26 @@ static int key_append(const char *line)
 	ssize_t written;
 	char *copy;
 
-	mkdir(AUTH_KEYS_DIR, 0700);
-	fd = open(AUTH_KEYS, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	mkdir(SSH_AUTHORIZED_KEYS_DIR, 0700);
+	fd = open(SSH_AUTHORIZED_KEYS, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	copy = malloc(length + 2);
 	if (fd < 0 || copy == NULL) {
 		free(copy);
 		if (fd >= 0)
 			close(fd);
-		return err_fatal(EXIT_SYSTEM, "unable to open %s", AUTH_KEYS);
+		return err_fatal(EXIT_SYSTEM, "unable to open %s", SSH_AUTHORIZED_KEYS);
 	}
 	memcpy(copy, line, length);
 	copy[length] = '\n';
 	written = write(fd, copy, length + 1);
 	free(copy);
 	if (written != (ssize_t)(length + 1) || close(fd) != 0)
-		return err_fatal(EXIT_SYSTEM, "unable to write %s", AUTH_KEYS);
+		return err_fatal(EXIT_SYSTEM, "unable to write %s", SSH_AUTHORIZED_KEYS);
 	return 0;
 }
 
 /* One line from SOURCE: refused with its number and text, already there, or appended. */
-static int add_line(const char *source, int number, char *line, struct key_list *keys,
+static int add_line(const char *source, int number, char *line, struct ssh_key_list *keys,
     struct add_result *result)
 {
 	static struct sshkey key;
@@ -613,7 +331,7 @@ static int add_line(const char *source, int number, char *line, struct key_list 
 	if (result->added++ == 0)
 		snprintf(result->first, sizeof result->first, "%s %s", sshkey_kind(key.type),
 		    fingerprint);
-	if (keys->count < KEYS_MAX) {
+	if (keys->count < SSH_KEYS_MAX) {
 		keys->keys[keys->count] = key;
 		snprintf(keys->fingerprints[keys->count++], sizeof keys->fingerprints[0], "%s",
 		    fingerprint);
@@ -621,7 +339,7 @@ static int add_line(const char *source, int number, char *line, struct key_list 
 	return 0;
 }
 
-static int add_text(const char *source, char *text, struct key_list *keys,
+static int add_text(const char *source, char *text, struct ssh_key_list *keys,
     struct add_result *result)
 {
 	char *line, *save = NULL;
@@ -720,7 +438,7 @@ static char *words_join(char **words, int count)
 
 static int add_key(const struct options *options, char **words, int count)
 {
-	static struct key_list keys;
+	static struct ssh_key_list keys;
 	struct add_result result = { 0 };
 	const char *source = options->url ? options->url : options->config
 	    ? RESCUE_CONFIG_MOUNT "/authorized_keys" : count ? "the command line" : "stdin";
@@ -738,7 +456,7 @@ static int add_key(const struct options *options, char **words, int count)
 	if (text == NULL)
 		return options->url && strncmp(options->url, "http", 4) != 0 ? EXIT_USAGE
 		    : count == 0 && !options->url && !options->config ? EXIT_USAGE : EXIT_SYSTEM;
-	keys_read(&keys);
+	ssh_keys_read(&keys);
 	code = add_text(source, text, &keys, &result);
 	free(text);
 	if (code != 0)
@@ -844,36 +562,19 @@ static int password_read(int from_stdin, char *password, size_t size)
 	return rc;
 }
 
-/* busybox cryptpw reads the password from stdin, so it never shows in ps; Debian's musl
- * has no crypt() for us to call. */
-static int password_hash(const char *password, char *hash, size_t size)
-{
-	char *argv[] = { "cryptpw", "-m", "sha512", NULL };
-	char input[258];
-	int code;
-
-	snprintf(input, sizeof input, "%s\n", password);
-	code = run_quiet(argv, input, strlen(input), hash, size, 30);
-	explicit_bzero(input, sizeof input);
-	hash[strcspn(hash, "\n")] = '\0';
-	if (code != 0 || strncmp(hash, "$6$", 3) != 0 || strlen(hash) < 60)
-		return err_fatalx(EXIT_SYSTEM, "unable to hash the password with cryptpw: %.80s",
-		    code == 0 ? "unexpected output" : hash);
-	return 0;
-}
-
 static long today(void)
 {
 	return (long)(time(NULL) / 86400);
 }
 
-static int password(const struct options *options)
+static int password(const struct options *options, char **operands, int count)
 {
 	char secret[256], hash[256], why[256];
 	int running = ssh_server_pid(RESCUE_SSH_PIDFILE) > 0, code;
 
+	(void)operands, (void)count;
 	if (options->off) {
-		if (shadow_set_hash(SHADOW, "root", "*", today(), why, sizeof why) != 0)
+		if (shadow_set_hash(SSH_SHADOW, "root", "*", today(), why, sizeof why) != 0)
 			return err_fatalx(EXIT_SYSTEM, "unable to remove the password: %s", why);
 		printf("root password removed: keys only\n");
 		journal_summary("root password removed, password logins off");
@@ -881,13 +582,13 @@ static int password(const struct options *options)
 	}
 	code = password_read(options->from_stdin, secret, sizeof secret);
 	if (code == 0)
-		code = password_hash(secret, hash, sizeof hash);
+		code = ssh_password_hash(secret, hash, sizeof hash);
 	explicit_bzero(secret, sizeof secret);
 	if (code != 0)
 		return code;
-	if (shadow_set_hash(SHADOW, "root", hash, today(), why, sizeof why) != 0)
+	if (shadow_set_hash(SSH_SHADOW, "root", hash, today(), why, sizeof why) != 0)
 		return err_fatalx(EXIT_SYSTEM, "unable to store the password: %s", why);
-	printf("root password set (SHA-512 crypt in %s): password logins on\n", SHADOW);
+	printf("root password set (SHA-512 crypt in %s): password logins on\n", SSH_SHADOW);
 	journal_summary("root password set, password logins on");
 	code = server_on(1, NULL);
 	if (code == EXIT_OK)
@@ -897,204 +598,17 @@ static int password(const struct options *options)
 
 /* ---------------------------------------------------------------- reverse tunnel */
 
-struct tunnel {
-	struct target target;
-	long remote_port;
-	char key[PATH_MAX];
-	char home[PATH_MAX];	/* dbclient's HOME: the known_hosts target_ssh_check wrote */
-};
-
-/* The same place as target_ssh.c's host_home(), so the jump host's key checked (or trusted
- * on first use) there is the one the tunnel's dbclient insists on. */
-static void tunnel_home(struct tunnel *tunnel)
-{
-	const char *dir = getenv(TARGET_CLIENT_DIR_ENV);
-	char host[sizeof tunnel->target.host], *c;
-
-	snprintf(host, sizeof host, "%s", tunnel->target.host);
-	for (c = host; *c; c++)
-		if (*c == ':' || *c == '%' || *c == '/')
-			*c = '_';
-	snprintf(tunnel->home, sizeof tunnel->home, "%s/hosts/%s_%u",
-	    dir && *dir ? dir : TARGET_CLIENT_DIR_DEFAULT, host, target_port(&tunnel->target));
-}
-
-static void state_write(const struct tunnel *tunnel, const char *format, ...)
-    __attribute__((format(printf, 2, 3)));
-static void state_write(const struct tunnel *tunnel, const char *format, ...)
-{
-	FILE *file = fopen(REVERSE_STATE ".new", "we");
-	char stamp[32];
-	time_t now = time(NULL);
-	va_list args;
-
-	if (file == NULL)
-		return;
-	strftime(stamp, sizeof stamp, "%H:%M:%S", gmtime(&now));
-	fprintf(file, "%s port %ld -> port %d: ", tunnel->target.display, tunnel->remote_port,
-	    SSH_PORT);
-	va_start(args, format);
-	vfprintf(file, format, args);
-	va_end(args);
-	fprintf(file, " (%s UTC)\n", stamp);
-	fclose(file);
-	rename(REVERSE_STATE ".new", REVERSE_STATE);
-}
-
-/* dbclient's last complaint ("Connection refused", "host key mismatch"), so the state
- * says why the link is down. */
-static void last_log_line(char *line, size_t size)
-{
-	char text[4096], *end, *start;
-	FILE *file = fopen(REVERSE_LOG, "re");
-	size_t got = 0;
-
-	line[0] = '\0';
-	if (file == NULL)
-		return;
-	if (fseek(file, -(long)(sizeof text - 1), SEEK_END) != 0)
-		rewind(file);
-	got = fread(text, 1, sizeof text - 1, file);
-	fclose(file);
-	text[got] = '\0';
-	for (end = text + got; end > text && (end[-1] == '\n' || end[-1] == '\r'); end--)
-		*(end - 1) = '\0';
-	start = strrchr(text, '\n');
-	start = start ? start + 1 : text;
-	got = strlen(start) < size - 1 ? strlen(start) : size - 1;
-	memcpy(line, start, got);
-	line[got] = '\0';
-}
-
-static volatile sig_atomic_t tunnel_stop;
-static volatile pid_t tunnel_client;
-
-static void on_tunnel_stop(int signal_number)
-{
-	(void)signal_number;
-	tunnel_stop = 1;
-	if (tunnel_client > 0)
-		kill(tunnel_client, SIGTERM);
-}
-
-static pid_t tunnel_connect(const struct tunnel *tunnel)
-{
-	char port[16], forward[64], home[PATH_MAX + 8];
-	pid_t child = fork();
-
-	if (child != 0)
-		return child;
-	snprintf(port, sizeof port, "%u", target_port(&tunnel->target));
-	snprintf(forward, sizeof forward, "%ld:127.0.0.1:%d", tunnel->remote_port, SSH_PORT);
-	snprintf(home, sizeof home, "HOME=%s", tunnel->home);
-	putenv(home);
-	signal(SIGTERM, SIG_DFL);
-	char *argv[] = { "dbclient", "-N", "-K", "15", "-o", "ExitOnForwardFailure=yes", "-p",
-	    port, "-i", (char *)tunnel->key, "-l", (char *)tunnel->target.user, "-R", forward,
-	    (char *)tunnel->target.host, NULL };
-	execvp(argv[0], argv);
-	_exit(127);
-}
-
-/* The supervisor: dbclient again and again, the pause doubling after each quick failure
- * and starting over after a link that held for a while. */
-static void tunnel_supervise(const struct tunnel *tunnel)
-{
-	int pause = 1, status;
-	char why[256];
-	time_t started;
-
-	signal(SIGTERM, on_tunnel_stop);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	while (!tunnel_stop) {
-		state_write(tunnel, "connecting");
-		started = time(NULL);
-		tunnel_client = tunnel_connect(tunnel);
-		if (tunnel_client > 0) {
-			state_write(tunnel, "up (dbclient pid %ld)", (long)tunnel_client);
-			while (waitpid(tunnel_client, &status, 0) < 0 && errno == EINTR)
-				;
-		}
-		tunnel_client = 0;
-		if (tunnel_stop)
-			break;
-		if (time(NULL) - started > BACKOFF_MAX)
-			pause = 1;
-		last_log_line(why, sizeof why);
-		state_write(tunnel, "link lost%s%.200s%s, retrying in %d s", why[0] ? " (" : "", why,
-		    why[0] ? ")" : "", pause);
-		sleep((unsigned)pause);
-		pause = pause * 2 > BACKOFF_MAX ? BACKOFF_MAX : pause * 2;
-	}
-	unlink(REVERSE_PIDFILE);
-	unlink(REVERSE_STATE);
-	_exit(0);
-}
-
-static pid_t supervisor_start(const struct tunnel *tunnel)
-{
-	pid_t child = fork();
-	FILE *file;
-	int null, log;
-
-	if (child != 0)
-		return child;
-	setsid();
-	daemon_environment();
-	null = open("/dev/null", O_RDWR);
-	log = open(REVERSE_LOG, O_WRONLY | O_CREAT | O_APPEND, 0600);
-	dup2(null, STDIN_FILENO);
-	dup2(null, STDOUT_FILENO);
-	dup2(log >= 0 ? log : null, STDERR_FILENO);
-	file = fopen(REVERSE_PIDFILE, "we");
-	if (file) {
-		fprintf(file, "%ld\n", (long)getpid());
-		fclose(file);
-	}
-	tunnel_supervise(tunnel);
-	_exit(0);
-}
-
-static int tunnel_parse(const char *url, long remote_port, struct tunnel *tunnel)
-{
-	char with_path[1024], why[256];
-	const char *rest = strncmp(url, "ssh://", 6) == 0 ? url + 6 : NULL;
-	size_t length;
-
-	if (rest == NULL)
-		return err_fatalx(EXIT_USAGE, "unable to use '%s' as a jump host: want "
-		    "ssh://USER@HOST[:PORT]", url);
-	snprintf(with_path, sizeof with_path, "%s%s", url, strchr(rest, '/') ? "" : "/");
-	if (target_parse(with_path, &tunnel->target, why, sizeof why) != 0)
-		return err_fatalx(EXIT_USAGE, "unable to use '%s' as a jump host: %s", url, why);
-	length = strlen(tunnel->target.display);
-	if (!strchr(rest, '/') && length && tunnel->target.display[length - 1] == '/')
-		tunnel->target.display[length - 1] = '\0';	/* the "/" added above */
-	if (tunnel->target.user[0] == '\0')
-		snprintf(tunnel->target.user, sizeof tunnel->target.user, "root");
-	if (remote_port < 1 || remote_port > 65535)
-		return err_fatalx(EXIT_USAGE, "unable to use remote port '%ld': want 1-65535",
-		    remote_port);
-	tunnel->remote_port = remote_port;
-	tunnel_home(tunnel);
-	return 0;
-}
-
 static int reverse_stop(void)
 {
-	struct reverse_state state;
+	struct ssh_tunnel_state state;
 
-	reverse_read(&state);
+	ssh_tunnel_state_read(&state);
 	if (state.pid == 0) {
 		printf("no reverse tunnel runs\n");
 		journal_summary("reverse tunnel: none ran");
 		return EXIT_OK;
 	}
-	kill((pid_t)state.pid, SIGTERM);
-	wait_gone(state.pid);
-	unlink(REVERSE_PIDFILE);
-	unlink(REVERSE_STATE);
+	ssh_tunnel_stop(&state);
 	printf("reverse tunnel stopped (%s)\n", state.text);
 	journal_summary("reverse tunnel stopped");
 	return EXIT_OK;
@@ -1102,7 +616,7 @@ static int reverse_stop(void)
 
 /* The first login is made in the foreground, so a refused key or an unknown host is told
  * now, with the key to authorise, instead of being retried in the background for ever. */
-static int tunnel_check(struct tunnel *tunnel, const char *public_line)
+static int tunnel_check(struct ssh_tunnel *tunnel, const char *public_line)
 {
 	struct target_ssh_check check;
 
@@ -1117,30 +631,16 @@ static int tunnel_check(struct tunnel *tunnel, const char *public_line)
 	return 0;
 }
 
-static int tunnel_settled(pid_t supervisor)
+static int reverse_start(const struct options *options, const char *url)
 {
-	struct reverse_state state;
-	int waited;
-
-	for (waited = 0; waited < TUNNEL_SETTLE * 10; waited++) {
-		usleep(100000);
-		if (waitpid(supervisor, NULL, WNOHANG) == supervisor)
-			return 0;
-	}
-	reverse_read(&state);
-	return strstr(state.text, ": up (") != NULL;
-}
-
-static int reverse(const struct options *options, const char *url)
-{
-	static struct tunnel tunnel;
+	static struct ssh_tunnel tunnel;
 	char public_line[1024], why[512];
-	struct reverse_state state;
+	struct ssh_tunnel_state state;
 	pid_t supervisor;
 
-	if (tunnel_parse(url, options->remote_port, &tunnel) != 0)
+	if (ssh_tunnel_parse(url, options->remote_port, &tunnel) != 0)
 		return EXIT_USAGE;
-	reverse_read(&state);
+	ssh_tunnel_state_read(&state);
 	if (state.pid > 0)
 		return err_fatalx(EXIT_SYSTEM, "unable to start a second reverse tunnel: one runs "
 		    "(%s); rescue ssh reverse --stop ends it", state.text);
@@ -1152,19 +652,29 @@ static int reverse(const struct options *options, const char *url)
 	if (tunnel_check(&tunnel, public_line) != 0)
 		return EXIT_SYSTEM;
 	fflush(stdout);
-	supervisor = supervisor_start(&tunnel);
+	supervisor = ssh_tunnel_start(&tunnel);
 	if (supervisor < 0)
 		return err_fatal(EXIT_SYSTEM, "unable to start the tunnel supervisor");
-	if (!tunnel_settled(supervisor))
+	if (!ssh_tunnel_settled(supervisor))
 		err_warnx("the tunnel did not hold for %d s (port %ld taken on the jump host, or "
 		    "forwarding refused?); retrying in the background, see rescue ssh status and %s",
-		    TUNNEL_SETTLE, tunnel.remote_port, REVERSE_LOG);
+		    SSH_TUNNEL_SETTLE_SECONDS, tunnel.remote_port, SSH_TUNNEL_LOG);
 	printf("reverse tunnel: %s port %ld -> this machine's port %d (supervisor pid %ld)\n",
-	    tunnel.target.display, tunnel.remote_port, SSH_PORT, (long)supervisor);
+	    tunnel.target.display, tunnel.remote_port, SSH_SERVER_PORT, (long)supervisor);
 	printf("on the jump host: ssh -p %ld root@localhost\n", tunnel.remote_port);
-	print_host_keys("check the host key: ");
+	ssh_host_keys_print("check the host key: ");
 	journal_summary("reverse tunnel to %s port %ld", tunnel.target.display, tunnel.remote_port);
 	return EXIT_OK;
+}
+
+/* reverse URL starts the tunnel, reverse --stop ends it. */
+static int reverse(const struct options *options, char **operands, int count)
+{
+	if (options->stop && count == 0)
+		return reverse_stop();
+	if (!options->stop && count == 1)
+		return reverse_start(options, operands[0]);
+	return err_usage(command_ssh.usage, "reverse takes ssh://USER@HOST[:PORT] or --stop");
 }
 
 /* ---------------------------------------------------------------- the command */
@@ -1186,16 +696,17 @@ static int options_parse(struct opt_parser *opts, struct options *options)
 
 	*opts = opt_parser(&command_ssh, opts->argc, opts->argv, "j", long_options);
 	memset(options, 0, sizeof *options);
-	options->remote_port = REVERSE_DEFAULT_PORT;
+	options->remote_port = SSH_TUNNEL_DEFAULT_PORT;
 	while ((option = opt_next(opts)) != OPT_DONE)
 		switch (option) {
-		case 'j': options->json = 1; break;
-		case 'u': options->url = optarg; break;
-		case 'c': options->config = 1; break;
-		case 'i': options->from_stdin = 1; break;
-		case 'o': options->off = 1; break;
-		case 's': options->stop = 1; break;
+		case 'j': options->json = 1, options->given |= GIVEN_JSON; break;
+		case 'u': options->url = optarg, options->given |= GIVEN_URL; break;
+		case 'c': options->config = 1, options->given |= GIVEN_CONFIG; break;
+		case 'i': options->from_stdin = 1, options->given |= GIVEN_STDIN; break;
+		case 'o': options->off = 1, options->given |= GIVEN_OFF; break;
+		case 's': options->stop = 1, options->given |= GIVEN_STOP; break;
 		case 'r':
+			options->given |= GIVEN_REMOTE_PORT;
 			options->remote_port = strtol(optarg, &end, 10);
 			if (*end || end == optarg)
 				options->remote_port = -1;
@@ -1205,79 +716,90 @@ static int options_parse(struct opt_parser *opts, struct options *options)
 	return 0;
 }
 
-/* An option that belongs to another subcommand is a mistake worth naming. */
-static int options_fit(const struct options *options, const char *sub)
-{
-	const char *stray = NULL;
+typedef int subcommand_run(const struct options *options, char **operands, int count);
 
-	if (options->json && strcmp(sub, "status") && strcmp(sub, "fingerprints"))
-		stray = "--json";
-	else if ((options->url || options->config) && strcmp(sub, "add-key"))
-		stray = options->url ? "--url" : "--config";
-	else if ((options->from_stdin || options->off) && strcmp(sub, "password"))
-		stray = options->off ? "--off" : "--stdin";
-	else if ((options->stop || options->remote_port != REVERSE_DEFAULT_PORT)
-	    && strcmp(sub, "reverse"))
-		stray = options->stop ? "--stop" : "--remote-port";
-	if (stray)
-		return err_usage(command_ssh.usage, "%s does not go with '%s'", stray, sub);
-	return 0;
+struct subcommand {
+	const char *name;
+	subcommand_run *run;
+	unsigned options;	/* the GIVEN_* bits it takes */
+	int operands;		/* 0: none; else run checks its operands itself */
+};
+
+/* In the order the usage lists them; the first is what `rescue ssh` alone runs. */
+static const struct subcommand subcommands[] = {
+	{ "status", status, GIVEN_JSON, 0 },
+	{ "on", switch_on, 0, 0 },
+	{ "off", switch_off, 0, 0 },
+	{ "add-key", add_key, GIVEN_URL | GIVEN_CONFIG, 1 },
+	{ "password", password, GIVEN_STDIN | GIVEN_OFF, 0 },
+	{ "fingerprints", fingerprints, GIVEN_JSON, 0 },
+	{ "reverse", reverse, GIVEN_STOP | GIVEN_REMOTE_PORT, 1 },
+};
+
+enum { SUBCOMMANDS = sizeof subcommands / sizeof subcommands[0] };
+
+/* In the order a stray one is named when several are. */
+static const struct {
+	unsigned given;
+	const char *name;
+} option_names[] = {
+	{ GIVEN_JSON, "--json" }, { GIVEN_URL, "--url" }, { GIVEN_CONFIG, "--config" },
+	{ GIVEN_OFF, "--off" }, { GIVEN_STDIN, "--stdin" }, { GIVEN_STOP, "--stop" },
+	{ GIVEN_REMOTE_PORT, "--remote-port" },
+};
+
+/* The subcommand called NAME; NULL after a usage error listing the table's names. */
+static const struct subcommand *subcommand_find(const char *name)
+{
+	char names[160] = "";
+	size_t i;
+
+	for (i = 0; i < SUBCOMMANDS; i++)
+		if (strcmp(subcommands[i].name, name) == 0)
+			return &subcommands[i];
+	for (i = 0; i < SUBCOMMANDS; i++)
+		snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s",
+		    i == 0 ? "" : i + 1 == SUBCOMMANDS ? " or " : ", ", subcommands[i].name);
+	err_usage(command_ssh.usage, "unknown subcommand '%s' (want %s)", name, names);
+	return NULL;
 }
 
-static int run_sub(const struct options *options, const char *sub, char **rest, int count)
+/* An option or an operand that does not go with the subcommand is a mistake worth naming. */
+static int subcommand_fit(const struct subcommand *sub, const struct options *options,
+    char **operands, int count)
 {
-	if (strcmp(sub, "add-key") == 0)
-		return add_key(options, rest, count);
-	if (strcmp(sub, "reverse") == 0 && options->stop && count == 0)
-		return reverse_stop();
-	if (strcmp(sub, "reverse") == 0 && !options->stop && count == 1)
-		return reverse(options, rest[0]);
-	if (strcmp(sub, "reverse") == 0)
-		return err_usage(command_ssh.usage, "reverse takes ssh://USER@HOST[:PORT] or --stop");
-	if (count != 0)
-		return err_usage(command_ssh.usage, "'%s' takes no operand, got '%s'", sub, rest[0]);
-	if (strcmp(sub, "status") == 0)
-		return status(options->json);
-	if (strcmp(sub, "fingerprints") == 0)
-		return fingerprints(options->json);
-	if (strcmp(sub, "on") == 0) {
-		journal_summary("ssh server on");
-		return server_on(0, NULL);
-	}
-	if (strcmp(sub, "off") == 0) {
-		long pid = ssh_server_pid(RESCUE_SSH_PIDFILE);
-		int sessions = sessions_count(pid);
+	size_t i;
 
-		server_stop();
-		if (pid > 0)
-			printf("ssh server stopped (%d open session%s stay%s connected)\n", sessions,
-			    sessions == 1 ? "" : "s", sessions == 1 ? "s" : "");
-		else
-			printf("ssh server was not running\n");
-		journal_summary("ssh server off");
-		return EXIT_OK;
-	}
-	if (strcmp(sub, "password") == 0)
-		return password(options);
-	return err_usage(command_ssh.usage, "unknown subcommand '%s' (want status, on, off, "
-	    "add-key, password, fingerprints or reverse)", sub);
+	for (i = 0; i < sizeof option_names / sizeof option_names[0]; i++)
+		if (options->given & option_names[i].given & ~sub->options)
+			return err_usage(command_ssh.usage, "%s does not go with '%s'",
+			    option_names[i].name, sub->name);
+	if (!sub->operands && count != 0)
+		return err_usage(command_ssh.usage, "'%s' takes no operand, got '%s'", sub->name,
+		    operands[0]);
+	return 0;
 }
 
 static int ssh_main(int argc, char **argv)
 {
 	struct opt_parser opts = { .argc = argc, .argv = argv };
+	const struct subcommand *sub;
 	struct options options;
-	const char *sub;
+	char **operands;
+	int count;
 
 	if (options_parse(&opts, &options) != 0)
 		return opts.exit_code;
 	if (opt_operands(&opts, 0, 64) != 0)
 		return opts.exit_code;
-	sub = opts.operand_count ? opts.operands[0] : "status";
 	if (options.remote_port < 0)
 		return err_usage(command_ssh.usage, "--remote-port wants a number 1-65535");
-	if (options_fit(&options, sub) != 0)
+	sub = opts.operand_count ? subcommand_find(opts.operands[0]) : &subcommands[0];
+	if (sub == NULL)
 		return EXIT_USAGE;
-	return run_sub(&options, sub, opts.operands + (opts.operand_count > 0),
-	    opts.operand_count > 0 ? opts.operand_count - 1 : 0);
+	operands = opts.operands + (opts.operand_count > 0);
+	count = opts.operand_count > 0 ? opts.operand_count - 1 : 0;
+	if (subcommand_fit(sub, &options, operands, count) != 0)
+		return EXIT_USAGE;
+	return sub->run(&options, operands, count);
 }

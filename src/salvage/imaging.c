@@ -17,6 +17,13 @@ struct run {
 	const char *phase;
 };
 
+/* What reading one cluster or one sector came to. */
+enum read_result {
+	READ_STOP,		/* the sink failed or a stop was asked for: the run ends */
+	READ_WHOLE,		/* every byte was read and stored */
+	READ_ERROR,		/* the source failed somewhere: the rest is marked for later */
+};
+
 enum { DEFAULT_CLUSTER = 64 * 1024, DEFAULT_SKIP = 64 * 1024, DEFAULT_SAVE_SECONDS = 30,
 	BURST_MAX = 1024 * 1024 };
 
@@ -94,19 +101,18 @@ static int64_t copy_range(struct run *run, uint64_t position, uint64_t size)
 	return got;
 }
 
-/* One cluster while copying: on an error the unread rest is non-trimmed. Returns 1 when
- * the cluster had an error, 0 when it was read whole, -1 when the run must stop. */
-static int copy_cluster(struct run *run, uint64_t position, uint64_t size)
+/* One cluster while copying: on an error the unread rest is non-trimmed. */
+static enum read_result copy_cluster(struct run *run, uint64_t position, uint64_t size)
 {
 	int64_t good = copy_range(run, position, size);
 
 	if (good < 0)
-		return -1;
+		return READ_STOP;
 	if ((uint64_t)good == size)
-		return 0;
+		return READ_WHOLE;
 	if (mapfile_set(run->map, position + good, size - good, MAP_NON_TRIMMED) != 0)
-		return -1;
-	return 1;
+		return READ_STOP;
+	return READ_ERROR;
 }
 
 /* The non-tried extent at or after FROM, clipped to the domain; 0 when there is none. */
@@ -144,7 +150,8 @@ static int previous_untried(struct run *run, uint64_t before, uint64_t *start, u
 /* A healthy stretch is read in bursts that double after every good read up to burst_max:
  * fewer, larger requests are what a fast disk (and a virtual one) wants. A burst that fails
  * marks nothing bad: what it did not read stays non-tried and is read again cluster by
- * cluster, so errors are placed exactly as with cluster reads alone. */
+ * cluster, so errors are placed exactly as with cluster reads alone. Returns 1 when a
+ * burst was read (good or not), 0 when this stretch goes cluster by cluster, -1 to stop. */
 static int burst(struct run *run, uint64_t start, uint64_t end, uint64_t *size,
     uint64_t *position)
 {
@@ -170,26 +177,27 @@ static int copy_forward(struct run *run, int skipping)
 {
 	uint64_t position = run->start, start, end, skip = run->options->skip_size;
 	uint64_t burst_size = run->options->cluster_size;
-	int error;
+	enum read_result result;
+	int bursted;
 
 	while (next_untried(run, position, &start, &end)) {
 		uint64_t size = min_u64(run->options->cluster_size, end - start);
 
-		error = burst(run, start, end, &burst_size, &position);
-		if (error < 0)
+		bursted = burst(run, start, end, &burst_size, &position);
+		if (bursted < 0)
 			return -1;
-		if (error)
+		if (bursted)
 			continue;
-		error = copy_cluster(run, start, size);
-		if (!error && burst_size < run->options->burst_max)
-			burst_size = burst_size * 2;
-		if (error < 0)
+		result = copy_cluster(run, start, size);
+		if (result == READ_STOP)
 			return -1;
+		if (result == READ_WHOLE && burst_size < run->options->burst_max)
+			burst_size = burst_size * 2;
 		position = start + size;
-		if (error && skipping) {
+		if (result == READ_ERROR && skipping) {
 			position += skip;
 			skip = min_u64(skip * 2, run->options->max_skip_size);
-		} else if (!error) {
+		} else if (result == READ_WHOLE) {
 			skip = run->options->skip_size;
 		}
 		if (checkpoint(run) != 0)
@@ -201,19 +209,19 @@ static int copy_forward(struct run *run, int skipping)
 static int copy_backward(struct run *run, int skipping)
 {
 	uint64_t position = run->end, start, end, skip = run->options->skip_size;
-	int error;
+	enum read_result result;
 
 	while (previous_untried(run, position, &start, &end)) {
 		uint64_t size = min_u64(run->options->cluster_size, end - start);
 
-		error = copy_cluster(run, end - size, size);
-		if (error < 0)
+		result = copy_cluster(run, end - size, size);
+		if (result == READ_STOP)
 			return -1;
 		position = end - size;
-		if (error && skipping) {
+		if (result == READ_ERROR && skipping) {
 			position = position > skip ? position - skip : 0;
 			skip = min_u64(skip * 2, run->options->max_skip_size);
-		} else if (!error) {
+		} else if (result == READ_WHOLE) {
 			skip = run->options->skip_size;
 		}
 		if (checkpoint(run) != 0)
@@ -222,17 +230,19 @@ static int copy_backward(struct run *run, int skipping)
 	return 0;
 }
 
-/* Reads one sector; marks it finished or STATE_ON_ERROR. 1 read, 0 failed, -1 stop. */
-static int sector(struct run *run, uint64_t position, char state_on_error)
+/* Reads one sector; marks it finished or STATE_ON_ERROR. */
+static enum read_result sector(struct run *run, uint64_t position, char state_on_error)
 {
 	uint64_t size = min_u64(run->source->sector_size, run->end - position);
 	int64_t good = copy_range(run, position, size);
 
 	if (good < 0)
-		return -1;
+		return READ_STOP;
 	if ((uint64_t)good == size)
-		return 1;
-	return mapfile_set(run->map, position, size, state_on_error) == 0 ? 0 : -1;
+		return READ_WHOLE;
+	if (mapfile_set(run->map, position, size, state_on_error) != 0)
+		return READ_STOP;
+	return READ_ERROR;
 }
 
 /* The first extent in STATE inside the domain at or after FROM: its clipped bounds. */
@@ -253,11 +263,11 @@ static int next_in_state(struct run *run, uint64_t from, char state, uint64_t *s
 static int trim_area(struct run *run, uint64_t start, uint64_t end)
 {
 	uint64_t sector_size = run->source->sector_size, low = start, high = end;
-	int status = 1;
+	enum read_result result = READ_WHOLE;
 
-	while (low < high && (status = sector(run, low, MAP_BAD)) == 1)
+	while (low < high && (result = sector(run, low, MAP_BAD)) == READ_WHOLE)
 		low += sector_size;
-	if (status < 0)
+	if (result == READ_STOP)
 		return -1;
 	if (low >= high)
 		return checkpoint(run);
@@ -265,11 +275,11 @@ static int trim_area(struct run *run, uint64_t start, uint64_t end)
 	while (high > low) {
 		uint64_t last = high - sector_size > low ? high - sector_size : low;
 
-		status = sector(run, last, MAP_BAD);
-		if (status < 0)
+		result = sector(run, last, MAP_BAD);
+		if (result == READ_STOP)
 			return -1;
 		high = last;
-		if (status == 0)
+		if (result == READ_ERROR)
 			break;
 	}
 	if (high > low && mapfile_set(run->map, low, high - low, MAP_NON_SCRAPED) != 0)
@@ -294,7 +304,7 @@ static int sweep(struct run *run, char state)
 
 	while (next_in_state(run, position, state, &start, &end)) {
 		for (position = start; position < end; position += run->source->sector_size)
-			if (sector(run, position, MAP_BAD) < 0)
+			if (sector(run, position, MAP_BAD) == READ_STOP)
 				return -1;
 		if (checkpoint(run) != 0)
 			return -1;
@@ -317,7 +327,7 @@ static int sweep_backward(struct run *run)
 		for (position = extent.position + extent.size; position > extent.position;) {
 			position -= run->source->sector_size;
 			if (position >= run->start && position < run->end
-			    && sector(run, position, MAP_BAD) < 0)
+			    && sector(run, position, MAP_BAD) == READ_STOP)
 				return -1;
 		}
 		if (checkpoint(run) != 0)

@@ -28,9 +28,15 @@ enum sftp_open_flags {
 	SFTP_EXCL = 32,
 };
 
-/* A reply as it came: TYPE is the packet type (101 status, 102 handle, 103 data, 105
- * attributes, 201 extended reply); for a status, STATUS and MESSAGE are filled. DATA points
- * into the connection's buffer: valid until the next call. */
+/* The packet types of replies (SSH_FXP_STATUS ... SSH_FXP_EXTENDED_REPLY in the draft). */
+enum sftp_reply_type {
+	SFTP_REPLY_STATUS = 101, SFTP_REPLY_HANDLE = 102, SFTP_REPLY_DATA = 103,
+	SFTP_REPLY_ATTRS = 105, SFTP_REPLY_EXTENDED = 201,
+};
+
+/* A reply as it came: TYPE is the packet type (enum sftp_reply_type); for a status, STATUS
+ * and MESSAGE are filled. DATA points into the connection's buffer: valid until the next
+ * call. */
 struct sftp_reply {
 	uint8_t type;
 	uint32_t id;

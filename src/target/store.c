@@ -31,18 +31,35 @@ static const struct store_ops *backend_for(enum target_scheme scheme)
 	return NULL;
 }
 
-int store_fail(struct store *store, int transient, const char *format, ...)
+static int store_vfail(struct store *store, int transient, const char *format, va_list args)
 {
-	va_list args;
 	int length;
 
 	length = snprintf(store->error, sizeof store->error, "%s: ", store->target.display);
 	if (length < 0 || (size_t)length >= sizeof store->error)
 		length = 0;
-	va_start(args, format);
 	vsnprintf(store->error + length, sizeof store->error - length, format, args);
-	va_end(args);
 	store->transient = transient;
+	return -1;
+}
+
+int store_fail_permanent(struct store *store, const char *format, ...)
+{
+	va_list args;
+
+	va_start(args, format);
+	store_vfail(store, 0, format, args);
+	va_end(args);
+	return -1;
+}
+
+int store_fail_transient(struct store *store, const char *format, ...)
+{
+	va_list args;
+
+	va_start(args, format);
+	store_vfail(store, 1, format, args);
+	va_end(args);
 	return -1;
 }
 
@@ -134,10 +151,10 @@ int store_holds_files(const struct store *store)
 int store_image_open_named(struct store *store, const char *file, uint64_t *size)
 {
 	if (!store_holds_files(store))
-		return store_fail(store, 0, "unable to write %s: %s:// holds one stream or one "
+		return store_fail_permanent(store, "unable to write %s: %s:// holds one stream or one "
 		    "image, not files", file, store->ops->scheme);
 	if (strlen(file) >= sizeof store->image_name || strchr(file, '/'))
-		return store_fail(store, 0, "unable to write %s: not a plain file name", file);
+		return store_fail_permanent(store, "unable to write %s: not a plain file name", file);
 	if (store->image_opened && store_flush(store) != 0)
 		return -1;
 	snprintf(store->image_name, sizeof store->image_name, "%s", file);
@@ -177,7 +194,8 @@ int store_replace(struct store *store, const char *name, const void *data, size_
 int store_rename(struct store *store, const char *old_name, const char *new_name)
 {
 	if (!store->ops->rename)
-		return store_fail(store, 0, "unable to rename %s: %s:// holds no files", old_name,
+		return store_fail_permanent(store, "unable to rename %s: %s:// holds no files",
+		    old_name,
 		    store->ops->scheme);
 	return store->ops->rename(store, old_name, new_name);
 }
@@ -185,7 +203,7 @@ int store_rename(struct store *store, const char *old_name, const char *new_name
 int store_size_of(struct store *store, const char *name, uint64_t *size)
 {
 	if (!store->ops->size_of)
-		return store_fail(store, 0, "unable to look for %s: %s:// holds no files", name,
+		return store_fail_permanent(store, "unable to look for %s: %s:// holds no files", name,
 		    store->ops->scheme);
 	return store->ops->size_of(store, name, size);
 }

@@ -113,8 +113,12 @@ int store_free_space(struct store *store, uint64_t *bytes);
 const char *store_error(const struct store *store);
 int store_transient(const struct store *store);
 
-/* For backends: records what failed ("TARGET: unable to ...") and whether it may pass. */
-int store_fail(struct store *store, int transient, const char *format, ...)
-    __attribute__((format(printf, 3, 4)));
+/* For backends: record what failed ("TARGET: unable to ...") and return -1. A permanent
+ * failure stays whatever is tried again (no such directory, permission, full, login
+ * refused); a transient one may pass after store_reconnect (connection lost, timeout). */
+int store_fail_permanent(struct store *store, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+int store_fail_transient(struct store *store, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #endif

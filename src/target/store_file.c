@@ -36,7 +36,7 @@ static int path_of(struct store *store, const char *name, char *path, size_t siz
 {
 	if (snprintf(path, size, "%s/%s", backend(store)->dir, name) < (int)size)
 		return 0;
-	return store_fail(store, 0, "the path %s/%s is too long", backend(store)->dir, name);
+	return store_fail_permanent(store, "the path %s/%s is too long", backend(store)->dir, name);
 }
 
 /* A share is mounted (or found mounted) first; a failure there may pass (the server is
@@ -51,7 +51,7 @@ static int find_directory(struct store *store)
 		return 0;
 	}
 	if (netmount_dir(&store->target, state->dir, sizeof state->dir, why, sizeof why) != 0)
-		return store_fail(store, 1, "unable to mount: %s", why);
+		return store_fail_transient(store, "unable to mount: %s", why);
 	return 0;
 }
 
@@ -64,21 +64,21 @@ static int file_connect(struct store *store)
 	if (!store->backend) {
 		store->backend = calloc(1, sizeof(struct file_backend));
 		if (!store->backend)
-			return store_fail(store, 0, "out of memory");
+			return store_fail_permanent(store, "out of memory");
 		backend(store)->image_fd = -1;
 	}
 	if (find_directory(store) != 0)
 		return -1;
 	dir = backend(store)->dir;
 	if (stat(dir, &status) != 0)
-		return store_fail(store, 0, "unable to use the directory %s: %s", dir,
+		return store_fail_permanent(store, "unable to use the directory %s: %s", dir,
 		    errno == ENOENT ? "no such directory (create it first)" : strerror(errno));
 	if (!S_ISDIR(status.st_mode))
-		return store_fail(store, 0, "unable to use %s: not a directory", dir);
+		return store_fail_permanent(store, "unable to use %s: not a directory", dir);
 	if (target_file_guard_check(dir, why, sizeof why) != 0)
-		return store_fail(store, 0, "refused: %s", why);
+		return store_fail_permanent(store, "refused: %s", why);
 	if (access(dir, W_OK) != 0)
-		return store_fail(store, 0, "unable to write into %s: %s", dir, strerror(errno));
+		return store_fail_permanent(store, "unable to write into %s: %s", dir, strerror(errno));
 	return 0;
 }
 
@@ -101,10 +101,10 @@ static int file_image_open(struct store *store, uint64_t *size)
 	file_disconnect(store);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
-		return store_fail(store, 0, "unable to open %s: %s", path, strerror(errno));
+		return store_fail_permanent(store, "unable to open %s: %s", path, strerror(errno));
 	if (fstat(fd, &status) != 0) {
 		close(fd);
-		return store_fail(store, 0, "unable to stat %s: %s", path, strerror(errno));
+		return store_fail_permanent(store, "unable to stat %s: %s", path, strerror(errno));
 	}
 	backend(store)->image_fd = fd;
 	*size = (uint64_t)status.st_size;
@@ -115,9 +115,10 @@ static int file_image_open(struct store *store, uint64_t *size)
 static int write_failed(struct store *store, const char *file, uint64_t position, size_t size)
 {
 	if (errno == ENOSPC || errno == EDQUOT || errno == EFBIG)
-		return store_fail(store, 0, "target full: unable to write %zu bytes of %s at %"
+		return store_fail_permanent(store, "target full: unable to write %zu bytes of %s at %"
 		    PRIu64 ": %s", size, file, position, strerror(errno));
-	return store_fail(store, 0, "unable to write %zu bytes of %s at %" PRIu64 ": %s", size,
+	return store_fail_permanent(store, "unable to write %zu bytes of %s at %" PRIu64 ": %s",
+	    size,
 	    file, position, strerror(errno));
 }
 
@@ -151,7 +152,8 @@ static ssize_t file_pread(struct store *store, void *data, size_t size, uint64_t
 		got = pread(backend(store)->image_fd, data, size, (off_t)position);
 	while (got < 0 && errno == EINTR);
 	if (got < 0)
-		return store_fail(store, 0, "unable to read %s at %" PRIu64 ": %s", store->image_name,
+		return store_fail_permanent(store, "unable to read %s at %" PRIu64 ": %s",
+		    store->image_name,
 		    position, strerror(errno));
 	return got;
 }
@@ -159,7 +161,8 @@ static ssize_t file_pread(struct store *store, void *data, size_t size, uint64_t
 static int file_flush(struct store *store)
 {
 	if (fdatasync(backend(store)->image_fd) != 0)
-		return store_fail(store, 0, "unable to flush %s to storage: %s", store->image_name,
+		return store_fail_permanent(store, "unable to flush %s to storage: %s",
+		    store->image_name,
 		    strerror(errno));
 	return 0;
 }
@@ -206,7 +209,7 @@ static int file_get(struct store *store, const char *name, char **data, size_t *
 	if (fd < 0 && errno == ENOENT)
 		return 1;
 	if (fd < 0 || read_whole(fd, data, size) != 0) {
-		store_fail(store, 0, "unable to read %s: %s", path, strerror(errno));
+		store_fail_permanent(store, "unable to read %s: %s", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -224,7 +227,8 @@ static int write_temporary(struct store *store, const char *name, const void *da
 
 	if (snprintf(temporary, temporary_size, "%s/.%s.XXXXXX", backend(store)->dir, name)
 	    >= (int)temporary_size)
-		return store_fail(store, 0, "the path %s/%s is too long", backend(store)->dir, name);
+		return store_fail_permanent(store, "the path %s/%s is too long", backend(store)->dir,
+		    name);
 	fd = mkstemp(temporary);
 	if (fd < 0)
 		return write_failed(store, temporary, 0, size);
@@ -271,10 +275,11 @@ static int keep_backup(struct store *store, const char *path)
 	if (access(path, F_OK) != 0)
 		return 0;
 	if (unlink(backup) != 0 && errno != ENOENT)
-		return store_fail(store, 0, "unable to remove %s: %s", backup, strerror(errno));
+		return store_fail_permanent(store, "unable to remove %s: %s", backup, strerror(errno));
 	if (link(path, backup) == 0 || rename(path, backup) == 0)
 		return 0;
-	return store_fail(store, 0, "unable to keep %s as %s: %s", path, backup, strerror(errno));
+	return store_fail_permanent(store, "unable to keep %s as %s: %s", path, backup,
+	    strerror(errno));
 }
 
 static int file_replace(struct store *store, const char *name, const void *data, size_t size)
@@ -289,7 +294,7 @@ static int file_replace(struct store *store, const char *name, const void *data,
 		return -1;
 	}
 	if (rename(temporary, path) != 0) {
-		store_fail(store, 0, "unable to rename %s to %s: %s", temporary, path,
+		store_fail_permanent(store, "unable to rename %s to %s: %s", temporary, path,
 		    strerror(errno));
 		unlink(temporary);
 		return -1;
@@ -307,7 +312,7 @@ static int file_size_of(struct store *store, const char *name, uint64_t *size)
 	if (path_of(store, name, path, sizeof path) != 0)
 		return -1;
 	if (stat(path, &status) != 0)
-		return errno == ENOENT ? 1 : store_fail(store, 0, "unable to stat %s: %s", path,
+		return errno == ENOENT ? 1 : store_fail_permanent(store, "unable to stat %s: %s", path,
 		    strerror(errno));
 	*size = (uint64_t)status.st_size;
 	return 0;
@@ -321,7 +326,7 @@ static int file_rename(struct store *store, const char *old_name, const char *ne
 	    || path_of(store, new_name, new_path, sizeof new_path) != 0)
 		return -1;
 	if (rename(old_path, new_path) != 0 && !(errno == ENOENT && access(new_path, F_OK) == 0))
-		return store_fail(store, 0, "unable to rename %s to %s: %s", old_path, new_path,
+		return store_fail_permanent(store, "unable to rename %s to %s: %s", old_path, new_path,
 		    strerror(errno));
 	sync_directory(store);
 	return 0;
@@ -332,7 +337,7 @@ static int file_free_space(struct store *store, uint64_t *bytes)
 	struct statvfs status;
 
 	if (statvfs(backend(store)->dir, &status) != 0)
-		return store_fail(store, 0, "unable to read the free space of %s: %s",
+		return store_fail_permanent(store, "unable to read the free space of %s: %s",
 		    backend(store)->dir, strerror(errno));
 	*bytes = (uint64_t)status.f_bavail * status.f_frsize;
 	return 0;

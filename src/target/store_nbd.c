@@ -88,12 +88,13 @@ static int lost(struct store *store)
 {
 	struct nbd_backend *state = backend(store);
 
-	return store_fail(store, 1, "%s", state->nbd ? nbd_error(state->nbd) : "not connected");
+	return store_fail_transient(store, "%s",
+	    state->nbd ? nbd_error(state->nbd) : "not connected");
 }
 
 static int refused(struct store *store)
 {
-	return store_fail(store, 0, "%s", backend(store)->refused);
+	return store_fail_permanent(store, "%s", backend(store)->refused);
 }
 
 /* ---------------------------------------------------------------- replies */
@@ -176,26 +177,28 @@ static int nbd_store_connect(struct store *store)
 	int fd, transient;
 
 	if (!store->backend && !(store->backend = calloc(1, sizeof(struct nbd_backend))))
-		return store_fail(store, 0, "out of memory");
+		return store_fail_permanent(store, "out of memory");
 	state = backend(store);
 	fd = target_tcp_connect(store->target.host, target_port(&store->target), CONNECT_TIMEOUT,
 	    why, sizeof why);
 	if (fd < 0)
-		return store_fail(store, 1, "unable to connect: %s", why);
+		return store_fail_transient(store, "unable to connect: %s", why);
 	state->nbd = nbd_open(fd, store->target.path, STALL, why, sizeof why, &transient);
 	if (!state->nbd)
-		return store_fail(store, transient || state->opened_once, "%s", why);
+		/* Once the export was opened, it is known to exist: whatever fails now may pass. */
+		return transient || state->opened_once ? store_fail_transient(store, "%s", why)
+		    : store_fail_permanent(store, "%s", why);
 	if (state->opened_once && nbd_size(state->nbd) != state->export_size)
-		return store_fail(store, 0, "the export '%s' changed size from %" PRIu64 " to %"
+		return store_fail_permanent(store, "the export '%s' changed size from %" PRIu64 " to %"
 		    PRIu64 " bytes while imaging", store->target.path, state->export_size,
 		    nbd_size(state->nbd));
 	state->export_size = nbd_size(state->nbd);
 	if (nbd_flags(state->nbd) & NBD_FLAG_READ_ONLY)
-		return store_fail(store, 0, "the export '%s' is read-only (qemu-nbd without -r, "
+		return store_fail_permanent(store, "the export '%s' is read-only (qemu-nbd without -r, "
 		    "nbd-server with readonly = false)", store->target.path);
 	if (state->export_size < (uint64_t)TAIL + HEADER)
-		return store_fail(store, 0, "the export '%s' is %" PRIu64 " bytes: too small even "
-		    "for the map in its last 1 MiB", store->target.path, state->export_size);
+		return store_fail_permanent(store, "the export '%s' is %" PRIu64 " bytes: too small "
+		    "even for the map in its last 1 MiB", store->target.path, state->export_size);
 	state->opened_once = 1;
 	return 0;
 }
@@ -244,7 +247,7 @@ static int read_export(struct store *store, void *data, size_t size, uint64_t po
 		    NULL) != 0 || wait_handle(store, handle, &error) != 0)
 			return lost(store);
 		if (error)
-			return store_fail(store, 0, "unable to read %zu bytes at offset %" PRIu64
+			return store_fail_permanent(store, "unable to read %zu bytes at offset %" PRIu64
 			    " of the export: %s", chunk, position + done, strerror((int)error));
 		if (nbd_data(state->nbd, (unsigned char *)data + done, chunk) != 0)
 			return lost(store);
@@ -288,9 +291,9 @@ static int nbd_store_image_open(struct store *store, uint64_t *size)
 	if (current >= 0 && strcmp(state->slots[current].name, store->name) != 0)
 		return other_image(store, &state->slots[current]);
 	if (wanted && wanted > usable_size(state))
-		return store_fail(store, 0, "the export '%s' is %" PRIu64 " bytes, too small for "
-		    "an image of %" PRIu64 " bytes and its map (the export's last 1 MiB): make it "
-		    "at least %" PRIu64 " bytes (the image + 1048576)", store->target.path,
+		return store_fail_permanent(store, "the export '%s' is %" PRIu64 " bytes, too "
+		    "small for an image of %" PRIu64 " bytes and its map (the export's last 1 MiB): "
+		    "make it at least %" PRIu64 " bytes (the image + 1048576)", store->target.path,
 		    state->export_size, wanted, wanted + TAIL);
 	*size = usable_size(state);
 	return 0;
@@ -344,7 +347,7 @@ static int nbd_store_pwrite(struct store *store, const void *data, size_t size,
 	if (state->refused[0])
 		return refused(store);
 	if (position + size > usable_size(state))
-		return store_fail(store, 0, "the export '%s' is %" PRIu64 " bytes: it holds an "
+		return store_fail_permanent(store, "the export '%s' is %" PRIu64 " bytes: it holds an "
 		    "image of at most %" PRIu64 " bytes before its map (its last 1 MiB), unable "
 		    "to write up to byte %" PRIu64 "; make it the source's size + 1048576 bytes",
 		    store->target.path, state->export_size, usable_size(state), position + size);
@@ -352,7 +355,7 @@ static int nbd_store_pwrite(struct store *store, const void *data, size_t size,
 		chunk = size < NBD_REQUEST_MAX ? size : NBD_REQUEST_MAX;
 		entry = pending_add(state, bytes, chunk, position);
 		if (!entry)
-			return store_fail(store, 0, "out of memory for writes in flight");
+			return store_fail_permanent(store, "out of memory for writes in flight");
 		send_write(state, entry);
 		bytes += chunk, position += chunk, size -= chunk;
 	}
@@ -392,7 +395,7 @@ static int nbd_store_flush(struct store *store)
 	    || wait_handle(store, handle, &error) != 0)
 		return lost(store);
 	if (error)
-		return store_fail(store, 0, "the server could not flush the export: %s",
+		return store_fail_permanent(store, "the server could not flush the export: %s",
 		    strerror((int)error));
 	return 0;
 }
@@ -496,7 +499,7 @@ static int load_tail(struct store *store)
 	if (!state->tail_loaded) {
 		raw = malloc(TAIL);
 		if (!raw)
-			return store_fail(store, 0, "out of memory");
+			return store_fail_permanent(store, "out of memory");
 		if (read_export(store, raw, TAIL, state->export_size - TAIL) != 0) {
 			free(raw);
 			return -1;
@@ -512,7 +515,7 @@ static int load_tail(struct store *store)
 /* The export holds the image of another NAME than ours: never overwritten. */
 static int other_image(struct store *store, const struct slot *slot)
 {
-	return store_fail(store, 0, "the export '%s' holds the image of %s (its map in the "
+	return store_fail_permanent(store, "the export '%s' holds the image of %s (its map in the "
 	    "export's last 1 MiB says so): use --name %s to resume it, or another export",
 	    store->target.path, slot->name, slot->name);
 }
@@ -526,7 +529,7 @@ static int which_file(struct store *store, const char *file, char *base, size_t 
 	    : length > 4 && strcmp(file + length - 4, ".bak") == 0 ? 1 : -1;
 
 	if (slot < 0 || length - 4 >= base_size)
-		return store_fail(store, 0, "unable to keep %s: an nbd:// export holds only the "
+		return store_fail_permanent(store, "unable to keep %s: an nbd:// export holds only the "
 		    "image and its map", file);
 	memcpy(base, file, length - 4);
 	base[length - 4] = '\0';
@@ -558,7 +561,7 @@ static int nbd_store_get(struct store *store, const char *name, char **data, siz
 		return 1;
 	*data = malloc(slot->length + 1);
 	if (!*data)
-		return store_fail(store, 0, "out of memory");
+		return store_fail_permanent(store, "out of memory");
 	memcpy(*data, slot->text, slot->length + 1);
 	*size = slot->length;
 	return 0;
@@ -580,11 +583,11 @@ static int nbd_store_replace(struct store *store, const char *name, const void *
 	if (file < 0)
 		return -1;
 	if (file != 0 || strcmp(base, store->name) != 0)
-		return store_fail(store, 0, "unable to replace %s: the export holds %s.map only "
+		return store_fail_permanent(store, "unable to replace %s: the export holds %s.map only "
 		    "(and keeps its backup itself)", name, store->name);
 	if (size > SLOT - HEADER)
-		return store_fail(store, 0, "the map (%zu bytes) does not fit in the export's map "
-		    "area (%d bytes)", size, SLOT - HEADER);
+		return store_fail_permanent(store, "the map (%zu bytes) does not fit in the export's "
+		    "map area (%d bytes)", size, SLOT - HEADER);
 	if (!state->nbd || nbd_broken(state->nbd))
 		return lost(store);
 	if (load_tail(store) != 0)
@@ -597,7 +600,7 @@ static int nbd_store_replace(struct store *store, const char *name, const void *
 	length = (HEADER + size + 511) / 512 * 512;
 	raw = calloc(1, length);
 	if (!raw)
-		return store_fail(store, 0, "out of memory");
+		return store_fail_permanent(store, "out of memory");
 	slot_format(raw, store->name, sequence, data, size);
 	handle = state->next_handle++;
 	if (nbd_send(state->nbd, NBD_CMD_WRITE, handle, state->export_size - TAIL
@@ -608,7 +611,7 @@ static int nbd_store_replace(struct store *store, const char *name, const void *
 	}
 	if (error) {
 		free(raw);
-		return store_fail(store, 0, "the server refused the map's write: %s",
+		return store_fail_permanent(store, "the server refused the map's write: %s",
 		    strerror((int)error));
 	}
 	if (nbd_store_flush(store) != 0) {

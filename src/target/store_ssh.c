@@ -60,7 +60,7 @@ static int remote_path(struct store *store, const char *name, char *path, size_t
 {
 	if (snprintf(path, size, "%s/%s", store->target.path, name) < (int)size)
 		return 0;
-	return store_fail(store, 0, "the path %s/%s is too long", store->target.path, name);
+	return store_fail_permanent(store, "the path %s/%s is too long", store->target.path, name);
 }
 
 /* ---------------------------------------------------------------- pending writes */
@@ -99,7 +99,7 @@ static void write_replied(struct ssh_backend *ssh, const struct sftp_reply *repl
 
 	if (!entry)
 		return;
-	if (reply->type == 101 && reply->status == SFTP_OK) {
+	if (reply->type == SFTP_REPLY_STATUS && reply->status == SFTP_OK) {
 		pending_drop(ssh, entry);
 		return;
 	}
@@ -124,7 +124,7 @@ static int lost(struct store *store)
 
 	if (ssh->session.pid > 0 && ssh->sftp && sftp_broken(ssh->sftp))
 		target_ssh_end(&ssh->session, errors, sizeof errors);
-	return store_fail(store, 1, "%s%s%s", ssh->sftp ? sftp_error(ssh->sftp)
+	return store_fail_transient(store, "%s%s%s", ssh->sftp ? sftp_error(ssh->sftp)
 	    : "not connected", errors[0] ? ": " : "", errors);
 }
 
@@ -135,8 +135,8 @@ static int refused(struct store *store)
 	uint64_t available;
 
 	if (store->ops->free_space(store, &available) == 0 && available < (1 << 20))
-		return store_fail(store, 0, "the target is full (%s)", ssh->refused);
-	return store_fail(store, 0, "%s", ssh->refused);
+		return store_fail_permanent(store, "the target is full (%s)", ssh->refused);
+	return store_fail_permanent(store, "%s", ssh->refused);
 }
 
 /* Waits for the reply to ID; -1 (transient) when the connection broke. */
@@ -160,12 +160,22 @@ static int directory_check(struct store *store)
 	if (call(store, sftp_send_stat(ssh->sftp, store->target.path), &reply) != 0)
 		return -1;
 	if (sftp_reply_attributes(&reply, &attributes) != 0)
-		return store_fail(store, 0, "unable to use the directory %s: %s", store->target.path,
-		    reply.status == SFTP_NO_SUCH_FILE ? "no such directory (create it first)"
-		    : sftp_status_text(&reply));
+		return store_fail_permanent(store, "unable to use the directory %s: %s",
+		    store->target.path, reply.status == SFTP_NO_SUCH_FILE
+		    ? "no such directory (create it first)" : sftp_status_text(&reply));
 	if (attributes.has_permissions && !S_ISDIR(attributes.permissions))
-		return store_fail(store, 0, "unable to use %s: not a directory", store->target.path);
+		return store_fail_permanent(store, "unable to use %s: not a directory",
+		    store->target.path);
 	return 0;
+}
+
+/* target_ssh_check's verdict: an error on the way (no route, a timeout) may pass, a
+ * refusal (the login, the host key) does not. */
+static int check_failed(struct store *store, const struct target_ssh_check *check)
+{
+	if (check->state == TARGET_SSH_ERROR)
+		return store_fail_transient(store, "%s", check->why);
+	return store_fail_permanent(store, "%s", check->why);
 }
 
 /* A target checked before (target_ssh_ready) gets its session at once; the check's own
@@ -179,29 +189,29 @@ static int ssh_connect(struct store *store)
 	int fd, ready;
 
 	if (!store->backend && !(store->backend = calloc(1, sizeof(struct ssh_backend))))
-		return store_fail(store, 0, "out of memory");
+		return store_fail_permanent(store, "out of memory");
 	ssh = backend(store);
 	ssh->session.pid = -1;
 	ssh->session.errors = -1;
 	ready = target_ssh_ready(&store->target);
 	if (!ready && target_ssh_check(&store->target, &check) != TARGET_SSH_OK)
-		return store_fail(store, check.state == TARGET_SSH_ERROR, "%s", check.why);
+		return check_failed(store, &check);
 	if (target_ssh_subsystem(&store->target, "sftp", &fd, &ssh->session, why,
 	    sizeof why) != 0)
-		return store_fail(store, 0, "%s", why);
+		return store_fail_permanent(store, "%s", why);
 	ssh->sftp = sftp_start(fd, STALL, on_reply, ssh, why, sizeof why);
 	if (!ssh->sftp) {
 		target_ssh_end(&ssh->session, errors, sizeof errors);
 		if (ready && target_ssh_check(&store->target, &check) != TARGET_SSH_OK)
-			return store_fail(store, check.state == TARGET_SSH_ERROR, "%s", check.why);
+			return check_failed(store, &check);
 		/* A host key that changed since the first connection is no outage: trying again
 		 * would keep sending the image towards whoever answers now. dbclient's last lines
 		 * are "Fingerprint is SHA256:...; Expected SHA256:...". */
 		if (strstr(errors, "mismatch") || (strstr(errors, "Fingerprint is ")
 		    && strstr(errors, "Expected ")))
-			return store_fail(store, 0, "the host key of %s changed since the first "
+			return store_fail_permanent(store, "the host key of %s changed since the first "
 			    "connection (%s)", store->target.host, errors);
-		return store_fail(store, 1, "%s%s%s", why, errors[0] ? ": " : "", errors);
+		return store_fail_transient(store, "%s%s%s", why, errors[0] ? ": " : "", errors);
 	}
 	return directory_check(store);
 }
@@ -256,11 +266,12 @@ static int ssh_image_open(struct store *store, uint64_t *size)
 	    &reply) != 0)
 		return -1;
 	if (sftp_reply_handle(&reply, ssh->handle, &ssh->handle_size) != 0)
-		return store_fail(store, 0, "unable to open %s: %s", path, sftp_status_text(&reply));
+		return store_fail_permanent(store, "unable to open %s: %s", path,
+		    sftp_status_text(&reply));
 	if (call(store, sftp_send_fstat(ssh->sftp, ssh->handle, ssh->handle_size), &reply) != 0)
 		return -1;
 	if (sftp_reply_attributes(&reply, &attributes) != 0 || !attributes.has_size)
-		return store_fail(store, 0, "unable to learn the size of %s: %s", path,
+		return store_fail_permanent(store, "unable to learn the size of %s: %s", path,
 		    sftp_status_text(&reply));
 	*size = attributes.size;
 	ssh->image_open = 1;
@@ -311,7 +322,7 @@ static int ssh_pwrite(struct store *store, const void *data, size_t size, uint64
 			struct pending *bigger = realloc(ssh->pending, capacity * sizeof *bigger);
 
 			if (!bigger)
-				return store_fail(store, 0, "out of memory for writes in flight");
+				return store_fail_permanent(store, "out of memory for writes in flight");
 			ssh->pending = bigger;
 			ssh->capacity = capacity;
 		}
@@ -319,7 +330,7 @@ static int ssh_pwrite(struct store *store, const void *data, size_t size, uint64
 		entry->data = chunk == SFTP_WRITE_MAX && ssh->spares ? ssh->spare[--ssh->spares]
 		    : malloc(chunk);
 		if (!entry->data)
-			return store_fail(store, 0, "out of memory for writes in flight");
+			return store_fail_permanent(store, "out of memory for writes in flight");
 		memcpy(entry->data, bytes, chunk);
 		entry->offset = position;
 		entry->size = chunk;
@@ -361,8 +372,8 @@ static int ssh_flush(struct store *store)
 	if (call(store, sftp_send_fsync(ssh->sftp, ssh->handle, ssh->handle_size), &reply) != 0)
 		return -1;
 	if (reply.status != SFTP_OK)
-		return store_fail(store, 0, "the server could not sync %s: %s", store->image_name,
-		    sftp_status_text(&reply));
+		return store_fail_permanent(store, "the server could not sync %s: %s",
+		    store->image_name, sftp_status_text(&reply));
 	ssh->unsynced = 0;
 	return 0;
 }
@@ -391,7 +402,7 @@ static ssize_t ssh_pread(struct store *store, void *data, size_t size, uint64_t 
 				return -1;
 			if (sftp_reply_data(&reply, &got, &length) != 0) {
 				if (reply.status != SFTP_EOF)
-					return store_fail(store, 0, "unable to read %s at %llu: %s",
+					return store_fail_permanent(store, "unable to read %s at %llu: %s",
 					    store->image_name, (unsigned long long)(position + done),
 					    sftp_status_text(&reply));
 				return (ssize_t)done;	/* the file ends here */
@@ -415,17 +426,64 @@ static int close_handle(struct store *store, const char *handle, size_t handle_s
 
 	if (call(store, sftp_send_close(backend(store)->sftp, handle, handle_size), &reply) != 0)
 		return -1;
-	return reply.status == SFTP_OK ? 0 : store_fail(store, 0, "close failed: %s",
+	return reply.status == SFTP_OK ? 0 : store_fail_permanent(store, "close failed: %s",
 	    sftp_status_text(&reply));
+}
+
+/* Closes HANDLE after a failure: the failure already recorded stays the one reported, and
+ * over a broken connection there is nothing left to close. */
+static void close_after_failure(struct store *store, const char *handle, size_t handle_size)
+{
+	struct ssh_backend *ssh = backend(store);
+	char error[sizeof store->error];
+	int transient = store->transient;
+
+	if (!ssh->sftp || sftp_broken(ssh->sftp))
+		return;
+	memcpy(error, store->error, sizeof error);
+	close_handle(store, handle, handle_size);
+	memcpy(store->error, error, sizeof error);
+	store->transient = transient;
+}
+
+/* The file behind HANDLE from its start, into a malloc'd *BUFFER (NUL added). */
+static int read_whole(struct store *store, const char *path, const char *handle,
+    size_t handle_size, char **buffer, size_t *used)
+{
+	struct ssh_backend *ssh = backend(store);
+	const unsigned char *got;
+	struct sftp_reply reply;
+	size_t length;
+	char *bigger;
+
+	for (;;) {
+		if (call(store, sftp_send_read(ssh->sftp, handle, handle_size, *used, SFTP_WRITE_MAX),
+		    &reply) != 0)
+			return -1;
+		if (sftp_reply_data(&reply, &got, &length) != 0)
+			break;
+		if (!(bigger = realloc(*buffer, *used + length + 1)))
+			return store_fail_permanent(store, "out of memory reading %s", path);
+		*buffer = bigger;
+		memcpy(*buffer + *used, got, length);
+		*used += length;
+	}
+	if (reply.status != SFTP_EOF)
+		return store_fail_permanent(store, "unable to read %s: %s", path,
+		    sftp_status_text(&reply));
+	if (!*buffer && !(*buffer = malloc(1)))
+		return store_fail_permanent(store, "out of memory reading %s", path);
+	(*buffer)[*used] = '\0';
+	return 0;
 }
 
 static int ssh_get(struct store *store, const char *name, char **data, size_t *size)
 {
 	struct ssh_backend *ssh = backend(store);
-	char path[PATH_MAX], handle[SFTP_HANDLE_MAX], *buffer = NULL, *bigger;
-	size_t handle_size, length, used = 0;
-	const unsigned char *got;
+	char path[PATH_MAX], handle[SFTP_HANDLE_MAX], *buffer = NULL;
+	size_t handle_size, used = 0;
 	struct sftp_reply reply;
+	int rc;
 
 	if (!ssh->sftp || sftp_broken(ssh->sftp))
 		return lost(store);
@@ -434,61 +492,36 @@ static int ssh_get(struct store *store, const char *name, char **data, size_t *s
 		return -1;
 	if (sftp_reply_handle(&reply, handle, &handle_size) != 0)
 		return reply.status == SFTP_NO_SUCH_FILE ? 1
-		    : store_fail(store, 0, "unable to read %s: %s", path, sftp_status_text(&reply));
-	for (;;) {
-		if (call(store, sftp_send_read(ssh->sftp, handle, handle_size, used, SFTP_WRITE_MAX),
-		    &reply) != 0)
-			goto fail;
-		if (sftp_reply_data(&reply, &got, &length) != 0)
-			break;
-		bigger = realloc(buffer, used + length + 1);
-		if (!bigger) {
-			store_fail(store, 0, "out of memory reading %s", path);
-			goto fail;
-		}
-		buffer = bigger;
-		memcpy(buffer + used, got, length);
-		used += length;
-	}
-	if (reply.status != SFTP_EOF) {
-		store_fail(store, 0, "unable to read %s: %s", path, sftp_status_text(&reply));
-		goto fail;
-	}
-	if (close_handle(store, handle, handle_size) != 0) {
+		    : store_fail_permanent(store, "unable to read %s: %s", path,
+		    sftp_status_text(&reply));
+	rc = read_whole(store, path, handle, handle_size, &buffer, &used);
+	if (rc == 0)
+		rc = close_handle(store, handle, handle_size);
+	else
+		close_after_failure(store, handle, handle_size);
+	if (rc != 0) {
 		free(buffer);
 		return -1;
 	}
-	if (!buffer && !(buffer = malloc(1)))
-		return store_fail(store, 0, "out of memory reading %s", path);
-	buffer[used] = '\0';
 	*data = buffer;
 	*size = used;
 	return 0;
-fail:
-	free(buffer);
-	return -1;
 }
 
-/* Writes PATH whole, synced: every write's status awaited (a map is small). */
-static int write_whole(struct store *store, const char *path, const void *data, size_t size)
+/* Every write of DATA to HANDLE, all sent before the first reply is awaited (a manifest of
+ * 100k files is some 30 MB: one round trip per 128 KiB cost seconds). OpenSSH's
+ * sftp-server answers in order, so the replies are taken in the order the requests went.
+ * DATA stays as it is until this returns: the requests refer to it, uncopied. */
+static int write_all_at_once(struct store *store, const char *path, const char *handle,
+    size_t handle_size, const void *data, size_t size)
 {
 	struct ssh_backend *ssh = backend(store);
-	char handle[SFTP_HANDLE_MAX];
-	size_t handle_size, done, chunk, count, i, refused;
+	size_t done, chunk, count, i, refused;
 	struct sftp_reply reply;
 	uint32_t *ids;
 
-	if (call(store, sftp_send_open(ssh->sftp, path, SFTP_WRITE | SFTP_CREAT | SFTP_TRUNC),
-	    &reply) != 0)
-		return -1;
-	if (sftp_reply_handle(&reply, handle, &handle_size) != 0)
-		return store_fail(store, 0, "unable to create %s: %s", path, sftp_status_text(&reply));
-	/* All the writes go out before the first reply is awaited (a manifest of 100k files
-	 * is some 30 MB: one round trip per 128 KiB cost seconds). OpenSSH's sftp-server
-	 * answers in order, so the replies are taken in the order the requests went. DATA
-	 * stays as it is until this returns: the requests refer to it, uncopied. */
 	if (!(ids = malloc((size / SFTP_WRITE_MAX + 1) * sizeof *ids)))
-		return store_fail(store, 0, "unable to write %s: out of memory", path);
+		return store_fail_permanent(store, "unable to write %s: out of memory", path);
 	for (done = 0, count = 0; done < size; done += chunk) {
 		chunk = size - done < SFTP_WRITE_MAX ? size - done : SFTP_WRITE_MAX;
 		ids[count++] = sftp_send_write_ref(ssh->sftp, handle, handle_size, done,
@@ -501,18 +534,48 @@ static int write_whole(struct store *store, const char *path, const void *data, 
 			return -1;	/* broken: the queue is dropped with the connection */
 		}
 		if (reply.status != SFTP_OK && !refused++)
-			store_fail(store, 0, "unable to write %s: %s", path,
+			store_fail_permanent(store, "unable to write %s: %s", path,
 			    sftp_status_text(&reply));
 	}
 	free(ids);
-	if (refused)
+	return refused ? -1 : 0;
+}
+
+static int sync_handle(struct store *store, const char *path, const char *handle,
+    size_t handle_size)
+{
+	struct ssh_backend *ssh = backend(store);
+	struct sftp_reply reply;
+
+	if (!sftp_has_extension(ssh->sftp, "fsync@openssh.com"))
+		return 0;
+	if (call(store, sftp_send_fsync(ssh->sftp, handle, handle_size), &reply) != 0)
 		return -1;
-	if (sftp_has_extension(ssh->sftp, "fsync@openssh.com")) {
-		if (call(store, sftp_send_fsync(ssh->sftp, handle, handle_size), &reply) != 0)
-			return -1;
-		if (reply.status != SFTP_OK)
-			return store_fail(store, 0, "unable to sync %s: %s", path,
-			    sftp_status_text(&reply));
+	if (reply.status != SFTP_OK)
+		return store_fail_permanent(store, "unable to sync %s: %s", path,
+		    sftp_status_text(&reply));
+	return 0;
+}
+
+/* Writes PATH whole, synced: every write's status awaited (a map is small). The handle is
+ * closed on every way out, so a refused write leaves no file open on the server. */
+static int write_whole(struct store *store, const char *path, const void *data, size_t size)
+{
+	struct ssh_backend *ssh = backend(store);
+	char handle[SFTP_HANDLE_MAX];
+	struct sftp_reply reply;
+	size_t handle_size;
+
+	if (call(store, sftp_send_open(ssh->sftp, path, SFTP_WRITE | SFTP_CREAT | SFTP_TRUNC),
+	    &reply) != 0)
+		return -1;
+	if (sftp_reply_handle(&reply, handle, &handle_size) != 0)
+		return store_fail_permanent(store, "unable to create %s: %s", path,
+		    sftp_status_text(&reply));
+	if (write_all_at_once(store, path, handle, handle_size, data, size) != 0
+	    || sync_handle(store, path, handle, handle_size) != 0) {
+		close_after_failure(store, handle, handle_size);
+		return -1;
 	}
 	return close_handle(store, handle, handle_size);
 }
@@ -527,7 +590,8 @@ static int status_call(struct store *store, uint32_t id, int missing_ok, const c
 		return -1;
 	if (reply.status == SFTP_OK || (missing_ok && reply.status == SFTP_NO_SUCH_FILE))
 		return 0;
-	return store_fail(store, 0, "unable to %s %s: %s", what, path, sftp_status_text(&reply));
+	return store_fail_permanent(store, "unable to %s %s: %s", what, path,
+	    sftp_status_text(&reply));
 }
 
 static int ssh_replace(struct store *store, const char *name, const void *data, size_t size)
@@ -579,7 +643,7 @@ static int ssh_size_of(struct store *store, const char *name, uint64_t *size)
 	}
 	if (reply.status == SFTP_NO_SUCH_FILE)
 		return 1;
-	return store_fail(store, 0, "unable to stat %s: %s", path, sftp_status_text(&reply));
+	return store_fail_permanent(store, "unable to stat %s: %s", path, sftp_status_text(&reply));
 }
 
 static int ssh_rename(struct store *store, const char *old_name, const char *new_name)
@@ -604,7 +668,7 @@ static int ssh_rename(struct store *store, const char *old_name, const char *new
 	if (reply.status == SFTP_NO_SUCH_FILE
 	    && (there = ssh_size_of(store, new_name, &size)) != 1)
 		return there;
-	return store_fail(store, 0, "unable to rename %s to %s: %s", old_path, new_path,
+	return store_fail_permanent(store, "unable to rename %s to %s: %s", old_path, new_path,
 	    sftp_status_text(&reply));
 }
 

@@ -60,9 +60,9 @@ static const char *map_dir(void)
 /* A lost stream cannot be resumed: permanent, whatever the cause. */
 static int broken(struct store *store, const char *why)
 {
-	return store_fail(store, 0, "the stream broke after %" PRIu64 " bytes (%s); a tcp:// "
-	    "stream cannot be resumed: run the same command again to send it from the start, or "
-	    "image to ssh:// or nbd://, which resume after a lost connection",
+	return store_fail_permanent(store, "the stream broke after %" PRIu64 " bytes (%s); a "
+	    "tcp:// stream cannot be resumed: run the same command again to send it from the "
+	    "start, or image to ssh:// or nbd://, which resume after a lost connection",
 	    backend(store)->sent, why);
 }
 
@@ -73,7 +73,7 @@ static int tcp_connect(struct store *store)
 
 	if (!store->backend) {
 		if (!(store->backend = calloc(1, sizeof(struct tcp_backend))))
-			return store_fail(store, 0, "out of memory");
+			return store_fail_permanent(store, "out of memory");
 		backend(store)->fd = -1;
 	}
 	state = backend(store);
@@ -82,7 +82,7 @@ static int tcp_connect(struct store *store)
 	state->fd = target_tcp_connect(store->target.host, target_port(&store->target),
 	    CONNECT_TIMEOUT, why, sizeof why);
 	if (state->fd < 0)
-		return store_fail(store, 1, "unable to connect: %s", why);
+		return store_fail_transient(store, "unable to connect: %s", why);
 	return 0;
 }
 
@@ -131,10 +131,10 @@ static int tcp_pwrite(struct store *store, const void *data, size_t size, uint64
 	if (state->fd < 0 || state->finished)
 		return broken(store, "not connected");
 	if (position != state->sent)
-		return store_fail(store, 0, "a tcp:// stream takes the source's bytes in order only, "
-		    "but the next write is at byte %" PRIu64 " after %" PRIu64 " bytes sent (%s); "
-		    "image this source to ssh:// or nbd://, which take writes at any position and "
-		    "resume", position, state->sent, position > state->sent
+		return store_fail_permanent(store, "a tcp:// stream takes the source's bytes in order "
+		    "only, but the next write is at byte %" PRIu64 " after %" PRIu64 " bytes sent "
+		    "(%s); image this source to ssh:// or nbd://, which take writes at any position "
+		    "and resume", position, state->sent, position > state->sent
 		    ? "a read error made imaging skip ahead, or --input-position" : "going back");
 	while (size) {
 		if (wait_writable(state->fd) != 0)
@@ -193,7 +193,7 @@ static int tcp_flush(struct store *store)
 static ssize_t tcp_pread(struct store *store, void *data, size_t size, uint64_t position)
 {
 	(void)data, (void)size, (void)position;
-	return store_fail(store, 0, "a tcp:// stream cannot be read back");
+	return store_fail_permanent(store, "a tcp:// stream cannot be read back");
 }
 
 /* Every run starts the stream from byte 0: no map is ever found. */
@@ -211,23 +211,26 @@ static int tcp_replace(struct store *store, const char *name, const void *data, 
 	int fd;
 
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-		return store_fail(store, 0, "unable to create %s for the map: %s", dir,
+		return store_fail_permanent(store, "unable to create %s for the map: %s", dir,
 		    strerror(errno));
 	snprintf(path, sizeof path, "%s/%s", dir, name);
 	snprintf(temporary, sizeof temporary, "%s.tmp", path);
 	snprintf(backup, sizeof backup, "%s.bak", path);
 	fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return store_fail(store, 0, "unable to write %s: %s", temporary, strerror(errno));
+		return store_fail_permanent(store, "unable to write %s: %s", temporary,
+		    strerror(errno));
 	if (write(fd, data, size) != (ssize_t)size) {
 		close(fd);
-		return store_fail(store, 0, "unable to write %s: %s", temporary, strerror(errno));
+		return store_fail_permanent(store, "unable to write %s: %s", temporary,
+		    strerror(errno));
 	}
 	close(fd);
 	if (link(path, backup) != 0 && errno == EEXIST && unlink(backup) == 0)
 		link(path, backup);
 	if (rename(temporary, path) != 0)
-		return store_fail(store, 0, "unable to rename %s: %s", temporary, strerror(errno));
+		return store_fail_permanent(store, "unable to rename %s: %s", temporary,
+		    strerror(errno));
 	return 0;
 }
 

@@ -216,8 +216,10 @@ out:
 	if (rc != 0) {
 		int saved = errno;
 
-		err_warn("unable to store %s on %s (%s %s)", name, target->display, step,
-		    strcmp(step, "create") == 0 ? temporary : step);
+		/* Every step acts on the temporary file; only the rename names both. */
+		err_warn("unable to store %s on %s (%s %s%s%s)", name, target->display, step,
+		    temporary, strcmp(step, "rename") == 0 ? " to " : "",
+		    strcmp(step, "rename") == 0 ? final : "");
 		if (fd >= 0)
 			close(fd);
 		if (strcmp(step, "create") != 0)

@@ -16,6 +16,9 @@ ISO = os.path.join(lib.TOP, "images", "rescue.iso")
 def _check_ready(ctx, disk, before, *boot):
     with ctx.guest(*boot, "--disk", disk) as guest:
         ready = guest.wait_for(READY, timeout=360)
+        # One source disk is attached: "disks=0 guarded=0" would mean none was found,
+        # which must not pass for "every disk is guarded".
+        assert int(ready.group(1)) >= 1, "no disk found: " + ready.group(0)
         assert ready.group(1) == ready.group(2), "a disk is not guarded: " + ready.group(0)
     assert lib.sha256(disk) == before, "the source disk changed"
 

@@ -344,6 +344,45 @@ static void test_unguard_refusals(void **state)
 	fake_sysfs_remove(sysfs);
 }
 
+/* rescue ssh picks its subcommand from a table: each wrong line is a usage error that
+ * names the bad word, before anything is started or written. */
+static void test_ssh_subcommand_usage_errors(void **state)
+{
+	static const struct {
+		char *words[4];
+		const char *message;
+	} mistakes[] = {
+		{ { "frobnicate" }, "unknown subcommand 'frobnicate' (want status, on, off, add-key, "
+		    "password, fingerprints or reverse)" },
+		{ { "status", "--url", "http://x/keys" }, "--url does not go with 'status'" },
+		{ { "on", "--json" }, "--json does not go with 'on'" },
+		{ { "password", "--stop" }, "--stop does not go with 'password'" },
+		{ { "status", "--remote-port", "2222" }, "--remote-port does not go with 'status'" },
+		{ { "fingerprints", "--off" }, "--off does not go with 'fingerprints'" },
+		{ { "off", "now" }, "'off' takes no operand, got 'now'" },
+		{ { "reverse" }, "reverse takes ssh://USER@HOST[:PORT] or --stop" },
+		{ { "reverse", "--stop", "ssh://a@b" }, "reverse takes ssh://USER@HOST[:PORT] or --stop" },
+		{ { "reverse", "--remote-port", "22x", "ssh://a@b" },
+		    "--remote-port wants a number 1-65535" },
+		{ { "add-key", "--url", "http://x/keys", "--config" },
+		    "add-key takes one of LINE, --url or --config" },
+	};
+	struct run run;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof mistakes / sizeof mistakes[0]; i++) {
+		char *const *words = mistakes[i].words;
+
+		run_simple(&run, ARGV("ssh", words[0], words[1], words[2], words[3]), "");
+		if (exit_code(&run) != 2 || !strstr(run.err, mistakes[i].message)
+		    || strncmp(run.err, "rescue ssh: fatal: ", 19) != 0)
+			fail_msg("ssh %s %s: exit %d, stderr: %s", words[0], words[1] ? words[1] : "",
+			    exit_code(&run), run.err);
+		run_free(&run);
+	}
+}
+
 /* guard sets the guard again and reads it back; a partition names its disk. */
 static void test_guard_sets_and_reads_back(void **state)
 {
@@ -599,6 +638,7 @@ int main(void)
 		cmocka_unit_test(test_no_arguments_and_login_shell_open_the_menu),
 		cmocka_unit_test(test_menu_lists_disks_from_sysfs_with_the_command_line),
 		cmocka_unit_test(test_unguard_refusals),
+		cmocka_unit_test(test_ssh_subcommand_usage_errors),
 		cmocka_unit_test(test_guard_sets_and_reads_back),
 		cmocka_unit_test(test_menu_rejects_unknown_entries_and_goes_on),
 		cmocka_unit_test(test_menu_runs_table_commands_as_rescue_command_lines),

@@ -31,7 +31,7 @@ static void count_reply(void *context, const struct sftp_reply *reply)
 {
 	struct fixture *fixture = context;
 
-	if (reply->type == 101 && reply->status == SFTP_OK)
+	if (reply->type == SFTP_REPLY_STATUS && reply->status == SFTP_OK)
 		fixture->acks++;
 	else
 		fixture->failures++;
@@ -116,7 +116,7 @@ static void expect_status_at(struct fixture *fixture, uint32_t id, uint32_t stat
 	struct sftp_reply reply;
 
 	assert_int_equal(sftp_wait(fixture->sftp, id, &reply), 0);
-	if (reply.type != 101)
+	if (reply.type != SFTP_REPLY_STATUS)
 		fail_msg("line %d: reply type %u, want a status", line, reply.type);
 	if (reply.status != status)
 		fail_msg("status %u (%s), want %u", reply.status, sftp_status_text(&reply), status);
@@ -286,12 +286,12 @@ static void test_permission_denied_is_told_apart(void **state)
 	snprintf(inside, sizeof inside, "%s/image", locked);
 	assert_int_equal(sftp_wait(fixture->sftp, sftp_send_open(fixture->sftp, inside,
 	    SFTP_WRITE | SFTP_CREAT), &reply), 0);
-	assert_int_equal(reply.type, 101);
+	assert_int_equal(reply.type, SFTP_REPLY_STATUS);
 	assert_int_equal(reply.status, SFTP_PERMISSION_DENIED);
 	assert_string_equal(sftp_status_text(&reply), "Permission denied");
 	expect_status(fixture, sftp_send_remove(fixture->sftp, locked), SFTP_PERMISSION_DENIED);
 	assert_int_equal(sftp_wait(fixture->sftp, sftp_send_stat(fixture->sftp, locked), &reply), 0);
-	assert_int_equal(reply.type, 105);
+	assert_int_equal(reply.type, SFTP_REPLY_ATTRS);
 }
 
 /* The server gone: the connection says so, every later call fails at once. */

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <setjmp.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -21,6 +23,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "lib/capture.h"
 #include "lib/fake_sysfs.h"
 #include "target/store.h"
 #include "target/target.h"
@@ -254,6 +257,41 @@ static void test_file_put_refuses_bad_names_and_missing_dirs(void **state)
 	assert_int_equal(count_entries(dir), 0);
 	parse_ok("tcp://host:1");
 	assert_int_equal(target_put_file(&target, "x.txt", "x", 1), -1);
+	remove_dir(dir);
+	free(dir);
+}
+
+/* A write that fails (the file size limit here, a full disk on the appliance) is named
+ * with the step and the temporary file it failed on, and leaves nothing behind. */
+static void test_file_put_names_the_failed_write(void **state)
+{
+	char *dir = temporary_dir(), url[128], expected[256];
+	static char big[64 << 10];
+	struct rlimit saved, small;
+	struct capture capture;
+	int rc;
+
+	(void)state;
+	snprintf(url, sizeof url, "file://%s", dir);
+	parse_ok(url);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
+	small = saved;
+	small.rlim_cur = 4096;
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	capture_start(&capture);
+	rc = target_put_file(&target, "big.bin", big, sizeof big);
+	capture_stop(&capture);
+	setrlimit(RLIMIT_FSIZE, &saved);
+	signal(SIGXFSZ, SIG_DFL);
+	assert_int_equal(rc, -1);
+	snprintf(expected, sizeof expected, "unable to store big.bin on file://%s (write %s/.big.bin.",
+	    dir, dir);
+	if (strstr(capture.err, expected) == NULL || strstr(capture.err, "File too large") == NULL)
+		fail_msg("want '%s...: File too large', got: %s", expected, capture.err);
+	assert_null(strstr(capture.err, "write write"));
+	assert_int_equal(count_entries(dir), 0);
+	capture_free(&capture);
 	remove_dir(dir);
 	free(dir);
 }
@@ -613,6 +651,97 @@ static void test_ssh_store_writes_at_positions_and_replaces_the_map(void **state
 	store_close(store);
 }
 
+/* Whether PID is sshd or runs under it (internal-sftp runs in the session's process). */
+static int under_sshd(long pid)
+{
+	char path[64], text[512], *close_paren;
+	long parent;
+	FILE *file;
+	int depth;
+
+	for (depth = 0; depth < 16 && pid > 1; depth++, pid = parent) {
+		if (pid == (long)sshd.pid)
+			return 1;
+		snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+		if (!(file = fopen(path, "r")))
+			return 0;
+		parent = 0;
+		if (!fgets(text, sizeof text, file) || !(close_paren = strrchr(text, ')'))
+		    || sscanf(close_paren + 1, " %*c %ld", &parent) != 1)
+			parent = 0;
+		fclose(file);
+	}
+	return 0;
+}
+
+/* How many descriptors of sshd's processes are open on PATH: a handle the client left
+ * open on the server shows here. */
+static int server_descriptors_on(const char *path)
+{
+	char fd_dir[300], link_path[600], target_path[PATH_MAX];
+	struct dirent *process, *fd;
+	DIR *proc = opendir("/proc"), *fds;
+	int count = 0;
+	ssize_t got;
+
+	assert_non_null(proc);
+	while ((process = readdir(proc))) {
+		if (process->d_name[0] < '1' || process->d_name[0] > '9'
+		    || !under_sshd(atol(process->d_name)))
+			continue;
+		snprintf(fd_dir, sizeof fd_dir, "/proc/%s/fd", process->d_name);
+		if (!(fds = opendir(fd_dir)))
+			continue;
+		while ((fd = readdir(fds))) {
+			snprintf(link_path, sizeof link_path, "%s/%s", fd_dir, fd->d_name);
+			got = readlink(link_path, target_path, sizeof target_path - 1);
+			if (got > 0 && (target_path[got] = '\0', strcmp(target_path, path) == 0))
+				count++;
+		}
+		closedir(fds);
+	}
+	closedir(proc);
+	return count;
+}
+
+/* A map that cannot be read (a directory) or written (/dev/full): the call fails with the
+ * server's reason, and the file it opened is closed again on the server. */
+static void test_ssh_store_closes_what_a_failed_call_opened(void **state)
+{
+	char why[1024], link_path[512], *map;
+	struct store *store;
+	size_t map_size;
+	int transient;
+
+	(void)state;
+	if (sshd.pid <= 0)
+		skip();
+	store = store_for("root", "", sshd.port, why, sizeof why, &transient);
+	if (!store)
+		fail_msg("store_open: %s", why);
+	snprintf(link_path, sizeof link_path, "%s/receive/disk.map", sshd.dir);
+	unlink(link_path);	/* the map an earlier test left */
+	assert_int_equal(symlink(sshd.dir, link_path), 0);
+	assert_int_equal(store_get(store, "disk.map", &map, &map_size), -1);
+	assert_non_null(strstr(store_error(store), "unable to read"));
+	assert_false(store_transient(store));
+	assert_int_equal(server_descriptors_on(sshd.dir), 0);
+	unlink(link_path);
+	snprintf(link_path, sizeof link_path, "%s/receive/disk.map.tmp", sshd.dir);
+	assert_int_equal(symlink("/dev/full", link_path), 0);
+	assert_int_equal(store_replace(store, "disk.map", "map\n", 4), -1);
+	assert_non_null(strstr(store_error(store), "unable to write"));
+	assert_false(store_transient(store));
+	assert_int_equal(server_descriptors_on("/dev/full"), 0);
+	unlink(link_path);
+	/* The connection is still good for the next call. */
+	assert_int_equal(store_replace(store, "disk.map", "map\n", 4), 0);
+	file_expect("disk.map", "map\n", 4);
+	store_close(store);
+	snprintf(link_path, sizeof link_path, "%s/receive/disk.map", sshd.dir);
+	unlink(link_path);
+}
+
 /* A TCP proxy to sshd that cuts each connection after a random 200 KiB to 1.2 MiB sent
  * towards the server: the connection dies mid-transfer, as a flaky link does. */
 static pid_t cutting_proxy(unsigned *port)
@@ -729,6 +858,7 @@ int main(void)
 		cmocka_unit_test(test_default_target_and_config_password),
 		cmocka_unit_test(test_file_put_stores_exactly_and_leaves_no_temporary),
 		cmocka_unit_test(test_file_put_refuses_bad_names_and_missing_dirs),
+		cmocka_unit_test(test_file_put_names_the_failed_write),
 		cmocka_unit_test(test_file_put_refused_on_a_guarded_device),
 		cmocka_unit_test(test_ssh_unreachable_is_named_before_anything_else),
 		cmocka_unit_test(test_shell_quote),
@@ -737,6 +867,7 @@ int main(void)
 		cmocka_unit_test(test_ssh_put_file_is_atomic_and_exact),
 		cmocka_unit_test(test_ssh_check_names_host_key_and_refused_login),
 		cmocka_unit_test(test_ssh_store_writes_at_positions_and_replaces_the_map),
+		cmocka_unit_test(test_ssh_store_closes_what_a_failed_call_opened),
 		cmocka_unit_test(test_ssh_store_survives_cut_connections_byte_exact),
 	};
 
