@@ -1,0 +1,153 @@
+/* dbpage_innodb.c: one InnoDB page recognised by its checksum (see dbpage_innodb.h). */
+#include <string.h>
+
+#include "base/crc32c.h"
+#include "salvage/dbpage_innodb.h"
+
+/* Offsets in the FIL header and trailer, and in the FSP header of page 0. */
+enum {
+	FIL_CHECKSUM = 0, FIL_PAGE_NUMBER = 4, FIL_LSN = 16, FIL_TYPE = 24,
+	FIL_FLUSH_LSN = 26, FIL_SPACE_ID = 34, FIL_DATA = 38, FIL_TRAILER = 8,
+	FSP_SIZE = FIL_DATA + 8, FSP_FLAGS = FIL_DATA + 16,
+};
+
+/* MariaDB marks a full_crc32 page-compressed page with the top bit of its type. */
+enum { FIL_TYPE_COMPRESSED_FCRC32 = 0x8000 };
+
+static uint32_t read_be32(const unsigned char *bytes)
+{
+	return (uint32_t)bytes[0] << 24 | (uint32_t)bytes[1] << 16 | (uint32_t)bytes[2] << 8
+	    | bytes[3];
+}
+
+static uint16_t read_be16(const unsigned char *bytes)
+{
+	return (uint16_t)(bytes[0] << 8 | bytes[1]);
+}
+
+/* InnoDB's ut_fold_binary, the legacy hash: its low 32 bits depend only on the low 32
+ * bits of every step, so 32-bit arithmetic gives what 64-bit servers stored. */
+static uint32_t legacy_fold(const unsigned char *bytes, size_t size)
+{
+	const uint32_t mask = 1463735687u, mask2 = 1653893711u;
+	uint32_t fold = 0;
+
+	for (size_t i = 0; i < size; i++)
+		fold = ((((fold ^ bytes[i] ^ mask2) << 8) + fold) ^ mask) + bytes[i];
+	return fold;
+}
+
+static int full_crc32_valid(const unsigned char *page, size_t size)
+{
+	if (read_be16(page + FIL_TYPE) & FIL_TYPE_COMPRESSED_FCRC32)
+		return 0;
+	return crc32c(page, size - 4) == read_be32(page + size - 4);
+}
+
+static int crc32_valid(const unsigned char *page, size_t size)
+{
+	uint32_t crc = crc32c(page + FIL_PAGE_NUMBER, FIL_FLUSH_LSN - FIL_PAGE_NUMBER)
+	    ^ crc32c(page + FIL_DATA, size - FIL_DATA - FIL_TRAILER);
+
+	return crc == read_be32(page + FIL_CHECKSUM);
+}
+
+/* The old-style field at size-8 held the LSN's low word before InnoDB 4.0.14. */
+static int legacy_valid(const unsigned char *page, size_t size)
+{
+	uint32_t new_style = legacy_fold(page + FIL_PAGE_NUMBER, FIL_FLUSH_LSN - FIL_PAGE_NUMBER)
+	    + legacy_fold(page + FIL_DATA, size - FIL_DATA - FIL_TRAILER);
+	uint32_t old_field = read_be32(page + size - FIL_TRAILER);
+
+	if (new_style != read_be32(page + FIL_CHECKSUM))
+		return 0;
+	return old_field == legacy_fold(page, FIL_FLUSH_LSN)
+	    || old_field == read_be32(page + FIL_LSN + 4);
+}
+
+size_t innodb_flags_page_size(uint32_t flags)
+{
+	/* full_crc32 flags: marker bit 4, page size shift in bits 0-3. Older flags: page
+	 * size shift in bits 6-9, 0 meaning the 16 KiB default. */
+	unsigned shift = flags & 0x10 ? flags & 0xf : (flags >> 6) & 0xf;
+
+	if (!(flags & 0x10) && shift == 0)
+		return INNODB_DEFAULT_PAGE;
+	if (shift < 3 || shift > 7)
+		return 0;
+	return (size_t)512 << shift;
+}
+
+static int all_zero(const unsigned char *bytes, size_t size)
+{
+	for (size_t i = 0; i < size; i++)
+		if (bytes[i])
+			return 0;
+	return 1;
+}
+
+static void fill(const unsigned char *buffer, size_t page_size, enum innodb_checksum checksum,
+    struct innodb_page *page)
+{
+	memset(page, 0, sizeof *page);
+	page->space_id = read_be32(buffer + FIL_SPACE_ID);
+	page->page_number = read_be32(buffer + FIL_PAGE_NUMBER);
+	page->lsn = (uint64_t)read_be32(buffer + FIL_LSN) << 32 | read_be32(buffer + FIL_LSN + 4);
+	page->type = read_be16(buffer + FIL_TYPE);
+	page->checksum = checksum;
+	if (page->page_number == 0 && page_size >= FSP_FLAGS + 4) {
+		page->fsp_size = read_be32(buffer + FSP_SIZE);
+		page->fsp_flags = read_be32(buffer + FSP_FLAGS);
+		page->fsp_page_size = innodb_flags_page_size(page->fsp_flags);
+	}
+}
+
+enum innodb_verdict innodb_page_parse(const unsigned char *buffer, size_t length,
+    size_t page_size, struct innodb_page *page)
+{
+	const unsigned char *lsn_low = buffer + FIL_LSN + 4;
+	int full_form, old_form;
+
+	if (page_size < INNODB_MIN_PAGE || page_size > INNODB_MAX_PAGE
+	    || (page_size & (page_size - 1)) || length < page_size)
+		return INNODB_SHORT;
+	if (all_zero(buffer, FIL_DATA))
+		return INNODB_EMPTY;
+	/* The trailer repeats the LSN's low word: a cheap test that rejects almost every
+	 * position of a scan before any checksum is computed. */
+	full_form = memcmp(buffer + page_size - 8, lsn_low, 4) == 0;
+	old_form = memcmp(buffer + page_size - 4, lsn_low, 4) == 0;
+	if (!full_form && !old_form)
+		return INNODB_NO_HEADER;
+	if (full_form && full_crc32_valid(buffer, page_size))
+		fill(buffer, page_size, INNODB_FULL_CRC32, page);
+	else if (old_form && crc32_valid(buffer, page_size))
+		fill(buffer, page_size, INNODB_CRC32, page);
+	else if (old_form && legacy_valid(buffer, page_size))
+		fill(buffer, page_size, INNODB_LEGACY, page);
+	else
+		return INNODB_BAD_CHECKSUM;
+	return INNODB_PAGE;
+}
+
+const char *innodb_checksum_name(enum innodb_checksum checksum)
+{
+	switch (checksum) {
+	case INNODB_FULL_CRC32: return "full_crc32";
+	case INNODB_CRC32: return "crc32";
+	case INNODB_LEGACY: return "innodb";
+	}
+	return "none";
+}
+
+const char *innodb_verdict_name(enum innodb_verdict verdict)
+{
+	switch (verdict) {
+	case INNODB_PAGE: return "page";
+	case INNODB_SHORT: return "shorter than a page";
+	case INNODB_EMPTY: return "empty page";
+	case INNODB_NO_HEADER: return "no page header";
+	case INNODB_BAD_CHECKSUM: return "wrong checksum";
+	}
+	return "unknown";
+}
