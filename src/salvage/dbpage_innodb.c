@@ -8,7 +8,8 @@
 enum {
 	FIL_CHECKSUM = 0, FIL_PAGE_NUMBER = 4, FIL_LSN = 16, FIL_TYPE = 24,
 	FIL_FLUSH_LSN = 26, FIL_SPACE_ID = 34, FIL_DATA = 38, FIL_TRAILER = 8,
-	FSP_SIZE = FIL_DATA + 8, FSP_FLAGS = FIL_DATA + 16,
+	FSP_SIZE = FIL_DATA + 8, FSP_FREE_LIMIT = FIL_DATA + 12, FSP_FLAGS = FIL_DATA + 16,
+	XDES_ARRAY = FIL_DATA + 112, XDES_STATE = 20, XDES_BITMAP = 24, XDES_STATE_FREE = 1,
 };
 
 /* MariaDB marks a full_crc32 page-compressed page with the top bit of its type. */
@@ -78,6 +79,14 @@ size_t innodb_flags_page_size(uint32_t flags)
 	return (size_t)512 << shift;
 }
 
+/* The uncompressed page types MariaDB and MySQL write (fil0fil.h): a header claiming
+ * another type is not counted as a damaged page, so that data is not taken for one. The
+ * page-compressed types (34354, 37401, full_crc32's top bit) are not recognised yet. */
+static int known_type(uint16_t type)
+{
+	return type <= 20 || (type >= 17852 && type <= 17855);
+}
+
 static int all_zero(const unsigned char *bytes, size_t size)
 {
 	for (size_t i = 0; i < size; i++)
@@ -113,11 +122,14 @@ enum innodb_verdict innodb_page_parse(const unsigned char *buffer, size_t length
 		return INNODB_SHORT;
 	if (all_zero(buffer, FIL_DATA))
 		return INNODB_EMPTY;
-	/* The trailer repeats the LSN's low word: a cheap test that rejects almost every
-	 * position of a scan before any checksum is computed. */
+	/* The trailer repeats the LSN's low word, which is not zero (an LSN ending in 32
+	 * zero bits is lost, one page in 4 billion), and the type is one InnoDB writes:
+	 * cheap tests that reject almost every position of a scan before any
+	 * checksum is computed. */
 	full_form = memcmp(buffer + page_size - 8, lsn_low, 4) == 0;
 	old_form = memcmp(buffer + page_size - 4, lsn_low, 4) == 0;
-	if (!full_form && !old_form)
+	if ((!full_form && !old_form) || all_zero(lsn_low, 4)
+	    || !known_type(read_be16(buffer + FIL_TYPE)))
 		return INNODB_NO_HEADER;
 	if (full_form && full_crc32_valid(buffer, page_size))
 		fill(buffer, page_size, INNODB_FULL_CRC32, page);
@@ -128,6 +140,27 @@ enum innodb_verdict innodb_page_parse(const unsigned char *buffer, size_t length
 	else
 		return INNODB_BAD_CHECKSUM;
 	return INNODB_PAGE;
+}
+
+/* Extents are 1 MiB up to 16 KiB pages, 64 pages above. */
+static size_t extent_pages(size_t page_size)
+{
+	return page_size <= 16384 ? 1048576 / page_size : 64;
+}
+
+int innodb_page_is_free(const unsigned char *page0, size_t page_size, uint32_t number)
+{
+	size_t extent = extent_pages(page_size);
+	size_t descriptor = XDES_ARRAY + (number / extent) * (XDES_BITMAP + extent / 4);
+	unsigned bit = (unsigned)(number % extent) * 2;
+
+	if (number >= read_be32(page0 + FSP_FREE_LIMIT))
+		return 1;
+	if (number >= page_size || descriptor + XDES_BITMAP + extent / 4 > page_size - FIL_TRAILER)
+		return -1;
+	if (read_be32(page0 + descriptor + XDES_STATE) == XDES_STATE_FREE)
+		return 1;
+	return (page0[descriptor + XDES_BITMAP + bit / 8] >> (bit % 8)) & 1;
 }
 
 const char *innodb_checksum_name(enum innodb_checksum checksum)

@@ -59,6 +59,13 @@ enum { INNODB_MIN_PAGE = 4096, INNODB_MAX_PAGE = 65536, INNODB_DEFAULT_PAGE = 16
 enum innodb_verdict innodb_page_parse(const unsigned char *buffer, size_t length,
     size_t page_size, struct innodb_page *page);
 
+/* Whether page NUMBER of the tablespace whose page 0 (a valid page of PAGE_SIZE bytes) is
+ * PAGE0 was never used or freed since: 1 when at or past FSP_FREE_LIMIT or marked free in
+ * its extent descriptor, 0 when in use, -1 when page 0 does not describe it (past the
+ * first page_size pages, which later descriptor pages cover). Free pages hold zeros or
+ * stale bytes: not finding them loses nothing. */
+int innodb_page_is_free(const unsigned char *page0, size_t page_size, uint32_t number);
+
 /* The page size FSP flags declare, full_crc32 or not: 4096 ... 65536, or 0. */
 size_t innodb_flags_page_size(uint32_t flags);
 
