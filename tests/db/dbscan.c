@@ -2,10 +2,11 @@
  * exists: reads a device or image, feeds it to dbpages in 1 MiB chunks, and writes what
  * it found into a directory through a file:// store.
  *
- *   usage: dbscan [-i] [-p] SOURCE DIRECTORY [PREFIX]
+ *   usage: dbscan [-i] [-p] [-r RANGES] SOURCE DIRECTORY [PREFIX]
  *
- * -i InnoDB only, -p PostgreSQL only (default both); PREFIX defaults to "SOURCE.db-" with
- * SOURCE's base name. Exit 0 when every file is complete, 1 with losses, 2 usage, 3 when
+ * -i InnoDB only, -p PostgreSQL only (default both); -r reads only the byte ranges listed
+ * in the file RANGES, one "OFFSET LENGTH" a line (a file system's free space, as `rescue
+ * carve --free` will); PREFIX defaults to "SOURCE.db-" with SOURCE's base name. Exit 0 when every file is complete, 1 with losses, 2 usage, 3 when
  * the source or the directory failed. Built by `make -C src dbscan`.
  */
 #include <fcntl.h>
@@ -26,18 +27,37 @@ static ssize_t read_fd(void *context, void *buffer, size_t size, uint64_t positi
 	return pread(*(int *)context, buffer, size, (off_t)position);
 }
 
-static int scan(int fd, struct dbpages *pages)
+/* Feeds LENGTH bytes from AT (UINT64_MAX: to the end). */
+static int scan_range(int fd, struct dbpages *pages, uint64_t at, uint64_t length)
 {
 	static unsigned char buffer[CHUNK];
-	uint64_t at = 0;
-	ssize_t got;
+	uint64_t end = length == UINT64_MAX ? UINT64_MAX : at + length;
+	ssize_t got = 0;
 
-	while ((got = read_fd(&fd, buffer, CHUNK, at)) > 0) {
+	while (at < end && (got = read_fd(&fd, buffer, end - at < CHUNK ? end - at : CHUNK,
+	    at)) > 0) {
 		if (dbpages_feed(pages, buffer, (size_t)got, at) != 0)
 			return -1;
 		at += (uint64_t)got;
 	}
 	return got < 0 ? -1 : 0;
+}
+
+static int scan(int fd, struct dbpages *pages, const char *ranges)
+{
+	unsigned long long at, length;
+	FILE *list;
+	int result = 0;
+
+	if (ranges == NULL)
+		return scan_range(fd, pages, 0, UINT64_MAX);
+	list = fopen(ranges, "r");
+	if (list == NULL)
+		return -1;
+	while (result == 0 && fscanf(list, "%llu %llu", &at, &length) == 2)
+		result = scan_range(fd, pages, at, length);
+	fclose(list);
+	return result;
 }
 
 int main(int argc, char **argv)
@@ -48,12 +68,17 @@ int main(int argc, char **argv)
 	struct dbpages *pages;
 	struct target target;
 	struct store *store;
+	const char *ranges = NULL;
 	int option, fd, transient, result;
 
-	while ((option = getopt(argc, argv, "ip")) != -1)
-		engines = option == 'i' ? DBPAGES_INNODB : option == 'p' ? DBPAGES_PG : 0;
+	while ((option = getopt(argc, argv, "ipr:")) != -1) {
+		if (option == 'r')
+			ranges = optarg;
+		else
+			engines = option == 'i' ? DBPAGES_INNODB : option == 'p' ? DBPAGES_PG : 0;
+	}
 	if (engines == 0 || argc - optind < 2 || argc - optind > 3) {
-		fprintf(stderr, "usage: dbscan [-i] [-p] SOURCE DIRECTORY [PREFIX]\n");
+		fprintf(stderr, "usage: dbscan [-i] [-p] [-r RANGES] SOURCE DIRECTORY [PREFIX]\n");
 		return 2;
 	}
 	fd = open(argv[optind], O_RDONLY);
@@ -62,7 +87,7 @@ int main(int argc, char **argv)
 		return 3;
 	}
 	pages = dbpages_open(engines);
-	if (pages == NULL || scan(fd, pages) != 0) {
+	if (pages == NULL || scan(fd, pages, ranges) != 0) {
 		perror("dbscan: unable to scan");
 		return 3;
 	}
