@@ -6,9 +6,12 @@
 
 /* Offsets in the FIL header and trailer, and in the FSP header of page 0. */
 enum {
-	FIL_CHECKSUM = 0, FIL_PAGE_NUMBER = 4, FIL_LSN = 16, FIL_TYPE = 24,
+	FIL_CHECKSUM = 0, FIL_PAGE_NUMBER = 4, FIL_PREV = 8, FIL_NEXT = 12, FIL_LSN = 16,
+	FIL_TYPE = 24,
 	FIL_FLUSH_LSN = 26, FIL_SPACE_ID = 34, FIL_DATA = 38, FIL_TRAILER = 8,
 	FSP_SIZE = FIL_DATA + 8, FSP_FREE_LIMIT = FIL_DATA + 12, FSP_FLAGS = FIL_DATA + 16,
+	PAGE_INDEX_ID = FIL_DATA + 28, FIL_TYPE_INDEX = 17855, FIL_TYPE_RTREE = 17854,
+	FIL_NULL = 0xffffffff,
 	XDES_ARRAY = FIL_DATA + 112, XDES_STATE = 20, XDES_BITMAP = 24, XDES_STATE_FREE = 1,
 };
 
@@ -104,6 +107,12 @@ static void fill(const unsigned char *buffer, size_t page_size, enum innodb_chec
 	page->lsn = (uint64_t)read_be32(buffer + FIL_LSN) << 32 | read_be32(buffer + FIL_LSN + 4);
 	page->type = read_be16(buffer + FIL_TYPE);
 	page->checksum = checksum;
+	if (page->type == FIL_TYPE_INDEX || page->type == FIL_TYPE_RTREE) {
+		page->index_id = (uint64_t)read_be32(buffer + PAGE_INDEX_ID) << 32
+		    | read_be32(buffer + PAGE_INDEX_ID + 4);
+		page->index_root = read_be32(buffer + FIL_PREV) == FIL_NULL
+		    && read_be32(buffer + FIL_NEXT) == FIL_NULL;
+	}
 	if (page->page_number == 0 && page_size >= FSP_FLAGS + 4) {
 		page->fsp_size = read_be32(buffer + FSP_SIZE);
 		page->fsp_flags = read_be32(buffer + FSP_FLAGS);

@@ -45,6 +45,11 @@ struct innodb_page {
 	uint64_t lsn;
 	uint16_t type;			/* FIL_PAGE_INDEX 17855, FIL_PAGE_TYPE_FSP_HDR 8, ... */
 	enum innodb_checksum checksum;
+	/* Index pages (B-tree and R-tree) only, else 0 and 0: the index the page belongs to,
+	 * unique in its server (another server's tablespace with the same space id has
+	 * other index ids), and whether it is the index's root (no siblings). */
+	uint64_t index_id;
+	int index_root;
 	/* Page 0 only (page_number 0): the FSP header. */
 	uint32_t fsp_size;		/* the tablespace's size in pages */
 	uint32_t fsp_flags;

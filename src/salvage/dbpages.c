@@ -265,7 +265,7 @@ static int entry_order(const void *left, const void *right)
 	return a->offset < b->offset ? -1 : a->offset > b->offset;
 }
 
-enum { MISSING_TEXT = 512, PG_SEGMENT_BLOCKS = 131072 };
+enum { MISSING_TEXT = 512, PG_SEGMENT_BLOCKS = 131072, MAX_INDEXES = 64 };
 
 /* What the reports say about one file written. */
 struct file_report {
@@ -277,6 +277,8 @@ struct file_report {
 	uint64_t first, end;		/* the page numbers the file holds: [first, end) */
 	uint64_t found, missing, superseded, unreadable, other_size, bad;
 	uint64_t free_pages;		/* InnoDB: not found, but page 0 says never used */
+	uint64_t foreign;		/* InnoDB: index pages of another tablespace with this
+					 * space id, not written */
 	uint64_t lsn_min, lsn_max;
 	char missing_text[MISSING_TEXT];	/* "3-5,9,..." */
 	uint64_t missing_first, missing_last;	/* the range not yet in the text */
@@ -288,6 +290,10 @@ struct writer {
 	struct dbpages_summary *summary;
 	unsigned char *buffer;		/* one page of the largest size */
 	unsigned char *page0;		/* the tablespace's page 0 while it is written, or NULL */
+	/* The tablespace's own indexes while it is written: the ids on its root pages.
+	 * None known (page 3 not found): every index page is taken. */
+	uint64_t index_ids[MAX_INDEXES];
+	size_t index_count;
 	struct file_report *reports;
 	size_t report_count, report_capacity;
 };
@@ -426,35 +432,58 @@ static int write_gap(struct writer *writer, struct file_report *report, uint64_t
 	return 0;
 }
 
+/* An index page whose index is not one of the tablespace's own (a root's id): another
+ * tablespace's, with the same space id. Needs the page in WRITER->buffer. */
+static int foreign_index_page(const struct writer *writer, size_t size)
+{
+	struct innodb_page page;
+
+	if (writer->index_count == 0
+	    || innodb_page_parse(writer->buffer, size, size, &page) != INNODB_PAGE
+	    || page.index_id == 0)
+		return 0;
+	for (size_t i = 0; i < writer->index_count; i++)
+		if (writer->index_ids[i] == page.index_id)
+			return 0;
+	return 1;
+}
+
 /* The first copy of ENTRIES[0].number (COUNT copies, highest LSN first) that reads again
- * as the same page: written, and the others counted as superseded. 1 when one was
- * written, 0 when none could be, -1 when the store failed. */
+ * as the same page, and is not another tablespace's index page: written, and the others
+ * counted as superseded. 1 when one was written, 0 when none could be (counted as
+ * unreadable when a copy did not read again), -1 when the store failed. */
 static int write_best_copy(struct writer *writer, struct file_report *report,
     struct page_entry *entries, size_t count)
 {
-	int written = 0;
+	size_t size = report->page_size;
+	int failed = 0;
 
 	for (size_t i = 0; i < count; i++) {
 		struct page_entry *entry = &entries[i];
 
-		if (written) {
-			report->superseded++;
-		} else if (((size_t)1 << entry->size_shift) != report->page_size) {
+		if (((size_t)1 << entry->size_shift) != size) {
 			report->other_size++;
-		} else if (read_source(writer->output, writer->buffer, report->page_size,
-		    entry->offset) == 0 && page_matches(entry, writer->buffer, report->page_size)) {
-			if (write_at(writer, writer->buffer, report->page_size,
-			    (entry->number - report->first) * report->page_size) != 0)
+		} else if (read_source(writer->output, writer->buffer, size, entry->offset) != 0
+		    || !page_matches(entry, writer->buffer, size)) {
+			failed = 1;
+		} else if (entry->engine == DBPAGES_INNODB && foreign_index_page(writer, size)) {
+			report->foreign++;
+		} else {
+			if (write_at(writer, writer->buffer, size,
+			    (entry->number - report->first) * size) != 0)
 				return -1;
-			entry->written = written = 1;
+			entry->written = 1;
 			report->found++;
+			report->superseded += count - i - 1;
 			if (report->found == 1 || entry->lsn < report->lsn_min)
 				report->lsn_min = entry->lsn;
 			if (entry->lsn > report->lsn_max)
 				report->lsn_max = entry->lsn;
+			return 1;
 		}
 	}
-	return written;
+	report->unreadable += failed;
+	return 0;
 }
 
 /* Every page written is read back from the store and must be the page it was. */
@@ -504,7 +533,6 @@ static int write_file(struct writer *writer, struct file_report *report,
 		if (written < 0)
 			return -1;
 		if (written == 0) {
-			report->unreadable++;
 			if (write_gap(writer, report, entries[i].number, entries[i].number + 1,
 			    existing) != 0)
 				return -1;
@@ -567,6 +595,34 @@ static int read_fsp_header(struct writer *writer, const struct page_entry *entri
 	return -1;
 }
 
+/* The ids of the tablespace's indexes: file-per-table tablespaces hold the clustered
+ * index's root at page 3 and the secondary ones' right after it. The newest copy of each
+ * root that reads again counts. */
+static void find_index_roots(struct writer *writer, const struct page_entry *entries,
+    size_t count)
+{
+	uint32_t wanted = 3;
+
+	writer->index_count = 0;
+	for (size_t i = 0; i < count && writer->index_count < MAX_INDEXES; i++) {
+		size_t size = (size_t)1 << entries[i].size_shift;
+		struct innodb_page page;
+
+		if (entries[i].number < wanted)
+			continue;
+		if (entries[i].number > wanted)
+			return;
+		if (read_source(writer->output, writer->buffer, size, entries[i].offset) != 0
+		    || innodb_page_parse(writer->buffer, size, size, &page) != INNODB_PAGE
+		    || page.lsn != entries[i].lsn)
+			continue;
+		if (!page.index_root)
+			return;
+		writer->index_ids[writer->index_count++] = page.index_id;
+		wanted++;
+	}
+}
+
 /* One tablespace: as long as its page 0 declares, or up to its highest page found when
  * page 0 is lost. Pages past the declared size belong to an older life of the space id
  * (page 0 is rewritten whenever the file grows) and are counted, not written. */
@@ -596,11 +652,13 @@ static int write_tablespace(struct writer *writer, struct page_entry *entries, s
 		report->end = (uint64_t)entries[count - 1].number + 1;
 	}
 	writer->summary->tablespaces++;
+	find_index_roots(writer, entries, inside);
 	/* write_gap asks page 0 which pages were never used. */
 	saved = writer->page0;
 	writer->page0 = page0_known ? saved : NULL;
 	result = write_file(writer, report, entries, inside);
 	writer->page0 = saved;
+	writer->index_count = 0;
 	return result;
 }
 
@@ -651,9 +709,10 @@ static void json_report(FILE *out, const struct file_report *report, int comma)
 	    report->end - report->first, report->found, report->missing, report->free_pages);
 	json_member_string(out, "missing_pages", report->missing_text, 1);
 	fprintf(out, "\"unreadable\": %" PRIu64 ", \"superseded\": %" PRIu64 ", \"other_size\": %"
-	    PRIu64 ", \"bad_checksum\": %" PRIu64 ", \"lsn_min\": %" PRIu64 ", \"lsn_max\": %"
-	    PRIu64 "}%s\n", report->unreadable, report->superseded, report->other_size,
-	    report->bad, report->lsn_min, report->lsn_max, comma ? "," : "");
+	    PRIu64 ", \"other_tablespace\": %" PRIu64 ", \"bad_checksum\": %" PRIu64
+	    ", \"lsn_min\": %" PRIu64 ", \"lsn_max\": %" PRIu64 "}%s\n", report->unreadable,
+	    report->superseded, report->other_size, report->foreign, report->bad,
+	    report->lsn_min, report->lsn_max, comma ? "," : "");
 }
 
 static char *json_text(const struct writer *writer, size_t *size)
@@ -691,6 +750,9 @@ static void text_report(FILE *out, const struct file_report *report)
 		fprintf(out, "    never used (zeros, nothing lost) %" PRIu64 "\n", report->free_pages);
 	if (report->missing)
 		fprintf(out, "    missing %" PRIu64 ": %s\n", report->missing, report->missing_text);
+	if (report->foreign)
+		fprintf(out, "    %" PRIu64 " index pages of another tablespace with space id %"
+		    PRIu32 " (other index ids), not written\n", report->foreign, report->group);
 	if (report->unreadable || report->bad || report->superseded || report->other_size)
 		fprintf(out, "    unreadable %" PRIu64 ", wrong checksum %" PRIu64 ", older copies %"
 		    PRIu64 ", other page size %" PRIu64 "\n", report->unreadable, report->bad,
