@@ -231,6 +231,29 @@ enum pg_verdict pg_page_parse(const unsigned char *buffer, size_t length, struct
 	return place_block(buffer, page);
 }
 
+static int same_tuple(const unsigned char *a, const unsigned char *b, unsigned index)
+{
+	unsigned a_offset, a_flags, a_length, b_offset, b_flags, b_length;
+
+	line_pointer(a, index, &a_offset, &a_flags, &a_length);
+	line_pointer(b, index, &b_offset, &b_flags, &b_length);
+	return a_flags == LP_NORMAL && b_flags == LP_NORMAL && a_offset == b_offset
+	    && a_length == b_length && a_length >= HEAP_HEADER_MIN
+	    && memcmp(a + a_offset, b + b_offset, 4) == 0		/* t_xmin */
+	    && memcmp(a + a_offset + T_CTID, b + b_offset + T_CTID, 6) == 0;
+}
+
+int pg_pages_share_tuple(const unsigned char *a, const unsigned char *b)
+{
+	unsigned a_count = (read_le16(a + PD_LOWER) - PAGE_HEADER_SIZE) / 4;
+	unsigned b_count = (read_le16(b + PD_LOWER) - PAGE_HEADER_SIZE) / 4;
+
+	for (unsigned i = 0; i < a_count && i < b_count; i++)
+		if (same_tuple(a, b, i))
+			return 1;
+	return 0;
+}
+
 const char *pg_kind_name(enum pg_kind kind)
 {
 	switch (kind) {

@@ -61,6 +61,12 @@ struct pg_page {
  * reason it is not a page. Never reads past LENGTH. */
 enum pg_verdict pg_page_parse(const unsigned char *buffer, size_t length, struct pg_page *page);
 
+/* 1 when the pages A and B (both accepted by pg_page_parse) hold one same tuple: a line
+ * pointer with the same offset and length on both, and the same t_xmin and t_ctid. Two
+ * copies of one block from different times share tuples; pages of two relations that
+ * happen to have the same block number and shape do not. */
+int pg_pages_share_tuple(const unsigned char *a, const unsigned char *b);
+
 /* PostgreSQL's pg_checksum_page: the checksum of the 8192-byte PAGE as block BLOCK. */
 uint16_t pg_page_checksum(const unsigned char *page, uint32_t block);
 

@@ -277,8 +277,9 @@ struct file_report {
 	uint64_t first, end;		/* the page numbers the file holds: [first, end) */
 	uint64_t found, missing, superseded, unreadable, other_size, bad;
 	uint64_t free_pages;		/* InnoDB: not found, but page 0 says never used */
-	uint64_t foreign;		/* InnoDB: index pages of another tablespace with this
-					 * space id, not written */
+	uint64_t foreign;		/* pages of another tablespace with this space id
+					 * (other index ids), or of another relation of this
+					 * shape (no tuple in common), not written */
 	uint64_t lsn_min, lsn_max;
 	char missing_text[MISSING_TEXT];	/* "3-5,9,..." */
 	uint64_t missing_first, missing_last;	/* the range not yet in the text */
@@ -289,6 +290,7 @@ struct writer {
 	const struct dbpages_output *output;
 	struct dbpages_summary *summary;
 	unsigned char *buffer;		/* one page of the largest size */
+	unsigned char *chosen;		/* the PostgreSQL page written for the block at hand */
 	unsigned char *page0;		/* the tablespace's page 0 while it is written, or NULL */
 	/* The tablespace's own indexes while it is written: the ids on its root pages.
 	 * None known (page 3 not found): every index page is taken. */
@@ -448,6 +450,25 @@ static int foreign_index_page(const struct writer *writer, size_t size)
 	return 1;
 }
 
+/* The copies of a page older than the one written: superseded, or, for PostgreSQL, pages
+ * of another relation of the same shape when they share no tuple with it. */
+static void count_older_copies(struct writer *writer, struct file_report *report,
+    const struct page_entry *entries, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		int other = 0;
+
+		if (entries[i].engine == DBPAGES_PG
+		    && read_source(writer->output, writer->buffer, PG_PAGE_SIZE,
+		    entries[i].offset) == 0 && page_matches(&entries[i], writer->buffer, PG_PAGE_SIZE))
+			other = !pg_pages_share_tuple(writer->chosen, writer->buffer);
+		if (other)
+			report->foreign++;
+		else
+			report->superseded++;
+	}
+}
+
 /* The first copy of ENTRIES[0].number (COUNT copies, highest LSN first) that reads again
  * as the same page, and is not another tablespace's index page: written, and the others
  * counted as superseded. 1 when one was written, 0 when none could be (counted as
@@ -474,7 +495,9 @@ static int write_best_copy(struct writer *writer, struct file_report *report,
 				return -1;
 			entry->written = 1;
 			report->found++;
-			report->superseded += count - i - 1;
+			if (entry->engine == DBPAGES_PG)
+				memcpy(writer->chosen, writer->buffer, size);
+			count_older_copies(writer, report, entries + i + 1, count - i - 1);
 			if (report->found == 1 || entry->lsn < report->lsn_min)
 				report->lsn_min = entry->lsn;
 			if (entry->lsn > report->lsn_max)
@@ -750,9 +773,13 @@ static void text_report(FILE *out, const struct file_report *report)
 		fprintf(out, "    never used (zeros, nothing lost) %" PRIu64 "\n", report->free_pages);
 	if (report->missing)
 		fprintf(out, "    missing %" PRIu64 ": %s\n", report->missing, report->missing_text);
-	if (report->foreign)
+	if (report->foreign && report->engine == DBPAGES_INNODB)
 		fprintf(out, "    %" PRIu64 " index pages of another tablespace with space id %"
 		    PRIu32 " (other index ids), not written\n", report->foreign, report->group);
+	if (report->foreign && report->engine == DBPAGES_PG)
+		fprintf(out, "    %" PRIu64 " pages of another relation with %" PRIu32 " attributes"
+		    " at the same block numbers (no tuple in common), not written\n",
+		    report->foreign, report->group);
 	if (report->unreadable || report->bad || report->superseded || report->other_size)
 		fprintf(out, "    unreadable %" PRIu64 ", wrong checksum %" PRIu64 ", older copies %"
 		    PRIu64 ", other page size %" PRIu64 "\n", report->unreadable, report->bad,
@@ -909,7 +936,9 @@ int dbpages_write(struct dbpages *pages, const struct dbpages_output *output,
 	memset(summary, 0, sizeof *summary);
 	writer.buffer = malloc(INNODB_MAX_PAGE);
 	writer.page0 = malloc(INNODB_MAX_PAGE);
-	if (writer.buffer == NULL || writer.page0 == NULL || finish_carry(pages) != 0) {
+	writer.chosen = malloc(PG_PAGE_SIZE);
+	if (writer.buffer == NULL || writer.page0 == NULL || writer.chosen == NULL
+	    || finish_carry(pages) != 0) {
 		out_of_memory(&writer);
 		goto out;
 	}
@@ -923,6 +952,7 @@ int dbpages_write(struct dbpages *pages, const struct dbpages_output *output,
 	result = summary->pages_missing || summary->unreadable ? 1 : 0;
 out:
 	free(writer.reports);
+	free(writer.chosen);
 	free(writer.page0);
 	free(writer.buffer);
 	return result;

@@ -353,6 +353,38 @@ static void test_two_tablespaces_with_one_space_id(void **state)
 	free(other);
 }
 
+/* Two relations of the same shape (two tables of 4 attributes in one cluster) land in one
+ * group: the sibling's blocks collide with the first ones of the other. The report names
+ * the pages of the other relation (no tuple in common with the page written), never
+ * calling them older copies. */
+static void test_two_relations_of_one_shape(void **state)
+{
+	size_t a_size, b_size, size;
+	unsigned char *a = dbfixture_read("pg", "checksummed.rel", &a_size);
+	unsigned char *b = dbfixture_read("pg", "checksummed.sibling.rel", &b_size);
+	struct disk disk = {0};
+	struct dbpages_summary summary;
+	char *report, expected[128];
+
+	(void)state;
+	if (a == NULL || b == NULL)
+		skip();
+	assert_true(b_size < a_size);
+	add_pages(&disk, a, a_size, PG_PAGE_SIZE, 0, 0);
+	add_pages(&disk, b, b_size, PG_PAGE_SIZE, 0, 0);
+	write_disk(&disk, 2024, 20);
+	assert_int_equal(rebuild(&disk, 1 << 20, &summary), 0);
+	report = (char *)output_file(&disk, "report.txt", &size);
+	snprintf(expected, sizeof expected, "%zu pages of another relation with 4 attributes",
+	    b_size / PG_PAGE_SIZE);
+	if (strstr(report, expected) == NULL)
+		fail_msg("no \"%s\" in:\n%s", expected, report);
+	free(report);
+	remove_disk(&disk);
+	free(a);
+	free(b);
+}
+
 /* Without data checksums the blocks are placed by their tuples' t_ctid alone. */
 static void test_relation_without_checksums(void **state)
 {
@@ -398,6 +430,7 @@ int main(void)
 		cmocka_unit_test(test_whole_files_in_odd_chunks),
 		cmocka_unit_test(test_missing_and_damaged_pages),
 		cmocka_unit_test(test_two_tablespaces_with_one_space_id),
+		cmocka_unit_test(test_two_relations_of_one_shape),
 		cmocka_unit_test(test_relation_without_checksums),
 		cmocka_unit_test(test_nothing_found),
 	};
