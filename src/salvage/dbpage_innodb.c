@@ -172,6 +172,81 @@ int innodb_page_is_free(const unsigned char *page0, size_t page_size, uint32_t n
 	return (page0[descriptor + XDES_BITMAP + bit / 8] >> (bit % 8)) & 1;
 }
 
+/* SYS_TABLES leaf records in the REDUNDANT format: 6 header bytes before the record's
+ * origin (info bits, heap number, field count, whether field ends take 1 or 2 bytes, the
+ * next record's page offset), the fields' end offsets stored backwards before them. */
+enum {
+	PAGE_LEVEL = FIL_DATA + 26, PAGE_INFIMUM = FIL_DATA + 56 + 7,
+	PAGE_SUPREMUM = FIL_DATA + 56 + 2 + 12 + 8, RECORD_EXTRA = 6,
+	SYS_TABLES_INDEX_ID = 1, SYS_TABLES_FIELDS = 10, SYS_TABLES_NAME = 0,
+	SYS_TABLES_SPACE = 9, RECORD_DELETED = 0x20,
+};
+
+/* Field I of the record at ORIGIN: its start and length, or -1 when it is NULL or does
+ * not fit in the page. */
+static int record_field(const unsigned char *page, size_t page_size, size_t origin,
+    unsigned field, size_t *start, size_t *length)
+{
+	int short_ends = page[origin - 3] & 1;
+	size_t width = short_ends ? 1 : 2, end, begin = 0;
+	size_t at = origin - RECORD_EXTRA - width * (field + 1);
+
+	if (at < FIL_DATA)
+		return -1;
+	end = short_ends ? page[at] : read_be16(page + at);
+	if (end & (short_ends ? 0x80 : 0x8000))
+		return -1;
+	end &= short_ends ? 0x7f : 0x3fff;
+	if (field > 0) {
+		begin = short_ends ? page[at + 1] & 0x7f : read_be16(page + at + 2) & 0x3fff;
+	}
+	if (begin > end || origin + end > page_size - FIL_TRAILER)
+		return -1;
+	*start = origin + begin;
+	*length = end - begin;
+	return 0;
+}
+
+static int sys_tables_record(const unsigned char *page, size_t page_size, size_t origin,
+    innodb_table_found *found, void *context)
+{
+	size_t name_at, name_length, space_at, space_length;
+
+	if (((read_be16(page + origin - 4) >> 1) & 0x3ff) != SYS_TABLES_FIELDS
+	    || record_field(page, page_size, origin, SYS_TABLES_NAME, &name_at, &name_length)
+	    || record_field(page, page_size, origin, SYS_TABLES_SPACE, &space_at, &space_length)
+	    || space_length != 4 || name_length == 0)
+		return -1;
+	found(context, (const char *)page + name_at, name_length, read_be32(page + space_at),
+	    (page[origin - RECORD_EXTRA] & RECORD_DELETED) != 0);
+	return 0;
+}
+
+int innodb_sys_tables_records(const unsigned char *page, size_t page_size,
+    innodb_table_found *found, void *context)
+{
+	size_t origin = PAGE_INFIMUM, limit = page_size / RECORD_EXTRA;
+	int count = 0;
+
+	if (read_be16(page + FIL_TYPE) != FIL_TYPE_INDEX || read_be32(page + FIL_SPACE_ID) != 0
+	    || read_be32(page + PAGE_INDEX_ID) != 0
+	    || read_be32(page + PAGE_INDEX_ID + 4) != SYS_TABLES_INDEX_ID
+	    || read_be16(page + PAGE_LEVEL) != 0)
+		return -1;
+	/* Redundant records link by absolute offsets, infimum to supremum; a loop or an
+	 * offset outside the page ends the walk as a parse failure. */
+	while (limit-- > 0) {
+		origin = read_be16(page + origin - 2);
+		if (origin == PAGE_SUPREMUM)
+			return count;
+		if (origin < PAGE_SUPREMUM || origin >= page_size - FIL_TRAILER
+		    || sys_tables_record(page, page_size, origin, found, context) != 0)
+			return -1;
+		count++;
+	}
+	return -1;
+}
+
 const char *innodb_checksum_name(enum innodb_checksum checksum)
 {
 	switch (checksum) {

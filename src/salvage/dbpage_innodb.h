@@ -71,6 +71,17 @@ enum innodb_verdict innodb_page_parse(const unsigned char *buffer, size_t length
  * stale bytes: not finding them loses nothing. */
 int innodb_page_is_free(const unsigned char *page0, size_t page_size, uint32_t number);
 
+/* The data dictionary of MariaDB (and MySQL before 8.0) is in the system tablespace
+ * (space 0): SYS_TABLES, clustered index id 1, one record (REDUNDANT format) per table
+ * with its name "db/table" and its space id. Calls FOUND for every record of a SYS_TABLES
+ * leaf PAGE (a valid page of PAGE_SIZE bytes), delete-marked ones included (DELETED
+ * set), and returns how many it found, or -1 when PAGE is not such a page or a record
+ * does not parse. NAME is not NUL-terminated. */
+typedef void innodb_table_found(void *context, const char *name, size_t name_length,
+    uint32_t space_id, int deleted);
+int innodb_sys_tables_records(const unsigned char *page, size_t page_size,
+    innodb_table_found *found, void *context);
+
 /* The page size FSP flags declare, full_crc32 or not: 4096 ... 65536, or 0. */
 size_t innodb_flags_page_size(uint32_t flags);
 

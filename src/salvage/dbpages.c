@@ -1,5 +1,6 @@
 /* dbpages.c: the index of database pages found by a scan, and the files written from it
  * (see dbpages.h). */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -32,6 +33,14 @@ struct bad_count {
 };
 enum { MAX_BAD_GROUPS = 1024 };
 
+/* A table's name as a SYS_TABLES record gives it ("db/table"), from the newest page. */
+struct table_name {
+	uint32_t space_id;
+	int deleted;
+	uint64_t lsn;
+	char name[200];
+};
+
 struct dbpages {
 	unsigned engines;
 	struct page_entry *entries;
@@ -42,6 +51,10 @@ struct dbpages {
 	uint64_t pg_index_pages;	/* PostgreSQL index pages: counted, not written */
 	uint64_t pg_unplaced;		/* heap pages whose block number nothing tells */
 	uint64_t pg_guessed;		/* heap pages placed at a guessed block number */
+	struct table_name *names;	/* from SYS_TABLES pages found, by space id */
+	size_t name_count, name_capacity;
+	uint64_t names_lsn;		/* the LSN of the page being read for names */
+	int names_failed;		/* out of memory while adding one */
 	/* The tail of the last buffer, whose pages may end in the next one. */
 	unsigned char *carry;
 	size_t carry_length;
@@ -72,6 +85,7 @@ void dbpages_close(struct dbpages *pages)
 	if (pages == NULL)
 		return;
 	free(pages->entries);
+	free(pages->names);
 	free(pages->carry);
 	free(pages);
 }
@@ -119,6 +133,49 @@ static uint8_t shift_of(size_t size)
 	return shift;
 }
 
+static struct table_name *name_slot(struct dbpages *pages, uint32_t space_id)
+{
+	for (size_t i = 0; i < pages->name_count; i++)
+		if (pages->names[i].space_id == space_id)
+			return &pages->names[i];
+	if (pages->name_count == pages->name_capacity) {
+		size_t capacity = pages->name_capacity ? 2 * pages->name_capacity : 64;
+		struct table_name *grown = realloc(pages->names, capacity * sizeof *grown);
+
+		if (grown == NULL)
+			return NULL;
+		pages->names = grown;
+		pages->name_capacity = capacity;
+	}
+	memset(&pages->names[pages->name_count], 0, sizeof pages->names[0]);
+	pages->names[pages->name_count].space_id = space_id;
+	return &pages->names[pages->name_count++];
+}
+
+/* A SYS_TABLES record: kept when its page is newer than the one that named the space
+ * before, or as new and not delete-marked. Space 0 is the system tablespace itself. */
+static void add_table_name(void *context, const char *name, size_t length, uint32_t space_id,
+    int deleted)
+{
+	struct dbpages *pages = context;
+	struct table_name *slot;
+
+	if (space_id == 0 || length >= sizeof slot->name)
+		return;
+	slot = name_slot(pages, space_id);
+	if (slot == NULL) {
+		pages->names_failed = 1;
+		return;
+	}
+	if (slot->name[0] && (slot->lsn > pages->names_lsn
+	    || (slot->lsn == pages->names_lsn && !slot->deleted)))
+		return;
+	memcpy(slot->name, name, length);
+	slot->name[length] = '\0';
+	slot->lsn = pages->names_lsn;
+	slot->deleted = deleted;
+}
+
 /* An InnoDB page at any of the sizes, the usual 16 KiB first; 0 or -1 (no memory). */
 static int look_innodb(struct dbpages *pages, const unsigned char *at, size_t length,
     uint64_t offset)
@@ -136,6 +193,13 @@ static int look_innodb(struct dbpages *pages, const unsigned char *at, size_t le
 			    .group = page.space_id, .number = page.page_number,
 			    .engine = DBPAGES_INNODB, .size_shift = shift_of(innodb_sizes[i]) };
 
+			if (page.space_id == 0 && page.index_id != 0) {
+				pages->names_lsn = page.lsn;
+				(void)innodb_sys_tables_records(at, innodb_sizes[i], add_table_name,
+				    pages);
+				if (pages->names_failed)
+					return -1;
+			}
 			return add_entry(pages, &entry);
 		}
 	}
@@ -269,7 +333,8 @@ enum { MISSING_TEXT = 512, PG_SEGMENT_BLOCKS = 131072, MAX_INDEXES = 64 };
 
 /* What the reports say about one file written. */
 struct file_report {
-	char name[160];
+	char name[300];
+	char table[200];		/* InnoDB: "db/table" from SYS_TABLES, or "" */
 	unsigned engine;
 	uint32_t group;
 	size_t page_size;
@@ -618,6 +683,45 @@ static int read_fsp_header(struct writer *writer, const struct page_entry *entri
 	return -1;
 }
 
+static int name_taken(const struct writer *writer, const struct file_report *report)
+{
+	for (size_t i = 0; i < writer->report_count; i++)
+		if (&writer->reports[i] != report && strcmp(writer->reports[i].name, report->name) == 0)
+			return 1;
+	return 0;
+}
+
+/* DB.TABLE.ibd when a SYS_TABLES record named the space ("db/table": the store writes
+ * plain file names, so the folder becomes a dot; MariaDB already encodes other bytes as
+ * @XXXX, anything else unexpected becomes _), else space-N.ibd. */
+static void name_tablespace(struct writer *writer, struct file_report *report)
+{
+	const struct dbpages *pages = writer->pages;
+	const char *prefix = writer->output->prefix;
+
+	snprintf(report->name, sizeof report->name, "%sspace-%" PRIu32 ".ibd", prefix,
+	    report->group);
+	for (size_t i = 0; i < pages->name_count; i++) {
+		const char *table = pages->names[i].name;
+		size_t at = strlen(prefix);
+
+		if (pages->names[i].space_id != report->group)
+			continue;
+		snprintf(report->table, sizeof report->table, "%s", table);
+		if (at + strlen(table) + 5 > sizeof report->name)
+			return;
+		memcpy(report->name, prefix, at);
+		for (const char *c = table; *c; c++)
+			report->name[at++] = *c == '/' ? '.' : (isalnum((unsigned char)*c)
+			    || strchr("@$_-", *c)) ? *c : '_';
+		memcpy(report->name + at, ".ibd", 5);
+		if (name_taken(writer, report))
+			snprintf(report->name + at, sizeof report->name - at, ".space-%" PRIu32
+			    ".ibd", report->group);
+		return;
+	}
+}
+
 /* The ids of the tablespace's indexes: file-per-table tablespaces hold the clustered
  * index's root at page 3 and the secondary ones' right after it. The newest copy of each
  * root that reads again counts. */
@@ -659,8 +763,7 @@ static int write_tablespace(struct writer *writer, struct page_entry *entries, s
 
 	if (report == NULL)
 		return out_of_memory(writer);
-	snprintf(report->name, sizeof report->name, "%sspace-%" PRIu32 ".ibd",
-	    writer->output->prefix, entries[0].group);
+	name_tablespace(writer, report);
 	if (read_fsp_header(writer, entries, count, &first) == 0) {
 		report->page_size = first.fsp_page_size;
 		report->declared = first.fsp_size;
@@ -720,20 +823,25 @@ static const char *engine_name(unsigned engine)
 	return engine == DBPAGES_INNODB ? "innodb" : "postgresql";
 }
 
+/* json_member_string puts the comma before a member: every member after the first
+ * passes 1. */
 static void json_report(FILE *out, const struct file_report *report, int comma)
 {
 	fprintf(out, "    {");
-	json_member_string(out, "file", report->name, 1);
+	json_member_string(out, "file", report->name, 0);
 	json_member_string(out, "engine", engine_name(report->engine), 1);
-	fprintf(out, "\"%s\": %" PRIu32 ", \"page_size\": %zu, \"declared_pages\": %" PRIu64
+	if (report->table[0])
+		json_member_string(out, "table", report->table, 1);
+	fprintf(out, ", \"%s\": %" PRIu32 ", \"page_size\": %zu, \"declared_pages\": %" PRIu64
 	    ", \"first_page\": %" PRIu64 ", \"pages\": %" PRIu64 ", \"found\": %" PRIu64
-	    ", \"missing\": %" PRIu64 ", \"never_used\": %" PRIu64 ", ", report->engine == DBPAGES_INNODB ? "space_id"
-	    : "attributes", report->group, report->page_size, report->declared, report->first,
-	    report->end - report->first, report->found, report->missing, report->free_pages);
+	    ", \"missing\": %" PRIu64 ", \"never_used\": %" PRIu64, report->engine == DBPAGES_INNODB
+	    ? "space_id" : "attributes", report->group, report->page_size, report->declared,
+	    report->first, report->end - report->first, report->found, report->missing,
+	    report->free_pages);
 	json_member_string(out, "missing_pages", report->missing_text, 1);
-	fprintf(out, "\"unreadable\": %" PRIu64 ", \"superseded\": %" PRIu64 ", \"other_size\": %"
-	    PRIu64 ", \"other_tablespace\": %" PRIu64 ", \"bad_checksum\": %" PRIu64
-	    ", \"lsn_min\": %" PRIu64 ", \"lsn_max\": %" PRIu64 "}%s\n", report->unreadable,
+	fprintf(out, ", \"unreadable\": %" PRIu64 ", \"superseded\": %" PRIu64
+	    ", \"other_size\": %" PRIu64 ", \"other_origin\": %" PRIu64 ", \"bad_checksum\": %"
+	    PRIu64 ", \"lsn_min\": %" PRIu64 ", \"lsn_max\": %" PRIu64 "}%s\n", report->unreadable,
 	    report->superseded, report->other_size, report->foreign, report->bad,
 	    report->lsn_min, report->lsn_max, comma ? "," : "");
 }
@@ -765,6 +873,8 @@ static void text_report(FILE *out, const struct file_report *report)
 	    report->name, engine_name(report->engine), report->engine == DBPAGES_INNODB
 	    ? "space id" : "tuples of attributes", report->group, report->page_size,
 	    report->found, report->end - report->first);
+	if (report->table[0])
+		fprintf(out, ", table %s", report->table);
 	if (report->engine == DBPAGES_INNODB)
 		fprintf(out, report->declared ? " (page 0 declares %" PRIu64 ")"
 		    : " (page 0 not found: length from the highest page)", report->declared);

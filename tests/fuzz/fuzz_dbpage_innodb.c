@@ -1,5 +1,5 @@
 /* fuzz_dbpage_innodb.c: the InnoDB page recogniser on any bytes, at every page size, and
- * page 0's extent descriptors read for any page number; also the collector's scan over
+ * page 0's extent descriptors read for any page number, SYS_TABLES records walked; also the collector's scan over
  * the same bytes fed in two chunks (its carry across buffer edges). Seeds: real pages
  * MariaDB wrote (tests/fuzz/corpus/fuzz_dbpage_innodb/). */
 #include <stddef.h>
@@ -7,6 +7,16 @@
 
 #include "salvage/dbpage_innodb.h"
 #include "salvage/dbpages.h"
+
+static void ignore_name(void *context, const char *name, size_t length, uint32_t space_id,
+    int deleted)
+{
+	(void)context;
+	(void)name;
+	(void)length;
+	(void)space_id;
+	(void)deleted;
+}
 
 static void parse_at_every_size(const uint8_t *data, size_t size)
 {
@@ -16,9 +26,11 @@ static void parse_at_every_size(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < sizeof page_sizes / sizeof page_sizes[0]; i++) {
 		if (innodb_page_parse(data, size, page_sizes[i], &page) == INNODB_PAGE)
 			(void)innodb_flags_page_size(page.fsp_flags);
-		if (size >= page_sizes[i])
+		if (size >= page_sizes[i]) {
 			for (uint32_t number = 0; number < 70000; number += 997)
 				(void)innodb_page_is_free(data, page_sizes[i], number);
+			(void)innodb_sys_tables_records(data, page_sizes[i], ignore_name, NULL);
+		}
 	}
 }
 

@@ -106,6 +106,56 @@ static void test_wrong_size_and_short_buffer(void **state)
 	free(file);
 }
 
+struct names {
+	char text[4096];
+	int deleted;
+};
+
+static void collect_name(void *context, const char *name, size_t length, uint32_t space_id,
+    int deleted)
+{
+	struct names *names = context;
+	size_t used = strlen(names->text);
+
+	snprintf(names->text + used, sizeof names->text - used, "%.*s=%u;", (int)length, name,
+	    space_id);
+	names->deleted += deleted;
+}
+
+/* The system tablespace MariaDB wrote names both tables with their space ids; no other
+ * page of it, nor a table's page, parses as SYS_TABLES. */
+static void test_sys_tables_names_the_tables(void **state)
+{
+	size_t size, full_size, pages = 0;
+	unsigned char *system = dbfixture_read("mariadb", "ibdata1", &size);
+	unsigned char *full = dbfixture_read("mariadb", "full.ibd", &full_size);
+	struct innodb_page first;
+	struct names names = {0};
+	char expected[64];
+
+	(void)state;
+	if (system == NULL || full == NULL)
+		skip();
+	for (size_t at = 0; at + PAGE <= size; at += PAGE) {
+		int found = innodb_sys_tables_records(system + at, PAGE, collect_name, &names);
+
+		if (found >= 0) {
+			assert_true(found >= 2);
+			pages++;
+		}
+	}
+	assert_true(pages >= 1);	/* page 8, and its copy in the doublewrite buffer */
+	assert_int_equal(innodb_page_parse(full, full_size, PAGE, &first), INNODB_PAGE);
+	snprintf(expected, sizeof expected, "fix/full=%u;", first.space_id);
+	assert_non_null(strstr(names.text, expected));
+	assert_non_null(strstr(names.text, "fix/crc32="));
+	assert_int_equal(names.deleted, 0);
+	for (size_t at = 0; at < full_size; at += PAGE)
+		assert_int_equal(innodb_sys_tables_records(full + at, PAGE, collect_name, &names), -1);
+	free(system);
+	free(full);
+}
+
 static void test_flags_page_size(void **state)
 {
 	(void)state;
@@ -125,6 +175,7 @@ int main(void)
 		cmocka_unit_test(test_crc32_tablespace),
 		cmocka_unit_test(test_damaged_page_is_a_wrong_checksum),
 		cmocka_unit_test(test_wrong_size_and_short_buffer),
+		cmocka_unit_test(test_sys_tables_names_the_tables),
 		cmocka_unit_test(test_flags_page_size),
 	};
 
