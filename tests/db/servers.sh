@@ -28,7 +28,7 @@ mariadb_start() {
 	    --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
 	    --innodb-buffer-pool-size=64M --innodb-log-file-size=16M "$@" &
 	local i
-	for i in $(seq 1 100); do
+	for i in $(seq 1 300); do	# up to a minute on a busy machine
 		mariadb --no-defaults --socket="$dir.sock" -uroot -e 'SELECT 1' >/dev/null 2>&1 && return 0
 		sleep 0.2
 	done
