@@ -15,14 +15,21 @@
  *
  * What is written, with PREFIX put before every name (the caller's folder or name):
  *
- *   InnoDB      space-N.ibd: every page of space id N at page number x page size, the copy
- *               with the highest LSN where there are several, as long as page 0's FSP
- *               header declares (or up to the highest page found when page 0 is missing,
- *               or longer than declared), pages never found left as zeros.
- *   PostgreSQL  pg-ATTSatts.rel (.1, .2, ... past 1 GiB): heap pages grouped by the
- *               attribute count of their tuples, at their block number, the highest-LSN
- *               copy of each block; blocks never found are left as zeros (PostgreSQL reads
- *               those as empty pages). Index pages are counted, not written (rebuild them).
+ *   InnoDB      space-N.ibd, or DB.TABLE.ibd when a SYS_TABLES page found in the same
+ *               scan names space N: every page of space id N at page number x page
+ *               size, the copy with the highest LSN where there are several (but never
+ *               an index page of another tablespace with the same space id: its index
+ *               ids differ from the roots', page 3 on), as long as page 0's FSP header
+ *               declares (up to the highest page found when page 0 is missing), pages
+ *               never found left as zeros; pages page 0 calls never used are not
+ *               counted missing.
+ *   PostgreSQL  pg-Aatts (.1, .2, ... past 1 GiB, as PostgreSQL names segments): heap
+ *               pages grouped by the attribute count A of their tuples, at their block
+ *               number, the highest-LSN copy of each block; blocks never found are left
+ *               as zeros (PostgreSQL reads those as empty pages). Two tables of the same
+ *               shape share a file: an older copy with no tuple in common with the page
+ *               written is counted as another relation's, not written. Index pages are
+ *               counted, not written (rebuild the indexes).
  *   report.json, report.txt   per tablespace or relation: pages found against declared,
  *               the missing page numbers, the LSN range, wrong-checksum pages, copies
  *               superseded by a higher LSN.
@@ -85,9 +92,13 @@ struct dbpages_summary {
 	char failure[1024];		/* why dbpages_write returned -1 */
 };
 
-/* Writes every tablespace and relation found, then the reports and RESTORE.md. 0 when
- * every file is complete, 1 when pages are missing (or could not be read again), -1 when
- * the store failed (SUMMARY->failure says how). */
+/* Writes every tablespace and relation found, then the reports and RESTORE.md. Call it
+ * once, after the last dbpages_feed, when the caller has no file of the store open: it
+ * opens each file in turn with store_image_open_named (the schemes that hold files:
+ * file, nfs, smb, ssh; others fail with the store's message) and leaves none open. A
+ * transient store failure is retried with store_recover (GIVE_UP, STOP). 0 when every
+ * file is complete, 1 when pages are missing (or could not be read again), -1 when the
+ * store failed or memory ran out (SUMMARY->failure says how). */
 int dbpages_write(struct dbpages *pages, const struct dbpages_output *output,
     struct dbpages_summary *summary);
 
