@@ -1026,6 +1026,8 @@ static int write_groups(struct writer *writer)
 {
 	struct dbpages *pages = writer->pages;
 
+	if (pages->count == 0)
+		return 0;	/* entries may be NULL: qsort must not see it */
 	qsort(pages->entries, pages->count, sizeof *pages->entries, entry_order);
 	for (size_t begin = 0, end; begin < pages->count; begin = end) {
 		end = group_end(pages, begin);

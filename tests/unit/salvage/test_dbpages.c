@@ -35,6 +35,7 @@ static uint32_t next_random(uint32_t *seed)
 struct piece {
 	const unsigned char *data;	/* NULL: noise */
 	size_t size;
+	uint64_t offset;		/* where write_disk put it */
 };
 
 struct disk {
@@ -53,7 +54,7 @@ static void add_piece(struct disk *disk, const unsigned char *data, size_t size)
 		disk->pieces = realloc(disk->pieces, disk->capacity * sizeof *disk->pieces);
 		assert_non_null(disk->pieces);
 	}
-	disk->pieces[disk->count++] = (struct piece){ data, size };
+	disk->pieces[disk->count++] = (struct piece){ data, size, 0 };
 }
 
 static int page_is_zero(const unsigned char *page, size_t size)
@@ -99,6 +100,7 @@ static void write_disk(struct disk *disk, uint32_t seed, size_t noise_blocks)
 	for (size_t i = 0; i < disk->count; i++) {
 		const struct piece *piece = &disk->pieces[i];
 
+		disk->pieces[i].offset = (uint64_t)ftell(file);
 		if (piece->data == NULL)
 			for (size_t b = 0; b < piece->size; b++)
 				noise[b] = (unsigned char)(next_random(&seed) >> 24);
@@ -116,6 +118,15 @@ static ssize_t read_disk(void *context, void *buffer, size_t size, uint64_t posi
 	return pread(*(int *)context, buffer, size, (off_t)position);
 }
 
+static const struct piece *piece_of(const struct disk *disk, const unsigned char *data)
+{
+	for (size_t i = 0; i < disk->count; i++)
+		if (disk->pieces[i].data == data)
+			return &disk->pieces[i];
+	fail_msg("no piece holds that page");
+	return NULL;
+}
+
 static void remove_disk(struct disk *disk)
 {
 	char command[128];
@@ -126,25 +137,45 @@ static void remove_disk(struct disk *disk)
 	free(disk->pieces);
 }
 
-/* The whole disk through dbpages in chunks of CHUNK bytes, written to a file:// store in
- * the disk's folder; dbpages_write's result. */
-static int rebuild(struct disk *disk, size_t chunk, struct dbpages_summary *summary)
+/* The bytes [FROM, TO) of the disk fed in chunks of CHUNK bytes, or of sizes from 1 to
+ * 70000 drawn from *SEED when CHUNK is 0. */
+static void feed_range(struct disk *disk, struct dbpages *pages, uint64_t from, uint64_t to,
+    size_t chunk, uint32_t *seed)
+{
+	enum { RANDOM_MAX = 70000 };
+	unsigned char *buffer = malloc(chunk > RANDOM_MAX ? chunk : RANDOM_MAX);
+
+	assert_non_null(buffer);
+	for (uint64_t at = from; at < to;) {
+		size_t want = chunk ? chunk : 1 + next_random(seed) % RANDOM_MAX;
+		ssize_t got;
+
+		if (want > to - at)
+			want = (size_t)(to - at);
+		got = read_disk(&disk->fd, buffer, want, at);
+		assert_true(got > 0);
+		assert_int_equal(dbpages_feed(pages, buffer, (size_t)got, at), 0);
+		at += (uint64_t)got;
+	}
+	free(buffer);
+}
+
+/* RANGES (COUNT pairs of [from, to) offsets, in order) of the disk through dbpages, fed
+ * in chunks of CHUNK bytes (0: random sizes), written to a file:// store in the disk's
+ * folder; dbpages_write's result. */
+static int rebuild_ranges(struct disk *disk, const uint64_t (*ranges)[2], size_t count,
+    size_t chunk, struct dbpages_summary *summary)
 {
 	struct dbpages *pages = dbpages_open(DBPAGES_INNODB | DBPAGES_PG);
-	unsigned char *buffer = malloc(chunk);
 	struct target target;
 	struct store *store;
 	char url[128], why[512];
 	int transient, result;
+	uint32_t seed = 7;
 
 	assert_non_null(pages);
-	assert_non_null(buffer);
-	for (uint64_t at = 0; at < disk->size; at += chunk) {
-		ssize_t got = read_disk(&disk->fd, buffer, chunk, at);
-
-		assert_true(got > 0);
-		assert_int_equal(dbpages_feed(pages, buffer, (size_t)got, at), 0);
-	}
+	for (size_t i = 0; i < count; i++)
+		feed_range(disk, pages, ranges[i][0], ranges[i][1], chunk, &seed);
 	snprintf(url, sizeof url, "file://%s", disk->dir);
 	assert_int_equal(target_parse(url, &target, why, sizeof why), 0);
 	store = store_open(&target, "disk", why, sizeof why, &transient);
@@ -153,8 +184,15 @@ static int rebuild(struct disk *disk, size_t chunk, struct dbpages_summary *summ
 	    .source = &disk->fd, .store = store, .prefix = "disk.db-", .give_up = 0 }, summary);
 	store_close(store);
 	dbpages_close(pages);
-	free(buffer);
 	return result;
+}
+
+/* The whole disk through dbpages in chunks of CHUNK bytes (0: random sizes). */
+static int rebuild(struct disk *disk, size_t chunk, struct dbpages_summary *summary)
+{
+	const uint64_t whole[1][2] = { { 0, disk->size } };
+
+	return rebuild_ranges(disk, whole, 1, chunk, summary);
 }
 
 static unsigned char *output_file(const struct disk *disk, const char *name, size_t *size)
@@ -265,6 +303,59 @@ static void test_whole_files_in_odd_chunks(void **state)
 {
 	(void)state;
 	check_whole_files(7000);
+}
+
+/* Chunks of random sizes from 1 byte to 70000. */
+static void test_whole_files_in_random_chunks(void **state)
+{
+	(void)state;
+	check_whole_files(0);
+}
+
+/* Only some ranges fed, as a scan of free space does: a page outside them, and one cut
+ * by a range's end, are not found (never taken from bytes the scan did not give). */
+static void test_only_the_ranges_fed(void **state)
+{
+	size_t full_size, size;
+	unsigned char *full = dbfixture_read("mariadb", "full.ibd", &full_size), *written;
+	struct disk disk = {0};
+	struct dbpages_summary summary;
+	const struct piece *skipped, *cut;
+	char name[64], *report;
+
+	(void)state;
+	if (full == NULL)
+		skip();
+	add_pages(&disk, full, full_size, IBD_PAGE, 0, 0);
+	write_disk(&disk, 8080, 30);
+	skipped = piece_of(&disk, full + 10 * IBD_PAGE);
+	cut = piece_of(&disk, full + 20 * IBD_PAGE);
+	{
+		/* The disk but page 10, and with a 4 KiB hole in the middle of page 20. */
+		uint64_t a = skipped->offset, b = cut->offset;
+		uint64_t first = a < b ? a : b, second = a < b ? b : a;
+		uint64_t first_end = first == a ? a + IBD_PAGE : b + IBD_PAGE / 2;
+		uint64_t second_end = second == a ? a + IBD_PAGE : b + IBD_PAGE / 2;
+		const uint64_t ranges[3][2] = {
+			{ 0, first }, { first_end + (first == b ? 4096 : 0), second },
+			{ second_end + (second == b ? 4096 : 0), disk.size },
+		};
+
+		assert_int_equal(rebuild_ranges(&disk, ranges, 3, 0, &summary), 1);
+	}
+	assert_int_equal(summary.pages_missing, 2);
+	snprintf(name, sizeof name, "space-%u.ibd", space_id_of(full));
+	written = output_file(&disk, name, &size);
+	assert_int_equal(size, full_size);
+	assert_true(page_is_zero(written + 10 * IBD_PAGE, IBD_PAGE));
+	assert_true(page_is_zero(written + 20 * IBD_PAGE, IBD_PAGE));
+	assert_memory_equal(written, full, 10 * IBD_PAGE);
+	free(written);
+	report = (char *)output_file(&disk, "report.txt", &size);
+	assert_non_null(strstr(report, "missing 2: 10,20"));
+	free(report);
+	remove_disk(&disk);
+	free(full);
 }
 
 /* Pages lost from the disk are zeros in the file, named in the report, and make the
@@ -467,6 +558,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_whole_files_in_large_chunks),
 		cmocka_unit_test(test_whole_files_in_odd_chunks),
+		cmocka_unit_test(test_whole_files_in_random_chunks),
+		cmocka_unit_test(test_only_the_ranges_fed),
 		cmocka_unit_test(test_missing_and_damaged_pages),
 		cmocka_unit_test(test_two_tablespaces_with_one_space_id),
 		cmocka_unit_test(test_two_relations_of_one_shape),
