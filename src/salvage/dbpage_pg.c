@@ -134,7 +134,16 @@ struct tuple_survey {
 	unsigned normal;
 	unsigned attributes;
 	uint32_t vote, votes;
+	uint32_t xmin_low, xmin_high;
 };
+
+static void note_xmin(struct tuple_survey *survey, uint32_t xmin)
+{
+	if (survey->xmin_high == 0 || xmin < survey->xmin_low)
+		survey->xmin_low = xmin;
+	if (xmin > survey->xmin_high)
+		survey->xmin_high = xmin;
+}
 
 static uint32_t ctid_block_of(const unsigned char *tuple)
 {
@@ -166,6 +175,7 @@ static int survey_tuples(const unsigned char *page, struct pg_page *found,
 		if (survey->votes == 0)
 			survey->vote = ctid_block_of(page + offset);
 		survey->votes += survey->vote == ctid_block_of(page + offset) ? 1 : -1u;
+		note_xmin(survey, read_le32(page + offset));
 	}
 	return 0;
 }
@@ -228,6 +238,8 @@ enum pg_verdict pg_page_parse(const unsigned char *buffer, size_t length, struct
 	page->line_pointers = survey.normal;
 	page->attributes = survey.attributes;
 	page->ctid_block = ctid_majority(buffer, &survey);
+	page->xmin_low = survey.xmin_low;
+	page->xmin_high = survey.xmin_high;
 	return place_block(buffer, page);
 }
 

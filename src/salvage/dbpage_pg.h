@@ -55,6 +55,10 @@ struct pg_page {
 	int block_guessed;		/* the smallest of several checksum candidates */
 	uint32_t ctid_block;		/* the block most tuples' t_ctid name, or PG_NO_BLOCK */
 	unsigned block_candidates;	/* block numbers the checksum allows (0 without) */
+	/* Heap: the lowest and highest t_xmin of its tuples (0 and 0 without tuples). The
+	 * transactions that filled a table leave their ids on its pages: two tables of one
+	 * shape are told apart by these ranges. */
+	uint32_t xmin_low, xmin_high;
 };
 
 /* Looks at the 8192 bytes at BUFFER (of LENGTH bytes). PG_PAGE with PAGE filled, or the

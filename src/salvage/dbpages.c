@@ -18,10 +18,12 @@ struct page_entry {
 	uint64_t lsn;
 	uint32_t group;
 	uint32_t number;
+	uint32_t xmin_low, xmin_high;	/* PostgreSQL: its tuples' transaction ids */
 	uint8_t engine;
 	uint8_t size_shift;		/* the page size is 1 << size_shift */
 	uint8_t written;		/* the copy dbpages_write chose and wrote */
-	uint8_t unused[5];
+	uint8_t lane;			/* PostgreSQL: which relation of its group */
+	uint8_t unused[4];
 };
 
 /* Pages with a header but a wrong checksum, counted by the group they claim. The garbage
@@ -227,7 +229,8 @@ static int look_pg(struct dbpages *pages, const unsigned char *at, size_t length
 	}
 	pages->pg_guessed += page.block_guessed != 0;
 	entry = (struct page_entry){ .offset = offset, .lsn = page.lsn, .group = page.attributes,
-	    .number = page.block, .engine = DBPAGES_PG, .size_shift = shift_of(PG_PAGE_SIZE) };
+	    .number = page.block, .xmin_low = page.xmin_low, .xmin_high = page.xmin_high,
+	    .engine = DBPAGES_PG, .size_shift = shift_of(PG_PAGE_SIZE) };
 	return add_entry(pages, &entry);
 }
 
@@ -322,6 +325,8 @@ static int entry_order(const void *left, const void *right)
 		return a->engine < b->engine ? -1 : 1;
 	if (a->group != b->group)
 		return a->group < b->group ? -1 : 1;
+	if (a->lane != b->lane)
+		return a->lane < b->lane ? -1 : 1;
 	if (a->number != b->number)
 		return a->number < b->number ? -1 : 1;
 	if (a->lsn != b->lsn)
@@ -788,6 +793,22 @@ static int write_tablespace(struct writer *writer, struct page_entry *entries, s
 	return result;
 }
 
+/* pg-Aatts for the first relation of A attributes, pg-Aatts-2 ... for the others; the
+ * segments after the first get .1, .2 ... as in PostgreSQL. */
+static void relation_name(struct file_report *report, const char *prefix,
+    const struct page_entry *entry, uint64_t segment)
+{
+	int used = snprintf(report->name, sizeof report->name, "%spg-%" PRIu32 "atts", prefix,
+	    entry->group);
+
+	if (used > 0 && entry->lane > 0 && (size_t)used < sizeof report->name)
+		used += snprintf(report->name + used, sizeof report->name - (size_t)used, "-%u",
+		    entry->lane + 1);
+	if (used > 0 && segment > 0 && (size_t)used < sizeof report->name)
+		snprintf(report->name + used, sizeof report->name - (size_t)used, ".%" PRIu64,
+		    segment);
+}
+
 /* One PostgreSQL relation, in 1 GiB segments named as PostgreSQL names them. */
 static int write_relation(struct writer *writer, struct page_entry *entries, size_t count)
 {
@@ -801,9 +822,7 @@ static int write_relation(struct writer *writer, struct page_entry *entries, siz
 
 		if (report == NULL)
 			return out_of_memory(writer);
-		snprintf(report->name, sizeof report->name, segment ? "%spg-%" PRIu32 "atts.%"
-		    PRIu64 : "%spg-%" PRIu32 "atts", writer->output->prefix, entries[0].group,
-		    segment);
+		relation_name(report, writer->output->prefix, &entries[0], segment);
 		report->page_size = PG_PAGE_SIZE;
 		report->bad = segment ? 0 : report->bad;	/* counted once per relation */
 		report->first = segment * PG_SEGMENT_BLOCKS;
@@ -1003,7 +1022,8 @@ static size_t group_end(const struct dbpages *pages, size_t begin)
 	size_t end = begin + 1;
 
 	while (end < pages->count && pages->entries[end].engine == pages->entries[begin].engine
-	    && pages->entries[end].group == pages->entries[begin].group)
+	    && pages->entries[end].group == pages->entries[begin].group
+	    && pages->entries[end].lane == pages->entries[begin].lane)
 		end++;
 	return end;
 }
@@ -1022,6 +1042,103 @@ static void add_up(struct writer *writer)
 		summary->bad_checksums += writer->pages->bad[i].count;
 }
 
+/* Telling apart the tables of one shape. Copies of a block whose transaction id ranges
+ * overlap are one page at different times (the highest LSN is written); copies that do
+ * not are pages of different tables, each an "origin". Lanes are the relations: walking
+ * the blocks in order, each origin joins the lane without this block whose range of
+ * transaction ids is nearest to its own, or starts a new lane when every lane has the
+ * block. One table alone never has two origins at a block, so it stays in one lane. */
+struct lane {
+	uint32_t xmin_low, xmin_high;
+	uint32_t last_block;		/* the block it got last: blocks come in order */
+};
+enum { MAX_LANES = 255 };
+
+/* A page without tuples (xmin_high 0) tells nothing: near every lane, overlapping every
+ * copy. */
+static uint64_t xmin_distance(const struct lane *lane, const struct page_entry *entry)
+{
+	if (entry->xmin_high == 0)
+		return 0;
+	if (entry->xmin_high < lane->xmin_low)
+		return (uint64_t)lane->xmin_low - entry->xmin_high;
+	if (entry->xmin_low > lane->xmin_high)
+		return (uint64_t)entry->xmin_low - lane->xmin_high;
+	return 0;
+}
+
+static int xmins_overlap(const struct page_entry *a, const struct page_entry *b)
+{
+	return a->xmin_high == 0 || b->xmin_high == 0
+	    || (a->xmin_low <= b->xmin_high && b->xmin_low <= a->xmin_high);
+}
+
+static uint8_t choose_lane(struct lane *lanes, size_t *lane_count, const struct page_entry *origin)
+{
+	size_t best = *lane_count;
+
+	for (size_t i = 0; i < *lane_count; i++)
+		if (lanes[i].last_block != origin->number && (best == *lane_count
+		    || xmin_distance(&lanes[i], origin) < xmin_distance(&lanes[best], origin)))
+			best = i;
+	if (best == *lane_count) {
+		if (*lane_count == MAX_LANES)
+			return MAX_LANES - 1;	/* past 255 tables of one shape, the last lane */
+		lanes[(*lane_count)++] = (struct lane){ origin->xmin_low, origin->xmin_high,
+		    origin->number };
+		return (uint8_t)best;
+	}
+	if (origin->xmin_high == 0) {
+		lanes[best].last_block = origin->number;
+		return (uint8_t)best;
+	}
+	if (origin->xmin_low < lanes[best].xmin_low)
+		lanes[best].xmin_low = origin->xmin_low;
+	if (origin->xmin_high > lanes[best].xmin_high)
+		lanes[best].xmin_high = origin->xmin_high;
+	lanes[best].last_block = origin->number;
+	return (uint8_t)best;
+}
+
+/* The copies of one block (ENTRIES, COUNT, highest LSN first): each takes the lane of the
+ * first newer copy whose transaction ids overlap its own, or is an origin. */
+static void assign_block(struct lane *lanes, size_t *lane_count, struct page_entry *entries,
+    size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		size_t same = i;
+
+		for (size_t j = 0; j < i && same == i; j++)
+			if (xmins_overlap(&entries[j], &entries[i]))
+				same = j;
+		entries[i].lane = same < i ? entries[same].lane
+		    : choose_lane(lanes, lane_count, &entries[i]);
+	}
+}
+
+/* ENTRIES (COUNT, one PostgreSQL group sorted by block) get their lanes. */
+static void assign_lanes(struct page_entry *entries, size_t count)
+{
+	struct lane lanes[MAX_LANES];
+	size_t lane_count = 0;
+
+	for (size_t i = 0, copies; i < count; i += copies) {
+		for (copies = 1; i + copies < count && entries[i + copies].number == entries[i].number;)
+			copies++;
+		assign_block(lanes, &lane_count, entries + i, copies);
+	}
+}
+
+static void split_relations(struct dbpages *pages)
+{
+	for (size_t begin = 0, end; begin < pages->count; begin = end) {
+		end = group_end(pages, begin);
+		if (pages->entries[begin].engine == DBPAGES_PG)
+			assign_lanes(pages->entries + begin, end - begin);
+	}
+	qsort(pages->entries, pages->count, sizeof *pages->entries, entry_order);
+}
+
 static int write_groups(struct writer *writer)
 {
 	struct dbpages *pages = writer->pages;
@@ -1029,6 +1146,7 @@ static int write_groups(struct writer *writer)
 	if (pages->count == 0)
 		return 0;	/* entries may be NULL: qsort must not see it */
 	qsort(pages->entries, pages->count, sizeof *pages->entries, entry_order);
+	split_relations(pages);
 	for (size_t begin = 0, end; begin < pages->count; begin = end) {
 		end = group_end(pages, begin);
 		if ((pages->entries[begin].engine == DBPAGES_INNODB

@@ -9,7 +9,7 @@
  * dbpages_write looks at what is left at the end.
  *
  * Memory holds an index of where the pages are (engine, space id or tuple shape, page
- * number, LSN, source offset: 32 bytes a page), never the pages: dbpages_write reads each
+ * number, LSN, source offset: 40 bytes a page), never the pages: dbpages_write reads each
  * chosen page again from the source by its offset, checks it again, writes it, and reads
  * the written file back to check every page it claims.
  *
@@ -23,13 +23,17 @@
  *               declares (up to the highest page found when page 0 is missing), pages
  *               never found left as zeros; pages page 0 calls never used are not
  *               counted missing.
- *   PostgreSQL  pg-Aatts (.1, .2, ... past 1 GiB, as PostgreSQL names segments): heap
- *               pages grouped by the attribute count A of their tuples, at their block
- *               number, the highest-LSN copy of each block; blocks never found are left
- *               as zeros (PostgreSQL reads those as empty pages). Two tables of the same
- *               shape share a file: an older copy with no tuple in common with the page
- *               written is counted as another relation's, not written. Index pages are
- *               counted, not written (rebuild the indexes).
+ *   PostgreSQL  pg-Aatts, pg-Aatts-2, ... (.1, .2, ... past 1 GiB, as PostgreSQL names
+ *               segments): heap pages grouped by the attribute count A of their tuples,
+ *               at their block number, the highest-LSN copy of each block; blocks never
+ *               found are left as zeros (PostgreSQL reads those as empty pages). Tables
+ *               of the same shape are told apart by their tuples' transaction ids: copies
+ *               of a block whose xmin ranges do not overlap are different tables' pages,
+ *               each joined to the relation (-2, -3 ...) whose xmin range is nearest (a
+ *               heuristic: tables filled by interleaved transactions may be mixed); an
+ *               older copy with no tuple in common with the page written is counted as
+ *               another relation's, not written. Index pages are counted, not written
+ *               (rebuild the indexes).
  *   report.json, report.txt   per tablespace or relation: pages found against declared,
  *               the missing page numbers, the LSN range, wrong-checksum pages, copies
  *               superseded by a higher LSN.
