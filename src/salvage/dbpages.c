@@ -968,9 +968,10 @@ static const char restore_pg[] =
 "4. Start the server, then `SELECT count(*) FROM recovered;`.\n\n"
 "Values TOASTed out of line point at the dropped table's TOAST relation and cannot be\n"
 "read this way yet (\"missing chunk number\"); select the other columns. Blocks never\n"
-"found are zeros, which PostgreSQL reads as empty pages. Several tables with the same\n"
-"number of attributes land in one file: the report's guessed or superseded counts hint\n"
-"at that.\n\n";
+"found are zeros, which PostgreSQL reads as empty pages. Tables with the same number of\n"
+"attributes are told apart by their transaction ids (`pg-Aatts`, `pg-Aatts-2`, ...):\n"
+"look at a few rows of each (`SELECT * ... LIMIT 5`) to see which table it is. A file\n"
+"of 3 attributes is most likely a TOAST relation.\n\n";
 
 static char *restore_text(const struct writer *writer, size_t *size)
 {
