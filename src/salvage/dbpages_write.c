@@ -11,9 +11,9 @@
 #include "salvage/dbpage_pg.h"
 #include "salvage/dbpages_internal.h"
 
-/* Entries are sorted so that each group's pages come together (each relation of a group
- * together), by page number,
- * the highest LSN first: the first readable copy of a number is the one written. */
+/* Entries are sorted so that each group's pages (each relation's, within a group) come
+ * together, by page number, the highest LSN first: the first readable copy of a number
+ * is the one written. */
 static int entry_order(const void *left, const void *right)
 {
 	const struct page_entry *a = left, *b = right;
