@@ -137,6 +137,14 @@ struct tuple_survey {
 	uint32_t xmin_low, xmin_high;
 };
 
+/* A tuple's t_ctid names its own block and line pointer until an UPDATE or DELETE points
+ * it at a newer version (or marks it), perhaps in another block: only the tuples whose
+ * t_ctid names their own line pointer (number INDEX + 1) vote for the block. */
+static int points_at_itself(const unsigned char *tuple, unsigned index)
+{
+	return read_le16(tuple + T_CTID + 4) == index + 1;
+}
+
 static void note_xmin(struct tuple_survey *survey, uint32_t xmin)
 {
 	if (survey->xmin_high == 0 || xmin < survey->xmin_low)
@@ -172,15 +180,17 @@ static int survey_tuples(const unsigned char *page, struct pg_page *found,
 			continue;
 		if (survey->attributes == 0)
 			survey->attributes = read_le16(page + offset + T_INFOMASK2) & HEAP_NATTS_MASK;
+		note_xmin(survey, read_le32(page + offset));
+		if (!points_at_itself(page + offset, i))
+			continue;
 		if (survey->votes == 0)
 			survey->vote = ctid_block_of(page + offset);
 		survey->votes += survey->vote == ctid_block_of(page + offset) ? 1 : -1u;
-		note_xmin(survey, read_le32(page + offset));
 	}
 	return 0;
 }
 
-/* The vote's winner when more than half of the heap tuples agree. */
+/* The vote's winner when more than half of the tuples that point at themselves agree. */
 static uint32_t ctid_majority(const unsigned char *page, const struct tuple_survey *survey)
 {
 	unsigned count = (read_le16(page + PD_LOWER) - PAGE_HEADER_SIZE) / 4, agree = 0, all = 0;
@@ -192,7 +202,8 @@ static uint32_t ctid_majority(const unsigned char *page, const struct tuple_surv
 
 		line_pointer(page, i, &offset, &flags, &length);
 		if (flags != LP_NORMAL || length < HEAP_HEADER_MIN
-		    || page[offset + T_HOFF] < HEAP_HEADER_MIN || page[offset + T_HOFF] > length)
+		    || page[offset + T_HOFF] < HEAP_HEADER_MIN || page[offset + T_HOFF] > length
+		    || !points_at_itself(page + offset, i))
 			continue;
 		all++;
 		agree += ctid_block_of(page + offset) == survey->vote;

@@ -13,8 +13,9 @@
  * mixes it in: pg_checksum_page(page, blkno) = ((H ^ blkno) mod 65535) + 1 with H the
  * FNV-1a-based hash of the page with its checksum field zeroed, so every block number
  * below PG_MAX_BLOCK that gives the stored value is a candidate. Heap tuples name their
- * own block in t_ctid (until an UPDATE points it at the new version), so the block most
- * of them name picks among the candidates, or stands alone without checksums. A page whose
+ * own block and line pointer in t_ctid (until an UPDATE points it at the new version), so
+ * the block most of the tuples that name their own line pointer name picks among the
+ * candidates, or stands alone without checksums. A page whose
  * tuples name no block gets the smallest candidate, marked as a guess. Below 2^24 every
  * stored value has candidates, so a checksum alone cannot prove a page wrong; a heap page
  * whose tuples name a block the checksum does not allow is taken as corrupt.
@@ -53,7 +54,8 @@ struct pg_page {
 	unsigned attributes;		/* heap: the attribute count of its first tuple */
 	uint32_t block;			/* the block number, PG_NO_BLOCK when unknown */
 	int block_guessed;		/* the smallest of several checksum candidates */
-	uint32_t ctid_block;		/* the block most tuples' t_ctid name, or PG_NO_BLOCK */
+	uint32_t ctid_block;		/* the block most self-naming tuples' t_ctid name, or
+					 * PG_NO_BLOCK */
 	unsigned block_candidates;	/* block numbers the checksum allows (0 without) */
 	/* Heap: the lowest and highest t_xmin of its tuples (0 and 0 without tuples). The
 	 * transactions that filled a table leave their ids on its pages: two tables of one
