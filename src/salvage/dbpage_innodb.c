@@ -247,6 +247,19 @@ int innodb_sys_tables_records(const unsigned char *page, size_t page_size,
 	return -1;
 }
 
+int innodb_doublewrite_blocks(const unsigned char *trx_sys, size_t page_size,
+    uint32_t *block1, uint32_t *block2)
+{
+	/* TRX_SYS_DOUBLEWRITE: 200 bytes before the page's end, after a segment header. */
+	const unsigned char *header = trx_sys + page_size - 200 + 10;
+
+	if (read_be16(trx_sys + FIL_TYPE) != 7 || read_be32(header) != 536853855u)
+		return -1;
+	*block1 = read_be32(header + 4);
+	*block2 = read_be32(header + 8);
+	return 0;
+}
+
 const char *innodb_checksum_name(enum innodb_checksum checksum)
 {
 	switch (checksum) {

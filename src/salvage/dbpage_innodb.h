@@ -82,6 +82,14 @@ typedef void innodb_table_found(void *context, const char *name, size_t name_len
 int innodb_sys_tables_records(const unsigned char *page, size_t page_size,
     innodb_table_found *found, void *context);
 
+/* The system tablespace's doublewrite buffer: two runs of 64 pages holding copies of
+ * other tablespaces' pages (found as those pages; never as space 0's). From the TRX_SYS
+ * page (space 0, page 5, a valid page of PAGE_SIZE bytes): 0 with the first page of each
+ * run, -1 when the page has no doublewrite header. */
+enum { INNODB_DOUBLEWRITE_PAGES = 64 };
+int innodb_doublewrite_blocks(const unsigned char *trx_sys, size_t page_size,
+    uint32_t *block1, uint32_t *block2);
+
 /* The page size FSP flags declare, full_crc32 or not: 4096 ... 65536, or 0. */
 size_t innodb_flags_page_size(uint32_t flags);
 

@@ -76,6 +76,8 @@ struct file_report {
 	uint64_t first, end;		/* the page numbers the file holds: [first, end) */
 	uint64_t found, missing, superseded, unreadable, other_size, bad;
 	uint64_t free_pages;		/* InnoDB: not found, but page 0 says never used */
+	uint64_t doublewrite;		/* space 0: the doublewrite buffer's pages, not found
+					 * as such (they hold other pages' copies) */
 	uint64_t foreign;		/* pages of another tablespace with this space id
 					 * (other index ids), or of another relation of this
 					 * shape (no tuple in common), not written */
@@ -91,6 +93,7 @@ struct writer {
 	unsigned char *buffer;		/* one page of the largest size */
 	unsigned char *chosen;		/* the PostgreSQL page written for the block at hand */
 	unsigned char *page0;		/* the tablespace's page 0 while it is written, or NULL */
+	uint32_t doublewrite[2];	/* space 0: the doublewrite runs' first pages, or 0 */
 	/* The tablespace's own indexes while it is written: the ids on its root pages.
 	 * None known (page 3 not found): every index page is taken. */
 	uint64_t index_ids[MAX_INDEXES];

@@ -23,10 +23,10 @@ static void json_report(FILE *out, const struct file_report *report, int comma)
 		json_member_string(out, "table", report->table, 1);
 	fprintf(out, ", \"%s\": %" PRIu32 ", \"page_size\": %zu, \"declared_pages\": %" PRIu64
 	    ", \"first_page\": %" PRIu64 ", \"pages\": %" PRIu64 ", \"found\": %" PRIu64
-	    ", \"missing\": %" PRIu64 ", \"never_used\": %" PRIu64, report->engine == DBPAGES_INNODB
-	    ? "space_id" : "attributes", report->group, report->page_size, report->declared,
-	    report->first, report->end - report->first, report->found, report->missing,
-	    report->free_pages);
+	    ", \"missing\": %" PRIu64 ", \"never_used\": %" PRIu64 ", \"doublewrite\": %" PRIu64,
+	    report->engine == DBPAGES_INNODB ? "space_id" : "attributes", report->group,
+	    report->page_size, report->declared, report->first, report->end - report->first,
+	    report->found, report->missing, report->free_pages, report->doublewrite);
 	json_member_string(out, "missing_pages", report->missing_text, 1);
 	fprintf(out, ", \"unreadable\": %" PRIu64 ", \"superseded\": %" PRIu64
 	    ", \"other_size\": %" PRIu64 ", \"other_origin\": %" PRIu64 ", \"bad_checksum\": %"
@@ -70,6 +70,9 @@ static void text_report(FILE *out, const struct file_report *report)
 	fprintf(out, ", LSN %" PRIu64 "-%" PRIu64 "\n", report->lsn_min, report->lsn_max);
 	if (report->free_pages)
 		fprintf(out, "    never used (zeros, nothing lost) %" PRIu64 "\n", report->free_pages);
+	if (report->doublewrite)
+		fprintf(out, "    doublewrite buffer (copies of other pages, nothing lost) %" PRIu64
+		    "\n", report->doublewrite);
 	if (report->missing)
 		fprintf(out, "    missing %" PRIu64 ": %s\n", report->missing, report->missing_text);
 	if (report->foreign && report->engine == DBPAGES_INNODB)

@@ -142,6 +142,15 @@ static uint64_t bad_count_of(const struct dbpages *pages, unsigned engine, uint3
 	return 0;
 }
 
+static int in_doublewrite(const struct writer *writer, uint64_t number)
+{
+	for (int i = 0; i < 2; i++)
+		if (writer->doublewrite[i] && number >= writer->doublewrite[i]
+		    && number < (uint64_t)writer->doublewrite[i] + INNODB_DOUBLEWRITE_PAGES)
+			return 1;
+	return 0;
+}
+
 /* Missing pages [FROM, TO): recorded, and written as zeros where the file existed before
  * (an older run's bytes must not stay) or where the file must reach its full length. */
 static int write_gap(struct writer *writer, struct file_report *report, uint64_t from,
@@ -155,6 +164,8 @@ static int write_gap(struct writer *writer, struct file_report *report, uint64_t
 		if (writer->page0 && innodb_page_is_free(writer->page0, report->page_size,
 		    (uint32_t)number) == 1)
 			report->free_pages++;
+		else if (in_doublewrite(writer, number))
+			report->doublewrite++;
 		else
 			add_missing(report, number);
 
@@ -416,6 +427,26 @@ static void find_index_roots(struct writer *writer, const struct page_entry *ent
 	}
 }
 
+/* Space 0's doublewrite runs, from the newest copy of its TRX_SYS page (5) that reads
+ * again. */
+static void find_doublewrite(struct writer *writer, const struct page_entry *entries,
+    size_t count)
+{
+	for (size_t i = 0; i < count && entries[0].group == 0; i++) {
+		size_t size = (size_t)1 << entries[i].size_shift;
+		struct innodb_page page;
+
+		if (entries[i].number != 5)
+			continue;
+		if (read_source(writer->output, writer->buffer, size, entries[i].offset) == 0
+		    && innodb_page_parse(writer->buffer, size, size, &page) == INNODB_PAGE
+		    && page.space_id == 0 && page.page_number == 5
+		    && innodb_doublewrite_blocks(writer->buffer, size, &writer->doublewrite[0],
+		    &writer->doublewrite[1]) == 0)
+			return;
+	}
+}
+
 /* One tablespace: as long as its page 0 declares, or up to its highest page found when
  * page 0 is lost. Pages past the declared size belong to an older life of the space id
  * (page 0 is rewritten whenever the file grows) and are counted, not written. */
@@ -445,12 +476,14 @@ static int write_tablespace(struct writer *writer, struct page_entry *entries, s
 	}
 	writer->summary->tablespaces++;
 	find_index_roots(writer, entries, inside);
+	find_doublewrite(writer, entries, inside);
 	/* write_gap asks page 0 which pages were never used. */
 	saved = writer->page0;
 	writer->page0 = page0_known ? saved : NULL;
 	result = write_file(writer, report, entries, inside);
 	writer->page0 = saved;
 	writer->index_count = 0;
+	writer->doublewrite[0] = writer->doublewrite[1] = 0;
 	return result;
 }
 

@@ -22,6 +22,7 @@ static void parse_at_every_size(const uint8_t *data, size_t size)
 {
 	static const size_t page_sizes[] = { 4096, 8192, 16384, 32768, 65536 };
 	struct innodb_page page;
+	uint32_t block1, block2;
 
 	for (size_t i = 0; i < sizeof page_sizes / sizeof page_sizes[0]; i++) {
 		if (innodb_page_parse(data, size, page_sizes[i], &page) == INNODB_PAGE)
@@ -30,6 +31,7 @@ static void parse_at_every_size(const uint8_t *data, size_t size)
 			for (uint32_t number = 0; number < 70000; number += 997)
 				(void)innodb_page_is_free(data, page_sizes[i], number);
 			(void)innodb_sys_tables_records(data, page_sizes[i], ignore_name, NULL);
+			(void)innodb_doublewrite_blocks(data, page_sizes[i], &block1, &block2);
 		}
 	}
 }

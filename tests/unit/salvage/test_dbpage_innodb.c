@@ -150,6 +150,16 @@ static void test_sys_tables_names_the_tables(void **state)
 	assert_non_null(strstr(names.text, expected));
 	assert_non_null(strstr(names.text, "fix/crc32="));
 	assert_int_equal(names.deleted, 0);
+	{
+		uint32_t block1, block2;
+
+		assert_int_equal(innodb_doublewrite_blocks(system + 5 * PAGE, PAGE, &block1,
+		    &block2), 0);
+		assert_true(block1 > 5);
+		assert_int_equal(block2, block1 + INNODB_DOUBLEWRITE_PAGES);
+		assert_int_equal(innodb_doublewrite_blocks(system + 4 * PAGE, PAGE, &block1,
+		    &block2), -1);
+	}
 	for (size_t at = 0; at < full_size; at += PAGE)
 		assert_int_equal(innodb_sys_tables_records(full + at, PAGE, collect_name, &names), -1);
 	free(system);
