@@ -1,0 +1,100 @@
+/* dbpage_innodb.h: recognising one InnoDB page in a buffer, as MariaDB 10.x and MySQL
+ * 5.7/8.0 write them, for carving tablespaces back out of raw disk space.
+ *
+ * A page is accepted only when its checksum is valid in one of the three formats:
+ *
+ *   full_crc32  MariaDB 10.5+ default: the last 4 bytes are the CRC-32C of all bytes
+ *               before them; bytes [size-8, size-4) repeat the low 32 bits of the LSN.
+ *   crc32       MySQL 5.7+ and MariaDB before 10.5: bytes 0-3 (and again size-8) hold
+ *               CRC-32C of [4, 26) xor CRC-32C of [38, size-8); the last 4 bytes repeat
+ *               the LSN's low 32 bits.
+ *   innodb      the legacy fold checksum in bytes 0-3, the old-style one (or the LSN)
+ *               at size-8, the LSN's low 32 bits at size-4.
+ *
+ * The FIL header names the page: page number at offset 4, LSN at 16, type at 24, space id
+ * at 34 (all big-endian). Page 0 of a tablespace also holds the FSP header: the space's
+ * size in pages at 46 and its flags at 54, from which the page size follows.
+ *
+ * Page-compressed and encrypted pages (MariaDB) carry their checksum elsewhere; they are
+ * not recognised yet and count as "not a page".
+ */
+#ifndef RESCUE_DBPAGE_INNODB_H
+#define RESCUE_DBPAGE_INNODB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum innodb_checksum {
+	INNODB_FULL_CRC32 = 1,
+	INNODB_CRC32,
+	INNODB_LEGACY,
+};
+
+/* Why a buffer is not a page. */
+enum innodb_verdict {
+	INNODB_PAGE = 0,		/* a valid page */
+	INNODB_SHORT,			/* fewer bytes than the page size */
+	INNODB_EMPTY,			/* all header fields zero: a freshly allocated page */
+	INNODB_NO_HEADER,		/* the trailer does not repeat the LSN: not a page */
+	INNODB_BAD_CHECKSUM,		/* looks like a page, but no checksum matches */
+};
+
+struct innodb_page {
+	uint32_t space_id;
+	uint32_t page_number;
+	uint64_t lsn;
+	uint16_t type;			/* FIL_PAGE_INDEX 17855, FIL_PAGE_TYPE_FSP_HDR 8, ... */
+	enum innodb_checksum checksum;
+	/* Index pages (B-tree and R-tree) only, else 0 and 0: the index the page belongs to,
+	 * unique in its server (another server's tablespace with the same space id has
+	 * other index ids), and whether it is the index's root (no siblings). */
+	uint64_t index_id;
+	int index_root;
+	/* Page 0 only (page_number 0): the FSP header. */
+	uint32_t fsp_size;		/* the tablespace's size in pages */
+	uint32_t fsp_flags;
+	size_t fsp_page_size;		/* the page size the flags declare, 0 if they are invalid */
+};
+
+enum { INNODB_MIN_PAGE = 4096, INNODB_MAX_PAGE = 65536, INNODB_DEFAULT_PAGE = 16384 };
+
+/* Looks at the PAGE_SIZE bytes at BUFFER (of LENGTH bytes; PAGE_SIZE a power of two from
+ * 4 KiB to 64 KiB). INNODB_PAGE with PAGE filled, or the reason it is not a page. Never
+ * reads past LENGTH. */
+enum innodb_verdict innodb_page_parse(const unsigned char *buffer, size_t length,
+    size_t page_size, struct innodb_page *page);
+
+/* Whether page NUMBER of the tablespace whose page 0 (a valid page of PAGE_SIZE bytes) is
+ * PAGE0 was never used or freed since: 1 when at or past FSP_FREE_LIMIT or marked free in
+ * its extent descriptor, 0 when in use, -1 when page 0 does not describe it (past the
+ * first page_size pages, which later descriptor pages cover). Free pages hold zeros or
+ * stale bytes: not finding them loses nothing. */
+int innodb_page_is_free(const unsigned char *page0, size_t page_size, uint32_t number);
+
+/* The data dictionary of MariaDB (and MySQL before 8.0) is in the system tablespace
+ * (space 0): SYS_TABLES, clustered index id 1, one record (REDUNDANT format) per table
+ * with its name "db/table" and its space id. Calls FOUND for every record of a SYS_TABLES
+ * leaf PAGE (a valid page of PAGE_SIZE bytes), delete-marked ones included (DELETED
+ * set), and returns how many it found, or -1 when PAGE is not such a page or a record
+ * does not parse. NAME is not NUL-terminated. */
+typedef void innodb_table_found(void *context, const char *name, size_t name_length,
+    uint32_t space_id, int deleted);
+int innodb_sys_tables_records(const unsigned char *page, size_t page_size,
+    innodb_table_found *found, void *context);
+
+/* The system tablespace's doublewrite buffer: two runs of 64 pages holding copies of
+ * other tablespaces' pages (found as those pages; never as space 0's). From the TRX_SYS
+ * page (space 0, page 5, a valid page of PAGE_SIZE bytes): 0 with the first page of each
+ * run, -1 when the page has no doublewrite header. */
+enum { INNODB_DOUBLEWRITE_PAGES = 64 };
+int innodb_doublewrite_blocks(const unsigned char *trx_sys, size_t page_size,
+    uint32_t *block1, uint32_t *block2);
+
+/* The page size FSP flags declare, full_crc32 or not: 4096 ... 65536, or 0. */
+size_t innodb_flags_page_size(uint32_t flags);
+
+/* "full_crc32", "crc32", "innodb". */
+const char *innodb_checksum_name(enum innodb_checksum checksum);
+const char *innodb_verdict_name(enum innodb_verdict verdict);
+
+#endif

@@ -1,0 +1,259 @@
+/* dbpages.c: the index of database pages found by a scan (see dbpages.h); the files are
+ * written by dbpages_write.c. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "salvage/dbpage_innodb.h"
+#include "salvage/dbpage_pg.h"
+#include "salvage/dbpages_internal.h"
+
+static const size_t innodb_sizes[] = { 16384, 4096, 8192, 32768, 65536 };
+
+struct dbpages *dbpages_open(unsigned engines)
+{
+	struct dbpages *pages = calloc(1, sizeof *pages);
+
+	if (pages == NULL)
+		return NULL;
+	pages->engines = engines;
+	pages->max_page = engines & DBPAGES_INNODB ? INNODB_MAX_PAGE : PG_PAGE_SIZE;
+	pages->carry = malloc(2 * pages->max_page);
+	if (pages->carry == NULL) {
+		free(pages);
+		return NULL;
+	}
+	return pages;
+}
+
+void dbpages_close(struct dbpages *pages)
+{
+	if (pages == NULL)
+		return;
+	free(pages->entries);
+	free(pages->names);
+	free(pages->carry);
+	free(pages);
+}
+
+uint64_t dbpages_found(const struct dbpages *pages)
+{
+	return pages->count;
+}
+
+static int add_entry(struct dbpages *pages, const struct page_entry *entry)
+{
+	if (pages->count == pages->capacity) {
+		size_t capacity = pages->capacity ? 2 * pages->capacity : 1024;
+		struct page_entry *grown = realloc(pages->entries, capacity * sizeof *grown);
+
+		if (grown == NULL)
+			return -1;
+		pages->entries = grown;
+		pages->capacity = capacity;
+	}
+	pages->entries[pages->count++] = *entry;
+	return 0;
+}
+
+static void count_bad(struct dbpages *pages, unsigned engine, uint32_t group)
+{
+	for (size_t i = 0; i < pages->bad_groups; i++)
+		if (pages->bad[i].group == group && pages->bad[i].engine == engine) {
+			pages->bad[i].count++;
+			return;
+		}
+	if (pages->bad_groups == MAX_BAD_GROUPS) {
+		pages->bad_elsewhere++;
+		return;
+	}
+	pages->bad[pages->bad_groups++] = (struct bad_count){ group, (uint8_t)engine, 1 };
+}
+
+static uint8_t shift_of(size_t size)
+{
+	uint8_t shift = 0;
+
+	while (((size_t)1 << shift) < size)
+		shift++;
+	return shift;
+}
+
+static struct table_name *name_slot(struct dbpages *pages, uint32_t space_id)
+{
+	for (size_t i = 0; i < pages->name_count; i++)
+		if (pages->names[i].space_id == space_id)
+			return &pages->names[i];
+	if (pages->name_count == pages->name_capacity) {
+		size_t capacity = pages->name_capacity ? 2 * pages->name_capacity : 64;
+		struct table_name *grown = realloc(pages->names, capacity * sizeof *grown);
+
+		if (grown == NULL)
+			return NULL;
+		pages->names = grown;
+		pages->name_capacity = capacity;
+	}
+	memset(&pages->names[pages->name_count], 0, sizeof pages->names[0]);
+	pages->names[pages->name_count].space_id = space_id;
+	return &pages->names[pages->name_count++];
+}
+
+/* A SYS_TABLES record: kept when its page is newer than the one that named the space
+ * before, or as new and not delete-marked. Space 0 is the system tablespace itself. */
+static void add_table_name(void *context, const char *name, size_t length, uint32_t space_id,
+    int deleted)
+{
+	struct dbpages *pages = context;
+	struct table_name *slot;
+
+	if (space_id == 0 || length >= sizeof slot->name)
+		return;
+	slot = name_slot(pages, space_id);
+	if (slot == NULL) {
+		pages->names_failed = 1;
+		return;
+	}
+	if (slot->name[0] && (slot->lsn > pages->names_lsn
+	    || (slot->lsn == pages->names_lsn && !slot->deleted)))
+		return;
+	memcpy(slot->name, name, length);
+	slot->name[length] = '\0';
+	slot->lsn = pages->names_lsn;
+	slot->deleted = deleted;
+}
+
+/* An InnoDB page at any of the sizes, the usual 16 KiB first; 0 or -1 (no memory). */
+static int look_innodb(struct dbpages *pages, const unsigned char *at, size_t length,
+    uint64_t offset)
+{
+	for (size_t i = 0; i < sizeof innodb_sizes / sizeof innodb_sizes[0]; i++) {
+		struct innodb_page page;
+		enum innodb_verdict verdict = innodb_page_parse(at, length, innodb_sizes[i], &page);
+
+		if (verdict == INNODB_BAD_CHECKSUM) {
+			/* Only the trailer matched: the space id is a claim, not a fact. */
+			count_bad(pages, DBPAGES_INNODB, (uint32_t)at[34] << 24 | (uint32_t)at[35] << 16
+			    | (uint32_t)at[36] << 8 | at[37]);
+		} else if (verdict == INNODB_PAGE) {
+			struct page_entry entry = { .offset = offset, .lsn = page.lsn,
+			    .group = page.space_id, .number = page.page_number,
+			    .engine = DBPAGES_INNODB, .size_shift = shift_of(innodb_sizes[i]) };
+
+			if (page.space_id == 0 && page.index_id != 0) {
+				pages->names_lsn = page.lsn;
+				(void)innodb_sys_tables_records(at, innodb_sizes[i], add_table_name,
+				    pages);
+				if (pages->names_failed)
+					return -1;
+			}
+			return add_entry(pages, &entry);
+		}
+	}
+	return 0;
+}
+
+static int look_pg(struct dbpages *pages, const unsigned char *at, size_t length,
+    uint64_t offset)
+{
+	struct pg_page page;
+	enum pg_verdict verdict = pg_page_parse(at, length, &page);
+	struct page_entry entry;
+
+	if (verdict == PG_BAD_CHECKSUM)
+		count_bad(pages, DBPAGES_PG, page.attributes);
+	if (verdict != PG_PAGE)
+		return 0;
+	if (page.kind != PG_HEAP) {
+		pages->pg_index_pages++;
+		return 0;
+	}
+	if (page.block == PG_NO_BLOCK) {
+		pages->pg_unplaced++;
+		return 0;
+	}
+	pages->pg_guessed += page.block_guessed != 0;
+	entry = (struct page_entry){ .offset = offset, .lsn = page.lsn, .group = page.attributes,
+	    .number = page.block, .xmin_low = page.xmin_low, .xmin_high = page.xmin_high,
+	    .engine = DBPAGES_PG, .size_shift = shift_of(PG_PAGE_SIZE) };
+	return add_entry(pages, &entry);
+}
+
+/* Looks at the aligned positions of REGION (LENGTH bytes from source offset OFFSET) from
+ * FROM on, and before STOP, whose largest page fits; at every position when FINAL. Returns
+ * the first position not looked at, or (size_t)-1 when out of memory. */
+static size_t scan_region(struct dbpages *pages, const unsigned char *region, size_t length,
+    uint64_t offset, size_t stop, int final)
+{
+	size_t at = (size_t)((DBPAGES_ALIGN - offset % DBPAGES_ALIGN) % DBPAGES_ALIGN);
+
+	for (; at < stop && at < length && (final || length - at >= pages->max_page);
+	    at += DBPAGES_ALIGN) {
+		if ((pages->engines & DBPAGES_INNODB)
+		    && look_innodb(pages, region + at, length - at, offset + at) != 0)
+			return (size_t)-1;
+		if ((pages->engines & DBPAGES_PG)
+		    && look_pg(pages, region + at, length - at, offset + at) != 0)
+			return (size_t)-1;
+	}
+	return at < length ? at : length;
+}
+
+/* The carried tail, looked at with whatever length it has: the source ends there, or the
+ * next buffer does not continue it. */
+int dbpages_finish_scan(struct dbpages *pages)
+{
+	size_t done = pages->carry_length ? scan_region(pages, pages->carry, pages->carry_length,
+	    pages->carry_offset, pages->carry_length, 1) : 0;
+
+	pages->carry_length = 0;
+	return done == (size_t)-1 ? -1 : 0;
+}
+
+static void keep_tail(struct dbpages *pages, const unsigned char *region, size_t length,
+    uint64_t offset, size_t from)
+{
+	memmove(pages->carry, region + from, length - from);
+	pages->carry_length = length - from;
+	pages->carry_offset = offset + from;
+}
+
+/* The carried tail joined with the start of BUFFER: the positions in the tail are looked
+ * at now. Returns 1 when BUFFER was short enough to be carried whole, 0, or -1. */
+static int continue_carry(struct dbpages *pages, const unsigned char *buffer, size_t length)
+{
+	size_t head = length < pages->max_page ? length : pages->max_page;
+	size_t old_length = pages->carry_length, done;
+
+	memcpy(pages->carry + old_length, buffer, head);
+	pages->carry_length += head;
+	done = scan_region(pages, pages->carry, pages->carry_length, pages->carry_offset,
+	    head == length ? pages->carry_length : old_length, 0);
+	if (done == (size_t)-1)
+		return -1;
+	if (head == length) {
+		keep_tail(pages, pages->carry, pages->carry_length, pages->carry_offset, done);
+		return 1;
+	}
+	pages->carry_length = 0;
+	return 0;
+}
+
+int dbpages_feed(struct dbpages *pages, const unsigned char *buffer, size_t length,
+    uint64_t source_offset)
+{
+	size_t done;
+	int carried = 0;
+
+	if (pages->carry_length) {
+		if (pages->carry_offset + pages->carry_length == source_offset)
+			carried = continue_carry(pages, buffer, length);
+		else
+			carried = dbpages_finish_scan(pages);
+		if (carried != 0)
+			return carried < 0 ? -1 : 0;
+	}
+	done = scan_region(pages, buffer, length, source_offset, length, 0);
+	if (done == (size_t)-1)
+		return -1;
+	keep_tail(pages, buffer, length, source_offset, done);
+	return 0;
+}

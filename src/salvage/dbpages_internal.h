@@ -1,0 +1,114 @@
+/* dbpages_internal.h: what the collector's files share (dbpages.c: the index and the
+ * scan; dbpages_write.c: the files written from it; dbpages_report.c: the reports and
+ * RESTORE.md). Not for use outside them: dbpages.h is the interface. */
+#ifndef RESCUE_DBPAGES_INTERNAL_H
+#define RESCUE_DBPAGES_INTERNAL_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "salvage/dbpages.h"
+
+/* One page found: where it is and what it claims to be. GROUP is the InnoDB space id or
+ * the PostgreSQL attribute count; NUMBER the page or block number. */
+struct page_entry {
+	uint64_t offset;
+	uint64_t lsn;
+	uint32_t group;
+	uint32_t number;
+	uint32_t xmin_low, xmin_high;	/* PostgreSQL: its tuples' transaction ids */
+	uint8_t engine;
+	uint8_t size_shift;		/* the page size is 1 << size_shift */
+	uint8_t written;		/* the copy dbpages_write chose and wrote */
+	uint8_t lane;			/* PostgreSQL: which relation of its group */
+	uint8_t unused[4];
+};
+
+/* Pages with a header but a wrong checksum, counted by the group they claim. The garbage
+ * of a disk can claim any number of groups: past MAX_BAD_GROUPS they are only summed. */
+struct bad_count {
+	uint32_t group;
+	uint8_t engine;
+	uint64_t count;
+};
+enum { MAX_BAD_GROUPS = 1024 };
+
+/* A table's name as a SYS_TABLES record gives it ("db/table"), from the newest page. */
+struct table_name {
+	uint32_t space_id;
+	int deleted;
+	uint64_t lsn;
+	char name[200];
+};
+
+struct dbpages {
+	unsigned engines;
+	struct page_entry *entries;
+	size_t count, capacity;
+	struct bad_count bad[MAX_BAD_GROUPS];
+	size_t bad_groups;
+	uint64_t bad_elsewhere;		/* wrong checksums past MAX_BAD_GROUPS groups */
+	uint64_t pg_index_pages;	/* PostgreSQL index pages: counted, not written */
+	uint64_t pg_unplaced;		/* heap pages whose block number nothing tells */
+	uint64_t pg_guessed;		/* heap pages placed at a guessed block number */
+	struct table_name *names;	/* from SYS_TABLES pages found, by space id */
+	size_t name_count, name_capacity;
+	uint64_t names_lsn;		/* the LSN of the page being read for names */
+	int names_failed;		/* out of memory while adding one */
+	/* The tail of the last buffer, whose pages may end in the next one. */
+	unsigned char *carry;
+	size_t carry_length;
+	uint64_t carry_offset;
+	size_t max_page;
+};
+
+enum { MISSING_TEXT = 512, PG_SEGMENT_BLOCKS = 131072, MAX_INDEXES = 64 };
+
+/* What the reports say about one file written. */
+struct file_report {
+	char name[300];
+	char table[200];		/* InnoDB: "db/table" from SYS_TABLES, or "" */
+	unsigned engine;
+	uint32_t group;
+	size_t page_size;
+	uint64_t declared;		/* InnoDB: FSP_SIZE of page 0; 0 when page 0 is missing */
+	uint64_t first, end;		/* the page numbers the file holds: [first, end) */
+	uint64_t found, missing, superseded, unreadable, other_size, bad;
+	uint64_t free_pages;		/* InnoDB: not found, but page 0 says never used */
+	uint64_t doublewrite;		/* space 0: the doublewrite buffer's pages, not found
+					 * as such (they hold other pages' copies) */
+	uint64_t foreign;		/* pages of another tablespace with this space id
+					 * (other index ids), or of another relation of this
+					 * shape (no tuple in common), not written */
+	uint64_t lsn_min, lsn_max;
+	char missing_text[MISSING_TEXT];	/* "3-5,9,..." */
+	uint64_t missing_first, missing_last;	/* the range not yet in the text */
+};
+
+struct writer {
+	struct dbpages *pages;
+	const struct dbpages_output *output;
+	struct dbpages_summary *summary;
+	unsigned char *buffer;		/* one page of the largest size */
+	unsigned char *chosen;		/* the PostgreSQL page written for the block at hand */
+	unsigned char *page0;		/* the tablespace's page 0 while it is written, or NULL */
+	uint32_t doublewrite[2];	/* space 0: the doublewrite runs' first pages, or 0 */
+	/* The tablespace's own indexes while it is written: the ids on its root pages.
+	 * None known (page 3 not found): every index page is taken. */
+	uint64_t index_ids[MAX_INDEXES];
+	size_t index_count;
+	struct file_report *reports;
+	size_t report_count, report_capacity;
+};
+
+/* dbpages.c: looks at the tail of the last buffer fed, whatever its length; 0 or -1. */
+int dbpages_finish_scan(struct dbpages *pages);
+
+/* dbpages_report.c: the texts written beside the files, malloc'd; NULL when out of
+ * memory. */
+char *dbpages_json_report(const struct writer *writer, size_t *size);
+char *dbpages_text_report(const struct writer *writer, size_t *size);
+char *dbpages_restore_text(const struct writer *writer, size_t *size);
+
+#endif

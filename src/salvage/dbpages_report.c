@@ -1,0 +1,171 @@
+/* dbpages_report.c: report.json, report.txt and RESTORE.md, written beside the files
+ * dbpages_write.c rebuilt. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "base/json.h"
+#include "salvage/dbpages_internal.h"
+
+static const char *engine_name(unsigned engine)
+{
+	return engine == DBPAGES_INNODB ? "innodb" : "postgresql";
+}
+
+/* json_member_string puts the comma before a member: every member after the first
+ * passes 1. */
+static void json_report(FILE *out, const struct file_report *report, int comma)
+{
+	fprintf(out, "    {");
+	json_member_string(out, "file", report->name, 0);
+	json_member_string(out, "engine", engine_name(report->engine), 1);
+	if (report->table[0])
+		json_member_string(out, "table", report->table, 1);
+	fprintf(out, ", \"%s\": %" PRIu32 ", \"page_size\": %zu, \"declared_pages\": %" PRIu64
+	    ", \"first_page\": %" PRIu64 ", \"pages\": %" PRIu64 ", \"found\": %" PRIu64
+	    ", \"missing\": %" PRIu64 ", \"never_used\": %" PRIu64 ", \"doublewrite\": %" PRIu64,
+	    report->engine == DBPAGES_INNODB ? "space_id" : "attributes", report->group,
+	    report->page_size, report->declared, report->first, report->end - report->first,
+	    report->found, report->missing, report->free_pages, report->doublewrite);
+	json_member_string(out, "missing_pages", report->missing_text, 1);
+	fprintf(out, ", \"unreadable\": %" PRIu64 ", \"superseded\": %" PRIu64
+	    ", \"other_size\": %" PRIu64 ", \"other_origin\": %" PRIu64 ", \"bad_checksum\": %"
+	    PRIu64 ", \"lsn_min\": %" PRIu64 ", \"lsn_max\": %" PRIu64 "}%s\n", report->unreadable,
+	    report->superseded, report->other_size, report->foreign, report->bad,
+	    report->lsn_min, report->lsn_max, comma ? "," : "");
+}
+
+char *dbpages_json_report(const struct writer *writer, size_t *size)
+{
+	const struct dbpages *pages = writer->pages;
+	const struct dbpages_summary *summary = writer->summary;
+	char *text = NULL;
+	FILE *out = open_memstream(&text, size);
+
+	if (out == NULL)
+		return NULL;
+	fprintf(out, "{\n  \"files\": [\n");
+	for (size_t i = 0; i < writer->report_count; i++)
+		json_report(out, &writer->reports[i], i + 1 < writer->report_count);
+	fprintf(out, "  ],\n  \"tablespaces\": %u, \"relations\": %u, \"pages_written\": %" PRIu64
+	    ", \"pages_missing\": %" PRIu64 ", \"bad_checksum\": %" PRIu64 ", \"unreadable\": %"
+	    PRIu64 ",\n  \"pg_index_pages\": %" PRIu64 ", \"pg_unplaced\": %" PRIu64
+	    ", \"pg_guessed\": %" PRIu64 "\n}\n", summary->tablespaces, summary->relations,
+	    summary->pages_written, summary->pages_missing, summary->bad_checksums,
+	    summary->unreadable, pages->pg_index_pages, pages->pg_unplaced, pages->pg_guessed);
+	return fclose(out) == 0 ? text : (free(text), NULL);
+}
+
+static void text_report(FILE *out, const struct file_report *report)
+{
+	fprintf(out, "%s  %s %s %" PRIu32 ", %zu-byte pages: %" PRIu64 " of %" PRIu64 " found",
+	    report->name, engine_name(report->engine), report->engine == DBPAGES_INNODB
+	    ? "space id" : "tuples of attributes", report->group, report->page_size,
+	    report->found, report->end - report->first);
+	if (report->table[0])
+		fprintf(out, ", table %s", report->table);
+	if (report->engine == DBPAGES_INNODB)
+		fprintf(out, report->declared ? " (page 0 declares %" PRIu64 ")"
+		    : " (page 0 not found: length from the highest page)", report->declared);
+	fprintf(out, ", LSN %" PRIu64 "-%" PRIu64 "\n", report->lsn_min, report->lsn_max);
+	if (report->free_pages)
+		fprintf(out, "    never used (zeros, nothing lost) %" PRIu64 "\n", report->free_pages);
+	if (report->doublewrite)
+		fprintf(out, "    doublewrite buffer (copies of other pages, nothing lost) %" PRIu64
+		    "\n", report->doublewrite);
+	if (report->missing)
+		fprintf(out, "    missing %" PRIu64 ": %s\n", report->missing, report->missing_text);
+	if (report->foreign && report->engine == DBPAGES_INNODB)
+		fprintf(out, "    %" PRIu64 " index pages of another tablespace with space id %"
+		    PRIu32 " (other index ids), not written\n", report->foreign, report->group);
+	if (report->foreign && report->engine == DBPAGES_PG)
+		fprintf(out, "    %" PRIu64 " pages of another relation with %" PRIu32 " attributes"
+		    " at the same block numbers (no tuple in common), not written\n",
+		    report->foreign, report->group);
+	if (report->unreadable || report->bad || report->superseded || report->other_size)
+		fprintf(out, "    unreadable %" PRIu64 ", wrong checksum %" PRIu64 ", older copies %"
+		    PRIu64 ", other page size %" PRIu64 "\n", report->unreadable, report->bad,
+		    report->superseded, report->other_size);
+}
+
+char *dbpages_text_report(const struct writer *writer, size_t *size)
+{
+	const struct dbpages *pages = writer->pages;
+	char *text = NULL;
+	FILE *out = open_memstream(&text, size);
+
+	if (out == NULL)
+		return NULL;
+	for (size_t i = 0; i < writer->report_count; i++)
+		text_report(out, &writer->reports[i]);
+	fprintf(out, "%u tablespaces, %u relations: %" PRIu64 " pages written, %" PRIu64
+	    " missing, %" PRIu64 " with a wrong checksum\n", writer->summary->tablespaces,
+	    writer->summary->relations, writer->summary->pages_written,
+	    writer->summary->pages_missing, writer->summary->bad_checksums);
+	if (pages->pg_index_pages || pages->pg_unplaced || pages->pg_guessed)
+		fprintf(out, "PostgreSQL: %" PRIu64 " index pages not written (rebuild indexes "
+		    "with REINDEX), %" PRIu64 " heap pages without a block number not written, %"
+		    PRIu64 " heap pages placed at a guessed block number\n", pages->pg_index_pages,
+		    pages->pg_unplaced, pages->pg_guessed);
+	return fclose(out) == 0 ? text : (free(text), NULL);
+}
+
+static const char restore_innodb[] =
+"## InnoDB tablespaces (`space-N.ibd`)\n\n"
+"Each file is one tablespace (one table with its indexes) named by its space id. On a\n"
+"MariaDB or MySQL server of the same major version, started with the same character set:\n\n"
+"1. Create the table with its original definition (the same columns, types, ROW_FORMAT and\n"
+"   primary key) in any database: `CREATE TABLE recovered.t (...);`. If the import\n"
+"   complains about indexes, create it without its secondary indexes.\n"
+"2. `ALTER TABLE recovered.t DISCARD TABLESPACE;`\n"
+"3. Copy `space-N.ibd` into the server's data directory as `recovered/t.ibd`, owned by the\n"
+"   server's user (`chown mysql:mysql`).\n"
+"4. `ALTER TABLE recovered.t IMPORT TABLESPACE;` (a warning that no `.cfg` file was found\n"
+"   is expected), then `CHECK TABLE recovered.t;` and `SELECT COUNT(*)`.\n"
+"5. Add back the secondary indexes left out in step 1 (`ALTER TABLE ... ADD INDEX`).\n\n"
+"Which table a space id was: the report lists the page counts; `strings space-N.ibd`\n"
+"shows the text of its rows. Missing pages are zeros: the import may then refuse the\n"
+"file or later report the index as corrupt; `innodb_force_recovery=1` and\n"
+"`SELECT ... INTO OUTFILE` get out what is readable.\n\n";
+
+static const char restore_pg[] =
+"## PostgreSQL relations (`pg-Aatts`, `.1`, `.2` ... past 1 GiB)\n\n"
+"Each file holds the heap pages whose tuples have A attributes, at their block numbers.\n"
+"Tuples are visible only to the cluster that wrote them (their transaction ids must be\n"
+"known to it): use the same cluster, a copy of it, or one restored from `rescue dump`.\n\n"
+"1. `CREATE TABLE recovered (...);` with the original columns, types and order.\n"
+"2. `SELECT pg_relation_filepath('recovered');` gives `base/DB/FILENODE`.\n"
+"3. Stop the server (`pg_ctl stop`). Copy `pg-Aatts` over `base/DB/FILENODE` (and each\n"
+"   `pg-Aatts.N` to `base/DB/FILENODE.N`), owned by `postgres`; remove\n"
+"   `FILENODE_fsm` and `FILENODE_vm` if they exist.\n"
+"4. Start the server, then `SELECT count(*) FROM recovered;`.\n\n"
+"Values TOASTed out of line point at the dropped table's TOAST relation and cannot be\n"
+"read this way yet (\"missing chunk number\"); select the other columns. Blocks never\n"
+"found are zeros, which PostgreSQL reads as empty pages. Tables with the same number of\n"
+"attributes are told apart by their transaction ids (`pg-Aatts`, `pg-Aatts-2`, ...):\n"
+"look at a few rows of each (`SELECT * ... LIMIT 5`) to see which table it is. A file\n"
+"of 3 attributes is most likely a TOAST relation.\n\n";
+
+char *dbpages_restore_text(const struct writer *writer, size_t *size)
+{
+	char *text = NULL;
+	FILE *out = open_memstream(&text, size);
+	int innodb = 0, pg = 0;
+
+	if (out == NULL)
+		return NULL;
+	for (size_t i = 0; i < writer->report_count; i++) {
+		innodb |= writer->reports[i].engine == DBPAGES_INNODB;
+		pg |= writer->reports[i].engine == DBPAGES_PG;
+	}
+	fprintf(out, "# Bringing the recovered database files back\n\n"
+	    "What was found and what is missing is in `%sreport.txt` (and `.json`).\n\n",
+	    writer->output->prefix);
+	if (innodb)
+		fputs(restore_innodb, out);
+	if (pg)
+		fputs(restore_pg, out);
+	if (!innodb && !pg)
+		fputs("No database pages were found.\n", out);
+	return fclose(out) == 0 ? text : (free(text), NULL);
+}

@@ -1,0 +1,193 @@
+/* test_dbpage_innodb.c: InnoDB pages recognised in tablespaces MariaDB itself wrote, in
+ * its default full_crc32 format and in the older crc32 one; damaged pages refused with
+ * the reason. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "lib/dbfixture.h"
+#include "salvage/dbpage_innodb.h"
+
+enum { PAGE = 16384 };
+
+/* Every page of the file is a valid page of one tablespace at its own position, or a
+ * never-written (all-zero) one; page 0 declares the file's size and page size. */
+static void check_tablespace(const char *name, enum innodb_checksum format)
+{
+	size_t size, pages = 0;
+	unsigned char *file = dbfixture_read("mariadb", name, &size);
+	struct innodb_page first, page;
+
+	if (file == NULL)
+		skip();
+	assert_int_equal(innodb_page_parse(file, size, PAGE, &first), INNODB_PAGE);
+	assert_int_equal(first.page_number, 0);
+	assert_int_equal((uint64_t)first.fsp_size * PAGE, size);
+	assert_int_equal(first.fsp_page_size, PAGE);
+	for (size_t at = 0; at < size; at += PAGE) {
+		enum innodb_verdict verdict = innodb_page_parse(file + at, size - at, PAGE, &page);
+
+		if (verdict == INNODB_EMPTY)
+			continue;
+		assert_int_equal(verdict, INNODB_PAGE);
+		assert_int_equal(page.checksum, format);
+		assert_int_equal(page.space_id, first.space_id);
+		assert_int_equal(page.page_number, at / PAGE);
+		assert_true(page.lsn > 0);
+		pages++;
+	}
+	assert_true(pages > 50);	/* 6000 rows fill about 95 pages */
+	free(file);
+}
+
+static void test_full_crc32_tablespace(void **state)
+{
+	(void)state;
+	check_tablespace("full.ibd", INNODB_FULL_CRC32);
+}
+
+static void test_crc32_tablespace(void **state)
+{
+	(void)state;
+	check_tablespace("crc32.ibd", INNODB_CRC32);
+}
+
+/* One changed byte anywhere in the page makes it a wrong checksum, never a page. */
+static void check_damage(const char *name)
+{
+	size_t size;
+	unsigned char *file = dbfixture_read("mariadb", name, &size);
+	struct innodb_page page;
+	const size_t where[] = {4, 40, 200, PAGE / 2, PAGE - 9};
+
+	if (file == NULL)
+		skip();
+	for (size_t i = 0; i < sizeof where / sizeof where[0]; i++) {
+		file[3 * PAGE + where[i]] ^= 0x20;
+		assert_int_equal(innodb_page_parse(file + 3 * PAGE, PAGE, PAGE, &page),
+		    INNODB_BAD_CHECKSUM);
+		file[3 * PAGE + where[i]] ^= 0x20;
+	}
+	assert_int_equal(innodb_page_parse(file + 3 * PAGE, PAGE, PAGE, &page), INNODB_PAGE);
+	free(file);
+}
+
+static void test_damaged_page_is_a_wrong_checksum(void **state)
+{
+	(void)state;
+	check_damage("full.ibd");
+	check_damage("crc32.ibd");
+}
+
+/* A page read at another size, or cut short, is not taken; nothing past LENGTH is read
+ * (the copy is exactly as long as the test says, so ASan would see an overread). */
+static void test_wrong_size_and_short_buffer(void **state)
+{
+	size_t size;
+	unsigned char *file = dbfixture_read("mariadb", "full.ibd", &size), *copy;
+	struct innodb_page page;
+
+	(void)state;
+	if (file == NULL)
+		skip();
+	assert_int_not_equal(innodb_page_parse(file + 3 * PAGE, PAGE, 8192, &page), INNODB_PAGE);
+	assert_int_not_equal(innodb_page_parse(file + 3 * PAGE, PAGE, 4096, &page), INNODB_PAGE);
+	copy = malloc(PAGE - 1);
+	assert_non_null(copy);
+	memcpy(copy, file + 3 * PAGE, PAGE - 1);
+	assert_int_equal(innodb_page_parse(copy, PAGE - 1, PAGE, &page), INNODB_SHORT);
+	assert_int_equal(innodb_page_parse(copy, PAGE - 1, 12288, &page), INNODB_SHORT);
+	free(copy);
+	free(file);
+}
+
+struct names {
+	char text[4096];
+	int deleted;
+};
+
+static void collect_name(void *context, const char *name, size_t length, uint32_t space_id,
+    int deleted)
+{
+	struct names *names = context;
+	size_t used = strlen(names->text);
+
+	snprintf(names->text + used, sizeof names->text - used, "%.*s=%u;", (int)length, name,
+	    space_id);
+	names->deleted += deleted;
+}
+
+/* The system tablespace MariaDB wrote names both tables with their space ids; no other
+ * page of it, nor a table's page, parses as SYS_TABLES. */
+static void test_sys_tables_names_the_tables(void **state)
+{
+	size_t size, full_size, pages = 0;
+	unsigned char *system = dbfixture_read("mariadb", "ibdata1", &size);
+	unsigned char *full = dbfixture_read("mariadb", "full.ibd", &full_size);
+	struct innodb_page first;
+	struct names names = {0};
+	char expected[64];
+
+	(void)state;
+	if (system == NULL || full == NULL)
+		skip();
+	for (size_t at = 0; at + PAGE <= size; at += PAGE) {
+		int found = innodb_sys_tables_records(system + at, PAGE, collect_name, &names);
+
+		if (found >= 0) {
+			assert_true(found >= 2);
+			pages++;
+		}
+	}
+	assert_true(pages >= 1);	/* page 8, and its copy in the doublewrite buffer */
+	assert_int_equal(innodb_page_parse(full, full_size, PAGE, &first), INNODB_PAGE);
+	snprintf(expected, sizeof expected, "fix/full=%u;", first.space_id);
+	assert_non_null(strstr(names.text, expected));
+	assert_non_null(strstr(names.text, "fix/crc32="));
+	assert_int_equal(names.deleted, 0);
+	{
+		uint32_t block1, block2;
+
+		assert_int_equal(innodb_doublewrite_blocks(system + 5 * PAGE, PAGE, &block1,
+		    &block2), 0);
+		assert_true(block1 > 5);
+		assert_int_equal(block2, block1 + INNODB_DOUBLEWRITE_PAGES);
+		assert_int_equal(innodb_doublewrite_blocks(system + 4 * PAGE, PAGE, &block1,
+		    &block2), -1);
+	}
+	for (size_t at = 0; at < full_size; at += PAGE)
+		assert_int_equal(innodb_sys_tables_records(full + at, PAGE, collect_name, &names), -1);
+	free(system);
+	free(full);
+}
+
+static void test_flags_page_size(void **state)
+{
+	(void)state;
+	assert_int_equal(innodb_flags_page_size(0x15), 16384);	/* full_crc32, 16 KiB */
+	assert_int_equal(innodb_flags_page_size(0x13), 4096);	/* full_crc32, 4 KiB */
+	assert_int_equal(innodb_flags_page_size(0x17), 65536);
+	assert_int_equal(innodb_flags_page_size(0x21), 16384);	/* MySQL 5.7 DYNAMIC, default */
+	assert_int_equal(innodb_flags_page_size(4u << 6), 8192);
+	assert_int_equal(innodb_flags_page_size(0x10), 0);	/* full_crc32, no size */
+	assert_int_equal(innodb_flags_page_size(9u << 6), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_full_crc32_tablespace),
+		cmocka_unit_test(test_crc32_tablespace),
+		cmocka_unit_test(test_damaged_page_is_a_wrong_checksum),
+		cmocka_unit_test(test_wrong_size_and_short_buffer),
+		cmocka_unit_test(test_sys_tables_names_the_tables),
+		cmocka_unit_test(test_flags_page_size),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

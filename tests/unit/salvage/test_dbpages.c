@@ -1,0 +1,597 @@
+/* test_dbpages.c: tablespaces and relations rebuilt from a "disk" holding the pages of
+ * files MariaDB and PostgreSQL wrote, cut into 4 KiB blocks, one page's blocks together
+ * but the pages shuffled among noise, fed in chunks of any size, written to a file://
+ * store, compared with the files the servers wrote. */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "lib/dbfixture.h"
+#include "salvage/dbpage_innodb.h"
+#include "salvage/dbpage_pg.h"
+#include "salvage/dbpages.h"
+#include "target/store.h"
+#include "target/target.h"
+
+enum { BLOCK = 4096, IBD_PAGE = 16384 };
+
+static uint32_t next_random(uint32_t *seed)
+{
+	*seed ^= *seed << 13;
+	*seed ^= *seed >> 17;
+	*seed ^= *seed << 5;
+	return *seed;
+}
+
+/* The disk: pieces (a page, or a block of noise) in shuffled order after 512 bytes of
+ * noise, so that pages sit at 512-byte but not 4 KiB alignment. */
+struct piece {
+	const unsigned char *data;	/* NULL: noise */
+	size_t size;
+	uint64_t offset;		/* where write_disk put it */
+};
+
+struct disk {
+	struct piece *pieces;
+	size_t count, capacity;
+	char dir[64];
+	char path[128];
+	int fd;
+	uint64_t size;
+};
+
+static void add_piece(struct disk *disk, const unsigned char *data, size_t size)
+{
+	if (disk->count == disk->capacity) {
+		disk->capacity = disk->capacity ? 2 * disk->capacity : 256;
+		disk->pieces = realloc(disk->pieces, disk->capacity * sizeof *disk->pieces);
+		assert_non_null(disk->pieces);
+	}
+	disk->pieces[disk->count++] = (struct piece){ data, size, 0 };
+}
+
+static int page_is_zero(const unsigned char *page, size_t size)
+{
+	for (size_t i = 0; i < size; i++)
+		if (page[i])
+			return 0;
+	return 1;
+}
+
+/* Every page of FILE that is not all zeros, except pages [SKIP_FROM, SKIP_TO). */
+static void add_pages(struct disk *disk, const unsigned char *file, size_t size,
+    size_t page_size, size_t skip_from, size_t skip_to)
+{
+	for (size_t at = 0; at + page_size <= size; at += page_size)
+		if (!page_is_zero(file + at, page_size)
+		    && (at / page_size < skip_from || at / page_size >= skip_to))
+			add_piece(disk, file + at, page_size);
+}
+
+static void write_disk(struct disk *disk, uint32_t seed, size_t noise_blocks)
+{
+	unsigned char noise[BLOCK];
+	FILE *file;
+
+	for (size_t i = 0; i < noise_blocks; i++)
+		add_piece(disk, NULL, i % 3 ? BLOCK : 512 * (1 + i % 7));
+	for (size_t i = disk->count; i > 1; i--) {
+		size_t j = next_random(&seed) % i;
+		struct piece swap = disk->pieces[i - 1];
+
+		disk->pieces[i - 1] = disk->pieces[j];
+		disk->pieces[j] = swap;
+	}
+	snprintf(disk->dir, sizeof disk->dir, "/tmp/rescue-dbpages-XXXXXX");
+	assert_non_null(mkdtemp(disk->dir));
+	snprintf(disk->path, sizeof disk->path, "%s/disk.img", disk->dir);
+	file = fopen(disk->path, "w");
+	assert_non_null(file);
+	for (size_t i = 0; i < sizeof noise; i++)
+		noise[i] = (unsigned char)(next_random(&seed) >> 24);
+	assert_int_equal(fwrite(noise, 1, 512, file), 512);
+	for (size_t i = 0; i < disk->count; i++) {
+		const struct piece *piece = &disk->pieces[i];
+
+		disk->pieces[i].offset = (uint64_t)ftell(file);
+		if (piece->data == NULL)
+			for (size_t b = 0; b < piece->size; b++)
+				noise[b] = (unsigned char)(next_random(&seed) >> 24);
+		assert_int_equal(fwrite(piece->data ? piece->data : noise, 1, piece->size, file),
+		    piece->size);
+	}
+	disk->size = (uint64_t)ftell(file);
+	assert_int_equal(fclose(file), 0);
+	disk->fd = open(disk->path, O_RDONLY);
+	assert_true(disk->fd >= 0);
+}
+
+static ssize_t read_disk(void *context, void *buffer, size_t size, uint64_t position)
+{
+	return pread(*(int *)context, buffer, size, (off_t)position);
+}
+
+static const struct piece *piece_of(const struct disk *disk, const unsigned char *data)
+{
+	for (size_t i = 0; i < disk->count; i++)
+		if (disk->pieces[i].data == data)
+			return &disk->pieces[i];
+	fail_msg("no piece holds that page");
+	return NULL;
+}
+
+static void remove_disk(struct disk *disk)
+{
+	char command[128];
+
+	close(disk->fd);
+	snprintf(command, sizeof command, "rm -rf '%s'", disk->dir);
+	assert_int_equal(system(command), 0);
+	free(disk->pieces);
+}
+
+/* The bytes [FROM, TO) of the disk fed in chunks of CHUNK bytes, or of sizes from 1 to
+ * 70000 drawn from *SEED when CHUNK is 0. */
+static void feed_range(struct disk *disk, struct dbpages *pages, uint64_t from, uint64_t to,
+    size_t chunk, uint32_t *seed)
+{
+	enum { RANDOM_MAX = 70000 };
+	unsigned char *buffer = malloc(chunk > RANDOM_MAX ? chunk : RANDOM_MAX);
+
+	assert_non_null(buffer);
+	for (uint64_t at = from; at < to;) {
+		size_t want = chunk ? chunk : 1 + next_random(seed) % RANDOM_MAX;
+		ssize_t got;
+
+		if (want > to - at)
+			want = (size_t)(to - at);
+		got = read_disk(&disk->fd, buffer, want, at);
+		assert_true(got > 0);
+		assert_int_equal(dbpages_feed(pages, buffer, (size_t)got, at), 0);
+		at += (uint64_t)got;
+	}
+	free(buffer);
+}
+
+/* RANGES (COUNT pairs of [from, to) offsets, in order) of the disk through dbpages, fed
+ * in chunks of CHUNK bytes (0: random sizes), written to a file:// store in the disk's
+ * folder; dbpages_write's result. */
+static int rebuild_ranges(struct disk *disk, const uint64_t (*ranges)[2], size_t count,
+    size_t chunk, struct dbpages_summary *summary)
+{
+	struct dbpages *pages = dbpages_open(DBPAGES_INNODB | DBPAGES_PG);
+	struct target target;
+	struct store *store;
+	char url[128], why[512];
+	int transient, result;
+	uint32_t seed = 7;
+
+	assert_non_null(pages);
+	for (size_t i = 0; i < count; i++)
+		feed_range(disk, pages, ranges[i][0], ranges[i][1], chunk, &seed);
+	snprintf(url, sizeof url, "file://%s", disk->dir);
+	assert_int_equal(target_parse(url, &target, why, sizeof why), 0);
+	store = store_open(&target, "disk", why, sizeof why, &transient);
+	assert_non_null(store);
+	result = dbpages_write(pages, &(struct dbpages_output){ .read = read_disk,
+	    .source = &disk->fd, .store = store, .prefix = "disk.db-", .give_up = 0 }, summary);
+	store_close(store);
+	dbpages_close(pages);
+	return result;
+}
+
+/* The whole disk through dbpages in chunks of CHUNK bytes (0: random sizes). */
+static int rebuild(struct disk *disk, size_t chunk, struct dbpages_summary *summary)
+{
+	const uint64_t whole[1][2] = { { 0, disk->size } };
+
+	return rebuild_ranges(disk, whole, 1, chunk, summary);
+}
+
+static unsigned char *output_file(const struct disk *disk, const char *name, size_t *size)
+{
+	char path[256];
+	FILE *file;
+	unsigned char *data;
+	long length;
+
+	snprintf(path, sizeof path, "%s/disk.db-%s", disk->dir, name);
+	file = fopen(path, "rb");
+	if (file == NULL)
+		fail_msg("%s was not written", path);
+	assert_int_equal(fseek(file, 0, SEEK_END), 0);
+	length = ftell(file);
+	data = malloc(length > 0 ? (size_t)length + 1 : 1);
+	assert_non_null(data);
+	rewind(file);
+	assert_int_equal(fread(data, 1, (size_t)length, file), (size_t)length);
+	data[length] = '\0';
+	fclose(file);
+	*size = (size_t)length;
+	return data;
+}
+
+/* Python's json module is the judge (python3 is a host package of the build). */
+static void assert_json_valid(const struct disk *disk, const char *name)
+{
+	char command[512];
+
+	snprintf(command, sizeof command, "python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "
+	    "'%s/disk.db-%s'", disk->dir, name);
+	assert_int_equal(system(command), 0);
+}
+
+static uint32_t space_id_of(const unsigned char *file)
+{
+	struct innodb_page page;
+
+	assert_int_equal(innodb_page_parse(file, IBD_PAGE, IBD_PAGE, &page), INNODB_PAGE);
+	return page.space_id;
+}
+
+static void assert_same_file(const struct disk *disk, const char *name,
+    const unsigned char *expected, size_t expected_size)
+{
+	size_t size;
+	unsigned char *written = output_file(disk, name, &size);
+
+	assert_int_equal(size, expected_size);
+	assert_memory_equal(written, expected, size);
+	free(written);
+}
+
+/* Two tablespaces (full_crc32 with an older copy of most pages, and crc32) and a
+ * checksummed relation: each written back byte for byte equal to the server's file. */
+static void check_whole_files(size_t chunk)
+{
+	size_t full_size, old_size, crc_size, rel_size, size;
+	unsigned char *full = dbfixture_read("mariadb", "full.ibd", &full_size);
+	unsigned char *old = dbfixture_read("mariadb", "full.v1.ibd", &old_size);
+	unsigned char *crc = dbfixture_read("mariadb", "crc32.ibd", &crc_size);
+	unsigned char *rel = dbfixture_read("pg", "checksummed.rel", &rel_size);
+	struct disk disk = {0};
+	struct dbpages_summary summary;
+	char name[64], *report;
+
+	if (full == NULL || old == NULL || crc == NULL || rel == NULL)
+		skip();
+	add_pages(&disk, full, full_size, IBD_PAGE, 0, 0);
+	add_pages(&disk, old, old_size, IBD_PAGE, 0, 0);
+	add_pages(&disk, crc, crc_size, IBD_PAGE, 0, 0);
+	add_pages(&disk, rel, rel_size, PG_PAGE_SIZE, 0, 0);
+	write_disk(&disk, 12345, 300);
+	assert_int_equal(rebuild(&disk, chunk, &summary), 0);
+	assert_int_equal(summary.tablespaces, 2);
+	assert_int_equal(summary.relations, 1);
+	assert_int_equal(summary.pages_missing, 0);
+	assert_int_equal(summary.bad_checksums, 0);
+	snprintf(name, sizeof name, "space-%u.ibd", space_id_of(full));
+	assert_same_file(&disk, name, full, full_size);
+	snprintf(name, sizeof name, "space-%u.ibd", space_id_of(crc));
+	assert_same_file(&disk, name, crc, crc_size);
+	assert_same_file(&disk, "pg-4atts", rel, rel_size);
+	report = (char *)output_file(&disk, "report.json", &size);
+	assert_non_null(strstr(report, "\"missing\": 0"));
+	free(report);
+	assert_json_valid(&disk, "report.json");
+	report = (char *)output_file(&disk, "RESTORE.md", &size);
+	assert_non_null(strstr(report, "IMPORT TABLESPACE"));
+	assert_non_null(strstr(report, "pg_relation_filepath"));
+	free(report);
+	remove_disk(&disk);
+	free(full);
+	free(old);
+	free(crc);
+	free(rel);
+}
+
+static void test_whole_files_in_large_chunks(void **state)
+{
+	(void)state;
+	check_whole_files(1 << 20);
+}
+
+/* Chunks smaller than a page and not aligned: pages are found across their edges. */
+static void test_whole_files_in_odd_chunks(void **state)
+{
+	(void)state;
+	check_whole_files(7000);
+}
+
+/* Chunks of random sizes from 1 byte to 70000. */
+static void test_whole_files_in_random_chunks(void **state)
+{
+	(void)state;
+	check_whole_files(0);
+}
+
+/* Only some ranges fed, as a scan of free space does: a page outside them, and one cut
+ * by a range's end, are not found (never taken from bytes the scan did not give). */
+static void test_only_the_ranges_fed(void **state)
+{
+	size_t full_size, size;
+	unsigned char *full = dbfixture_read("mariadb", "full.ibd", &full_size), *written;
+	struct disk disk = {0};
+	struct dbpages_summary summary;
+	const struct piece *skipped, *cut;
+	char name[64], *report;
+
+	(void)state;
+	if (full == NULL)
+		skip();
+	add_pages(&disk, full, full_size, IBD_PAGE, 0, 0);
+	write_disk(&disk, 8080, 30);
+	skipped = piece_of(&disk, full + 10 * IBD_PAGE);
+	cut = piece_of(&disk, full + 20 * IBD_PAGE);
+	{
+		/* The disk but page 10, and with a 4 KiB hole in the middle of page 20. */
+		uint64_t a = skipped->offset, b = cut->offset;
+		uint64_t first = a < b ? a : b, second = a < b ? b : a;
+		uint64_t first_end = first == a ? a + IBD_PAGE : b + IBD_PAGE / 2;
+		uint64_t second_end = second == a ? a + IBD_PAGE : b + IBD_PAGE / 2;
+		const uint64_t ranges[3][2] = {
+			{ 0, first }, { first_end + (first == b ? 4096 : 0), second },
+			{ second_end + (second == b ? 4096 : 0), disk.size },
+		};
+
+		assert_int_equal(rebuild_ranges(&disk, ranges, 3, 0, &summary), 1);
+	}
+	assert_int_equal(summary.pages_missing, 2);
+	snprintf(name, sizeof name, "space-%u.ibd", space_id_of(full));
+	written = output_file(&disk, name, &size);
+	assert_int_equal(size, full_size);
+	assert_true(page_is_zero(written + 10 * IBD_PAGE, IBD_PAGE));
+	assert_true(page_is_zero(written + 20 * IBD_PAGE, IBD_PAGE));
+	assert_memory_equal(written, full, 10 * IBD_PAGE);
+	free(written);
+	report = (char *)output_file(&disk, "report.txt", &size);
+	assert_non_null(strstr(report, "missing 2: 10,20"));
+	free(report);
+	remove_disk(&disk);
+	free(full);
+}
+
+/* Pages lost from the disk are zeros in the file, named in the report, and make the
+ * result "finished with losses"; a damaged copy of a page is counted, never used. */
+static void test_missing_and_damaged_pages(void **state)
+{
+	size_t full_size, rel_size, size;
+	unsigned char *full = dbfixture_read("mariadb", "full.ibd", &full_size);
+	unsigned char *rel = dbfixture_read("pg", "checksummed.rel", &rel_size);
+	unsigned char *damaged, *written;
+	struct disk disk = {0};
+	struct dbpages_summary summary;
+	char name[64], *report;
+
+	(void)state;
+	if (full == NULL || rel == NULL)
+		skip();
+	add_pages(&disk, full, full_size, IBD_PAGE, 7, 9);
+	add_pages(&disk, rel, rel_size, PG_PAGE_SIZE, 20, 21);
+	damaged = malloc(IBD_PAGE);
+	assert_non_null(damaged);
+	memcpy(damaged, full + 7 * IBD_PAGE, IBD_PAGE);
+	damaged[1000] ^= 0x40;
+	add_piece(&disk, damaged, IBD_PAGE);
+	write_disk(&disk, 777, 50);
+	assert_int_equal(rebuild(&disk, 65536, &summary), 1);
+	assert_int_equal(summary.bad_checksums, 1);
+	snprintf(name, sizeof name, "space-%u.ibd", space_id_of(full));
+	written = output_file(&disk, name, &size);
+	assert_int_equal(size, full_size);
+	assert_memory_equal(written, full, 7 * IBD_PAGE);
+	assert_true(page_is_zero(written + 7 * IBD_PAGE, 2 * IBD_PAGE));
+	assert_memory_equal(written + 9 * IBD_PAGE, full + 9 * IBD_PAGE,
+	    full_size - 9 * IBD_PAGE);
+	free(written);
+	written = output_file(&disk, "pg-4atts", &size);
+	assert_int_equal(size, rel_size);
+	assert_true(page_is_zero(written + 20 * PG_PAGE_SIZE, PG_PAGE_SIZE));
+	free(written);
+	report = (char *)output_file(&disk, "report.txt", &size);
+	assert_non_null(strstr(report, "missing 2: 7-8"));
+	assert_non_null(strstr(report, "missing 1: 20"));
+	assert_non_null(strstr(report, "wrong checksum 1"));
+	free(report);
+	remove_disk(&disk);
+	free(damaged);
+	free(full);
+	free(rel);
+}
+
+/* Another server's tablespace with the same space id, some of its index pages newer
+ * than ours: the index pages written are all of the tablespace whose roots (page 3 on)
+ * were found newest, and the other's are counted in the report, never mixed in. Pages
+ * without an index id (the insert buffer bitmap, page 1) still go by LSN alone. */
+static void test_two_tablespaces_with_one_space_id(void **state)
+{
+	size_t ours_size, other_size, size, index_pages = 0;
+	unsigned char *ours = dbfixture_read("mariadb", "full.v1.ibd", &ours_size);
+	unsigned char *other = dbfixture_read("mariadb", "other.ibd", &other_size);
+	unsigned char *written;
+	struct disk disk = {0};
+	struct dbpages_summary summary;
+	struct innodb_page page, theirs;
+	char name[64], *report;
+	int newer = 0;
+
+	(void)state;
+	if (ours == NULL || other == NULL)
+		skip();
+	assert_int_equal(space_id_of(ours), space_id_of(other));
+	for (size_t at = 0; at + IBD_PAGE <= other_size; at += IBD_PAGE)
+		newer |= innodb_page_parse(other + at, IBD_PAGE, IBD_PAGE, &theirs) == INNODB_PAGE
+		    && theirs.index_id != 0
+		    && innodb_page_parse(ours + at, IBD_PAGE, IBD_PAGE, &page) == INNODB_PAGE
+		    && theirs.lsn > page.lsn;
+	assert_true(newer);	/* else this test would not test the choice */
+	add_pages(&disk, ours, ours_size, IBD_PAGE, 0, 0);
+	add_pages(&disk, other, other_size, IBD_PAGE, 0, 0);
+	write_disk(&disk, 31337, 100);
+	assert_true(rebuild(&disk, 1 << 20, &summary) >= 0);
+	snprintf(name, sizeof name, "space-%u.ibd", space_id_of(ours));
+	written = output_file(&disk, name, &size);
+	assert_int_equal(size, ours_size);
+	for (size_t at = 0; at < size; at += IBD_PAGE)
+		if (innodb_page_parse(ours + at, IBD_PAGE, IBD_PAGE, &page) == INNODB_PAGE
+		    && page.index_id != 0) {
+			assert_memory_equal(written + at, ours + at, IBD_PAGE);
+			index_pages++;
+		}
+	assert_true(index_pages > 50);
+	report = (char *)output_file(&disk, "report.txt", &size);
+	assert_non_null(strstr(report, "of another tablespace with space id"));
+	free(report);
+	free(written);
+	remove_disk(&disk);
+	free(ours);
+	free(other);
+}
+
+/* Two relations of the same shape (two tables of 4 attributes in one cluster, filled by
+ * their own transactions) meet at blocks 0-20: told apart by their tuples' transaction
+ * ids, each is written to a file of its own, equal to the one PostgreSQL wrote. */
+static void check_two_relations(const char *main_name, const char *sibling_name)
+{
+	size_t a_size, b_size, first_size, second_size;
+	unsigned char *a = dbfixture_read("pg", main_name, &a_size);
+	unsigned char *b = dbfixture_read("pg", sibling_name, &b_size);
+	unsigned char *first, *second;
+	struct disk disk = {0};
+	struct dbpages_summary summary;
+
+	if (a == NULL || b == NULL)
+		skip();
+	assert_true(b_size < a_size);
+	add_pages(&disk, a, a_size, PG_PAGE_SIZE, 0, 0);
+	add_pages(&disk, b, b_size, PG_PAGE_SIZE, 0, 0);
+	write_disk(&disk, 2024, 20);
+	assert_int_equal(rebuild(&disk, 1 << 20, &summary), 0);
+	assert_int_equal(summary.relations, 2);
+	first = output_file(&disk, "pg-4atts", &first_size);
+	second = output_file(&disk, "pg-4atts-2", &second_size);
+	if (first_size == b_size) {	/* which one is first depends on the LSNs */
+		assert_memory_equal(first, b, b_size);
+		assert_int_equal(second_size, a_size);
+		assert_memory_equal(second, a, a_size);
+	} else {
+		assert_int_equal(first_size, a_size);
+		assert_memory_equal(first, a, a_size);
+		assert_int_equal(second_size, b_size);
+		assert_memory_equal(second, b, b_size);
+	}
+	free(first);
+	free(second);
+	remove_disk(&disk);
+	free(a);
+	free(b);
+}
+
+static void test_two_relations_of_one_shape(void **state)
+{
+	(void)state;
+	check_two_relations("checksummed.rel", "checksummed.sibling.rel");
+}
+
+static void test_two_relations_of_one_shape_without_checksums(void **state)
+{
+	(void)state;
+	check_two_relations("plain.rel", "plain.sibling.rel");
+}
+
+/* The system tablespace's pages on the disk too: its SYS_TABLES records name the file,
+ * and its doublewrite buffer is not reported missing. */
+static void test_tablespace_named_from_sys_tables(void **state)
+{
+	size_t full_size, system_size;
+	unsigned char *full = dbfixture_read("mariadb", "full.ibd", &full_size);
+	unsigned char *system = dbfixture_read("mariadb", "ibdata1", &system_size);
+	struct disk disk = {0};
+	struct dbpages_summary summary;
+	char *report;
+	size_t size;
+
+	(void)state;
+	if (full == NULL || system == NULL)
+		skip();
+	add_pages(&disk, full, full_size, IBD_PAGE, 0, 0);
+	add_pages(&disk, system, system_size, IBD_PAGE, 0, 0);
+	write_disk(&disk, 5150, 40);
+	assert_true(rebuild(&disk, 1 << 20, &summary) >= 0);
+	assert_same_file(&disk, "fix.full.ibd", full, full_size);
+	report = (char *)output_file(&disk, "report.json", &size);
+	assert_non_null(strstr(report, "\"table\":\"fix/full\""));
+	free(report);
+	/* Space 0's doublewrite pages hold other pages: not counted missing. */
+	report = (char *)output_file(&disk, "report.txt", &size);
+	assert_non_null(strstr(report, "doublewrite buffer (copies of other pages, nothing lost) 128"));
+	free(report);
+	assert_json_valid(&disk, "report.json");
+	remove_disk(&disk);
+	free(full);
+	free(system);
+}
+
+/* Without data checksums the blocks are placed by their tuples' t_ctid alone. */
+static void test_relation_without_checksums(void **state)
+{
+	size_t rel_size;
+	unsigned char *rel = dbfixture_read("pg", "plain.rel", &rel_size);
+	struct disk disk = {0};
+	struct dbpages_summary summary;
+
+	(void)state;
+	if (rel == NULL)
+		skip();
+	add_pages(&disk, rel, rel_size, PG_PAGE_SIZE, 0, 0);
+	write_disk(&disk, 4242, 100);
+	assert_int_equal(rebuild(&disk, 1 << 20, &summary), 0);
+	assert_int_equal(summary.relations, 1);
+	assert_same_file(&disk, "pg-4atts", rel, rel_size);
+	remove_disk(&disk);
+	free(rel);
+}
+
+/* Noise alone: nothing written but the report saying so. */
+static void test_nothing_found(void **state)
+{
+	struct disk disk = {0};
+	struct dbpages_summary summary;
+	size_t size;
+	char *restore;
+
+	(void)state;
+	write_disk(&disk, 99, 200);
+	assert_int_equal(rebuild(&disk, 1 << 20, &summary), 0);
+	assert_int_equal(summary.tablespaces + summary.relations, 0);
+	restore = (char *)output_file(&disk, "RESTORE.md", &size);
+	assert_non_null(strstr(restore, "No database pages were found"));
+	free(restore);
+	remove_disk(&disk);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_whole_files_in_large_chunks),
+		cmocka_unit_test(test_whole_files_in_odd_chunks),
+		cmocka_unit_test(test_whole_files_in_random_chunks),
+		cmocka_unit_test(test_only_the_ranges_fed),
+		cmocka_unit_test(test_missing_and_damaged_pages),
+		cmocka_unit_test(test_two_tablespaces_with_one_space_id),
+		cmocka_unit_test(test_two_relations_of_one_shape),
+		cmocka_unit_test(test_two_relations_of_one_shape_without_checksums),
+		cmocka_unit_test(test_tablespace_named_from_sys_tables),
+		cmocka_unit_test(test_relation_without_checksums),
+		cmocka_unit_test(test_nothing_found),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
