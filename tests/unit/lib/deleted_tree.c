@@ -39,10 +39,10 @@ static void read_times(struct deleted_tree *tree)
 
 int deleted_tree_make(struct deleted_tree *tree, const char *const *options)
 {
-	char *argv[24] = { (char *)SCRIPT, tree->image, tree->expected };
+	char *argv[24] = { (char *)SCRIPT };
 	struct spawn_request request = { .argv = argv, .flags = SPAWN_STDERR };
 	struct spawn_result result;
-	size_t i;
+	size_t i = 0, used = 1;
 
 	if (geteuid() != 0)
 		return 1;
@@ -50,8 +50,13 @@ int deleted_tree_make(struct deleted_tree *tree, const char *const *options)
 	assert_non_null(mkdtemp(tree->dir));
 	snprintf(tree->image, sizeof tree->image, "%s/image", tree->dir);
 	snprintf(tree->expected, sizeof tree->expected, "%s/expected", tree->dir);
-	for (i = 0; options && options[i] && i + 4 < sizeof argv / sizeof *argv; i++)
-		argv[3 + i] = (char *)options[i];
+	/* The script's own flags come before the image, mkfs's options after. */
+	for (; options && options[i] && !strncmp(options[i], "--", 2); i++)
+		argv[used++] = (char *)options[i];
+	argv[used++] = tree->image;
+	argv[used++] = tree->expected;
+	for (; options && options[i] && used + 1 < sizeof argv / sizeof *argv; i++)
+		argv[used++] = (char *)options[i];
 	assert_int_equal(spawn_run(&request, &result), 0);
 	if (spawn_exit_code(&result) != 0)
 		fail_msg("%s failed: %s", SCRIPT, result.output);

@@ -12,7 +12,8 @@ struct deleted_tree {
 	long before, after;	/* the deletion happened between these (seconds) */
 };
 
-/* Makes one with mkfs OPTIONS (NULL-terminated; "-t", "ext3" first for mkfs.ext3): 0, or
+/* Makes one with mkfs OPTIONS (NULL-terminated; "-t", "ext3" first for mkfs.ext3; the
+ * script's --wrap and --fill, when wanted, before them): 0, or
  * 1 when this host cannot (not root: the caller skips, saying why). The test fails when
  * the script itself fails. */
 int deleted_tree_make(struct deleted_tree *tree, const char *const *options);
