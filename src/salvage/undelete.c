@@ -46,7 +46,8 @@ static size_t hash_slot(const struct engine *engine, uint32_t inode)
 	return slot;
 }
 
-struct candidate *engine_find(struct engine *engine, uint32_t inode)
+/* The first version of INODE, or NULL. */
+static struct candidate *first_version(struct engine *engine, uint32_t inode)
 {
 	size_t slot;
 
@@ -56,16 +57,39 @@ struct candidate *engine_find(struct engine *engine, uint32_t inode)
 	return engine->index[slot] ? &engine->candidates[engine->index[slot] - 1] : NULL;
 }
 
+static struct candidate *next_version(struct engine *engine, const struct candidate *version)
+{
+	return version->next ? &engine->candidates[version->next - 1] : NULL;
+}
+
+struct candidate *engine_find(struct engine *engine, uint32_t inode, uint32_t as_of)
+{
+	struct candidate *version = first_version(engine, inode), *best = NULL, *oldest;
+
+	for (oldest = version; version; version = next_version(engine, version)) {
+		if (jbd2_newer(oldest->first_transaction, version->first_transaction))
+			oldest = version;
+		if (!jbd2_newer(version->first_transaction, as_of) && (!best
+		    || jbd2_newer(version->first_transaction, best->first_transaction)))
+			best = version;
+	}
+	return best ? best : oldest;
+}
+
+/* The index holds the first version of each number; the others hang from it. */
 static int index_grow(struct engine *engine)
 {
-	size_t size = engine->index_size ? engine->index_size * 2 : 1024, i;
+	size_t size = engine->index_size ? engine->index_size * 2 : 1024, i, slot;
 
 	free(engine->index);
 	if (!(engine->index = calloc(size, sizeof *engine->index)))
 		return -1;
 	engine->index_size = size;
-	for (i = 0; i < engine->count; i++)
-		engine->index[hash_slot(engine, engine->candidates[i].inode)] = i + 1;
+	for (i = 0; i < engine->count; i++) {
+		slot = hash_slot(engine, engine->candidates[i].inode);
+		if (!engine->index[slot])
+			engine->index[slot] = i + 1;
+	}
 	return 0;
 }
 
@@ -84,30 +108,59 @@ static struct candidate *candidate_add(struct engine *engine, uint32_t inode)
 	engine->count++;
 	if ((engine->count * 2 > engine->index_size && index_grow(engine) != 0))
 		return NULL;
-	engine->index[hash_slot(engine, inode)] = engine->count;
+	if (!engine->index[hash_slot(engine, inode)])
+		engine->index[hash_slot(engine, inode)] = engine->count;
 	return &engine->candidates[engine->count - 1];
 }
 
-/* The candidate for INODE, its live inode read on first sight. */
-static struct candidate *candidate_for(struct engine *engine, uint32_t inode)
+static void read_live(struct engine *engine, struct candidate *version)
 {
-	struct candidate *candidate = engine_find(engine, inode);
 	struct ext2_inode_large live;
 
-	if (candidate)
-		return candidate;
-	if (!(candidate = candidate_add(engine, inode)))
-		return NULL;
 	memset(&live, 0, sizeof live);
-	if (ext2fs_read_inode_full(engine->fs, inode, (struct ext2_inode *)&live,
+	if (ext2fs_read_inode_full(engine->fs, version->inode, (struct ext2_inode *)&live,
 	    sizeof live) != 0)
-		return candidate;
-	candidate->live_generation = live.i_generation;
-	if (live.i_links_count == 0) {
-		candidate->deleted = 1;
-		candidate->dtime = live.i_dtime;
+		return;		/* unreadable: every version counts as deleted */
+	version->live_links = live.i_links_count;
+	version->live_generation = live.i_generation;
+	version->live_dtime = live.i_dtime;
+}
+
+static void inherit_live(struct candidate *version, const struct candidate *from)
+{
+	version->live_links = from->live_links;
+	version->live_generation = from->live_generation;
+	version->live_dtime = from->live_dtime;
+}
+
+/* The version GENERATION of INODE, made on first sight (the live inode read once per
+ * number). Versions are linked by index: adding one may move them all. */
+static struct candidate *version_for(struct engine *engine, uint32_t inode,
+    uint32_t generation, uint32_t transaction)
+{
+	struct candidate *version = first_version(engine, inode);
+	size_t first = 0, last = 0;
+
+	for (; version; version = next_version(engine, version)) {
+		if (version->generation == generation)
+			return version;
+		last = (size_t)(version - engine->candidates) + 1;
+		first = first ? first : last;
 	}
-	return candidate;
+	if (!(version = candidate_add(engine, inode)))
+		return NULL;
+	version->generation = generation;
+	version->first_transaction = version->last_transaction = transaction;
+	if (last) {
+		engine->candidates[last - 1].next = engine->count;
+		inherit_live(version, &engine->candidates[first - 1]);
+	} else
+		read_live(engine, version);
+	version->deleted = !version->live_links || version->live_generation != generation;
+	version->reused = version->deleted && version->live_links;
+	if (!version->live_links && version->live_generation == generation)
+		version->dtime = version->live_dtime;
+	return version;
 }
 
 /* ------------------------------------------------------------------ inode tables */
@@ -203,15 +256,12 @@ static int take_copy(struct engine *engine, const struct jbd2_copy *copy,
 	if (!parsed.i_mode || (inode < EXT2_FIRST_INODE(engine->fs->super)
 	    && inode != EXT2_ROOT_INO))
 		return 0;
-	if (!(candidate = candidate_for(engine, inode)))
+	if (!(candidate = version_for(engine, inode, parsed.i_generation, copy->transaction)))
 		return -1;
-	/* A live inode whose copy has another generation: the copy is of a file deleted
-	 * before the number was given to the live one (its deletion time is not known). */
-	if (!candidate->deleted && candidate->live_generation != parsed.i_generation
-	    && copy_usable(&parsed))
-		candidate->deleted = candidate->reused = 1;
-	if (candidate->reused && parsed.i_generation == candidate->live_generation)
-		return 0;
+	if (jbd2_newer(candidate->first_transaction, copy->transaction))
+		candidate->first_transaction = copy->transaction;
+	if (jbd2_newer(copy->transaction, candidate->last_transaction))
+		candidate->last_transaction = copy->transaction;
 	if (!candidate->deleted || !copy_usable(&parsed) || (candidate->has_copy
 	    && !jbd2_newer(copy->transaction, candidate->transaction)))
 		return 0;
@@ -436,6 +486,16 @@ static int block_free(struct engine *engine, uint64_t block)
 	    && !ext2fs_test_block_bitmap2(engine->fs->block_map, block);
 }
 
+static int block_taken(const struct undelete_file *file, uint64_t block)
+{
+	size_t i;
+
+	for (i = 0; i < file->taken_count; i++)
+		if (block >= file->taken[i].start && block < file->taken[i].end)
+			return 1;
+	return 0;
+}
+
 /* The run holding LOGICAL, or NULL (a hole). */
 static const struct undelete_run *run_at(const struct undelete_file *file, uint64_t logical)
 {
@@ -460,32 +520,61 @@ static int by_logical(const void *a, const void *b)
 	return left->logical < right->logical ? -1 : left->logical > right->logical;
 }
 
-static void judge(struct engine *engine, struct undelete_file *file, int incomplete)
+struct verdict {
+	uint64_t in_use, taken, first_in_use, first_taken;
+};
+
+static void count_block(struct engine *engine, struct undelete_file *file, uint64_t block,
+    uint64_t bytes, struct verdict *verdict)
 {
-	uint64_t size = engine->fs->blocksize, logical, in_use = 0, first_in_use = 0, bytes;
+	if (!block_free(engine, block)) {
+		if (!verdict->in_use++)
+			verdict->first_in_use = block;
+	} else if (block_taken(file, block)) {
+		if (!verdict->taken++)
+			verdict->first_taken = block;
+	} else
+		file->recoverable += bytes;
+}
+
+static void explain(struct undelete_file *file, const struct verdict *verdict)
+{
+	size_t used = 0;
+
+	if (file->map_incomplete)
+		return;		/* the lost map says more */
+	file->reason[0] = '\0';
+	if (verdict->in_use)
+		used = (size_t)snprintf(file->reason, sizeof file->reason, "%" PRIu64 " of its "
+		    "blocks are in use again since the deletion (the first: block %" PRIu64 ")",
+		    verdict->in_use, verdict->first_in_use);
+	if (verdict->taken && used < sizeof file->reason)
+		snprintf(file->reason + used, sizeof file->reason - used, "%s%" PRIu64 " of its "
+		    "blocks were a file's deleted later (the first: block %" PRIu64 ")",
+		    used ? "; " : "", verdict->taken, verdict->first_taken);
+}
+
+static void judge(struct engine *engine, struct undelete_file *file)
+{
+	uint64_t size = engine->fs->blocksize, logical, bytes;
 	const struct undelete_run *run;
+	struct verdict verdict = { 0 };
 
 	file->recoverable = 0;
 	for (logical = 0; logical * size < file->size; logical++) {
 		bytes = file->size - logical * size < size ? file->size - logical * size : size;
 		run = run_at(file, logical);
-		if (!run) {
-			file->recoverable += incomplete ? 0 : bytes;	/* a hole: zeros */
-			continue;
-		}
-		if (run->unwritten || block_free(engine, run->physical + (logical - run->logical)))
+		if (!run)
+			file->recoverable += file->map_incomplete ? 0 : bytes;	/* a hole */
+		else if (run->unwritten)
 			file->recoverable += bytes;
-		else if (!in_use++)
-			first_in_use = run->physical + (logical - run->logical);
+		else
+			count_block(engine, file, run->physical + (logical - run->logical), bytes,
+			    &verdict);
 	}
-	if (in_use)
-		snprintf(file->reason, sizeof file->reason, "%" PRIu64 " of its blocks are in use "
-		    "again since the deletion (the first: block %" PRIu64 ")", in_use,
-		    first_in_use);
-	file->state = file->recoverable == file->size && !in_use && !incomplete
+	explain(file, &verdict);
+	file->state = file->recoverable == file->size && !file->map_incomplete
 	    ? UNDELETE_WHOLE : file->recoverable > 0 ? UNDELETE_PARTIAL : UNDELETE_NAME_ONLY;
-	if (file->size == 0 && !incomplete)
-		file->state = UNDELETE_WHOLE;
 }
 
 static int fast_link(struct undelete_file *file, const struct ext2_inode_large *inode)
@@ -523,9 +612,10 @@ int engine_build_map(struct engine *engine, struct candidate *candidate,
 	if (rc < 0)
 		return -1;
 	qsort(file->runs, file->run_count, sizeof *file->runs, by_logical);
-	judge(engine, file, mapping.incomplete);
+	file->map_incomplete = mapping.incomplete;
 	if (mapping.problem[0])
 		snprintf(file->reason, sizeof file->reason, "%s", mapping.problem);
+	judge(engine, file);
 	return 0;
 }
 
@@ -577,7 +667,7 @@ static int wanted(const struct undelete_options *options, const struct undelete_
 }
 
 static int add_file(struct engine *engine, struct undelete *undelete,
-    struct candidate *candidate, const struct undelete_options *options)
+    struct candidate *candidate)
 {
 	struct undelete_file *file = &undelete->files[undelete->count];
 	const struct jbd2_transaction *transaction;
@@ -587,24 +677,151 @@ static int add_file(struct engine *engine, struct undelete *undelete,
 	transaction = jbd2_log_transaction(&engine->log, candidate->transaction);
 	file->inode_committed = transaction ? transaction->commit_seconds : 0;
 	file->name_transaction = candidate->name_transaction;
-	if (!(file->path = names_path(engine, candidate->inode)))
+	if (!(file->path = names_path(engine, candidate)))
 		return -1;
-	if (!wanted(options, file, &undelete->counts)) {
-		free(file->path);
+	undelete->count++;
+	if (LINUX_S_ISDIR(file->mode)) {
+		file->state = UNDELETE_WHOLE;
 		return 0;
 	}
-	if (!LINUX_S_ISDIR(file->mode) && engine_build_map(engine, candidate, file) != 0)
+	return engine_build_map(engine, candidate, file);
+}
+
+static void file_free(struct undelete_file *file)
+{
+	free(file->path);
+	free(file->link);
+	free(file->runs);
+	free(file->taken);
+}
+
+/* Only the wanted files stay (after the shared blocks were judged among all of them). */
+static void select_files(struct undelete *undelete, const struct undelete_options *options)
+{
+	size_t i, kept = 0;
+
+	for (i = 0; i < undelete->count; i++) {
+		if (wanted(options, &undelete->files[i], &undelete->counts))
+			undelete->files[kept++] = undelete->files[i];
+		else
+			file_free(&undelete->files[i]);
+	}
+	undelete->count = kept;
+}
+
+/* ------------------------------------------------------------------ shared blocks */
+
+/* A block two deleted files claim was freed by the one and allocated by the other: it
+ * holds the content of the one whose inode copy is newer. */
+struct span {
+	uint64_t start, end;
+	size_t file;
+};
+
+static int by_start_block(const void *a, const void *b)
+{
+	const struct span *left = a, *right = b;
+
+	return left->start < right->start ? -1 : left->start > right->start;
+}
+
+static int give_up_range(struct undelete_file *file, uint64_t start, uint64_t end)
+{
+	struct undelete_range *bigger = realloc(file->taken, (file->taken_count + 1)
+	    * sizeof *bigger);
+
+	if (!bigger)
 		return -1;
-	if (LINUX_S_ISDIR(file->mode))
-		file->state = UNDELETE_WHOLE;
-	undelete->count++;
+	file->taken = bigger;
+	file->taken[file->taken_count++] = (struct undelete_range){ start, end };
 	return 0;
+}
+
+static int collect_spans(struct undelete *undelete, struct span **spans, size_t *count)
+{
+	const struct undelete_file *file;
+	size_t i, r, capacity = 0;
+	struct span *bigger;
+
+	*spans = NULL, *count = 0;
+	for (i = 0; i < undelete->count; i++) {
+		file = &undelete->files[i];
+		for (r = 0; r < file->run_count; r++) {
+			if (file->runs[r].unwritten)
+				continue;
+			if (*count == capacity) {
+				capacity = capacity ? capacity * 2 : 256;
+				if (!(bigger = realloc(*spans, capacity * sizeof *bigger)))
+					return -1;
+				*spans = bigger;
+			}
+			(*spans)[(*count)++] = (struct span){ file->runs[r].physical,
+			    file->runs[r].physical + file->runs[r].length, i };
+		}
+	}
+	qsort(*spans, *count, sizeof **spans, by_start_block);
+	return 0;
+}
+
+static int resolve_shared_blocks(struct engine *engine, struct undelete *undelete)
+{
+	struct undelete_file *left, *right, *loser;
+	struct span *spans;
+	size_t count, a, b;
+	int rc = 0;
+
+	if (collect_spans(undelete, &spans, &count) != 0)
+		return -1;
+	for (a = 0; a < count && rc == 0; a++)
+		for (b = a + 1; b < count && spans[b].start < spans[a].end && rc == 0; b++) {
+			left = &undelete->files[spans[a].file];
+			right = &undelete->files[spans[b].file];
+			if (left == right || left->inode_transaction == right->inode_transaction)
+				continue;
+			loser = jbd2_newer(left->inode_transaction, right->inode_transaction)
+			    ? right : left;
+			rc = give_up_range(loser, spans[b].start, spans[b].end < spans[a].end
+			    ? spans[b].end : spans[a].end);
+		}
+	free(spans);
+	for (a = 0; a < undelete->count && rc == 0; a++)
+		if (undelete->files[a].taken_count)
+			judge(engine, &undelete->files[a]);
+	return rc;
 }
 
 static int by_path(const void *a, const void *b)
 {
 	return strcmp(((const struct undelete_file *)a)->path,
 	    ((const struct undelete_file *)b)->path);
+}
+
+/* Two deleted files at one path (a file saved anew, then deleted again): the newer keeps
+ * it, the older becomes PATH.undeleted-INODE-TRANSACTION. */
+static int rename_duplicates(struct undelete *undelete)
+{
+	struct undelete_file *older;
+	size_t i, length, renamed = 0;
+	char *path;
+
+	for (i = 1; i < undelete->count; i++) {
+		if (strcmp(undelete->files[i - 1].path, undelete->files[i].path) != 0)
+			continue;
+		older = jbd2_newer(undelete->files[i].inode_transaction,
+		    undelete->files[i - 1].inode_transaction) ? &undelete->files[i - 1]
+		    : &undelete->files[i];
+		length = strlen(older->path) + 40;
+		if (!(path = malloc(length)))
+			return -1;
+		snprintf(path, length, "%s.undeleted-%u-%u", older->path, older->inode,
+		    older->inode_transaction);
+		free(older->path);
+		older->path = path;
+		renamed++;
+	}
+	if (renamed)
+		qsort(undelete->files, undelete->count, sizeof *undelete->files, by_path);
+	return 0;
 }
 
 static int make_files(struct engine *engine, struct undelete *undelete,
@@ -619,10 +836,13 @@ static int make_files(struct engine *engine, struct undelete *undelete,
 		return -1;
 	for (i = 0; i < engine->count; i++)
 		if (engine->candidates[i].deleted && engine->candidates[i].has_copy
-		    && add_file(engine, undelete, &engine->candidates[i], options) != 0)
+		    && add_file(engine, undelete, &engine->candidates[i]) != 0)
 			return -1;
+	if (resolve_shared_blocks(engine, undelete) != 0)
+		return -1;
+	select_files(undelete, options);
 	qsort(undelete->files, undelete->count, sizeof *undelete->files, by_path);
-	return 0;
+	return rename_duplicates(undelete);
 }
 
 /* ------------------------------------------------------------------ the scan */
@@ -701,11 +921,8 @@ void undelete_free(struct undelete *undelete)
 	struct engine *engine = undelete->state;
 	size_t i;
 
-	for (i = 0; i < undelete->count; i++) {
-		free(undelete->files[i].path);
-		free(undelete->files[i].link);
-		free(undelete->files[i].runs);
-	}
+	for (i = 0; i < undelete->count; i++)
+		file_free(&undelete->files[i]);
 	free(undelete->files);
 	if (engine) {
 		for (i = 0; i < engine->count; i++)
@@ -736,7 +953,7 @@ static int read_block(struct engine *engine, const struct undelete_file *file,
 		return 0;
 	}
 	physical = run->physical + (logical - run->logical);
-	if (!block_free(engine, physical)) {
+	if (!block_free(engine, physical) || block_taken(file, physical)) {
 		errno = ENODATA;	/* another file's now */
 		return -1;
 	}

@@ -37,6 +37,11 @@ struct undelete_run {
 	uint8_t unwritten;		/* an unwritten extent: reads as zeros */
 };
 
+/* Physical blocks [start, end). */
+struct undelete_range {
+	uint64_t start, end;
+};
+
 struct undelete_file {
 	char *path;			/* relative, no leading '/'; "unnamed/inode-N" when no
 					 * name survives */
@@ -58,6 +63,10 @@ struct undelete_file {
 	uint32_t name_transaction;	/* the directory copy its name is from */
 	struct undelete_run *runs;
 	size_t run_count;
+	struct undelete_range *taken;	/* its blocks that a file deleted later had since:
+					 * that file's content now, never this one's */
+	size_t taken_count;
+	int map_incomplete;		/* part of the block map is lost (REASON says how) */
 };
 
 struct undelete_options {

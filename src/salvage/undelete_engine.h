@@ -13,24 +13,28 @@
 #include "fs/journal_ext.h"
 #include "salvage/undelete.h"
 
-/* An inode the journal holds a copy of. Live ones are kept too (deleted 0), so the live
- * inode is read once. */
+/* One version of an inode the journal holds copies of: a number given to several files in
+ * turn has one version per i_generation. The live file's version is kept too (deleted 0),
+ * so the live inode is read once and directory entries are told apart. */
 struct candidate {
 	uint32_t inode;
-	uint8_t deleted;		/* the live inode has no links, or is another file's
-					 * now (REUSED) */
-	uint8_t reused;			/* the number is a live file's again: COPY is of an
-					 * earlier one (another i_generation) */
-	uint32_t live_generation;
+	uint32_t generation;
+	uint8_t deleted;		/* not the live file: the live inode has no links, or
+					 * another generation */
+	uint8_t reused;			/* deleted, and the number is a live file's now */
 	uint8_t has_copy;		/* COPY holds a version with links and a block map */
 	uint8_t named;
+	uint32_t first_transaction, last_transaction;	/* of every copy of this version */
 	uint32_t transaction;		/* COPY's */
 	struct ext2_inode_large copy;
-	int64_t dtime;			/* the live inode's deletion time */
+	int64_t dtime;			/* the deletion time, when the live inode says it */
 	uint32_t parent;		/* the directory naming it, with NAME */
 	char *name;
 	uint32_t name_transaction;
-	size_t file;			/* its entry in undelete->files + 1; 0: none */
+	size_t next;			/* the next version of the number + 1; 0: none */
+	uint16_t live_links;		/* the live inode's */
+	uint32_t live_generation;
+	int64_t live_dtime;
 };
 
 struct engine {
@@ -46,7 +50,9 @@ struct engine {
 	size_t table_count;		/* inode tables, sorted by start */
 };
 
-struct candidate *engine_find(struct engine *engine, uint32_t inode);
+/* The version of INODE a directory entry written in transaction AS_OF names: the newest
+ * whose first copy is not newer than AS_OF, else the oldest; NULL when none. */
+struct candidate *engine_find(struct engine *engine, uint32_t inode, uint32_t as_of);
 /* The content of BLOCK as of transaction AS_OF: the newest trusted journal copy from it or
  * before, else the disk. 0 (*FROM: the copy's transaction, 0 for the disk), -1. */
 int engine_read_as_of(struct engine *engine, uint64_t block, uint32_t as_of, void *buffer,
@@ -61,7 +67,7 @@ int engine_in_inode_table(const struct engine *engine, uint64_t block);
 /* undelete_names.c: names the deleted candidates from the journal's directory blocks. */
 int names_collect(struct engine *engine, struct undelete_counts *counts, char *why,
     size_t why_size);
-/* The path of INODE, malloc'd (NULL without memory). */
-char *names_path(struct engine *engine, uint32_t inode);
+/* The path of CANDIDATE, malloc'd (NULL without memory). */
+char *names_path(struct engine *engine, const struct candidate *candidate);
 
 #endif

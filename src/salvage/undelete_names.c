@@ -267,8 +267,8 @@ struct naming {
 static void name_entry(void *context, uint32_t inode, const char *name, size_t length)
 {
 	struct naming *naming = context;
-	struct candidate *candidate = engine_find(naming->engine, inode);
 	uint32_t transaction = naming->copy->copy->transaction;
+	struct candidate *candidate = engine_find(naming->engine, inode, transaction);
 	char *copy;
 
 	if (!candidate || !candidate->deleted || (length == 1 && name[0] == '.')
@@ -276,8 +276,9 @@ static void name_entry(void *context, uint32_t inode, const char *name, size_t l
 		return;
 	if (candidate->named && !jbd2_newer(transaction, candidate->name_transaction))
 		return;
-	/* A reused number: newer names are the live file's. */
-	if (candidate->reused && jbd2_newer(transaction, candidate->transaction))
+	/* A reused number: names newer than the deleted file's last copy are the live
+	 * file's. */
+	if (candidate->reused && jbd2_newer(transaction, candidate->last_transaction))
 		return;
 	if (!(copy = strndup(name, length))) {
 		naming->failed = 1;
@@ -346,23 +347,19 @@ static char *live_path(struct engine *engine, uint32_t inode)
 	return path;
 }
 
-/* The path of INODE as a directory entry written in transaction AS_OF named it (0: the
- * file itself). A reused number named after its earlier file's copy is the live one. */
-static char *path_at(struct engine *engine, uint32_t inode, int depth, uint32_t as_of)
+/* The directory INODE as an entry written in transaction AS_OF names it: a deleted
+ * version with its own path, else the live directory. */
+static char *parent_path(struct engine *engine, uint32_t inode, uint32_t as_of, int depth);
+
+static char *path_of(struct engine *engine, const struct candidate *candidate, int depth)
 {
-	struct candidate *candidate = engine_find(engine, inode);
 	char *parent, *path;
 	size_t length;
 
-	if (!candidate || !candidate->deleted || (candidate->reused && as_of
-	    && jbd2_newer(as_of, candidate->transaction))) {
-		path = depth ? live_path(engine, inode) : NULL;
-		return path ? path : unnamed(inode);
-	}
 	if (!candidate->named || depth > PATH_DEPTH_MAX)
-		return unnamed(inode);
-	if (!(parent = path_at(engine, candidate->parent, depth + 1,
-	    candidate->name_transaction)))
+		return unnamed(candidate->inode);
+	if (!(parent = parent_path(engine, candidate->parent, candidate->name_transaction,
+	    depth + 1)))
 		return NULL;
 	length = strlen(parent) + strlen(candidate->name) + 2;
 	if ((path = malloc(length)))
@@ -371,7 +368,20 @@ static char *path_at(struct engine *engine, uint32_t inode, int depth, uint32_t 
 	return path;
 }
 
-char *names_path(struct engine *engine, uint32_t inode)
+static char *parent_path(struct engine *engine, uint32_t inode, uint32_t as_of, int depth)
 {
-	return path_at(engine, inode, 0, 0);
+	const struct candidate *version = engine_find(engine, inode, as_of);
+	char *path;
+
+	if (!version || !version->deleted || (version->reused
+	    && jbd2_newer(as_of, version->last_transaction))) {
+		path = live_path(engine, inode);
+		return path ? path : unnamed(inode);
+	}
+	return path_of(engine, version, depth);
+}
+
+char *names_path(struct engine *engine, const struct candidate *candidate)
+{
+	return path_of(engine, candidate, 0);
 }

@@ -190,6 +190,37 @@ static void test_overwritten_blocks(void **state)
 	with_tree("--fill", NULL, check_overwritten);
 }
 
+/* later.bin, written into the tree's freed blocks after the deletion and deleted too,
+ * comes back whole; the tree's files whose blocks it took are not whole, and what is
+ * whole is byte-exact. */
+static void check_reused(const struct deleted_tree *tree)
+{
+	struct undelete_options options = { 0 };
+	struct undelete undelete;
+	const struct undelete_file *file;
+	size_t i, taken = 0;
+
+	scan(tree, &options, &undelete);
+	assert_non_null(file = find(&undelete, "later.bin"));
+	assert_int_equal(file->state, UNDELETE_WHOLE);
+	check_content(&undelete, file, tree, "later.bin");
+	for (i = 0; i < DELETED_COUNT; i++) {
+		assert_non_null(file = find(&undelete, DELETED[i]));
+		if (file->state == UNDELETE_WHOLE)
+			check_content(&undelete, file, tree, DELETED[i]);
+		else
+			taken += strstr(file->reason, "deleted later") != NULL;
+	}
+	assert_true(taken >= 1);
+	undelete_free(&undelete);
+}
+
+static void test_blocks_of_a_file_deleted_later(void **state)
+{
+	(void)state;
+	with_tree("--reuse", NULL, check_reused);
+}
+
 static void check_selection(const struct deleted_tree *tree)
 {
 	const char *paths[] = { "srv/app/config", NULL };
@@ -257,6 +288,7 @@ int main(void)
 		cmocka_unit_test(test_ext3),
 		cmocka_unit_test(test_wrapped_journal),
 		cmocka_unit_test(test_overwritten_blocks),
+		cmocka_unit_test(test_blocks_of_a_file_deleted_later),
 		cmocka_unit_test(test_window_and_paths),
 	};
 
