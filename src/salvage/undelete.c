@@ -520,6 +520,103 @@ static int by_logical(const void *a, const void *b)
 	return left->logical < right->logical ? -1 : left->logical > right->logical;
 }
 
+static int give_up_range(struct undelete_file *file, uint64_t start, uint64_t end);
+
+/* ------------------------------------------------------------------ bitmap history */
+
+/* A block the file had, that a journal copy of its group's bitmap shows free and a newer
+ * one in use again, went to another file after the deletion, even when the live bitmap
+ * says it is free again (that file was deleted too, maybe before the journal kept its
+ * inode). The copies of one group's bitmap newer than the file's inode copy are read
+ * once per group. */
+struct bitmap_history {
+	dgrp_t group;
+	int loaded;
+	unsigned char *copies;		/* count blocks, oldest first */
+	size_t count;
+};
+
+static int load_history(struct engine *engine, struct bitmap_history *history,
+    dgrp_t group, uint32_t since)
+{
+	size_t count, i, size = engine->fs->blocksize;
+	const struct jbd2_copy *copies = jbd2_log_copies(&engine->log,
+	    ext2fs_block_bitmap_loc(engine->fs, group), &count);
+	unsigned char *bigger;
+
+	history->group = group;
+	history->loaded = 1;
+	history->count = 0;
+	for (i = 0; i < count; i++) {
+		if (!copies[i].trusted || !jbd2_newer(copies[i].transaction, since))
+			continue;
+		if (!(bigger = realloc(history->copies, (history->count + 1) * size)))
+			return -1;
+		history->copies = bigger;
+		if (jbd2_log_read_copy(&engine->log, ext_journal_read, &engine->journal,
+		    &copies[i], history->copies + history->count * size) == 0)
+			history->count++;
+	}
+	return 0;
+}
+
+static int reused_since(struct engine *engine, struct bitmap_history *history,
+    uint64_t block, uint32_t since)
+{
+	dgrp_t group = ext2fs_group_of_blk2(engine->fs, block);
+	uint64_t bit = (block - ext2fs_group_first_block2(engine->fs, group))
+	    >> engine->fs->cluster_ratio_bits;
+	size_t i, size = engine->fs->blocksize;
+	int freed = 0, set;
+
+	if ((!history->loaded || history->group != group)
+	    && load_history(engine, history, group, since) != 0)
+		return -1;
+	if (bit / 8 >= size)
+		return 0;
+	for (i = 0; i < history->count; i++) {
+		set = history->copies[i * size + bit / 8] >> (bit % 8) & 1;
+		if (!set)
+			freed = 1;
+		else if (freed)
+			return 1;
+	}
+	return 0;
+}
+
+static int note_reused(struct engine *engine, struct undelete_file *file)
+{
+	struct bitmap_history history = { 0 };
+	const struct undelete_run *run;
+	uint64_t block, start = 0;
+	size_t r;
+	int rc = 0, reused, open = 0;
+
+	for (r = 0; r < file->run_count && rc == 0; r++) {
+		run = &file->runs[r];
+		for (block = run->physical; !run->unwritten && rc == 0
+		    && block < run->physical + run->length; block++) {
+			if (block >= ext2fs_blocks_count(engine->fs->super)
+			    || (reused = reused_since(engine, &history, block,
+			    file->inode_transaction)) < 0) {
+				rc = block >= ext2fs_blocks_count(engine->fs->super) ? 0 : -1;
+				break;
+			}
+			if (reused && !open)
+				start = block, open = 1;
+			if (!reused && open) {
+				rc = give_up_range(file, start, block);
+				open = 0;
+			}
+		}
+		if (open && rc == 0)
+			rc = give_up_range(file, start, run->physical + run->length);
+		open = 0;
+	}
+	free(history.copies);
+	return rc;
+}
+
 struct verdict {
 	uint64_t in_use, taken, first_in_use, first_taken;
 };
@@ -550,7 +647,8 @@ static void explain(struct undelete_file *file, const struct verdict *verdict)
 		    verdict->in_use, verdict->first_in_use);
 	if (verdict->taken && used < sizeof file->reason)
 		snprintf(file->reason + used, sizeof file->reason - used, "%s%" PRIu64 " of its "
-		    "blocks were a file's deleted later (the first: block %" PRIu64 ")",
+		    "blocks were another file's after the deletion, a file deleted since (the "
+		    "first: block %" PRIu64 ")",
 		    used ? "; " : "", verdict->taken, verdict->first_taken);
 }
 
@@ -612,6 +710,8 @@ int engine_build_map(struct engine *engine, struct candidate *candidate,
 	if (rc < 0)
 		return -1;
 	qsort(file->runs, file->run_count, sizeof *file->runs, by_logical);
+	if (!LINUX_S_ISDIR(inode->i_mode) && note_reused(engine, file) != 0)
+		return -1;
 	file->map_incomplete = mapping.incomplete;
 	if (mapping.problem[0])
 		snprintf(file->reason, sizeof file->reason, "%s", mapping.problem);

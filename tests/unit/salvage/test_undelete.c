@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "base/spawn.h"
 #include "salvage/undelete.h"
 #include "lib/deleted_tree.h"
 #include "lib/run_ok.h"
@@ -209,7 +210,7 @@ static void check_reused(const struct deleted_tree *tree)
 		if (file->state == UNDELETE_WHOLE)
 			check_content(&undelete, file, tree, DELETED[i]);
 		else
-			taken += strstr(file->reason, "deleted later") != NULL;
+			taken += strstr(file->reason, "another file's after the deletion") != NULL;
 	}
 	assert_true(taken >= 1);
 	undelete_free(&undelete);
@@ -251,6 +252,49 @@ static void test_window_and_paths(void **state)
 	with_tree(NULL, NULL, check_selection);
 }
 
+/* The journal superblock's magic wiped (e2fsprogs' j_corrupt_sb_magic is the model): a
+ * message naming it, no crash; nothing written (the image's bytes are compared). */
+static void check_corrupt_journal(const struct deleted_tree *tree)
+{
+	struct spawn_request request = { .argv = ARGV("debugfs", "-R", "bmap <8> 0",
+	    (char *)tree->image), .flags = 0 };
+	struct undelete_options options = { 0 };
+	struct spawn_result result;
+	struct undelete undelete;
+	unsigned char *before, *after;
+	size_t size_before, size_after;
+	unsigned long block;
+	char why[512];
+	FILE *image;
+	int code;
+
+	assert_int_equal(spawn_run(&request, &result), 0);
+	block = strtoul(result.output, NULL, 10);
+	spawn_result_free(&result);
+	assert_true(block > 0);
+	assert_non_null(image = fopen(tree->image, "r+b"));
+	assert_int_equal(fseek(image, (long)(block * 1024), SEEK_SET), 0);
+	assert_int_equal(fwrite("\0\0\0\0", 1, 4, image), 4);
+	fclose(image);
+	before = deleted_tree_read(tree->image, &size_before);
+	assert_int_equal(undelete_scan(tree->image, &options, &undelete, why, sizeof why, &code),
+	    -1);
+	assert_int_equal(code, 3);
+	assert_non_null(strstr(why, "bad magic number"));
+	undelete_free(&undelete);
+	after = deleted_tree_read(tree->image, &size_after);
+	assert_int_equal(size_before, size_after);
+	assert_memory_equal(before, after, size_before);
+	free(before);
+	free(after);
+}
+
+static void test_corrupt_journal(void **state)
+{
+	(void)state;
+	with_tree(NULL, NULL, check_corrupt_journal);
+}
+
 static void test_refusals(void **state)
 {
 	struct undelete_options options = { 0 };
@@ -282,6 +326,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_corrupt_journal),
 		cmocka_unit_test(test_ext4_defaults),
 		cmocka_unit_test(test_ext4_4k_blocks),
 		cmocka_unit_test(test_ext4_without_metadata_csum),
