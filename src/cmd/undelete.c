@@ -249,10 +249,31 @@ static int nothing_found(struct undelete_command *run)
 	    counts->not_matched);
 }
 
+/* The journal is read twice over (the ring, then the copies it indexes): the block number
+ * says where in the ring the current pass is. */
+static void scan_progress(void *context, uint64_t block, uint64_t blocks)
+{
+	struct undelete_command *run = context;
+
+	if (run->json || seconds_since(&run->shown) < (run->tty ? 0.5 : 10.0))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &run->shown);
+	fprintf(stderr, "%sreading the journal: block %" PRIu64 " of %" PRIu64 ", %.0f s%s",
+	    run->tty ? "\r\033[K" : "", block, blocks, seconds_since(&run->started),
+	    run->tty ? "" : "\n");
+	run->line_open = run->tty;
+}
+
 static int scan(struct undelete_command *run)
 {
 	char why[1024];
 	int code;
+
+	run->tty = isatty(STDERR_FILENO);
+	clock_gettime(CLOCK_MONOTONIC, &run->started);
+	run->shown = run->started;
+	run->engine.progress = scan_progress;
+	run->engine.progress_context = run;
 
 	if (!run->json)
 		fprintf(stderr, "reading the journal of %s (read-only, nothing replayed)...\n",
@@ -260,6 +281,9 @@ static int scan(struct undelete_command *run)
 	if (undelete_scan(run->source, &run->engine, &run->undelete, why, sizeof why,
 	    &code) != 0)
 		return err_fatalx(code, "unable to undelete from %s", why);
+	if (run->line_open)
+		fputc('\n', stderr);
+	run->line_open = 0;
 	if (!run->json)
 		fprintf(stderr, "%s: %zu block copies, %zu of inode tables, %zu of directories; "
 		    "%zu deleted inodes\n", run->undelete.description, run->undelete.counts.copies,

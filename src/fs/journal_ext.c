@@ -11,7 +11,7 @@
 
 /* A journal larger than this is not one mke2fs or tune2fs would make: the map would
  * otherwise follow a corrupt i_size. */
-enum { JOURNAL_BLOCKS_MAX = 1U << 24 };
+enum { JOURNAL_BLOCKS_MAX = 1U << 24, PROGRESS_EVERY = 4096 };
 
 static int map_block(ext2_filsys fs, blk64_t *block, e2_blkcnt_t count, blk64_t ref_block,
     int ref_offset, void *context)
@@ -82,6 +82,8 @@ int ext_journal_read(void *context, uint32_t number, void *buffer)
 	struct ext_journal *journal = context;
 	errcode_t code;
 
+	if (journal->progress && ++journal->reads % PROGRESS_EVERY == 0)
+		journal->progress(journal->progress_context, number, journal->blocks);
 	if (number >= journal->blocks || !journal->map[number]) {
 		errno = EINVAL;
 		return -1;
@@ -101,10 +103,13 @@ void ext_journal_close(struct ext_journal *journal)
 }
 
 int ext_journal_scan(ext2_filsys fs, struct ext_journal *journal, struct jbd2_log *log,
+    void (*progress)(void *context, uint64_t block, uint64_t blocks), void *context,
     char *why, size_t why_size)
 {
 	if (ext_journal_open(fs, journal, why, why_size) != 0)
 		return -1;
+	journal->progress = progress;
+	journal->progress_context = context;
 	if (jbd2_log_scan(log, ext_journal_read, journal, journal->blocks, journal->block_size,
 	    why, why_size) == 0)
 		return 0;

@@ -21,6 +21,11 @@ struct ext_journal {
 	uint64_t blocks;
 	uint32_t block_size;
 	uint32_t inode;
+	/* Called every few thousand reads with the block read and the journal's size, for a
+	 * progress line while a large journal is scanned; NULL: none. */
+	void (*progress)(void *context, uint64_t block, uint64_t blocks);
+	void *progress_context;
+	uint64_t reads;
 };
 
 /* The internal journal of FS: 0, or -1 with WHY (no journal, an external one, a journal
@@ -31,8 +36,10 @@ int ext_journal_open(struct struct_ext2_filsys *fs, struct ext_journal *journal,
 int ext_journal_read(void *context, uint32_t number, void *buffer);
 void ext_journal_close(struct ext_journal *journal);
 
-/* Opens the journal of FS and scans it into LOG: 0, or -1 with WHY. */
+/* Opens the journal of FS and scans it into LOG, calling PROGRESS (or not, NULL) as
+ * journal.progress says: 0, or -1 with WHY. */
 int ext_journal_scan(struct struct_ext2_filsys *fs, struct ext_journal *journal,
-    struct jbd2_log *log, char *why, size_t why_size);
+    struct jbd2_log *log, void (*progress)(void *context, uint64_t block, uint64_t blocks),
+    void *context, char *why, size_t why_size);
 
 #endif

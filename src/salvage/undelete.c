@@ -998,8 +998,8 @@ int undelete_scan(const char *device, const struct undelete_options *options,
 	undelete->state = engine;
 	if (open_fs(engine, device, why, why_size, code) != 0)
 		return -1;
-	if (ext_journal_scan(engine->fs, &engine->journal, &engine->log, said,
-	    sizeof said) != 0) {
+	if (ext_journal_scan(engine->fs, &engine->journal, &engine->log, options->progress,
+	    options->progress_context, said, sizeof said) != 0) {
 		snprintf(why, why_size, "unable to read the journal of %s: %s", device, said);
 		return -1;
 	}

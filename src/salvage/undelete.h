@@ -72,6 +72,9 @@ struct undelete_file {
 struct undelete_options {
 	int64_t after, before;		/* deletion window, seconds; 0: open */
 	const char **paths;		/* NULL-terminated --path globs; NULL or empty: all */
+	/* While the journal is read: the journal block just read and how many there are. */
+	void (*progress)(void *context, uint64_t block, uint64_t blocks);
+	void *progress_context;
 };
 
 struct undelete_counts {
