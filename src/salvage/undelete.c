@@ -688,6 +688,21 @@ static int fast_link(struct undelete_file *file, const struct ext2_inode_large *
 	return 1;
 }
 
+static int read_block(struct engine *engine, const struct undelete_file *file,
+    uint64_t logical, unsigned char *buffer);
+
+/* A target too long for the inode is in the link's one data block. Not whole: no target,
+ * which the tree reports as a failed node. */
+static int slow_link(struct engine *engine, struct undelete_file *file)
+{
+	if (file->state != UNDELETE_WHOLE || !file->size || file->size >= engine->fs->blocksize
+	    || read_block(engine, file, 0, engine->block) != 0)
+		return 0;
+	if (!(file->link = strndup((const char *)engine->block, (size_t)file->size)))
+		return -1;
+	return 0;
+}
+
 int engine_build_map(struct engine *engine, struct candidate *candidate,
     struct undelete_file *file)
 {
@@ -716,7 +731,7 @@ int engine_build_map(struct engine *engine, struct candidate *candidate,
 	if (mapping.problem[0])
 		snprintf(file->reason, sizeof file->reason, "%s", mapping.problem);
 	judge(engine, file);
-	return 0;
+	return LINUX_S_ISLNK(inode->i_mode) ? slow_link(engine, file) : 0;
 }
 
 /* ------------------------------------------------------------------ the files */

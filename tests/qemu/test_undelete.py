@@ -4,7 +4,8 @@ the loop mount), recovering to the host's OpenSSH sshd. One boot:
 
 1. vda (ext4, mke2fs defaults: 64bit, metadata_csum, a CSUM_V3 journal): the list names
    every deleted file at its path, whole; recovered to ssh://, the archive extracts on the
-   host, `sha256sum -c` passes, and every deleted file is byte-exact at its original path;
+   host, `sha256sum -c` passes, and every deleted file is byte-exact at its original path
+   (the symbolic links with their targets);
    NAME.undelete.json names the journal transaction each inode came from.
 2. vdb (the same, then the freed space filled by a new file): exit 1; the files whose
    blocks were taken again are partial or failed in the manifest, never copied; what is
@@ -48,6 +49,8 @@ def _check_whole(ctx, out, expected, deleted):
         assert os.path.exists(os.path.join(extracted, path)), "%s not recovered" % path
         assert _same(expected, extracted, path), "%s differs from what was deleted" % path
     assert checked.count(": OK") == len(deleted["files"]), checked
+    for path, target in deleted["links"].items():
+        assert os.readlink(os.path.join(extracted, path)) == target, path
     with open(os.path.join(out, "vda-undeleted.undelete.json")) as f:
         origins = {e["path"]: e for e in json.load(f)["files"]}
     big = origins["srv/app/data/big.bin"]
@@ -91,7 +94,7 @@ def test_undelete_lists_and_recovers_at_paths(ctx):
 
     code, text = lib.console_run(guest, "rescue undelete vda %s" % url, timeout=600)
     assert code == 0, text
-    assert re.search(r"vda-undeleted: 18 recovered whole, 0 partial", text), text
+    assert re.search(r"vda-undeleted: 20 recovered whole, 0 partial", text), text
     _check_whole(ctx, out, whole_expected, deleted)
 
     code, text = lib.console_run(guest, "rescue undelete vdb %s" % url, timeout=600)
@@ -99,7 +102,7 @@ def test_undelete_lists_and_recovers_at_paths(ctx):
     _check_overwritten(ctx, out, filled_expected)
 
     code, text = lib.console_run(guest, "rescue undelete --after 2099-01-01 vda", timeout=300)
-    assert code == 2 and re.search(r"selects none of the 18 deleted files", text), text
+    assert code == 2 and re.search(r"selects none of the 20 deleted files", text), text
     code, text = lib.console_run(guest, "rescue undelete vdc", timeout=120)
     assert code == 2 and re.search(r"/dev/vdc is not an ext2/3/4 file system", text), text
 

@@ -91,6 +91,12 @@ static void check_everything_back(const struct deleted_tree *tree)
 		    && file->inode_committed <= tree->after);
 		check_content(&undelete, file, tree, DELETED[i]);
 	}
+	assert_non_null(file = find(&undelete, "srv/app/current"));
+	assert_true(S_ISLNK(file->mode));
+	assert_string_equal(file->link, "lib/module.py");
+	assert_non_null(file = find(&undelete, "srv/app/config/long-link"));
+	assert_true(S_ISLNK(file->mode) && file->link && strlen(file->link) > 60);
+	assert_int_equal(file->state, UNDELETE_WHOLE);
 	assert_non_null(file = find(&undelete, "srv/app/lib/deep/er"));
 	assert_true(S_ISDIR(file->mode));
 	assert_null(find(&undelete, "srv/kept.txt"));
@@ -229,7 +235,7 @@ static void check_selection(const struct deleted_tree *tree)
 	struct undelete undelete;
 
 	scan(tree, &options, &undelete);
-	assert_int_equal(undelete.count, 3);	/* the directory and its two files */
+	assert_int_equal(undelete.count, 4);	/* the directory, two files and a link */
 	assert_non_null(find(&undelete, "srv/app/config/app.yml"));
 	assert_non_null(find(&undelete, "srv/app/config/secrets.env"));
 	undelete_free(&undelete);
