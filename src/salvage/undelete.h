@@ -1,0 +1,114 @@
+/* undelete.h: the engine of `rescue undelete`: deleted files of an ext3/ext4 file system
+ * found from what its journal still holds, read-only.
+ *
+ * When ext4 deletes a file it zeroes the inode's block map and size and (on recent
+ * kernels) wipes the directory entry; the journal keeps older copies of the inode table
+ * blocks and directory blocks. So:
+ *
+ *   1. every trusted journal copy of an inode table block is read; an inode that is
+ *      deleted now (no links) takes its newest copy with links and a block map;
+ *   2. its block map comes from that copy: the extent tree (index and leaf blocks from
+ *      the journal, as of that transaction, when they were journaled; else from the
+ *      disk) or ext2/3 direct and indirect blocks;
+ *   3. each data block is recoverable when the live block bitmap says it is free: a block
+ *      allocated again belongs to someone else now, and is never returned as this file's;
+ *   4. names come from journal copies of directory blocks (the newest naming the inode),
+ *      the directory being known by its "." entry, by a deleted directory's block map or
+ *      by a live directory's; a parent that still lives gives its live path.
+ *
+ * Memory holds an index of inodes, names and block runs, never file data. Nothing is
+ * written to the device: libext2fs opens it read-only and nothing is replayed.
+ */
+#ifndef RESCUE_UNDELETE_H
+#define RESCUE_UNDELETE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "fs/fstree.h"
+
+enum undelete_state { UNDELETE_WHOLE, UNDELETE_PARTIAL, UNDELETE_NAME_ONLY };
+
+/* A run of the file's blocks: LENGTH blocks from logical block LOGICAL at PHYSICAL. */
+struct undelete_run {
+	uint64_t logical, physical;
+	uint32_t length;
+	uint8_t unwritten;		/* an unwritten extent: reads as zeros */
+};
+
+/* Physical blocks [start, end). */
+struct undelete_range {
+	uint64_t start, end;
+};
+
+struct undelete_file {
+	char *path;			/* relative, no leading '/'; "unnamed/inode-N" when no
+					 * name survives */
+	uint32_t inode;
+	uint16_t mode;
+	uint32_t uid, gid;
+	uint64_t size;
+	int64_t atime, mtime, ctime, dtime;	/* dtime: the deletion, from the live inode */
+	long mtime_nsec;
+	char *link;			/* a symbolic link's target */
+	enum undelete_state state;
+	uint64_t recoverable;		/* bytes of it that can be read back */
+	char reason[160];		/* why it is not whole, "" when it is */
+	uint32_t inode_transaction;	/* the journal transaction its inode copy is from */
+	int64_t inode_committed;	/* that transaction's commit time */
+	uint32_t map_transaction;	/* where its block map's newest tree block came from;
+					 * 0: the inode alone, or blocks read from the disk */
+	int map_from_disk;		/* some tree block was read from the disk */
+	uint32_t name_transaction;	/* the directory copy its name is from */
+	struct undelete_run *runs;
+	size_t run_count;
+	struct undelete_range *taken;	/* its blocks that a file deleted later had since:
+					 * that file's content now, never this one's */
+	size_t taken_count;
+	int map_incomplete;		/* part of the block map is lost (REASON says how) */
+};
+
+struct undelete_options {
+	int64_t after, before;		/* deletion window, seconds; 0: open */
+	const char **paths;		/* NULL-terminated --path globs; NULL or empty: all */
+	/* While the journal is read: the journal block just read and how many there are. */
+	void (*progress)(void *context, uint64_t block, uint64_t blocks);
+	void *progress_context;
+};
+
+struct undelete_counts {
+	size_t transactions, copies, inode_copies, directory_copies;
+	size_t deleted_inodes;		/* deleted now, with a copy in the journal */
+	size_t outside_window, not_matched;
+};
+
+struct undelete {
+	struct undelete_file *files;	/* sorted by path */
+	size_t count;
+	struct undelete_counts counts;
+	char description[256];		/* "ext4 on /dev/vdb, journal of 4096 blocks (CSUM_V3)" */
+	unsigned block_size;		/* the file system's */
+	void *state;			/* the engine's own (file system, journal index) */
+};
+
+/* Scans DEVICE (a block device or an image file). 0, or -1 with WHY and *CODE: 2 when
+ * DEVICE is not ext2/3/4 at all, 3 for everything else (no journal, a bad journal). */
+int undelete_scan(const char *device, const struct undelete_options *options,
+    struct undelete *undelete, char *why, size_t why_size, int *code);
+void undelete_free(struct undelete *undelete);
+
+/* Reads FILE's content at OFFSET: bytes read (short at its end), or -1 with errno ENODATA
+ * when a block of it is not recoverable (in use again), EIO when the device fails. */
+ssize_t undelete_read(struct undelete *undelete, const struct undelete_file *file,
+    void *buffer, size_t size, uint64_t offset);
+
+/* "whole", "partial 37%", "name only" into TEXT. */
+void undelete_state_text(const struct undelete_file *file, char *text, size_t size);
+
+/* The recoverable files as a tree that `rescue dump`'s engine archives (fstree.h): the
+ * deleted directories and every file with a name or not; a name-only file is a failed
+ * node saying why. NULL without memory. Valid while UNDELETE is. */
+struct fstree *undelete_tree(struct undelete *undelete);
+
+#endif
