@@ -424,7 +424,7 @@ static int load_manifest(struct dump_command *run)
 		    store_error(run->store));
 	if (found == 1)
 		return 0;
-	if (manifest_parse(&run->manifest, text, why, sizeof why) != 0) {
+	if (manifest_parse(&run->manifest, text, size, why, sizeof why) != 0) {
 		free(text);
 		return err_fatalx(EXIT_SYSTEM, "unable to resume from %s on %s: %s; it was left as "
 		    "it is (use --name for a new dump)", run->manifest_name, run->target.display,

@@ -403,7 +403,7 @@ static int load_map(struct image_run *run)
 		run->map.current_pass = 1;
 		return 0;
 	}
-	if (mapfile_parse(text, &run->map, why, sizeof why) != 0) {
+	if (mapfile_parse_buffer(text, size, &run->map, why, sizeof why) != 0) {
 		free(text);
 		return err_fatalx(EXIT_SYSTEM, "unable to resume from %s on %s: not a mapfile (%s); "
 		    "it was left as it is", run->map_name, run->target.display, why);

@@ -643,22 +643,24 @@ static int parse_line(struct manifest *manifest, const char *line)
 	return cursor.failed ? -1 : 0;
 }
 
-int manifest_parse(struct manifest *manifest, const char *text, char *why, size_t why_size)
+/* Each line is copied (NUL-terminated) before it is read, so the reader never looks past
+ * LENGTH, whatever the text holds. */
+int manifest_parse(struct manifest *manifest, const char *text, size_t length, char *why,
+    size_t why_size)
 {
-	const char *line = text, *end;
+	static const char format[] = "{\"format\":\"rescue-dump-manifest-1\"";
+	const char *line = text, *end = text + length, *newline;
 	char *copy;
 	size_t number = 1;
 	int rc;
 
-	if (strncmp(text, "{\"format\":\"rescue-dump-manifest-1\"", 34) != 0) {
+	if (length < sizeof format - 1 || memcmp(text, format, sizeof format - 1) != 0) {
 		snprintf(why, why_size, "not a manifest rescue dump wrote (line 1)");
 		return -1;
 	}
-	for (; *line; line = *end ? end + 1 : end, number++) {
-		end = strchr(line, '\n');
-		if (!end)
-			end = line + strlen(line);
-		if (!(copy = strndup(line, (size_t)(end - line)))) {
+	for (; line < end; line = newline ? newline + 1 : end, number++) {
+		newline = memchr(line, '\n', (size_t)(end - line));
+		if (!(copy = strndup(line, (size_t)((newline ? newline : end) - line)))) {
 			snprintf(why, why_size, "out of memory");
 			return -1;
 		}

@@ -97,7 +97,9 @@ void manifest_totals(struct manifest *manifest, struct manifest_totals *totals);
 char *manifest_json(struct manifest *manifest, size_t *size);
 char *manifest_sha256sum(struct manifest *manifest, size_t *size);
 
-/* Reads back what manifest_json wrote (entries and volumes): 0, or -1 with WHY. */
-int manifest_parse(struct manifest *manifest, const char *text, char *why, size_t why_size);
+/* Reads back what manifest_json wrote (entries and volumes), LENGTH bytes at TEXT (no NUL
+ * needed): 0, or -1 with WHY naming the line. */
+int manifest_parse(struct manifest *manifest, const char *text, size_t length, char *why,
+    size_t why_size);
 
 #endif

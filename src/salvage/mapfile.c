@@ -211,22 +211,27 @@ static int append_extent(struct mapfile *map, struct map_extent extent)
 	return 0;
 }
 
-/* Reads a mapfile; MAP gets its extents and size (the end of the last extent). Extents must
- * be in order without overlap, as ddrescue writes them; gaps are non-tried. */
-int mapfile_parse(const char *text, struct mapfile *map, char *why, size_t why_size)
+/* Reads a mapfile of LENGTH bytes at TEXT (no NUL needed; one inside ends it); MAP gets
+ * its extents and size (the end of the last extent). Extents must be in order without
+ * overlap, as ddrescue writes them; gaps are non-tried. Each line is copied into a bounded
+ * buffer before it is parsed, so nothing past LENGTH is ever read. */
+int mapfile_parse_buffer(const char *text, size_t length, struct mapfile *map, char *why,
+    size_t why_size)
 {
-	const char *line = text;
+	const char *line = text, *end = text + length, *newline;
 	struct map_extent extent;
 	int number = 0, have_status = 0;
+	char copy[256];
+	size_t size;
 
 	mapfile_init(map, 0);
-	while (*line) {
-		size_t length = strcspn(line, "\n");
-		char copy[256];
-
+	if (memchr(text, '\0', length))
+		end = memchr(text, '\0', length);
+	for (; line < end; line = newline ? newline + 1 : end) {
+		newline = memchr(line, '\n', (size_t)(end - line));
+		size = (size_t)((newline ? newline : end) - line);
 		number++;
-		snprintf(copy, sizeof copy, "%.*s", (int)(length < 255 ? length : 255), line);
-		line += length + (line[length] == '\n');
+		snprintf(copy, sizeof copy, "%.*s", (int)(size < 255 ? size : 255), line);
 		if (copy[strspn(copy, " \t\r")] == '#' || copy[strspn(copy, " \t\r")] == '\0')
 			continue;
 		if (!have_status) {
@@ -239,6 +244,8 @@ int mapfile_parse(const char *text, struct mapfile *map, char *why, size_t why_s
 			return fail(why, why_size, number, "expected pos size status");
 		if (extent.position < map->size || extent.size == 0)
 			return fail(why, why_size, number, "block overlaps the one before or is empty");
+		if (extent.size > UINT64_MAX - extent.position)
+			return fail(why, why_size, number, "block ends past 2^64 bytes");
 		if (extent.position > map->size && append_extent(map, (struct map_extent){
 		    map->size, extent.position - map->size, MAP_NON_TRIED }) != 0)
 			return fail(why, why_size, number, "out of memory");
@@ -249,6 +256,11 @@ int mapfile_parse(const char *text, struct mapfile *map, char *why, size_t why_s
 		return fail(why, why_size, number, "no status line: not a mapfile");
 	merge_neighbours(map);
 	return 0;
+}
+
+int mapfile_parse(const char *text, struct mapfile *map, char *why, size_t why_size)
+{
+	return mapfile_parse_buffer(text, strlen(text), map, why, why_size);
 }
 
 /* The text of MAP, malloc'ed; NULL when out of memory. */

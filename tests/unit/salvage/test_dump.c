@@ -201,7 +201,7 @@ static void test_dump_orders_hashes_and_resumes(void **state)
 	assert_int_equal(manifest.databases[0].complete, 2);
 
 	/* What was saved parses back; a second run sends only the changed file. */
-	assert_int_equal(manifest_parse(&parsed, memory.json, why, sizeof why), 0);
+	assert_int_equal(manifest_parse(&parsed, memory.json, strlen(memory.json), why, sizeof why), 0);
 	assert_int_equal(parsed.volume_count, 1);
 	assert_true(parsed.volumes[0].complete);
 	assert_string_equal(entry_named(&parsed, "a/plain.txt")->sha256, hex);
@@ -333,7 +333,7 @@ static void test_manifest_round_trip_and_sums(void **state)
 	json = manifest_json(&manifest, &size);
 	assert_non_null(json);
 	assert_null(strstr(json, "in-flight"));		/* its volume is not on the target */
-	assert_int_equal(manifest_parse(&parsed, json, why, sizeof why), 0);
+	assert_int_equal(manifest_parse(&parsed, json, size, why, sizeof why), 0);
 	assert_int_equal(parsed.count, 2);
 	assert_string_equal(parsed.entries[0].path, "caf\xe9 \"quoted\"\nline\\");
 	assert_int_equal(parsed.entries[0].mtime, -5);
@@ -347,7 +347,13 @@ static void test_manifest_round_trip_and_sums(void **state)
 	/* GNU sha256sum's escapes; partial files are not listed. */
 	sums = manifest_sha256sum(&manifest, &size);
 	assert_string_equal(sums, "\\ab  caf\xe9 \"quoted\"\\nline\\\\\n");
-	assert_int_not_equal(manifest_parse(&parsed, "{\"format\":\"other\"}", why, sizeof why), 0);
+	assert_int_not_equal(manifest_parse(&parsed, "{\"format\":\"other\"}", 18, why, sizeof why), 0);
+	manifest_free(&parsed);
+	/* Only LENGTH bytes are read: cut inside the second entry, that line cannot be read. */
+	memset(&parsed, 0, sizeof parsed);
+	assert_int_equal(manifest_parse(&parsed, json, (size_t)(strstr(json, "bad.bin") - json),
+	    why, sizeof why), -1);
+	assert_non_null(strstr(why, "cannot be read"));
 	free(json);
 	free(sums);
 	manifest_free(&manifest);
