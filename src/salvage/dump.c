@@ -105,6 +105,11 @@ static int fail(struct dump *dump, const char *format, const char *detail)
 	return -1;
 }
 
+static size_t pending_max(const struct dump *dump)
+{
+	return dump->options->pending_max ? dump->options->pending_max : MANIFEST_PENDING_MAX;
+}
+
 static const char *path_or_dot(const char *path)
 {
 	return path[0] ? path : ".";
@@ -1318,7 +1323,7 @@ static int carry_line(void *context, const char *text, size_t length)
 			rc = fail(dump, "out of memory for the %s", "manifest");
 	}
 	manifest_entry_free(&entry);
-	if (rc == 0 && manifest_pending(dump->manifest) >= MANIFEST_PENDING_MAX)
+	if (rc == 0 && manifest_pending(dump->manifest) >= pending_max(dump))
 		rc = append(dump);
 	return rc;
 }
@@ -1375,7 +1380,7 @@ static int after_node(struct dump *dump)
 	if (dump->volume && dump->options->volume_size
 	    && dump->volume_input >= dump->options->volume_size)
 		return volume_end(dump);
-	if (manifest_pending(dump->manifest) < MANIFEST_PENDING_MAX)
+	if (manifest_pending(dump->manifest) < pending_max(dump))
 		return 0;
 	if (dump->volume && !dump->options->manifest_apart)
 		return volume_end(dump);

@@ -40,6 +40,8 @@ struct dump_options {
 					 * 0: one volume */
 	const char **first, **include, **exclude;	/* NULL-terminated pattern lists */
 	int exact_times;		/* every header with mtime, atime, ctime to the ns */
+	size_t pending_max;		/* manifest text held before it is appended;
+					 * 0: MANIFEST_PENDING_MAX */
 	int manifest_apart;		/* the sink's logs are not where the volumes go
 					 * (tcp://): appended whenever the text piles up, not
 					 * only between volumes */
