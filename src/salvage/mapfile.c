@@ -103,6 +103,26 @@ static void merge_neighbours(struct mapfile *map)
 		map->count = out + 1;
 }
 
+/* Extents [FIRST, LAST] become one, merged with a neighbour in the same state: only the
+ * changed stretch is looked at, and the tail moves once (merging the whole array at every
+ * change made a map of many bad areas quadratic). */
+static void merge_around(struct mapfile *map, size_t first, size_t last)
+{
+	struct map_extent *extents = map->extents;
+	uint64_t end = extents[last].position + extents[last].size;
+
+	if (first > 0 && extents[first - 1].state == extents[first].state)
+		first--;
+	if (last + 1 < map->count && extents[last + 1].state == extents[first].state)
+		last++, end = extents[last].position + extents[last].size;
+	if (first == last)
+		return;
+	extents[first].size = end - extents[first].position;
+	memmove(&extents[first + 1], &extents[last + 1],
+	    (map->count - last - 1) * sizeof *extents);
+	map->count -= last - first;
+}
+
 /* Marks [position, position + size) with STATE; the range is clipped to the source. */
 int mapfile_set(struct mapfile *map, uint64_t position, uint64_t size, char state)
 {
@@ -118,7 +138,7 @@ int mapfile_set(struct mapfile *map, uint64_t position, uint64_t size, char stat
 	last = end == map->size ? map->count - 1 : extent_at(map, end) - 1;
 	for (i = first; i <= last; i++)
 		map->extents[i].state = state;
-	merge_neighbours(map);
+	merge_around(map, first, last);
 	return 0;
 }
 

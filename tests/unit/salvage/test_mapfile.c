@@ -95,6 +95,41 @@ static void test_bad_maps_are_refused_with_the_line(void **state)
 
 /* A buffer and its length: the bytes after LENGTH are never looked at, and no NUL is
  * needed (the copy below has none: reading past it would go off the allocation). */
+/* Random marks against a model of one state per sector: the extents cover the source
+ * without gaps, neighbours always differ, and each sector has the state last set. */
+static void test_random_marks_match_a_sector_model(void **state)
+{
+	enum { SECTORS = 512 };
+	static const char states[] = "?*/-+";
+	char model[SECTORS];
+	struct mapfile map;
+	uint64_t start, length, at;
+	size_t i, e;
+	int round;
+
+	(void)state;
+	srand(18);
+	memset(model, '?', sizeof model);
+	assert_int_equal(mapfile_init(&map, SECTORS * 512), 0);
+	for (round = 0; round < 20000; round++) {
+		start = (uint64_t)(rand() % SECTORS);
+		length = 1 + (uint64_t)(rand() % 24);
+		char mark = states[rand() % 5];
+
+		assert_int_equal(mapfile_set(&map, start * 512, length * 512, mark), 0);
+		for (i = start; i < start + length && i < SECTORS; i++)
+			model[i] = mark;
+		for (e = 0, at = 0; e < map.count; at += map.extents[e++].size) {
+			assert_int_equal(map.extents[e].position, at);
+			assert_true(e == 0 || map.extents[e].state != map.extents[e - 1].state);
+			for (i = at / 512; i < (at + map.extents[e].size) / 512; i++)
+				assert_int_equal(model[i], map.extents[e].state);
+		}
+		assert_int_equal(at, SECTORS * 512);
+	}
+	mapfile_free(&map);
+}
+
 static void test_parse_reads_only_the_given_length(void **state)
 {
 	static const char text[] = "0x0 + 1\n0 0x200 +\n0x200 0x200 -\n0x400 0x200 ?";
@@ -184,6 +219,7 @@ int main(void)
 		cmocka_unit_test(test_format_then_parse_gives_the_same_map),
 		cmocka_unit_test(test_bad_maps_are_refused_with_the_line),
 		cmocka_unit_test(test_parse_reads_only_the_given_length),
+		cmocka_unit_test(test_random_marks_match_a_sector_model),
 		cmocka_unit_test(test_round_trip_with_gnu_ddrescue),
 	};
 
