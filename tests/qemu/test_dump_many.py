@@ -20,7 +20,7 @@ import lib
 from test_image_ssh import _config_disk
 
 TIMEOUT = 600
-FILES = 40000
+FILES = 24000
 MEMORY_LIMIT_KB = 48 << 10	# the goal is 64 MiB for ten million files
 LINKED = "links/shared.txt"
 
