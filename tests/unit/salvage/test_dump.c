@@ -604,6 +604,44 @@ static void test_memory_does_not_grow_with_the_files(void **state)
 	remove_tree(root);
 }
 
+/* --include: the directories above what matches are archived too (their owner and mode
+ * arrive), each once; what does not match is named as skipped. */
+static void test_include_takes_the_directories_above(void **state)
+{
+	char root[] = "/tmp/test_dump.XXXXXX", why[256], failure[256], names[16][64];
+	const char *none[] = { NULL }, *include[] = { "c.txt", NULL };
+	struct dump_options options = { .name = "t", .compress = DUMP_NONE, .first = none,
+	    .include = include, .exclude = none };
+	struct memory_sink memory = { 0 };
+	struct dump_sink sink = memory_sink(&memory);
+	struct manifest manifest = { 0 };
+	struct fstree *tree;
+
+	(void)state;
+	assert_non_null(mkdtemp(root));
+	put(root, "a/b/c.txt", "c\n", 2);
+	put(root, "a/x.txt", "x\n", 2);
+	put(root, "d/y.txt", "y\n", 2);
+	tree = fstree_dir_open(root, why, sizeof why);
+	assert_non_null(tree);
+	assert_int_equal(dump_run(tree, &options, &sink, &manifest, failure, sizeof failure), 0);
+	assert_int_equal(read_volume(&memory.volumes[0], names, 16, NULL, NULL, 0), 4);
+	assert_string_equal(names[0], "./");
+	assert_string_equal(names[1], "a/");
+	assert_string_equal(names[2], "a/b/");
+	assert_string_equal(names[3], "a/b/c.txt");
+	assert_int_equal(entry_named(memory.json, "a/b")->status, MANIFEST_COPIED);
+	assert_int_equal(entry_named(memory.json, "a/x.txt")->status, MANIFEST_SKIPPED);
+	assert_int_equal(entry_named(memory.json, "d")->status, MANIFEST_SKIPPED);
+	assert_int_equal(entry_named(memory.json, "d/y.txt")->status, MANIFEST_SKIPPED);
+	assert_int_equal(manifest.settled.copied, 4);
+	assert_int_equal(manifest.settled.skipped, 3);
+	fstree_release(tree);
+	manifest_free(&manifest);
+	memory_free(&memory);
+	remove_tree(root);
+}
+
 static void test_patterns(void **state)
 {
 	(void)state;
@@ -669,6 +707,7 @@ int main(void)
 		cmocka_unit_test(test_times_to_the_second_unless_exact),
 		cmocka_unit_test(test_manifest_round_trip_and_sums),
 		cmocka_unit_test(test_memory_does_not_grow_with_the_files),
+		cmocka_unit_test(test_include_takes_the_directories_above),
 		cmocka_unit_test(test_patterns),
 		cmocka_unit_test(test_a_bind_mount_loop_is_reported_not_entered),
 	};
