@@ -243,11 +243,12 @@ static int by_hash(const void *a, const void *b)
 	return left < right ? -1 : left > right;
 }
 
+/* Sorted once the counting walk, which fills it, is over. */
 static int is_needed(const struct dump *dump, const char *path)
 {
 	uint64_t hash = manifest_path_hash(path);
 
-	return dump->needed_count && bsearch(&hash, dump->needed, dump->needed_count,
+	return dump->pass >= 0 && dump->needed_count && bsearch(&hash, dump->needed, dump->needed_count,
 	    sizeof hash, by_hash);
 }
 
