@@ -283,28 +283,48 @@ int mapfile_parse(const char *text, struct mapfile *map, char *why, size_t why_s
 	return mapfile_parse_buffer(text, strlen(text), map, why, why_size);
 }
 
-/* The text of MAP, malloc'ed; NULL when out of memory. */
+/* Digits of VALUE in hexadecimal, at least 8 (as "0x%08X" prints it). */
+static size_t hex_width(uint64_t value)
+{
+	size_t digits = 1;
+
+	while (value >>= 4)
+		digits++;
+	return digits < 8 ? 8 : digits;
+}
+
+/* The text of MAP, malloc'ed, with COMMENT (a whole line, without its newline; NULL: none)
+ * after the first; NULL when out of memory. It is measured first and allocated once, at
+ * its exact size: a map of a million bad areas is some 50 MB of text, and a growing buffer
+ * would need half as much again while it moves. */
+char *mapfile_format_with(const struct mapfile *map, const char *creator, const char *comment,
+    size_t *length)
+{
+	static const char columns[] = "# current_pos  current_status  current_pass\n";
+	static const char heading[] = "#      pos        size  status\n";
+	size_t size, i, at;
+	char *text;
+
+	size = strlen("# Mapfile. Created by \n") + strlen(creator)
+	    + (comment ? strlen(comment) + 1 : 0) + strlen(columns) + 2 + hex_width(
+	    map->current_position) + 64 + strlen(heading);
+	for (i = 0; i < map->count; i++)
+		size += 2 + hex_width(map->extents[i].position) + 4 + hex_width(map->extents[i].size)
+		    + 4;
+	if (!(text = malloc(size + 1)))
+		return NULL;
+	at = (size_t)sprintf(text, "# Mapfile. Created by %s\n%s%s%s0x%08" PRIX64 "     %c     "
+	    "          %d\n%s", creator, comment ? comment : "", comment ? "\n" : "", columns,
+	    map->current_position, map->current_status, map->current_pass, heading);
+	for (i = 0; i < map->count; i++)
+		at += (size_t)sprintf(text + at, "0x%08" PRIX64 "  0x%08" PRIX64 "  %c\n",
+		    map->extents[i].position, map->extents[i].size, map->extents[i].state);
+	if (length)
+		*length = at;
+	return text;
+}
+
 char *mapfile_format(const struct mapfile *map, const char *creator, size_t *length)
 {
-	char *text = NULL;
-	size_t size = 0, i;
-	FILE *out = open_memstream(&text, &size);
-
-	if (out == NULL)
-		return NULL;
-	fprintf(out, "# Mapfile. Created by %s\n", creator);
-	fprintf(out, "# current_pos  current_status  current_pass\n");
-	fprintf(out, "0x%08" PRIX64 "     %c               %d\n", map->current_position,
-	    map->current_status, map->current_pass);
-	fprintf(out, "#      pos        size  status\n");
-	for (i = 0; i < map->count; i++)
-		fprintf(out, "0x%08" PRIX64 "  0x%08" PRIX64 "  %c\n", map->extents[i].position,
-		    map->extents[i].size, map->extents[i].state);
-	if (fclose(out) != 0) {
-		free(text);
-		return NULL;
-	}
-	if (length)
-		*length = size;
-	return text;
+	return mapfile_format_with(map, creator, NULL, length);
 }

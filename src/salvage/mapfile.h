@@ -60,6 +60,10 @@ int mapfile_parse_buffer(const char *text, size_t length, struct mapfile *map, c
     size_t why_size);
 /* The same for a NUL-terminated TEXT (kept for callers that hold a string). */
 int mapfile_parse(const char *text, struct mapfile *map, char *why, size_t why_size);
+/* The map's text, malloc'd, at its exact size; COMMENT, a line of its own after the
+ * first (the source's identity), or NULL. NULL when out of memory. */
+char *mapfile_format_with(const struct mapfile *map, const char *creator, const char *comment,
+    size_t *length);
 char *mapfile_format(const struct mapfile *map, const char *creator, size_t *length);
 
 #endif
