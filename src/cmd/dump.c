@@ -31,6 +31,14 @@
  * finish), as a new volume. A lost connection is retried with a growing pause (1, 2, 4 ...
  * 30 s), forever unless --give-up bounds it; nothing is lost or sent twice within a volume.
  *
+ * The manifest and the sums are written as the run goes, never held whole in memory: each
+ * volume's entries go to NAME.manifest.json.part and NAME.sha256.part once it is on the
+ * target, NAME.manifest.state records how much of them is good, and both are renamed into
+ * place when the run finishes; a run cut short resumes from them. Memory does not grow
+ * with the number of files (16 bytes per file of an earlier run when resuming, about 90
+ * bytes and the path per inode with several links); a volume also closes once its files'
+ * manifest text reaches 4 MiB.
+ *
  * On the receiver, extract the volumes in order and check:
  *
  *   mkdir tree && for v in NAME.[0-9]*.tar.zst; do tar -xpf "$v" -C tree; done
@@ -136,7 +144,20 @@ struct dump_command {
 	char name[256];
 	char mounted_at[PATH_MAX];	/* where we mounted it, to unmount */
 	char manifest_name[300], sums_name[300];
+	char manifest_part[310], sums_part[310], state_name[310], manifest_prev[310];
 	char volume_file[300];		/* the volume being written, as NAME.NNN.tar.zst.part */
+	/* The manifest's logs go where the volumes go, or for tcp:// to a file store in RAM;
+	 * one file is open on a store at a time, the one named here. */
+	struct store *log_store;
+	char opened[310], log_opened[310];
+	uint64_t log_bytes, sums_bytes;	/* of the logs written so far */
+	int logs_started;
+	/* What the earlier runs left: SOURCE's first SOURCE_BYTES, and the checkpoint's
+	 * volumes. */
+	char source[320];
+	uint64_t source_bytes;
+	char *checkpoint_text;
+	size_t checkpoint_size;
 	struct manifest manifest;
 	char failure[1400];
 	struct timespec started, shown;
@@ -395,6 +416,30 @@ static int choose_target(struct dump_command *run)
 	run->options.engine.name = run->name;
 	snprintf(run->manifest_name, sizeof run->manifest_name, "%s.manifest.json", run->name);
 	snprintf(run->sums_name, sizeof run->sums_name, "%s.sha256", run->name);
+	snprintf(run->manifest_part, sizeof run->manifest_part, "%s.part", run->manifest_name);
+	snprintf(run->manifest_prev, sizeof run->manifest_prev, "%s.prev", run->manifest_name);
+	snprintf(run->sums_part, sizeof run->sums_part, "%s.part", run->sums_name);
+	snprintf(run->state_name, sizeof run->state_name, "%s.manifest.state", run->name);
+	return 0;
+}
+
+/* tcp:// carries the volume only: the manifest's logs go to RAM, /run/rescue/tcp (or
+ * $RESCUE_TCP_MAP_DIR, as the tcp store's map). */
+static int open_ram_store(struct dump_command *run)
+{
+	const char *dir = getenv("RESCUE_TCP_MAP_DIR");
+	char url[PATH_MAX + 16], why[1200];
+	struct target ram;
+	int transient;
+
+	dir = dir && dir[0] ? dir : "/run/rescue/tcp";
+	mkdir("/run/rescue", 0755);
+	mkdir(dir, 0700);
+	snprintf(url, sizeof url, "file://%s", dir);
+	if (target_parse(url, &ram, why, sizeof why) != 0
+	    || !(run->log_store = store_open(&ram, run->name, why, sizeof why, &transient)))
+		return err_fatalx(EXIT_SYSTEM, "unable to keep the manifest in %s: %s", dir, why);
+	run->options.engine.manifest_apart = 1;
 	return 0;
 }
 
@@ -406,31 +451,9 @@ static int open_store(struct dump_command *run)
 	run->store = store_open(&run->target, run->name, why, sizeof why, &transient);
 	if (!run->store)
 		return err_fatalx(EXIT_SYSTEM, "unable to dump %s to %s", run->name, why);
-	return 0;
-}
-
-/* What earlier runs recorded; a manifest that cannot be read is left alone. */
-static int load_manifest(struct dump_command *run)
-{
-	char *text = NULL, why[256];
-	size_t size;
-	int found;
-
-	if (run->target.scheme == TARGET_TCP)
-		return 0;	/* every stream starts anew */
-	found = store_get(run->store, run->manifest_name, &text, &size);
-	if (found < 0)
-		return err_fatalx(EXIT_SYSTEM, "unable to read %s: %s", run->manifest_name,
-		    store_error(run->store));
-	if (found == 1)
-		return 0;
-	if (manifest_parse(&run->manifest, text, why, sizeof why) != 0) {
-		free(text);
-		return err_fatalx(EXIT_SYSTEM, "unable to resume from %s on %s: %s; it was left as "
-		    "it is (use --name for a new dump)", run->manifest_name, run->target.display,
-		    why);
-	}
-	free(text);
+	run->log_store = run->store;
+	if (run->target.scheme == TARGET_TCP && !run->options.metadata)
+		return open_ram_store(run);
 	return 0;
 }
 
@@ -440,6 +463,307 @@ static int recover(struct dump_command *run)
 {
 	return store_recover(run->store, (int)run->options.give_up, &stop_requested,
 	    run->failure, sizeof run->failure);
+}
+
+/* The same for the manifest's store when it is not the target (tcp://: RAM). */
+static int recover_on(struct dump_command *run, struct store *store)
+{
+	if (store == run->store)
+		return recover(run);
+	snprintf(run->failure, sizeof run->failure, "%s", store_error(store));
+	return -1;
+}
+
+/* NAME becomes the file open on STORE (the one before is flushed); *SIZE, when given,
+ * is its size, and then it is opened even when it is open already. */
+static int switch_to(struct dump_command *run, struct store *store, const char *name,
+    uint64_t *size)
+{
+	char *opened = store == run->store ? run->opened : run->log_opened;
+	uint64_t ignored;
+
+	if (!size && !strcmp(opened, name))
+		return 0;
+	while (store_image_open_named(store, name, size ? size : &ignored) != 0)
+		if (recover_on(run, store) != 0)
+			return -1;
+	snprintf(opened, sizeof run->opened, "%s", name);
+	return 0;
+}
+
+static int replace_on(struct dump_command *run, struct store *store, const char *name,
+    const char *text, size_t size)
+{
+	while (store_replace(store, name, text, size) != 0)
+		if (recover_on(run, store) != 0)
+			return -1;
+	return 0;
+}
+
+static int rename_on(struct dump_command *run, struct store *store, const char *from,
+    const char *to)
+{
+	if (store == run->store ? !strcmp(run->opened, from) : !strcmp(run->log_opened, from)) {
+		store_image_done(store);	/* a reconnect must not make FROM anew */
+		(store == run->store ? run->opened : run->log_opened)[0] = '\0';
+	}
+	while (store_rename(store, from, to) != 0)
+		if (recover_on(run, store) != 0)
+			return -1;
+	return 0;
+}
+
+/* A checkpoint left by an interrupted run names its log, which this run is about to
+ * write anew: that log is kept as .prev, and the checkpoint says so. */
+static int keep_interrupted_log(struct dump_command *run, struct manifest_checkpoint *point)
+{
+	char *text;
+	size_t size;
+	int rc;
+
+	if (strcmp(point->log, run->manifest_part))
+		return 0;
+	if (rename_on(run, run->store, run->manifest_part, run->manifest_prev) != 0)
+		return -1;
+	snprintf(point->log, sizeof point->log, "%s", run->manifest_prev);
+	/* The volumes are the checkpoint's lines after the first. */
+	text = memchr(run->checkpoint_text, '\n', run->checkpoint_size);
+	size = run->checkpoint_size - (size_t)(text ? text + 1 - run->checkpoint_text : 0);
+	snprintf(run->failure, sizeof run->failure, "{\"format\":\"rescue-dump-checkpoint-1\","
+	    "\"log\":\"%s\",\"log_bytes\":%" PRIu64 ",\"sums\":\"%s\",\"sums_bytes\":0}\n",
+	    point->log, point->log_bytes, run->sums_part);
+	if (!(text = malloc(strlen(run->failure) + size + 1)))
+		return err_fatal(EXIT_SYSTEM, "unable to read the checkpoint");
+	memcpy(text, run->failure, strlen(run->failure));
+	memcpy(text + strlen(run->failure), run->checkpoint_text + run->checkpoint_size - size, size);
+	size += strlen(run->failure);
+	run->failure[0] = '\0';
+	rc = replace_on(run, run->store, run->state_name, text, size);
+	free(run->checkpoint_text);
+	run->checkpoint_text = text;
+	run->checkpoint_size = size;
+	return rc;
+}
+
+/* The checkpoint, when it is there and its log is as long as it says. */
+static int use_checkpoint(struct dump_command *run)
+{
+	struct manifest_checkpoint point;
+	char why[256];
+	uint64_t size;
+	int found = store_get(run->store, run->state_name, &run->checkpoint_text,
+	    &run->checkpoint_size);
+
+	if (found < 0)
+		return err_fatalx(EXIT_SYSTEM, "unable to read %s: %s", run->state_name,
+		    store_error(run->store));
+	if (found == 1)
+		return 1;
+	if (manifest_parse_checkpoint(run->checkpoint_text, run->checkpoint_size, &point, why,
+	    sizeof why) != 0)
+		return err_fatalx(EXIT_SYSTEM, "unable to resume from %s on %s: %s; it was left as "
+		    "it is (use --name for a new dump)", run->state_name, run->target.display, why);
+	if (store_size_of(run->store, point.log, &size) != 0 || size < point.log_bytes) {
+		free(run->checkpoint_text);
+		run->checkpoint_text = NULL;
+		return 1;	/* its log is gone (renamed into place since): the manifest */
+	}
+	if (keep_interrupted_log(run, &point) != 0)
+		return EXIT_SYSTEM;
+	snprintf(run->source, sizeof run->source, "%s", point.log);
+	run->source_bytes = point.log_bytes;
+	return 0;
+}
+
+/* What earlier runs recorded: the checkpoint's log, or the manifest; nothing for tcp://
+ * (every stream starts anew). */
+static int load_manifest(struct dump_command *run)
+{
+	uint64_t size;
+	int found;
+
+	if (run->target.scheme == TARGET_TCP)
+		return 0;
+	if ((found = use_checkpoint(run)) != 1)
+		return found;
+	found = store_size_of(run->store, run->manifest_name, &size);
+	if (found < 0)
+		return err_fatalx(EXIT_SYSTEM, "unable to read %s: %s", run->manifest_name,
+		    store_error(run->store));
+	if (found == 0) {
+		snprintf(run->source, sizeof run->source, "%s", run->manifest_name);
+		run->source_bytes = size;
+	}
+	return 0;
+}
+
+typedef int line_fn(void *arg, const char *text, size_t length);
+
+/* The whole lines of BUFFER[0, *HAVE) to LINE; what is left moves to the front. */
+static int whole_lines(char *buffer, size_t *have, line_fn *line, void *arg)
+{
+	char *start = buffer, *newline;
+	int rc = 0;
+
+	while (rc == 0 && (newline = memchr(start, '\n', (size_t)(buffer + *have - start)))) {
+		rc = line(arg, start, (size_t)(newline - start));
+		start = newline + 1;
+	}
+	*have -= (size_t)(start - buffer);
+	memmove(buffer, start, *have);
+	return rc;
+}
+
+/* The first BYTES of NAME on the target to LINE, line by line, in pieces: the earlier
+ * manifest is never in memory whole. */
+static int stream_lines(struct dump_command *run, const char *name, uint64_t bytes,
+    line_fn *line, void *arg)
+{
+	enum { PIECE = 256 << 10, LONGEST = 64 << 20 };
+	size_t have = 0, capacity = 0, want;
+	uint64_t at = 0;
+	char *buffer = NULL, *bigger;
+	ssize_t got;
+	int rc = 0;
+
+	while (rc == 0 && at < bytes) {
+		want = bytes - at < PIECE ? (size_t)(bytes - at) : PIECE;
+		if (have + want > capacity) {
+			capacity = have + want;
+			if (capacity > LONGEST || !(bigger = realloc(buffer, capacity))) {
+				snprintf(run->failure, sizeof run->failure, "%s: a line longer than "
+				    "64 MiB, or no memory for it", name);
+				rc = -1;
+				break;
+			}
+			buffer = bigger;
+		}
+		if ((rc = switch_to(run, run->store, name, NULL)) != 0)
+			break;
+		while ((got = store_pread(run->store, buffer + have, want, at)) < 0)
+			if ((rc = recover(run)) != 0)
+				break;
+		if (rc != 0 || got == 0)
+			break;
+		have += (size_t)got, at += (uint64_t)got;
+		rc = whole_lines(buffer, &have, line, arg);
+	}
+	if (rc == 0 && have)
+		rc = line(arg, buffer, have);	/* the last entry of a log ends without one */
+	free(buffer);
+	return rc;
+}
+
+static int sink_read_earlier(void *context, line_fn *line, void *arg)
+{
+	struct dump_command *run = context;
+	size_t have;
+	int rc = 0;
+
+	if (!run->source[0])
+		return 0;
+	if (run->checkpoint_text) {
+		have = run->checkpoint_size;
+		rc = whole_lines(run->checkpoint_text, &have, line, arg);
+		/* whole_lines moved what was left to the front: read the text again next time */
+		free(run->checkpoint_text);
+		run->checkpoint_text = NULL;
+		if (rc == 0 && store_get(run->store, run->state_name, &run->checkpoint_text,
+		    &run->checkpoint_size) != 0)
+			rc = -1;
+	}
+	return rc == 0 ? stream_lines(run, run->source, run->source_bytes, line, arg) : rc;
+}
+
+/* DATA at POSITION of the file open on STORE, in pieces a write request takes. */
+static int write_on(struct dump_command *run, struct store *store, const char *data,
+    size_t size, uint64_t position)
+{
+	size_t piece, done;
+
+	for (done = 0; done < size; done += piece) {
+		piece = size - done < (128 << 10) ? size - done : 128 << 10;
+		while (store_pwrite(store, data + done, piece, position + done) != 0)
+			if (recover_on(run, store) != 0)
+				return -1;
+	}
+	return 0;
+}
+
+/* Each run writes its logs from the start. */
+static int start_logs(struct dump_command *run)
+{
+	if (run->logs_started)
+		return 0;
+	if (replace_on(run, run->log_store, run->manifest_part, "", 0) != 0
+	    || replace_on(run, run->log_store, run->sums_part, "", 0) != 0)
+		return -1;
+	run->logs_started = 1;
+	run->log_bytes = run->sums_bytes = 0;
+	return 0;
+}
+
+static int append_logs(struct dump_command *run, const char *json, size_t json_size,
+    const char *sums, size_t sums_size)
+{
+	if (json_size && (switch_to(run, run->log_store, run->manifest_part, NULL) != 0
+	    || write_on(run, run->log_store, json, json_size, run->log_bytes) != 0))
+		return -1;
+	run->log_bytes += json_size;
+	if (sums_size && (switch_to(run, run->log_store, run->sums_part, NULL) != 0
+	    || write_on(run, run->log_store, sums, sums_size, run->sums_bytes) != 0))
+		return -1;
+	run->sums_bytes += sums_size;
+	while (store_flush(run->log_store) != 0)
+		if (recover_on(run, run->log_store) != 0)
+			return -1;
+	return 0;
+}
+
+static int save_checkpoint(struct dump_command *run, struct manifest *manifest,
+    const char *log, const char *sums)
+{
+	size_t size;
+	char *text = manifest_checkpoint(manifest, log, run->log_bytes, sums, run->sums_bytes,
+	    &size);
+	int rc;
+
+	if (!text) {
+		snprintf(run->failure, sizeof run->failure, "out of memory for the manifest");
+		return -1;
+	}
+	rc = replace_on(run, run->log_store, run->state_name, text, size);
+	free(text);
+	return rc;
+}
+
+/* The pending text onto the logs, flushed, then the checkpoint that counts it in. */
+static int sink_append(void *context, struct manifest *manifest)
+{
+	struct dump_command *run = context;
+	const char *json, *sums;
+	size_t json_size, sums_size;
+
+	if (manifest_take_pending(manifest, &json, &json_size, &sums, &sums_size) != 0) {
+		snprintf(run->failure, sizeof run->failure, "out of memory for the manifest");
+		return -1;
+	}
+	if (start_logs(run) != 0 || append_logs(run, json, json_size, sums, sums_size) != 0)
+		return -1;
+	return save_checkpoint(run, manifest, run->manifest_part, run->sums_part);
+}
+
+/* The JSON's end appended, both logs renamed into place, and the checkpoint pointing at
+ * them, which the next run reads. */
+static int sink_finish(void *context, struct manifest *manifest)
+{
+	struct dump_command *run = context;
+
+	if (sink_append(context, manifest) != 0
+	    || rename_on(run, run->log_store, run->sums_part, run->sums_name) != 0
+	    || rename_on(run, run->log_store, run->manifest_part, run->manifest_name) != 0)
+		return -1;
+	return save_checkpoint(run, manifest, run->manifest_name, run->sums_name);
 }
 
 /* A volume is written as FILE.part and renamed to FILE once it is whole and flushed, so a
@@ -463,17 +787,24 @@ static int sink_begin_volume(void *context, const char *file, uint64_t *size)
 			*size = *size ? *size : 1;	/* even empty, it is not ours to replace */
 			return 0;
 		}
-		if (found == 1 && store_image_open_named(run->store, part, size) == 0)
+		if (found == 1 && store_image_open_named(run->store, part, size) == 0) {
+			snprintf(run->opened, sizeof run->opened, "%s", part);
 			return 0;
+		}
 		if (recover(run) != 0)
 			return -1;
 	}
 }
 
+/* The manifest's logs may have been open on the store since the last write. */
 static int sink_write(void *context, const void *data, size_t size, uint64_t position)
 {
 	struct dump_command *run = context;
+	char part[sizeof run->volume_file + 8];
 
+	snprintf(part, sizeof part, "%s.part", run->volume_file);
+	if (run->target.scheme != TARGET_TCP && switch_to(run, run->store, part, NULL) != 0)
+		return -1;
 	while (store_pwrite(run->store, data, size, position) != 0)
 		if (recover(run) != 0)
 			return -1;
@@ -485,6 +816,9 @@ static int sink_end_volume(void *context, uint64_t size)
 	struct dump_command *run = context;
 	char part[sizeof run->volume_file + 8];
 
+	snprintf(part, sizeof part, "%s.part", run->volume_file);
+	if (run->target.scheme != TARGET_TCP && switch_to(run, run->store, part, NULL) != 0)
+		return -1;
 	run->store->expected_size = size;	/* tcp:// closes the stream once it is whole */
 	while (store_flush(run->store) != 0)
 		if (recover(run) != 0)
@@ -492,38 +826,12 @@ static int sink_end_volume(void *context, uint64_t size)
 	if (run->target.scheme == TARGET_TCP)
 		return 0;
 	store_image_done(run->store);	/* a reconnect must not make a new, empty .part */
+	run->opened[0] = '\0';
 	snprintf(part, sizeof part, "%s.part", run->volume_file);
 	while (store_rename(run->store, part, run->volume_file) != 0)
 		if (recover(run) != 0)
 			return -1;
 	return 0;
-}
-
-static int replace(struct dump_command *run, const char *name, const char *text,
-    size_t size)
-{
-	while (store_replace(run->store, name, text, size) != 0)
-		if (recover(run) != 0)
-			return -1;
-	return 0;
-}
-
-static int sink_save_manifest(void *context, struct manifest *manifest)
-{
-	struct dump_command *run = context;
-	size_t json_size, sums_size;
-	char *json = manifest_json(manifest, &json_size);
-	char *sums = manifest_sha256sum(manifest, &sums_size);
-	int rc = -1;
-
-	if (!json || !sums)
-		snprintf(run->failure, sizeof run->failure, "out of memory for the manifest");
-	else if (replace(run, run->sums_name, sums, sums_size) == 0
-	    && replace(run, run->manifest_name, json, json_size) == 0)
-		rc = 0;
-	free(json);
-	free(sums);
-	return rc;
 }
 
 static void show_json(const struct dump_progress *progress, double elapsed)
@@ -698,24 +1006,17 @@ static int send_metadata(struct dump_command *run)
 
 /* ------------------------------------------------------------------ the result */
 
-static void list_problems(struct manifest *manifest, enum manifest_status status,
+static void list_problems(const struct manifest_problem *list, size_t total,
     const char *heading)
 {
-	const struct manifest_entry *entry;
-	size_t i, shown = 0, total = 0;
+	size_t i;
 
-	for (i = 0; i < manifest->count; i++) {
-		entry = &manifest->entries[i];
-		if (entry->status != status || manifest_find(manifest, entry->path) != entry)
-			continue;
-		if (total++ >= LISTED_MAX)
-			continue;
-		if (!shown++)
-			printf("%s:\n", heading);
-		printf("  %s: %s\n", entry->path, entry->reason ? entry->reason : "");
-	}
-	if (total > LISTED_MAX)
-		printf("  ... and %zu more (%s lists them all)\n", total - LISTED_MAX, "the manifest");
+	for (i = 0; i < MANIFEST_LISTED && i < total && list[i].path; i++)
+		printf("%s%s  %s: %s\n", i ? "" : heading, i ? "" : ":\n", list[i].path,
+		    list[i].reason);
+	if (total > MANIFEST_LISTED)
+		printf("  ... and %zu more (%s lists them all)\n", total - MANIFEST_LISTED,
+		    "the manifest");
 }
 
 static void print_databases(const struct manifest *manifest)
@@ -728,8 +1029,9 @@ static void print_databases(const struct manifest *manifest)
 		printf("database: %s%s%s at %s: %zu file%s, %s\n", database->kind,
 		    database->version[0] ? " " : "", database->version,
 		    database->path[0] ? database->path : "/", database->files,
-		    database->files == 1 ? "" : "s", database->complete == database->files
-		    ? "all copied whole" : "NOT all copied whole");
+		    database->files == 1 ? "" : "s", !manifest->databases_counted
+		    ? "not all reached (the run stopped first)" : database->complete
+		    == database->files ? "all copied whole" : "NOT all copied whole");
 	}
 }
 
@@ -762,10 +1064,9 @@ static void print_volumes(struct dump_command *run)
 
 static void print_summary(struct dump_command *run, int code)
 {
-	struct manifest_totals totals;
+	struct manifest_totals totals = run->manifest.settled;
 	char bytes[32], missing[32];
 
-	manifest_totals(&run->manifest, &totals);
 	if (run->options.json) {
 		printf("{\"event\":\"summary\",");
 		json_member_string(stdout, "source", run->manifest.source, 0);
@@ -784,38 +1085,44 @@ static void print_summary(struct dump_command *run, int code)
 	    "unreadable (zeros in the archive)\n", run->name, totals.copied, totals.partial,
 	    totals.failed, totals.skipped, bytes, missing);
 	print_databases(&run->manifest);
-	list_problems(&run->manifest, MANIFEST_PARTIAL, "partial (the missing ranges are in "
-	    "the manifest)");
-	list_problems(&run->manifest, MANIFEST_FAILED, "failed");
+	list_problems(run->manifest.partial, totals.partial, "partial (the missing ranges are "
+	    "in the manifest)");
+	list_problems(run->manifest.failed, totals.failed, "failed");
 	print_volumes(run);
-	printf("on %s: %s, %s%s\n", run->target.display, run->manifest_name, run->sums_name,
-	    run->target.scheme == TARGET_TCP ? " (in RAM here: /run/rescue/tcp)" : "");
+	if (code == EXIT_SYSTEM)	/* the logs as far as the checkpoint counts them */
+		printf("on %s: %s and %s up to the checkpoint %s%s\n", run->target.display,
+		    run->manifest_part, run->sums_part, run->state_name,
+		    run->target.scheme == TARGET_TCP ? " (in RAM here: /run/rescue/tcp)" : "");
+	else
+		printf("on %s: %s, %s%s\n", run->target.display, run->manifest_name,
+		    run->sums_name, run->target.scheme == TARGET_TCP
+		    ? " (in RAM here: /run/rescue/tcp)" : "");
 }
 
 static int verdict(struct dump_command *run, int rc)
 {
-	struct manifest_totals totals;
+	struct manifest_totals totals = run->manifest.settled;
 
 	if (rc != 0)
 		return EXIT_SYSTEM;
-	manifest_totals(&run->manifest, &totals);
 	return totals.partial || totals.failed ? EXIT_LOSSES : EXIT_OK;
 }
 
 static int finish(struct dump_command *run, int rc)
 {
-	struct manifest_totals totals;
+	struct manifest_totals totals = run->manifest.settled;
 	int code;
 
 	if (run->line_open)
 		fputc('\n', stderr);
 	code = verdict(run, rc);
 	print_summary(run, code);
-	manifest_totals(&run->manifest, &totals);
 	if (rc != 0)
-		err_warnx("unable to finish the dump of %s: %s; the finished volumes and the "
-		    "manifest are on the target (the same command resumes)", run->name,
-		    run->failure[0] ? run->failure : "the target failed");
+		err_warnx("unable to finish the dump of %s: %s; the finished volumes are on the "
+		    "target, what they hold in %s up to the checkpoint %s (the same command "
+		    "resumes; %s is written when a run finishes)", run->name, run->failure[0]
+		    ? run->failure : "the target failed", run->manifest_part, run->state_name,
+		    run->manifest_name);
 	journal_summary("dump of %s to %s: %zu copied, %zu partial, %zu failed, %zu skipped%s",
 	    run->name, run->target.display, totals.copied, totals.partial, totals.failed,
 	    totals.skipped, rc != 0 ? " (stopped before the end)" : "");
@@ -825,7 +1132,7 @@ static int finish(struct dump_command *run, int rc)
 static int run_engine(struct dump_command *run)
 {
 	struct dump_sink sink = { run, sink_begin_volume, sink_write, sink_end_volume,
-	    sink_save_manifest, sink_progress, sink_stop_requested };
+	    sink_read_earlier, sink_append, sink_finish, sink_progress, sink_stop_requested };
 	struct sigaction action, saved[2];
 	int rc;
 
@@ -839,7 +1146,7 @@ static int run_engine(struct dump_command *run)
 	run->shown = run->started;
 	if (!run->options.json)
 		printf("dumping %s (%s) to %s%s\n", run->name, run->tree->description,
-		    run->target.display, run->manifest.count ? ", resuming from its manifest" : "");
+		    run->target.display, run->source[0] ? ", resuming from its manifest" : "");
 	fflush(stdout);
 	rc = dump_run(run->tree, &run->options.engine, &sink, &run->manifest, run->failure,
 	    sizeof run->failure);
@@ -869,7 +1176,10 @@ static int dump_main(int argc, char **argv)
 		goto out;
 	code = finish(run, run_engine(run));
 out:
+	if (run->log_store != run->store)
+		store_close(run->log_store);
 	store_close(run->store);
+	free(run->checkpoint_text);
 	close_source(run);
 	manifest_free(&run->manifest);
 	free(run);

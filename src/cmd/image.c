@@ -64,6 +64,7 @@
 #include "base/journal.h"
 #include "base/json.h"
 #include "base/paths.h"
+#include "base/sha256.h"
 #include "cli/command.h"
 #include "cli/opt.h"
 #include "disk/cow.h"
@@ -120,7 +121,8 @@ struct image_run {
 	int map_saved;			/* the final map is on the target */
 	char map_failure[1200];		/* why it is not */
 	int busy_written;
-	char *saved_map;		/* the map text last saved, and whether image data */
+	unsigned char saved_map[32];	/* SHA-256 of the map text last saved (all zero:
+					 * none), and whether image data */
 	int written_since_save;		/* was written after it */
 };
 
@@ -403,7 +405,7 @@ static int load_map(struct image_run *run)
 		run->map.current_pass = 1;
 		return 0;
 	}
-	if (mapfile_parse(text, &run->map, why, sizeof why) != 0) {
+	if (mapfile_parse_buffer(text, size, &run->map, why, sizeof why) != 0) {
 		free(text);
 		return err_fatalx(EXIT_SYSTEM, "unable to resume from %s on %s: not a mapfile (%s); "
 		    "it was left as it is", run->map_name, run->target.display, why);
@@ -574,11 +576,16 @@ static int cover_zeros(struct image_run *run)
  * target already holds, with nothing written since, is not sent again. */
 static int save_map(struct image_run *run, const struct mapfile *map)
 {
-	char *plain = mapfile_format(map, "rescue " RESCUE_VERSION, NULL), *text;
+	static const unsigned char none[32];
+	unsigned char digest[32];
+	struct sha256 hash;
+	char identity[512], *text;
 	size_t length;
 
-	text = plain ? source_map_text(&run->source.identity, plain, &length) : NULL;
-	free(plain);
+	/* One copy of the text, at its exact size, and its hash to compare with the last
+	 * one saved: a map of many bad areas is tens of MB. */
+	source_identity_line(&run->source.identity, identity, sizeof identity);
+	text = mapfile_format_with(map, "rescue " RESCUE_VERSION, identity, &length);
 	if (text == NULL) {
 		snprintf(run->failure, sizeof run->failure, "out of memory for the map");
 		return -1;
@@ -587,15 +594,19 @@ static int save_map(struct image_run *run, const struct mapfile *map)
 		free(text);
 		return -1;
 	}
-	if (run->saved_map && !run->written_since_save && strcmp(text, run->saved_map) == 0) {
+	sha256_init(&hash);
+	sha256_update(&hash, text, length);
+	sha256_final(&hash, digest);
+	if (memcmp(run->saved_map, none, sizeof none) && !run->written_since_save
+	    && !memcmp(digest, run->saved_map, sizeof digest)) {
 		free(text);
 		return 0;
 	}
 	for (;;) {
 		if (store_flush(run->store) == 0
 		    && store_replace(run->store, run->map_name, text, length) == 0) {
-			free(run->saved_map);
-			run->saved_map = text;
+			free(text);
+			memcpy(run->saved_map, digest, sizeof digest);
 			run->written_since_save = 0;
 			return 0;
 		}
@@ -795,7 +806,6 @@ out:
 	 * goes after it is closed, so no other command sees the source free while this run
 	 * still holds its target. */
 	mapfile_free(&run->map);
-	free(run->saved_map);
 	store_close(run->store);
 	unmark_busy(run);
 	source_close(&run->source);

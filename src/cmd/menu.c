@@ -26,6 +26,7 @@
 
 #include "base/err.h"
 #include "base/journal.h"
+#include "base/oom.h"
 #include "base/paths.h"
 #include "cli/command.h"
 #include "cli/opt.h"
@@ -271,10 +272,18 @@ static int confirmed(const struct menu_state *menu, const char *question)
 	return 0;
 }
 
-static void report_status(int status)
+/* Said in the menu and the journal when the kernel killed a command for want of memory:
+ * what it finished is on its target, and the same command goes on from there. */
+static const char oom_text[] = "killed by the kernel: out of memory; what it finished is "
+    "on its target (a dump resumes from NAME.manifest.state, an image from NAME.map): run "
+    "the same command again, with less else running";
+
+static void report_status(int status, int out_of_memory)
 {
 	if (WIFEXITED(status))
 		printf("[exit %d]\n", WEXITSTATUS(status));
+	else if (out_of_memory)
+		printf("[%s]\n", oom_text);
 	else if (WIFSIGNALED(status))	/* after Ctrl-C the terminal shows "^C" on the line */
 		printf("%s[stopped by signal %d: %s]\n", WTERMSIG(status) == SIGINT ? "\n" : "",
 		    WTERMSIG(status), strsignal(WTERMSIG(status)));
@@ -282,8 +291,8 @@ static void report_status(int status)
 
 /* A table command journals itself; when it dies of a signal it cannot, so the menu writes
  * the entry for it: the timeline must show the attempt. */
-static void journal_death(const struct menu_action *action, int status, time_t started,
-    const struct timespec *start)
+static void journal_death(const struct menu_action *action, int status, int out_of_memory,
+    time_t started, const struct timespec *start)
 {
 	struct timespec now;
 	char exit_text[16];
@@ -293,7 +302,8 @@ static void journal_death(const struct menu_action *action, int status, time_t s
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	snprintf(exit_text, sizeof exit_text, "signal %d", WTERMSIG(status));
 	journal_append(action->command_line, started, (double)(now.tv_sec - start->tv_sec)
-	    + (now.tv_nsec - start->tv_nsec) / 1e9, exit_text, strsignal(WTERMSIG(status)));
+	    + (now.tv_nsec - start->tv_nsec) / 1e9, exit_text, out_of_memory ? oom_text
+	    : strsignal(WTERMSIG(status)));
 }
 
 static void run_action(const struct menu_state *menu, const struct menu_action *action)
@@ -301,7 +311,7 @@ static void run_action(const struct menu_state *menu, const struct menu_action *
 	struct timespec start;
 	time_t started = time(NULL);
 	pid_t child;
-	int status;
+	int status, out_of_memory;
 
 	printf("$ %s\n", action->command_line);
 	fflush(stdout);
@@ -323,8 +333,9 @@ static void run_action(const struct menu_state *menu, const struct menu_action *
 		}
 	}
 	terminal_restore(menu);
-	journal_death(action, status, started, &start);
-	report_status(status);
+	out_of_memory = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && oom_killed(child);
+	journal_death(action, status, out_of_memory, started, &start);
+	report_status(status, out_of_memory);
 }
 
 /* Splits the answer into words at blanks; the menu has no quoting, a runbook or the shell

@@ -84,6 +84,8 @@ struct undelete_command {
 	struct target target;
 	struct store *store;
 	struct manifest manifest;
+	char *json_text, *sums_text;	/* the manifest's two files, written whole at the end */
+	size_t json_size, sums_size;
 	char volume_file[300], manifest_name[300], sums_name[300], origins_name[300];
 	char failure[1400];
 	struct timespec started, shown;
@@ -446,22 +448,60 @@ static int replace(struct undelete_command *run, const char *name, const char *t
 	return 0;
 }
 
-static int sink_save_manifest(void *context, struct manifest *manifest)
+/* MORE at the end of *TEXT (malloc'd, grown). 0, or -1 without memory. */
+static int text_append(char **text, size_t *size, const char *more, size_t length)
+{
+	char *grown = realloc(*text, *size + length + 1);
+
+	if (!grown)
+		return -1;
+	memcpy(grown + *size, more, length);
+	*size += length;
+	grown[*size] = '\0';
+	*text = grown;
+	return 0;
+}
+
+/* The manifest's text is kept here until the run ends, and the two files are written
+ * whole then: undelete is never resumed, and what it recovers is bounded by what the
+ * journal holds, whose index is in memory already. */
+static int sink_append(void *context, struct manifest *manifest)
 {
 	struct undelete_command *run = context;
+	const char *json, *sums;
 	size_t json_size, sums_size;
-	char *json = manifest_json(manifest, &json_size);
-	char *sums = manifest_sha256sum(manifest, &sums_size);
-	int rc = -1;
 
-	if (!json || !sums)
+	if (manifest_take_pending(manifest, &json, &json_size, &sums, &sums_size) != 0
+	    || text_append(&run->json_text, &run->json_size, json, json_size) != 0
+	    || text_append(&run->sums_text, &run->sums_size, sums, sums_size) != 0) {
 		snprintf(run->failure, sizeof run->failure, "out of memory for the manifest");
-	else if (replace(run, run->sums_name, sums, sums_size) == 0
-	    && replace(run, run->manifest_name, json, json_size) == 0)
-		rc = 0;
-	free(json);
-	free(sums);
-	return rc;
+		return -1;
+	}
+	manifest_clear_pending(manifest);
+	return 0;
+}
+
+static int sink_finish(void *context, struct manifest *manifest)
+{
+	struct undelete_command *run = context;
+
+	if (sink_append(context, manifest) != 0)
+		return -1;
+	if (replace(run, run->sums_name, run->sums_text ? run->sums_text : "", run->sums_size)
+	    != 0)
+		return -1;
+	return replace(run, run->manifest_name, run->json_text ? run->json_text : "",
+	    run->json_size);
+}
+
+/* A recovery starts afresh: there is no earlier manifest to carry over. */
+static int sink_read_earlier(void *context, int (*line)(void *arg, const char *text,
+    size_t length), void *arg)
+{
+	(void)context;
+	(void)line;
+	(void)arg;
+	return 0;
 }
 
 static void sink_progress(void *context, const struct dump_progress *progress)
@@ -552,7 +592,7 @@ static int run_dump(struct undelete_command *run, struct fstree *tree)
 	struct dump_options options = { .name = run->name, .compress = DUMP_ZSTD,
 	    .volume_size = 1ULL << 30 };
 	struct dump_sink sink = { run, sink_begin_volume, sink_write, sink_end_volume,
-	    sink_save_manifest, sink_progress, sink_stop_requested };
+	    sink_read_earlier, sink_append, sink_finish, sink_progress, sink_stop_requested };
 	struct sigaction action, saved[2];
 	int rc;
 
@@ -574,10 +614,9 @@ static int run_dump(struct undelete_command *run, struct fstree *tree)
 
 static int summary(struct undelete_command *run, int rc)
 {
-	struct manifest_totals totals;
+	struct manifest_totals totals = run->manifest.settled;
 	int code;
 
-	manifest_totals(&run->manifest, &totals);
 	code = rc != 0 ? EXIT_SYSTEM : totals.partial || totals.failed ? EXIT_LOSSES : EXIT_OK;
 	if (run->json)
 		printf("{\"event\":\"summary\",\"recovered\":%zu,\"partial\":%zu,\"failed\":%zu,"
@@ -638,6 +677,8 @@ static int undelete_main(int argc, char **argv)
 out:
 	store_close(run->store);
 	manifest_free(&run->manifest);
+	free(run->json_text);
+	free(run->sums_text);
 	undelete_free(&run->undelete);
 	free(run);
 	return code;

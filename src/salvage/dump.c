@@ -12,26 +12,61 @@
 
 enum { CHUNK = 1 << 20, OUTPUT_BLOCK = 128 << 10 };
 
-/* Priorities: --first, then databases, then the rest, each in walk order. */
-enum { PRIORITY_FIRST, PRIORITY_DATABASE, PRIORITY_REST };
+/* Priorities, each a walk of its own: --first, then databases, then the rest. */
+enum { PRIORITY_FIRST, PRIORITY_DATABASE, PRIORITY_REST, PRIORITIES };
 
+/* The node the walk is at, with what this run decided about it; gone after the visit. */
 struct dump_node {
-	char *path;
+	const char *path;
 	struct stat st;
-	char *link;
-	char *problem;
+	const char *link;
+	const char *problem;
 	int failed;
 	unsigned char priority;
 	const char *skip;		/* why it is not archived, or NULL */
 	const char *skip_pattern;
-	int handled;			/* archived by this run, or on the target before */
+};
+
+/* A directory above the node the walk is at: its path is the first LENGTH bytes of the
+ * ancestry's path. */
+struct frame {
+	size_t length;
+	struct stat st;
+	unsigned char priority;
+	unsigned char usable;		/* neither skipped nor failed */
+	unsigned char not_included;	/* skipped only for want of an --include match */
+	unsigned char needed;		/* ... but something below it is included */
 	unsigned written_in;		/* the volume its header last went into, 0: none */
 };
 
-/* Hard links: the inode's first archived path. */
-struct inode_slot {
+/* The directories from the root down to the node the walk is at: depth x 170 bytes, and
+ * the deepest path. */
+struct ancestry {
+	char *path;
+	size_t path_capacity;
+	struct frame *frames;
+	size_t depth, capacity;
+};
+
+/* Hard links: an inode with more than one link, and its first archived path (NULL until
+ * one is archived, by this run or an earlier one). 88 bytes and the path. */
+struct link_slot {
 	uint64_t inode;
-	size_t entry;			/* manifest entry + 1; 0: free */
+	char *path;
+	char sha256[65];
+	unsigned char status, used;
+};
+
+/* What the counting walk finds of the databases, confirmed when it is over. */
+struct candidate {
+	char *dir;
+	uint64_t inode;			/* of PG_VERSION, mysql_upgrade_info; 0: none */
+	char version[32];		/* an SQLite file's */
+};
+
+struct candidates {
+	struct candidate *list;
+	size_t count;
 };
 
 struct dump {
@@ -39,12 +74,17 @@ struct dump {
 	const struct dump_options *options;
 	const struct dump_sink *sink;
 	struct manifest *manifest;
-	struct dump_node *nodes;
-	size_t count, capacity;
-	size_t *order;
-	struct dump_node **sorted;	/* by path: selection, databases, restated directories */
-	struct inode_slot *inodes;
-	size_t inode_size, inode_used;
+	struct manifest_entry entry;	/* the one being made; path NULL: none */
+	int pass;			/* the priority being archived, -1 while counting */
+	int databases_counted;		/* the database pass walked the whole tree */
+	unsigned last_written;		/* the volume the node just handled went into */
+	struct ancestry ancestry;
+	struct link_slot *links;
+	size_t link_size, link_used;
+	uint64_t *needed;		/* sorted path hashes of the directories --include
+					 * needs for what is below them */
+	size_t needed_count, needed_capacity;
+	struct candidates pg_versions, pg_controls, mysql_dirs, mysql_infos, sqlite;
 	struct archive *archive;
 	unsigned volume;		/* the number being written, 0: none open */
 	uint64_t position;		/* bytes of it sent */
@@ -63,6 +103,16 @@ static int fail(struct dump *dump, const char *format, const char *detail)
 		return -1;	/* the sink said why, in FAILURE: libarchive only knows it failed */
 	snprintf(dump->failure, dump->failure_size, format, detail);
 	return -1;
+}
+
+static size_t pending_max(const struct dump *dump)
+{
+	return dump->options->pending_max ? dump->options->pending_max : MANIFEST_PENDING_MAX;
+}
+
+static const char *path_or_dot(const char *path)
+{
+	return path[0] ? path : ".";
 }
 
 /* ------------------------------------------------------------------ patterns */
@@ -126,103 +176,124 @@ static const char *first_match(const char **patterns, const char *path)
 	return NULL;
 }
 
-/* ------------------------------------------------------------------ the walk */
+/* ------------------------------------------------------------------ the ancestry */
 
-static char *copy_or_null(const char *text, int *failed)
+/* Whether FRAME's directory is above PATH. */
+static int frame_above(const struct ancestry *ancestry, const struct frame *frame,
+    const char *path)
 {
-	char *copy;
-
-	if (!text)
-		return NULL;
-	if (!(copy = strdup(text)))
-		*failed = 1;
-	return copy;
+	if (frame->length == 0)
+		return path[0] != '\0';
+	return !strncmp(path, ancestry->path, frame->length) && path[frame->length] == '/';
 }
 
-static int collect(void *context, const struct fstree_node *node)
+/* Leaves the directories that are not above PATH (the walk reports a directory before
+ * everything below it, so the frames left are exactly PATH's ancestors). */
+static void ancestry_reach(struct ancestry *ancestry, const char *path)
 {
-	struct dump *dump = context;
-	struct dump_node *copy;
-	int failed = 0;
+	while (ancestry->depth
+	    && !frame_above(ancestry, &ancestry->frames[ancestry->depth - 1], path))
+		ancestry->depth--;
+}
 
-	if (dump->count == dump->capacity) {
-		size_t capacity = dump->capacity ? dump->capacity * 2 : 1024;
-		struct dump_node *bigger = realloc(dump->nodes, capacity * sizeof *bigger);
+static struct frame *ancestry_push(struct ancestry *ancestry, const struct dump_node *node)
+{
+	size_t length = strlen(node->path), capacity;
+	struct frame *frames, *frame;
+	char *path;
 
-		if (!bigger)
-			return fail(dump, "out of memory for the %s walk", "tree's");
-		dump->nodes = bigger;
-		dump->capacity = capacity;
+	if (ancestry->depth == ancestry->capacity) {
+		capacity = ancestry->capacity ? ancestry->capacity * 2 : 64;
+		if (!(frames = realloc(ancestry->frames, capacity * sizeof *frames)))
+			return NULL;
+		ancestry->frames = frames;
+		ancestry->capacity = capacity;
 	}
-	copy = &dump->nodes[dump->count];
-	memset(copy, 0, sizeof *copy);
-	copy->path = copy_or_null(node->path, &failed);
-	copy->link = copy_or_null(node->link, &failed);
-	copy->problem = copy_or_null(node->problem, &failed);
-	copy->st = node->st;
-	copy->failed = node->failed;
-	copy->priority = PRIORITY_REST;
-	dump->count++;
-	if (failed)
-		return fail(dump, "out of memory for the %s walk", "tree's");
-	return 0;
+	if (length + 1 > ancestry->path_capacity) {
+		if (!(path = realloc(ancestry->path, length + 256)))
+			return NULL;
+		ancestry->path = path;
+		ancestry->path_capacity = length + 256;
+	}
+	memcpy(ancestry->path, node->path, length + 1);
+	frame = &ancestry->frames[ancestry->depth++];
+	memset(frame, 0, sizeof *frame);
+	frame->length = length;
+	frame->st = node->st;
+	frame->priority = node->priority;
+	frame->usable = !node->skip && !node->failed;
+	return frame;
+}
+
+static void ancestry_free(struct ancestry *ancestry)
+{
+	free(ancestry->path);
+	free(ancestry->frames);
+	memset(ancestry, 0, sizeof *ancestry);
 }
 
 /* ------------------------------------------------------------------ selection */
 
-static int by_path(const void *a, const void *b)
-{
-	return strcmp((*(struct dump_node *const *)a)->path, (*(struct dump_node *const *)b)->path);
-}
-
-/* The node at PATH, through the sorted index built for the databases and --include. */
-static struct dump_node *node_at(struct dump *dump, const char *path)
-{
-	struct dump_node key = { .path = (char *)path }, *wanted = &key, **found;
-
-	found = bsearch(&wanted, dump->sorted, dump->count, sizeof *dump->sorted, by_path);
-	return found ? *found : NULL;
-}
-
 static const char not_included[] = "not matched by --include";
 
-/* Directories above a selected node are archived too, so its owner and mode arrive. */
-static void select_ancestors(struct dump *dump, const char *path)
+static int by_hash(const void *a, const void *b)
 {
-	char *copy = strdup(path), *slash;
-	struct dump_node *parent;
+	uint64_t left = *(const uint64_t *)a, right = *(const uint64_t *)b;
 
-	while (copy && (slash = strrchr(copy, '/'))) {
-		*slash = '\0';
-		parent = node_at(dump, copy);
-		if (!parent || parent->skip != not_included)
-			break;
-		parent->skip = NULL;
-	}
-	free(copy);
+	return left < right ? -1 : left > right;
 }
 
-static void select_nodes(struct dump *dump)
+/* Sorted once the counting walk, which fills it, is over. */
+static int is_needed(const struct dump *dump, const char *path)
+{
+	uint64_t hash = manifest_path_hash(path);
+
+	return dump->pass >= 0 && dump->needed_count && bsearch(&hash, dump->needed, dump->needed_count,
+	    sizeof hash, by_hash);
+}
+
+static void choose(struct dump *dump, struct dump_node *node)
 {
 	const struct dump_options *options = dump->options;
-	struct dump_node *node;
-	size_t i;
 
-	for (i = 0; i < dump->count; i++) {
-		node = &dump->nodes[i];
-		if ((node->skip_pattern = first_match(options->exclude, node->path)))
-			node->skip = "excluded by --exclude";
-		else if (options->include && options->include[0] && node->path[0]
-		    && !first_match(options->include, node->path))
-			node->skip = not_included;
-		else if (S_ISSOCK(node->st.st_mode))
-			node->skip = "a socket: tar has no type for it, its program makes it anew";
+	node->skip = node->skip_pattern = NULL;
+	if ((node->skip_pattern = first_match(options->exclude, node->path)))
+		node->skip = "excluded by --exclude";
+	else if (options->include && options->include[0] && node->path[0]
+	    && !first_match(options->include, node->path) && !is_needed(dump, node->path))
+		node->skip = not_included;
+	else if (S_ISSOCK(node->st.st_mode))
+		node->skip = "a socket: tar has no type for it, its program makes it anew";
+}
+
+/* Directories above a selected node are archived too, so its owner and mode arrive: the
+ * counting walk records them, deepest first, until one that is selected anyway. */
+static int need_ancestors(struct dump *dump)
+{
+	struct ancestry *ancestry = &dump->ancestry;
+	struct frame *frame;
+	uint64_t *bigger;
+	size_t i, capacity;
+	char saved;
+
+	for (i = ancestry->depth; i-- > 0;) {
+		frame = &ancestry->frames[i];
+		if (!frame->not_included || frame->needed)
+			break;
+		if (dump->needed_count == dump->needed_capacity) {
+			capacity = dump->needed_capacity ? dump->needed_capacity * 2 : 64;
+			if (!(bigger = realloc(dump->needed, capacity * sizeof *bigger)))
+				return fail(dump, "out of memory for the %s", "--include selection");
+			dump->needed = bigger;
+			dump->needed_capacity = capacity;
+		}
+		saved = ancestry->path[frame->length];
+		ancestry->path[frame->length] = '\0';
+		dump->needed[dump->needed_count++] = manifest_path_hash(ancestry->path);
+		ancestry->path[frame->length] = saved;
+		frame->needed = 1;
 	}
-	if (!options->include || !options->include[0])
-		return;
-	for (i = 0; i < dump->count; i++)
-		if (!dump->nodes[i].skip)
-			select_ancestors(dump, dump->nodes[i].path);
+	return 0;
 }
 
 /* ------------------------------------------------------------------ databases */
@@ -241,22 +312,11 @@ static char *parent_of(const char *path)
 	return strndup(path, slash ? (size_t)(slash - path) : 0);
 }
 
-static char *joined(const char *dir, const char *name)
-{
-	size_t length = strlen(dir) + strlen(name) + 2;
-	char *path = malloc(length);
-
-	if (path)
-		snprintf(path, length, "%s%s%s", dir, dir[0] ? "/" : "", name);
-	return path;
-}
-
-/* The first SIZE bytes of a regular file node; how many were read, or -1. */
-static ssize_t read_head(struct dump *dump, const struct dump_node *node, void *buffer,
+/* The first SIZE bytes of the regular file PATH; how many were read, or -1. */
+static ssize_t read_head(struct dump *dump, const char *path, uint64_t inode, void *buffer,
     size_t size)
 {
-	struct fstree_file *file = dump->tree->ops->open(dump->tree, node->path,
-	    node->st.st_ino);
+	struct fstree_file *file = dump->tree->ops->open(dump->tree, path, inode);
 	ssize_t got;
 
 	if (!file)
@@ -299,74 +359,6 @@ static int add_database(struct dump *dump, const char *kind, const char *path,
 	return 0;
 }
 
-/* The small text file DIR/NAME (PG_VERSION, mysql_upgrade_info) into VERSION, or "". */
-static void read_version(struct dump *dump, const char *dir, const char *name,
-    char *version, size_t size)
-{
-	char *path = joined(dir, name);
-	struct dump_node *node = path ? node_at(dump, path) : NULL;
-	ssize_t got;
-
-	version[0] = '\0';
-	if (node && S_ISREG(node->st.st_mode)
-	    && (got = read_head(dump, node, version, size - 1)) > 0) {
-		version[got] = '\0';
-		trim_line(version);
-	}
-	free(path);
-}
-
-/* A PostgreSQL data directory has PG_VERSION and global/pg_control (the PG_VERSION files
- * in each database's directory below base/ have no global/ beside them). */
-static int detect_postgresql(struct dump *dump, const struct dump_node *node)
-{
-	char *dir = parent_of(node->path), *control = dir ? joined(dir, "global/pg_control")
-	    : NULL, version[64];
-	int rc = 0;
-
-	if (control && node_at(dump, control)) {
-		read_version(dump, dir, "PG_VERSION", version, sizeof version);
-		rc = add_database(dump, "PostgreSQL", dir, version);
-	}
-	free(control);
-	free(dir);
-	return rc;
-}
-
-/* A MySQL or MariaDB data directory holds the InnoDB system tablespace, ibdata1;
- * mysql_upgrade_info, where present, names the server version that last upgraded it. */
-static int detect_mysql(struct dump *dump, const struct dump_node *node)
-{
-	char *dir = parent_of(node->path), version[64];
-	int rc = -1;
-
-	if (dir) {
-		read_version(dump, dir, "mysql_upgrade_info", version, sizeof version);
-		rc = add_database(dump, "MySQL/MariaDB", dir, version);
-	}
-	free(dir);
-	return rc;
-}
-
-/* An SQLite database: its 100-byte header starts "SQLite format 3\0" and ends with the
- * version of the library that last wrote it; its size is a whole number of pages. */
-static int detect_sqlite(struct dump *dump, const struct dump_node *node)
-{
-	unsigned char header[100];
-	unsigned long number;
-	char version[32];
-
-	if (node->st.st_size < 512 || node->st.st_size % 512
-	    || read_head(dump, node, header, sizeof header) != (ssize_t)sizeof header
-	    || memcmp(header, "SQLite format 3", 16) != 0)
-		return 0;
-	number = (unsigned long)header[96] << 24 | (unsigned long)header[97] << 16
-	    | (unsigned long)header[98] << 8 | header[99];
-	snprintf(version, sizeof version, "%lu.%lu.%lu", number / 1000000, number / 1000 % 1000,
-	    number % 1000);
-	return add_database(dump, "SQLite", node->path, version);
-}
-
 static int inside(const char *path, const char *dir)
 {
 	size_t length = strlen(dir);
@@ -385,123 +377,276 @@ static int sqlite_companion(const char *path, const char *database)
 	    || !strcmp(path + length, "-shm") || !strcmp(path + length, "-journal"));
 }
 
-static int detect_databases(struct dump *dump)
+static int candidate_add(struct candidates *candidates, const char *dir, uint64_t inode)
 {
-	const struct dump_node *node;
-	size_t i, d;
-	int rc = 0;
+	struct candidate *bigger = realloc(candidates->list,
+	    (candidates->count + 1) * sizeof *bigger);
 
-	for (i = 0; i < dump->count && rc == 0; i++) {
-		node = &dump->nodes[i];
-		if (!S_ISREG(node->st.st_mode) || node->skip)
-			continue;
-		if (!strcmp(base_name(node->path), "PG_VERSION"))
-			rc = detect_postgresql(dump, node);
-		else if (!strcmp(base_name(node->path), "ibdata1"))
-			rc = detect_mysql(dump, node);
-	}
-	for (i = 0; i < dump->count && rc == 0; i++) {
-		node = &dump->nodes[i];
-		for (d = 0; d < dump->manifest->database_count; d++)
-			if (inside(node->path, dump->manifest->databases[d].path))
-				break;
-		if (d == dump->manifest->database_count && S_ISREG(node->st.st_mode)
-		    && !node->skip)
-			rc = detect_sqlite(dump, node);
-	}
-	return rc;
+	if (!bigger)
+		return -1;
+	candidates->list = bigger;
+	if (!(bigger[candidates->count].dir = strdup(dir)))
+		return -1;
+	bigger[candidates->count++].inode = inode;
+	return 0;
 }
 
-static void set_priorities(struct dump *dump)
-{
-	const struct manifest *manifest = dump->manifest;
-	struct dump_node *node;
-	size_t i, d;
-
-	for (i = 0; i < dump->count; i++) {
-		node = &dump->nodes[i];
-		if (first_match(dump->options->first, node->path)) {
-			node->priority = PRIORITY_FIRST;
-			continue;
-		}
-		for (d = 0; d < manifest->database_count; d++)
-			if (inside(node->path, manifest->databases[d].path)
-			    || sqlite_companion(node->path, manifest->databases[d].path))
-				node->priority = PRIORITY_DATABASE;
-	}
-}
-
-/* A stable order: priority, then the walk's. */
-static struct dump *sort_dump;
-
-static int compare_nodes(const void *a, const void *b)
-{
-	size_t left = *(const size_t *)a, right = *(const size_t *)b;
-	int difference = sort_dump->nodes[left].priority - sort_dump->nodes[right].priority;
-
-	if (difference)
-		return difference;
-	return left < right ? -1 : left > right;
-}
-
-static int order_nodes(struct dump *dump)
+static const struct candidate *candidate_in(const struct candidates *candidates,
+    const char *dir)
 {
 	size_t i;
 
-	if (!(dump->order = malloc((dump->count ? dump->count : 1) * sizeof *dump->order)))
-		return fail(dump, "out of memory for the %s", "order of the files");
-	for (i = 0; i < dump->count; i++)
-		dump->order[i] = i;
-	sort_dump = dump;
-	qsort(dump->order, dump->count, sizeof *dump->order, compare_nodes);
-	sort_dump = NULL;
+	for (i = 0; i < candidates->count; i++)
+		if (!strcmp(candidates->list[i].dir, dir))
+			return &candidates->list[i];
+	return NULL;
+}
+
+static int candidate_inside(const struct candidates *candidates, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < candidates->count; i++)
+		if (inside(path, candidates->list[i].dir))
+			return 1;
 	return 0;
+}
+
+static void candidates_free(struct candidates *candidates)
+{
+	size_t i;
+
+	for (i = 0; i < candidates->count; i++)
+		free(candidates->list[i].dir);
+	free(candidates->list);
+	memset(candidates, 0, sizeof *candidates);
+}
+
+/* The small text file found as CANDIDATE (PG_VERSION, mysql_upgrade_info) into VERSION,
+ * or "". */
+static void read_version(struct dump *dump, const struct candidate *candidate,
+    const char *name, char *version, size_t size)
+{
+	char path[4200];
+	ssize_t got;
+
+	version[0] = '\0';
+	if (!candidate)
+		return;
+	snprintf(path, sizeof path, "%s%s%s", candidate->dir, candidate->dir[0] ? "/" : "", name);
+	if ((got = read_head(dump, path, candidate->inode, version, size - 1)) > 0) {
+		version[got] = '\0';
+		trim_line(version);
+	}
+}
+
+/* An SQLite database: its 100-byte header starts "SQLite format 3\0" and ends with the
+ * version of the library that last wrote it; its size is a whole number of pages. */
+static int detect_sqlite(struct dump *dump, const struct dump_node *node)
+{
+	unsigned char header[100];
+	unsigned long number;
+	char version[32];
+
+	if (node->st.st_size < 512 || node->st.st_size % 512
+	    || read_head(dump, node->path, node->st.st_ino, header, sizeof header)
+	    != (ssize_t)sizeof header || memcmp(header, "SQLite format 3", 16) != 0)
+		return 0;
+	number = (unsigned long)header[96] << 24 | (unsigned long)header[97] << 16
+	    | (unsigned long)header[98] << 8 | header[99];
+	snprintf(version, sizeof version, "%lu.%lu.%lu", number / 1000000, number / 1000 % 1000,
+	    number % 1000);
+	if (candidate_add(&dump->sqlite, node->path, 0) != 0)
+		return -1;
+	snprintf(dump->sqlite.list[dump->sqlite.count - 1].version,
+	    sizeof dump->sqlite.list[0].version, "%s", version);
+	return 0;
+}
+
+/* What the counting walk notes of NODE for the databases: a PostgreSQL data directory
+ * has PG_VERSION and global/pg_control (the PG_VERSION files in each database's directory
+ * below base/ have no global/ beside them); a MySQL or MariaDB one holds ibdata1, and
+ * mysql_upgrade_info names the server version that last upgraded it. */
+static int note_database(struct dump *dump, const struct dump_node *node)
+{
+	const char *name = base_name(node->path);
+	char *dir;
+	int rc = 0;
+
+	if (!S_ISREG(node->st.st_mode) || node->skip || node->failed)
+		return 0;
+	if (!strcmp(name, "PG_VERSION") || !strcmp(name, "ibdata1")
+	    || !strcmp(name, "mysql_upgrade_info") || !strcmp(name, "pg_control")) {
+		if (!(dir = parent_of(node->path)))
+			return -1;
+		if (!strcmp(name, "PG_VERSION"))
+			rc = candidate_add(&dump->pg_versions, dir, node->st.st_ino);
+		else if (!strcmp(name, "ibdata1"))
+			rc = candidate_add(&dump->mysql_dirs, dir, 0);
+		else if (!strcmp(name, "mysql_upgrade_info"))
+			rc = candidate_add(&dump->mysql_infos, dir, node->st.st_ino);
+		else if (!strcmp(base_name(dir), "global")) {
+			dir[strlen(dir) - strlen("global") - (strchr(dir, '/') ? 1 : 0)] = '\0';
+			rc = candidate_add(&dump->pg_controls, dir, 0);
+		}
+		free(dir);
+		return rc;
+	}
+	if (candidate_inside(&dump->pg_versions, node->path)
+	    || candidate_inside(&dump->mysql_dirs, node->path))
+		return 0;	/* no SQLite inside a server's directory: not worth the reads */
+	return detect_sqlite(dump, node);
+}
+
+/* The databases, once the counting walk is over: servers in walk order, then SQLite files
+ * outside them. */
+static int confirm_databases(struct dump *dump)
+{
+	const struct candidate *candidate;
+	const char *path;
+	char version[64];
+	size_t i, d;
+
+	for (i = 0; i < dump->pg_versions.count; i++) {
+		candidate = &dump->pg_versions.list[i];
+		if (!candidate_in(&dump->pg_controls, candidate->dir))
+			continue;
+		read_version(dump, candidate, "PG_VERSION", version, sizeof version);
+		if (add_database(dump, "PostgreSQL", candidate->dir, version) != 0)
+			return -1;
+	}
+	for (i = 0; i < dump->mysql_dirs.count; i++) {
+		candidate = &dump->mysql_dirs.list[i];
+		read_version(dump, candidate_in(&dump->mysql_infos, candidate->dir),
+		    "mysql_upgrade_info", version, sizeof version);
+		if (add_database(dump, "MySQL/MariaDB", candidate->dir, version) != 0)
+			return -1;
+	}
+	for (i = 0; i < dump->sqlite.count; i++) {
+		path = dump->sqlite.list[i].dir;
+		for (d = 0; d < dump->manifest->database_count; d++)
+			if (inside(path, dump->manifest->databases[d].path))
+				break;
+		if (d == dump->manifest->database_count
+		    && add_database(dump, "SQLite", path, dump->sqlite.list[i].version) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static unsigned char priority_of(const struct dump *dump, const char *path)
+{
+	const struct manifest *manifest = dump->manifest;
+	size_t d;
+
+	if (first_match(dump->options->first, path))
+		return PRIORITY_FIRST;
+	for (d = 0; d < manifest->database_count; d++)
+		if (inside(path, manifest->databases[d].path)
+		    || sqlite_companion(path, manifest->databases[d].path))
+			return PRIORITY_DATABASE;
+	return PRIORITY_REST;
+}
+
+static int in_database(const struct dump *dump, const struct manifest_database *database,
+    const struct dump_node *node)
+{
+	(void)dump;
+	return S_ISREG(node->st.st_mode) && node->priority != PRIORITY_REST
+	    && (inside(node->path, database->path)
+	    || sqlite_companion(node->path, database->path));
+}
+
+/* The database pass meets every node: it counts the files of each database. */
+static void count_database_files(struct dump *dump, const struct dump_node *node)
+{
+	size_t d;
+
+	for (d = 0; d < dump->manifest->database_count; d++)
+		if (in_database(dump, &dump->manifest->databases[d], node))
+			dump->manifest->databases[d].files++;
+}
+
+/* A database file copied whole (by this run, or an earlier one): counted once its volume
+ * is whole (manifest_clear_pending). */
+static void count_database_copy(struct dump *dump, const struct dump_node *node)
+{
+	size_t d;
+
+	for (d = 0; d < dump->manifest->database_count; d++)
+		if (in_database(dump, &dump->manifest->databases[d], node))
+			dump->manifest->databases[d].complete_pending++;
 }
 
 /* ------------------------------------------------------------------ hard links */
 
-static size_t inode_find(const struct dump *dump, uint64_t inode)
+/* The slot of INODE in the table, or the free one where it would go. */
+static size_t link_find(const struct dump *dump, uint64_t inode)
 {
-	size_t mask = dump->inode_size - 1, slot = (size_t)(inode * 0x9e3779b97f4a7c15ULL) & mask;
+	size_t mask = dump->link_size - 1, slot = (size_t)(inode * 0x9e3779b97f4a7c15ULL) & mask;
 
-	while (dump->inodes[slot].entry && dump->inodes[slot].inode != inode)
+	while (dump->links[slot].used && dump->links[slot].inode != inode)
 		slot = (slot + 1) & mask;
 	return slot;
 }
 
-static int inode_put(struct dump *dump, uint64_t inode, size_t entry)
+/* Kept at most half full. */
+static int link_grow(struct dump *dump)
 {
-	struct inode_slot *old = dump->inodes;
-	size_t i, old_size = dump->inode_size;
+	struct link_slot *old = dump->links;
+	size_t i, old_size = dump->link_size;
 
-	if ((dump->inode_used + 1) * 2 > dump->inode_size) {
-		dump->inode_size = old_size ? old_size * 2 : 256;
-		if (!(dump->inodes = calloc(dump->inode_size, sizeof *dump->inodes))) {
-			dump->inodes = old, dump->inode_size = old_size;
-			return -1;
-		}
-		for (i = 0; i < old_size; i++)
-			if (old[i].entry)
-				dump->inodes[inode_find(dump, old[i].inode)] = old[i];
-		free(old);
+	if ((dump->link_used + 1) * 2 <= dump->link_size)
+		return 0;
+	dump->link_size = old_size ? old_size * 2 : 256;
+	if (!(dump->links = calloc(dump->link_size, sizeof *dump->links))) {
+		dump->links = old, dump->link_size = old_size;
+		return -1;
 	}
-	i = inode_find(dump, inode);
-	if (!dump->inodes[i].entry)
-		dump->inode_used++;
-	dump->inodes[i] = (struct inode_slot){ inode, entry + 1 };
+	for (i = 0; i < old_size; i++)
+		if (old[i].used)
+			dump->links[link_find(dump, old[i].inode)] = old[i];
+	free(old);
 	return 0;
 }
 
-/* The manifest entry that holds the data of INODE, or NULL. */
-static struct manifest_entry *inode_entry(struct dump *dump, uint64_t inode)
+/* The slot of INODE; with ADD, made when missing (NULL without memory). */
+static struct link_slot *link_slot(struct dump *dump, uint64_t inode, int add)
 {
-	size_t slot;
+	struct link_slot *slot;
 
-	if (!dump->inode_size)
+	if (add && link_grow(dump) != 0)
 		return NULL;
-	slot = inode_find(dump, inode);
-	return dump->inodes[slot].entry ? &dump->manifest->entries[dump->inodes[slot].entry - 1]
-	    : NULL;
+	if (!dump->link_size)
+		return NULL;
+	slot = &dump->links[link_find(dump, inode)];
+	if (slot->used || !add)
+		return slot->used ? slot : NULL;
+	slot->used = 1;
+	slot->inode = inode;
+	dump->link_used++;
+	return slot;
+}
+
+/* ENTRY holds the data of its inode: later names of it become hard links to it. */
+static int link_record(struct dump *dump, uint64_t inode, const struct manifest_entry *entry)
+{
+	struct link_slot *slot = link_slot(dump, inode, 1);
+
+	if (!slot || (!slot->path && !(slot->path = strdup(entry->path))))
+		return fail(dump, "out of memory for the %s", "hard links");
+	slot->status = (unsigned char)entry->status;
+	memcpy(slot->sha256, entry->sha256, sizeof slot->sha256);
+	return 0;
+}
+
+static void links_free(struct dump *dump)
+{
+	size_t i;
+
+	for (i = 0; i < dump->link_size; i++)
+		free(dump->links[i].path);
+	free(dump->links);
 }
 
 /* ------------------------------------------------------------------ volumes */
@@ -570,8 +715,11 @@ static int archive_setup(struct dump *dump)
 	return 0;
 }
 
-/* The next free number; the manifest names the volume (not complete) before any byte of
- * it is sent, so a later run never takes its number again. */
+static int append(struct dump *dump);
+
+/* The next free number; the checkpoint names the volume (not complete) before any byte of
+ * it is sent, so a later run never takes its number again and says its .part is not
+ * needed. */
 static int volume_begin(struct dump *dump)
 {
 	char file[300];
@@ -587,7 +735,7 @@ static int volume_begin(struct dump *dump)
 	} while (size > 0);
 	if (!manifest_add_volume(dump->manifest, number, file))
 		return fail(dump, "out of memory for the %s", "manifest");
-	if (dump->sink->save_manifest(dump->sink->context, dump->manifest) != 0)
+	if (append(dump) != 0)
 		return -1;
 	dump->volume = number;
 	dump->position = 0;
@@ -596,9 +744,8 @@ static int volume_begin(struct dump *dump)
 	return archive_setup(dump);
 }
 
-/* Closed, on the target, then in the manifest with everything archived in it (saved
- * with SAVE; the last volume's is saved once the database counts are in too). */
-static int volume_end(struct dump *dump, int save)
+/* Closed, on the target, then its entries appended to the manifest's logs. */
+static int volume_end(struct dump *dump)
 {
 	struct manifest_volume *volume;
 	int rc = archive_write_close(dump->archive);
@@ -613,7 +760,7 @@ static int volume_end(struct dump *dump, int save)
 	volume->complete = 1;
 	volume->bytes = dump->position;
 	dump->volume = 0;
-	return save ? dump->sink->save_manifest(dump->sink->context, dump->manifest) : 0;
+	return append(dump);
 }
 
 /* ------------------------------------------------------------------ one node */
@@ -632,12 +779,14 @@ static const char *type_name(mode_t mode)
 	return "unknown";
 }
 
+/* ------------------------------------------------------------------ entries */
+
 static struct manifest_entry *entry_for(struct dump *dump, const struct dump_node *node)
 {
-	struct manifest_entry *entry = manifest_add(dump->manifest, node->path[0] ? node->path
-	    : ".");
+	struct manifest_entry *entry = &dump->entry;
 
-	if (!entry) {
+	manifest_entry_free(entry);
+	if (!(entry->path = strdup(path_or_dot(node->path)))) {
 		fail(dump, "out of memory for the %s", "manifest");
 		return NULL;
 	}
@@ -659,6 +808,28 @@ static int record(struct dump *dump, const struct dump_node *node,
 	entry->status = status;
 	if (reason && manifest_set_reason(entry, reason) != 0)
 		return fail(dump, "out of memory for the %s", "manifest");
+	return 0;
+}
+
+/* The entry made for the node just handled goes into the pending text. */
+static int commit(struct dump *dump)
+{
+	int rc = 0;
+
+	if (!dump->entry.path)
+		return 0;
+	if (manifest_commit(dump->manifest, &dump->entry) != 0)
+		rc = fail(dump, "out of memory for the %s", "manifest");
+	manifest_entry_free(&dump->entry);
+	return rc;
+}
+
+/* The pending text to the logs (no volume is open, or the logs are elsewhere). */
+static int append(struct dump *dump)
+{
+	if (dump->sink->append(dump->sink->context, dump->manifest) != 0)
+		return -1;
+	manifest_clear_pending(dump->manifest);
 	return 0;
 }
 
@@ -897,10 +1068,9 @@ static void finish_hash(struct sha256 *hash, struct manifest_entry *entry)
 
 /* A second name of an inode already archived: a hard link, no data. */
 static int archive_link(struct dump *dump, const struct dump_node *node,
-    struct archive_entry *header, struct manifest_entry *first)
+    struct archive_entry *header, const struct link_slot *first)
 {
 	struct manifest_entry *entry;
-	size_t first_index = (size_t)(first - dump->manifest->entries);
 	int rc;
 
 	archive_entry_copy_hardlink(header, first->path);
@@ -910,7 +1080,6 @@ static int archive_link(struct dump *dump, const struct dump_node *node,
 	entry->volume = dump->volume;
 	if ((rc = write_header(dump, header, entry)) != 0)
 		return rc;
-	first = &dump->manifest->entries[first_index];	/* the entries may have moved */
 	entry->status = first->status == MANIFEST_COPIED ? MANIFEST_COPIED : MANIFEST_PARTIAL;
 	memcpy(entry->sha256, first->sha256, sizeof entry->sha256);
 	if (!(entry->link_to = strdup(first->path)))
@@ -951,15 +1120,13 @@ static int archive_file(struct dump *dump, const struct dump_node *node,
 		rc = rc > 0 ? 1 : -1;
 		goto out;
 	}
+	rc = -1;
 	sha256_init(&hash);
 	if (copy_content(dump, file, regions, count, size, entry, &hash) != 0)
 		goto out;
 	finish_hash(&hash, entry);
-	if (node->st.st_nlink > 1
-	    && inode_put(dump, node->st.st_ino, (size_t)(entry - dump->manifest->entries)) != 0) {
-		fail(dump, "out of memory for the %s", "hard links");
+	if (node->st.st_nlink > 1 && link_record(dump, node->st.st_ino, entry) != 0)
 		goto out;
-	}
 	rc = 0;
 out:
 	free(regions);
@@ -983,61 +1150,65 @@ static int archive_other(struct dump *dump, const struct dump_node *node,
 	return write_header(dump, header, entry);
 }
 
-/* GNU tar sets a directory's owner, mode and times once it has extracted the archive that
- * holds the directory's entry; extracting a later volume that puts files into it changes
- * its times again. So each volume first restates the directories above what it holds
- * (those handled already, by this run or an earlier one: the others come later in the
- * order, in this volume or a later one, and are set then). Not in the manifest: the
- * directory's entry is its first archiving. */
-static int restate_ancestors(struct dump *dump, const struct dump_node *node)
+/* A header for the directory of FRAME (restated, not in the manifest). */
+static int restate(struct dump *dump, struct frame *frame)
 {
-	size_t length = strlen(node->path), i;
-	char *path = malloc(length + 1);
+	struct ancestry *ancestry = &dump->ancestry;
+	struct dump_node above = { .path = ancestry->path, .st = frame->st };
 	struct archive_entry *header;
-	struct dump_node *above;
-	int rc = 0;
+	char saved = ancestry->path[frame->length];
+	int rc;
 
-	if (!path)
+	ancestry->path[frame->length] = '\0';
+	header = header_for(&above);
+	ancestry->path[frame->length] = saved;
+	if (!header)
 		return fail(dump, "out of memory for the %s", "archive");
-	/* The root (""), then each prefix ending before a '/': top down. */
-	for (i = 0; rc == 0 && i < length; i++) {
-		if (i != 0 && node->path[i] != '/')
-			continue;
-		memcpy(path, node->path, i);
-		path[i] = '\0';
-		above = node_at(dump, path);
-		if (!above || !S_ISDIR(above->st.st_mode) || !above->handled || above->skip
-		    || above->failed || above->written_in == dump->volume)
-			continue;
-		if (!(header = header_for(above)))
-			rc = fail(dump, "out of memory for the %s", "archive");
-		else if ((rc = write_header(dump, header, NULL)) == 0
-		    && archive_write_finish_entry(dump->archive) != ARCHIVE_OK)
-			rc = fail(dump, "unable to write to the archive: %s",
-			    archive_error_string(dump->archive));
-		archive_entry_free(header);
-		above->written_in = dump->volume;
-	}
-	free(path);
+	if ((rc = write_header(dump, header, NULL)) == 0
+	    && archive_write_finish_entry(dump->archive) != ARCHIVE_OK)
+		rc = fail(dump, "unable to write to the archive: %s",
+		    archive_error_string(dump->archive));
+	archive_entry_free(header);
+	frame->written_in = dump->volume;
 	return rc;
 }
 
-static int archive_node(struct dump *dump, struct dump_node *node)
+/* GNU tar sets a directory's owner, mode and times once it has extracted the archive that
+ * holds the directory's entry; extracting a later volume that puts files into it changes
+ * its times again. So each volume first restates the directories above what it holds
+ * (those handled already, in this pass or an earlier one: the others come later, in this
+ * volume or a later one, and are set then). Not in the manifest: the directory's entry is
+ * its first archiving. */
+static int restate_ancestors(struct dump *dump)
+{
+	struct frame *frame;
+	size_t i;
+
+	for (i = 0; i < dump->ancestry.depth; i++) {
+		frame = &dump->ancestry.frames[i];
+		if (frame->usable && frame->priority <= dump->pass
+		    && frame->written_in != dump->volume && restate(dump, frame) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int archive_node(struct dump *dump, const struct dump_node *node)
 {
 	struct archive_entry *header;
-	struct manifest_entry *first;
+	struct link_slot *first;
 	int rc;
 
 	if (!dump->volume && volume_begin(dump) != 0)
 		return -1;
-	if (restate_ancestors(dump, node) != 0)
+	if (restate_ancestors(dump) != 0)
 		return -1;
-	node->written_in = dump->volume;
+	dump->last_written = dump->volume;
 	if (!(header = header_for(node)))
 		return fail(dump, "out of memory for the %s", "archive");
 	first = S_ISREG(node->st.st_mode) && node->st.st_nlink > 1
-	    ? inode_entry(dump, node->st.st_ino) : NULL;
-	if (first)
+	    ? link_slot(dump, node->st.st_ino, 0) : NULL;
+	if (first && first->path)
 		rc = archive_link(dump, node, header, first);
 	else if (S_ISREG(node->st.st_mode))
 		rc = archive_file(dump, node, header);
@@ -1054,160 +1225,296 @@ static int archive_node(struct dump *dump, struct dump_node *node)
 
 /* ------------------------------------------------------------------ resuming */
 
+static uint32_t node_fingerprint(const struct dump_node *node)
+{
+	return manifest_fingerprint(type_name(node->st.st_mode), S_ISREG(node->st.st_mode)
+	    ? (uint64_t)node->st.st_size : 0, node->st.st_mtim.tv_sec, node->st.st_mtim.tv_nsec);
+}
+
 /* What an earlier run put on the target whole, unchanged since: not sent again. */
 static int already_there(struct dump *dump, const struct dump_node *node)
 {
-	struct manifest_entry *entry = manifest_find(dump->manifest,
-	    node->path[0] ? node->path : ".");
-	struct manifest_volume *volume;
+	const struct manifest_known *known = manifest_known_find(dump->manifest,
+	    path_or_dot(node->path));
 
-	if (!entry || entry->status != MANIFEST_COPIED || !entry->volume)
-		return 0;
-	volume = manifest_volume(dump->manifest, entry->volume);
-	return volume && volume->complete && !strcmp(entry->type, type_name(node->st.st_mode))
-	    && entry->size == (S_ISREG(node->st.st_mode) ? (uint64_t)node->st.st_size : 0)
-	    && entry->mtime == node->st.st_mtim.tv_sec
-	    && entry->mtime_nsec == node->st.st_mtim.tv_nsec;
+	return known && (known->volume_flags & MANIFEST_KNOWN_KEEP)
+	    && known->fingerprint == node_fingerprint(node);
 }
 
-/* The earlier runs' inodes with data, for hard links to them. */
-static int seed_inodes(struct dump *dump)
+/* The counting walk marks what the earlier runs recorded of NODE: SEEN (this run decides
+ * anew) and, when it is copied whole and unchanged, KEEP (not sent, its entry carried). */
+static void mark_known(struct dump *dump, const struct dump_node *node)
 {
-	struct manifest_entry *entry;
-	size_t i;
+	struct manifest_known *known = manifest_known_find(dump->manifest,
+	    path_or_dot(node->path));
 
-	for (i = 0; i < dump->manifest->count; i++) {
-		entry = &dump->manifest->entries[i];
-		if (!strcmp(entry->type, "file") && !entry->link_to && entry->volume
-		    && entry->status != MANIFEST_FAILED && entry->inode
-		    && inode_put(dump, entry->inode, i) != 0)
-			return fail(dump, "out of memory for the %s", "hard links");
+	if (!known)
+		return;
+	known->volume_flags |= MANIFEST_KNOWN_SEEN;
+	if (!node->skip && !node->failed && (known->volume_flags & MANIFEST_KNOWN_COPIED)
+	    && known->volume_flags >> 8 && known->fingerprint == node_fingerprint(node))
+		known->volume_flags |= MANIFEST_KNOWN_KEEP;
+}
+
+static int read_line_failed(struct dump *dump)
+{
+	snprintf(dump->failure, dump->failure_size, "the earlier manifest on the target has a "
+	    "line that cannot be read: it was left as it is (use --name for a new dump)");
+	return -1;
+}
+
+/* The first reading: the volumes, and every settled entry in 16 bytes. */
+static int know_line(void *context, const char *text, size_t length)
+{
+	struct dump *dump = context;
+	struct manifest_volume volume, *known;
+	struct manifest_entry entry;
+	int rc = manifest_read_line(text, length, &entry, &volume);
+
+	if (rc < 0)
+		return read_line_failed(dump);
+	dump->manifest->resumed = 1;
+	if (rc == 2) {
+		if (!(known = manifest_volume(dump->manifest, volume.number))
+		    && !(known = manifest_add_volume(dump->manifest, volume.number, volume.file)))
+			return fail(dump, "out of memory for the %s", "earlier manifest");
+		*known = volume;
+	} else if (rc == 1) {
+		rc = manifest_know(dump->manifest, &entry);
+		manifest_entry_free(&entry);
+		if (rc != 0)
+			return fail(dump, "out of memory for the %s", "earlier manifest");
 	}
 	return 0;
 }
 
-/* ------------------------------------------------------------------ the run */
-
-static void count_work(struct dump *dump)
+static int entry_settled(struct manifest *manifest, const struct manifest_entry *entry)
 {
-	const struct dump_node *node;
-	size_t i;
+	const struct manifest_volume *volume = manifest_volume(manifest, entry->volume);
 
-	for (i = 0; i < dump->count; i++) {
-		node = &dump->nodes[i];
-		if (node->skip || node->failed)
-			continue;
-		dump->progress.files_total++;
-		if (S_ISREG(node->st.st_mode))
-			dump->progress.bytes_total += (uint64_t)node->st.st_size;
+	return entry->volume == 0 || (volume && volume->complete);
+}
+
+/* The second reading, after the counting walk: the entries this run does not replace go
+ * into the new manifest as they are (and those with data are what later names of their
+ * inode link to). */
+static int carry_line(void *context, const char *text, size_t length)
+{
+	struct dump *dump = context;
+	struct manifest_volume volume;
+	struct manifest_entry entry;
+	const struct manifest_known *known;
+	struct link_slot *slot;
+	int rc = manifest_read_line(text, length, &entry, &volume);
+
+	if (rc < 0)
+		return read_line_failed(dump);
+	if (rc != 1)
+		return 0;
+	known = manifest_known_find(dump->manifest, entry.path);
+	rc = 0;
+	if (entry_settled(dump->manifest, &entry) && (!known
+	    || !(known->volume_flags & MANIFEST_KNOWN_SEEN)
+	    || (known->volume_flags & MANIFEST_KNOWN_KEEP))) {
+		if (!strcmp(entry.type, "file") && !entry.link_to && entry.volume
+		    && entry.status != MANIFEST_FAILED
+		    && (slot = link_slot(dump, entry.inode, 0)) && !slot->path)
+			rc = link_record(dump, entry.inode, &entry);
+		if (rc == 0 && manifest_commit(dump->manifest, &entry) != 0)
+			rc = fail(dump, "out of memory for the %s", "manifest");
 	}
+	manifest_entry_free(&entry);
+	if (rc == 0 && manifest_pending(dump->manifest) >= pending_max(dump))
+		rc = append(dump);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ the walks */
+
+static void node_from(struct dump_node *node, const struct fstree_node *walked)
+{
+	memset(node, 0, sizeof *node);
+	node->path = walked->path;
+	node->st = walked->st;
+	node->link = walked->link;
+	node->problem = walked->problem;
+	node->failed = walked->failed;
+	node->priority = PRIORITY_REST;
+}
+
+/* The first walk: the work to do, the databases, what --include needs, what the earlier
+ * runs' entries become. */
+static int count_visit(void *context, const struct fstree_node *walked)
+{
+	struct dump *dump = context;
+	struct dump_node node;
+	struct frame *frame;
+
+	node_from(&node, walked);
+	ancestry_reach(&dump->ancestry, node.path);
+	choose(dump, &node);
+	if (!node.skip && need_ancestors(dump) != 0)
+		return -1;
+	if (!node.skip && !node.failed) {
+		dump->progress.files_total++;
+		if (S_ISREG(node.st.st_mode))
+			dump->progress.bytes_total += (uint64_t)node.st.st_size;
+	}
+	if (!node.skip && !node.failed && S_ISREG(node.st.st_mode) && node.st.st_nlink > 1
+	    && !link_slot(dump, node.st.st_ino, 1))
+		return fail(dump, "out of memory for the %s", "hard links");
+	mark_known(dump, &node);
+	if (note_database(dump, &node) != 0)
+		return fail(dump, "out of memory for the %s", "databases");
+	if (S_ISDIR(node.st.st_mode)) {
+		if (!(frame = ancestry_push(&dump->ancestry, &node)))
+			return fail(dump, "out of memory for the %s", "walk");
+		frame->not_included = node.skip == not_included;
+	}
+	return 0;
+}
+
+/* When the pending text is full: the volume closes (its entries are then settled), or,
+ * with no volume open or the logs elsewhere, the text goes to the logs at once. */
+static int after_node(struct dump *dump)
+{
+	if (dump->volume && dump->options->volume_size
+	    && dump->volume_input >= dump->options->volume_size)
+		return volume_end(dump);
+	if (manifest_pending(dump->manifest) < pending_max(dump))
+		return 0;
+	if (dump->volume && !dump->options->manifest_apart)
+		return volume_end(dump);
+	return append(dump);
 }
 
 static int dump_one(struct dump *dump, struct dump_node *node)
 {
 	char reason[320];
+	int rc;
 
 	dump->progress.path = node->path;
-	if (node->skip) {
-		if (!node->skip_pattern)
-			return record(dump, node, MANIFEST_SKIPPED, node->skip);
+	if (node->skip && !node->skip_pattern)
+		rc = record(dump, node, MANIFEST_SKIPPED, node->skip);
+	else if (node->skip) {
 		snprintf(reason, sizeof reason, "%s %s", node->skip, node->skip_pattern);
-		return record(dump, node, MANIFEST_SKIPPED, reason);
-	}
-	if (node->failed)	/* not in files_total either */
-		return record(dump, node, MANIFEST_FAILED, node->problem);
-	dump->progress.files_done++;
-	node->handled = 1;
-	if (already_there(dump, node)) {
-		if (S_ISREG(node->st.st_mode))
-			dump->progress.bytes_done += (uint64_t)node->st.st_size;
-		return 0;
-	}
-	if (archive_node(dump, node) != 0)
-		return -1;
-	if (dump->options->volume_size && dump->volume_input >= dump->options->volume_size)
-		return volume_end(dump, 1);
-	return 0;
-}
-
-/* How many regular files each database has, and how many of them are on the target whole
- * (this run's or an earlier one's copy, in a finished volume). */
-static void count_database_files(struct dump *dump)
-{
-	struct manifest_database *database;
-	struct manifest_entry *entry;
-	const struct dump_node *node;
-	size_t i, d;
-
-	for (d = 0; d < dump->manifest->database_count; d++) {
-		database = &dump->manifest->databases[d];
-		database->files = database->complete = 0;
-		for (i = 0; i < dump->count; i++) {
-			node = &dump->nodes[i];
-			if (!S_ISREG(node->st.st_mode) || (!inside(node->path, database->path)
-			    && !sqlite_companion(node->path, database->path)))
-				continue;
-			database->files++;
-			entry = manifest_current(dump->manifest, node->path);
-			if (entry && entry->status == MANIFEST_COPIED)
-				database->complete++;
+		rc = record(dump, node, MANIFEST_SKIPPED, reason);
+	} else if (node->failed) {	/* not in files_total either */
+		rc = record(dump, node, MANIFEST_FAILED, node->problem);
+	} else {
+		dump->progress.files_done++;
+		if (already_there(dump, node)) {
+			if (S_ISREG(node->st.st_mode))
+				dump->progress.bytes_done += (uint64_t)node->st.st_size;
+			count_database_copy(dump, node);
+			return 0;
 		}
+		rc = archive_node(dump, node);
+		if (rc == 0 && dump->entry.status == MANIFEST_COPIED)
+			count_database_copy(dump, node);
 	}
+	if (rc == 0)
+		rc = commit(dump);
+	return rc == 0 ? after_node(dump) : rc;
 }
 
-/* The nodes sorted by path, for node_at (the walk is complete: they no longer move). */
-static int index_nodes(struct dump *dump)
+/* A walk for one priority: the nodes of the others are passed by. */
+static int archive_visit(void *context, const struct fstree_node *walked)
 {
-	size_t i;
+	struct dump *dump = context;
+	struct dump_node node;
+	struct frame *frame;
+	int rc = 0;
 
-	if (!(dump->sorted = calloc(dump->count ? dump->count : 1, sizeof *dump->sorted)))
-		return fail(dump, "out of memory for the %s", "index of the tree");
-	for (i = 0; i < dump->count; i++)
-		dump->sorted[i] = &dump->nodes[i];
-	qsort(dump->sorted, dump->count, sizeof *dump->sorted, by_path);
+	node_from(&node, walked);
+	ancestry_reach(&dump->ancestry, node.path);
+	choose(dump, &node);
+	node.priority = priority_of(dump, node.path);
+	if (dump->pass == PRIORITY_DATABASE)
+		count_database_files(dump, &node);
+	dump->last_written = 0;
+	if (node.priority == dump->pass)
+		rc = dump_one(dump, &node);
+	if (rc != 0)
+		return rc;
+	if (S_ISDIR(node.st.st_mode)) {
+		if (!(frame = ancestry_push(&dump->ancestry, &node)))
+			return fail(dump, "out of memory for the %s", "walk");
+		frame->written_in = dump->last_written;
+	}
 	return 0;
 }
 
+static int walk(struct dump *dump, fstree_visit_fn *visit)
+{
+	dump->ancestry.depth = 0;
+	if (dump->tree->ops->walk(dump->tree, visit, dump) == 0)
+		return 0;
+	if (!dump->failure[0])
+		fail(dump, "unable to walk the tree: %s", dump->tree->error);
+	return -1;
+}
+
+static int read_earlier(struct dump *dump, int (*line)(void *, const char *, size_t))
+{
+	if (dump->sink->read_earlier(dump->sink->context, line, dump) == 0)
+		return 0;
+	if (!dump->failure[0])
+		fail(dump, "unable to read the earlier %s", "manifest");
+	return -1;
+}
+
+/* Before anything is archived: what is on the target, what the tree holds, and the
+ * entries kept from the earlier runs written into the new manifest. */
 static int prepare(struct dump *dump)
 {
-	int rc = -1;
+	dump->pass = -1;
+	if (read_earlier(dump, know_line) != 0)
+		return -1;
+	manifest_known_ready(dump->manifest);
+	if (walk(dump, count_visit) != 0)
+		return -1;
+	qsort(dump->needed, dump->needed_count, sizeof *dump->needed, by_hash);
+	if (confirm_databases(dump) != 0)
+		return fail(dump, "out of memory for the %s", "databases");
+	if (read_earlier(dump, carry_line) != 0)
+		return -1;
+	return append(dump);
+}
 
-	if (dump->tree->ops->walk(dump->tree, collect, dump) != 0) {
-		if (!dump->failure[0])
-			fail(dump, "unable to walk the tree: %s", dump->tree->error);
-		goto out;
+static int archive_passes(struct dump *dump)
+{
+	int pass;
+
+	for (pass = PRIORITY_FIRST; pass < PRIORITIES; pass++) {
+		if (pass == PRIORITY_FIRST && !(dump->options->first && dump->options->first[0]))
+			continue;
+		if (pass == PRIORITY_DATABASE && !dump->manifest->database_count)
+			continue;
+		dump->pass = pass;
+		if (walk(dump, archive_visit) != 0)
+			return -1;
+		if (pass == PRIORITY_DATABASE)
+			dump->databases_counted = 1;
 	}
-	if (index_nodes(dump) != 0)
-		goto out;
-	select_nodes(dump);
-	if (detect_databases(dump) != 0) {
-		fail(dump, "out of memory for the %s", "databases");
-		goto out;
-	}
-	set_priorities(dump);
-	count_work(dump);
-	rc = order_nodes(dump) == 0 && seed_inodes(dump) == 0 ? 0 : -1;
-out:
-	return rc;
+	return 0;
 }
 
 static void dump_free(struct dump *dump)
 {
-	size_t i;
-
 	if (dump->archive) {
 		archive_write_fail(dump->archive);
 		archive_write_free(dump->archive);
 	}
-	for (i = 0; i < dump->count; i++) {
-		free(dump->nodes[i].path);
-		free(dump->nodes[i].link);
-		free(dump->nodes[i].problem);
-	}
-	free(dump->nodes);
-	free(dump->sorted);
-	free(dump->order);
-	free(dump->inodes);
+	manifest_entry_free(&dump->entry);
+	ancestry_free(&dump->ancestry);
+	links_free(dump);
+	free(dump->needed);
+	candidates_free(&dump->pg_versions);
+	candidates_free(&dump->pg_controls);
+	candidates_free(&dump->mysql_dirs);
+	candidates_free(&dump->mysql_infos);
+	candidates_free(&dump->sqlite);
 	free(dump->buffer);
 	free((void *)dump->zeros);
 }
@@ -1218,7 +1525,6 @@ int dump_run(struct fstree *tree, const struct dump_options *options,
 {
 	struct dump dump = { .tree = tree, .options = options, .sink = sink,
 	    .manifest = manifest, .failure = failure, .failure_size = failure_size };
-	size_t i;
 	int rc = -1;
 
 	failure[0] = '\0';
@@ -1232,23 +1538,23 @@ int dump_run(struct fstree *tree, const struct dump_options *options,
 		fail(&dump, "out of memory for the %s", "read buffer");
 		goto out;
 	}
-	if (prepare(&dump) != 0)
+	if (prepare(&dump) != 0 || archive_passes(&dump) != 0)
 		goto out;
-	for (i = 0; i < dump.count; i++)
-		if (dump_one(&dump, &dump.nodes[dump.order[i]]) != 0)
-			goto out;
-	if (dump.volume && volume_end(&dump, 0) != 0)
+	if (dump.volume && volume_end(&dump) != 0)
 		goto out;
-	count_database_files(&dump);
-	if (sink->save_manifest(sink->context, manifest) != 0)
+	if (manifest_finish(manifest) != 0) {
+		fail(&dump, "out of memory for the %s", "manifest");
 		goto out;
+	}
+	if (sink->finish(sink->context, manifest) != 0)
+		goto out;
+	manifest_clear_pending(manifest);
 	dump.progress.path = NULL;
 	dump.progress.force = 1;
 	sink->progress(sink->context, &dump.progress);
 	rc = 0;
 out:
-	if (rc != 0 && dump.order)
-		count_database_files(&dump);	/* for the summary of what did arrive */
+	manifest->databases_counted = dump.databases_counted || !manifest->database_count;
 	dump_free(&dump);
 	return rc;
 }

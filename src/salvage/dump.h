@@ -1,18 +1,26 @@
 /* dump.h: the engine of `rescue dump`: every file of a tree into pax archive volumes, with
  * a manifest of what arrived.
  *
- * A run walks the whole tree first (metadata only), so it knows what there is before it
- * copies anything: it finds the databases (PostgreSQL, MySQL/MariaDB, SQLite), puts them
- * and the --first paths ahead of everything else, and skips what an earlier run already
- * put on the target (the manifest it is given says so). Then each file is read, hashed
- * (SHA-256 of the content as archived) and written; a read error is narrowed down to the
- * tree's block size, the bad blocks go into the archive as zeros and into the manifest as
- * missing ranges.
+ * A run walks the tree first (metadata only) to count the work and find the databases
+ * (PostgreSQL, MySQL/MariaDB, SQLite); then it walks it again for each priority (--first
+ * paths, the databases, the rest), archiving the nodes of that priority as it meets them,
+ * and skips what an earlier run already put on the target (manifest.h). Each file is read,
+ * hashed (SHA-256 of the content as archived) and written; a read error is narrowed down
+ * to the tree's block size, the bad blocks go into the archive as zeros and into the
+ * manifest as missing ranges.
  *
- * The archive is split into volumes of about --volume-size bytes: each volume is a whole
- * archive of its own, closed, flushed to the target and only then named in the manifest.
- * A run cut short loses at most the volume it was writing; the next run sends those files
- * again in a new volume.
+ * Nothing is kept per file of the tree: a walk keeps the directories above the node it is
+ * at, the manifest's entries go to the target as their volumes close. What is kept grows
+ * with other things, each small: 16 bytes per entry of an earlier run when resuming
+ * (manifest.h), about 100 bytes plus the path per inode with more than one link (hard-link
+ * detection: the first path archived and its hash), 8 bytes per directory --include needs
+ * although it does not match, and the databases found.
+ *
+ * The archive is split into volumes of about --volume-size bytes, and also closed when the
+ * manifest text waiting for it reaches MANIFEST_PENDING_MAX: each volume is a whole archive
+ * of its own, closed, flushed to the target and only then named in the manifest. A run cut
+ * short loses at most the volume it was writing; the next run sends those files again in a
+ * new volume.
  */
 #ifndef RESCUE_DUMP_H
 #define RESCUE_DUMP_H
@@ -32,6 +40,11 @@ struct dump_options {
 					 * 0: one volume */
 	const char **first, **include, **exclude;	/* NULL-terminated pattern lists */
 	int exact_times;		/* every header with mtime, atime, ctime to the ns */
+	size_t pending_max;		/* manifest text held before it is appended;
+					 * 0: MANIFEST_PENDING_MAX */
+	int manifest_apart;		/* the sink's logs are not where the volumes go
+					 * (tcp://): appended whenever the text piles up, not
+					 * only between volumes */
 };
 
 struct dump_progress {
@@ -54,14 +67,22 @@ struct dump_sink {
 	int (*write)(void *context, const void *data, size_t size, uint64_t position);
 	/* Returns once everything written to the volume is on the target. */
 	int (*end_volume)(void *context, uint64_t size);
-	int (*save_manifest)(void *context, struct manifest *manifest);
+	/* Calls LINE for each line of the earlier runs' manifest (nothing when there is
+	 * none); the run reads it twice. LINE's nonzero return stops and is returned. */
+	int (*read_earlier)(void *context, int (*line)(void *arg, const char *text,
+	    size_t length), void *arg);
+	/* Appends the manifest's pending text to the logs and records a checkpoint; never
+	 * called while a volume is open unless options->manifest_apart. */
+	int (*append)(void *context, struct manifest *manifest);
+	/* The pending text holds the JSON's end: append it and put the logs in place. */
+	int (*finish)(void *context, struct manifest *manifest);
 	void (*progress)(void *context, const struct dump_progress *progress);
 	int (*stop_requested)(void *context);
 	/* The first 100 bytes of a file, for the SQLite check, are read through the tree. */
 };
 
-/* Runs a dump of TREE. MANIFEST holds what earlier runs recorded (or nothing) and receives
- * this run's entries. 0 when the walk and every volume finished (files may still be
+/* Runs a dump of TREE. MANIFEST starts empty (but for its source and compress) and ends
+ * with this run's totals, volumes and databases; the entries go through the sink. 0 when the walk and every volume finished (files may still be
  * partial or failed: see the manifest); -1 with FAILURE when the run stopped (the target
  * failed, a signal, no memory). */
 int dump_run(struct fstree *tree, const struct dump_options *options,

@@ -1,4 +1,5 @@
-/* manifest.c: the dump manifest, written and read back (formats in manifest.h). */
+/* manifest.c: the dump manifest, written as the run goes and read back (formats and
+ * memory in manifest.h). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -9,42 +10,12 @@
 #include "salvage/manifest.h"
 
 static const char *const status_names[] = { "copied", "partial", "failed", "skipped" };
+static const char format_line[] = "{\"format\":\"rescue-dump-manifest-1\"";
+static const char checkpoint_line[] = "{\"format\":\"rescue-dump-checkpoint-1\"";
 
 const char *manifest_status_name(enum manifest_status status)
 {
 	return status_names[status];
-}
-
-static size_t index_slot(const struct manifest *manifest, const char *path);
-
-struct manifest_entry *manifest_add(struct manifest *manifest, const char *path)
-{
-	struct manifest_entry *entry, *entries_before = manifest->entries;
-
-	if (manifest->count == manifest->capacity) {
-		size_t capacity = manifest->capacity ? manifest->capacity * 2 : 256;
-		struct manifest_entry *bigger = realloc(manifest->entries,
-		    capacity * sizeof *bigger);
-
-		if (!bigger)
-			return NULL;
-		manifest->entries = bigger;
-		manifest->capacity = capacity;
-	}
-	entry = &manifest->entries[manifest->count];
-	memset(entry, 0, sizeof *entry);
-	if (!(entry->path = strdup(path)))
-		return NULL;
-	manifest->count++;
-	/* The entries moved or grew: the index is rebuilt, or takes the new one. */
-	if (manifest->index && manifest->count * 2 < manifest->index_size
-	    && manifest->entries == entries_before)
-		manifest->index[index_slot(manifest, path)] = manifest->count;
-	else {
-		free(manifest->index);
-		manifest->index = NULL;
-	}
-	return entry;
 }
 
 /* Adjacent ranges merge, so a run of bad blocks reads as one range. */
@@ -75,6 +46,15 @@ int manifest_set_reason(struct manifest_entry *entry, const char *reason)
 	return 0;
 }
 
+void manifest_entry_free(struct manifest_entry *entry)
+{
+	free(entry->path);
+	free(entry->reason);
+	free(entry->link_to);
+	free(entry->missing);
+	memset(entry, 0, sizeof *entry);
+}
+
 struct manifest_volume *manifest_add_volume(struct manifest *manifest, unsigned number,
     const char *file)
 {
@@ -91,77 +71,6 @@ struct manifest_volume *manifest_add_volume(struct manifest *manifest, unsigned 
 	return bigger;
 }
 
-static void entry_free(struct manifest_entry *entry)
-{
-	free(entry->path);
-	free(entry->reason);
-	free(entry->link_to);
-	free(entry->missing);
-}
-
-void manifest_free(struct manifest *manifest)
-{
-	size_t i;
-
-	for (i = 0; i < manifest->count; i++)
-		entry_free(&manifest->entries[i]);
-	for (i = 0; i < manifest->database_count; i++)
-		free(manifest->databases[i].path);
-	free(manifest->entries);
-	free(manifest->index);
-	free(manifest->volumes);
-	free(manifest->databases);
-	memset(manifest, 0, sizeof *manifest);
-}
-
-static size_t path_hash(const char *path)
-{
-	size_t hash = 14695981039346656037ULL;
-
-	while (*path)
-		hash = (hash ^ (unsigned char)*path++) * 1099511628211ULL;
-	return hash;
-}
-
-/* The slot of PATH in the index: where it is, or the free one where it would go. */
-static size_t index_slot(const struct manifest *manifest, const char *path)
-{
-	size_t mask = manifest->index_size - 1, slot = path_hash(path) & mask;
-
-	while (manifest->index[slot]
-	    && strcmp(manifest->entries[manifest->index[slot] - 1].path, path) != 0)
-		slot = (slot + 1) & mask;
-	return slot;
-}
-
-/* Kept at most half full; entries added later replace earlier ones of the same path. */
-static int index_update(struct manifest *manifest)
-{
-	size_t i, size = 1024;
-
-	if (manifest->index && manifest->count * 2 < manifest->index_size)
-		return 0;
-	while (size < manifest->count * 4)
-		size *= 2;
-	free(manifest->index);
-	if (!(manifest->index = calloc(size, sizeof *manifest->index)))
-		return manifest->index_size = 0, -1;
-	manifest->index_size = size;
-	for (i = 0; i < manifest->count; i++)
-		manifest->index[index_slot(manifest, manifest->entries[i].path)] = i + 1;
-	return 0;
-}
-
-struct manifest_entry *manifest_find(struct manifest *manifest, const char *path)
-{
-	size_t slot;
-
-	if (index_update(manifest) != 0)
-		return NULL;
-	slot = index_slot(manifest, path);
-	return manifest->index[slot] ? &manifest->entries[manifest->index[slot] - 1] : NULL;
-}
-
 struct manifest_volume *manifest_volume(struct manifest *manifest, unsigned number)
 {
 	size_t i;
@@ -172,61 +81,34 @@ struct manifest_volume *manifest_volume(struct manifest *manifest, unsigned numb
 	return NULL;
 }
 
-/* An entry the files may name: in no volume, or in one on the target whole. */
-static int entry_settled(struct manifest *manifest, const struct manifest_entry *entry)
+static void close_pending(struct manifest *manifest)
 {
-	const struct manifest_volume *volume = manifest_volume(manifest, entry->volume);
-
-	return entry->volume == 0 || (volume && volume->complete);
+	if (manifest->json)
+		fclose(manifest->json);
+	if (manifest->sums)
+		fclose(manifest->sums);
+	free(manifest->json_text);
+	free(manifest->sums_text);
+	manifest->json = manifest->sums = NULL;
+	manifest->json_text = manifest->sums_text = NULL;
+	manifest->json_size = manifest->sums_size = 0;
 }
 
-/* Whether the files name ENTRY: settled, and not replaced by a later settled entry of the
- * same path (a file sent again by a resumed run after it changed or was partial). */
-static int entry_current(struct manifest *manifest, const struct manifest_entry *entry)
+void manifest_free(struct manifest *manifest)
 {
-	const struct manifest_entry *latest = manifest_find(manifest, entry->path);
-
-	if (!entry_settled(manifest, entry))
-		return 0;
-	return !latest || latest == entry || !entry_settled(manifest, latest);
-}
-
-struct manifest_entry *manifest_current(struct manifest *manifest, const char *path)
-{
-	struct manifest_entry *latest = manifest_find(manifest, path);
 	size_t i;
 
-	if (!latest || entry_settled(manifest, latest))
-		return latest;
-	for (i = (size_t)(latest - manifest->entries); i-- > 0;)
-		if (!strcmp(manifest->entries[i].path, path)
-		    && entry_settled(manifest, &manifest->entries[i]))
-			return &manifest->entries[i];
-	return NULL;
-}
-
-void manifest_totals(struct manifest *manifest, struct manifest_totals *totals)
-{
-	const struct manifest_entry *entry;
-	size_t i, r;
-
-	memset(totals, 0, sizeof *totals);
-	for (i = 0; i < manifest->count; i++) {
-		entry = &manifest->entries[i];
-		if (!entry_current(manifest, entry))
-			continue;
-		switch (entry->status) {
-		case MANIFEST_COPIED: totals->copied++; break;
-		case MANIFEST_PARTIAL: totals->partial++; break;
-		case MANIFEST_FAILED: totals->failed++; break;
-		case MANIFEST_SKIPPED: totals->skipped++; break;
-		}
-		if (strcmp(entry->type, "file") || entry->link_to || !entry->volume)
-			continue;
-		totals->bytes += entry->size;
-		for (r = 0; r < entry->missing_count; r++)
-			totals->missing_bytes += entry->missing[r].end - entry->missing[r].start;
+	close_pending(manifest);
+	for (i = 0; i < manifest->database_count; i++)
+		free(manifest->databases[i].path);
+	for (i = 0; i < MANIFEST_LISTED; i++) {
+		free(manifest->partial[i].path), free(manifest->partial[i].reason);
+		free(manifest->failed[i].path), free(manifest->failed[i].reason);
 	}
+	free(manifest->volumes);
+	free(manifest->databases);
+	free(manifest->known);
+	memset(manifest, 0, sizeof *manifest);
 }
 
 /* ------------------------------------------------------------------ writing */
@@ -261,74 +143,6 @@ static void write_entry(FILE *out, const struct manifest_entry *entry)
 	putc('}', out);
 }
 
-static void write_databases(FILE *out, const struct manifest *manifest)
-{
-	const struct manifest_database *database;
-	size_t i;
-
-	fputs("\"databases\":[", out);
-	for (i = 0; i < manifest->database_count; i++) {
-		database = &manifest->databases[i];
-		fprintf(out, "%s\n{", i ? "," : "");
-		json_member_string(out, "kind", database->kind, 0);
-		json_member_string(out, "version", database->version, 1);
-		json_member_string(out, "path", database->path, 1);
-		fprintf(out, ",\"files\":%zu,\"complete\":%zu}", database->files,
-		    database->complete);
-	}
-	fputs("],\n", out);
-}
-
-static void write_volumes(FILE *out, const struct manifest *manifest)
-{
-	const struct manifest_volume *volume;
-	size_t i;
-
-	fputs("\"volumes\":[", out);
-	for (i = 0; i < manifest->volume_count; i++) {
-		volume = &manifest->volumes[i];
-		fprintf(out, "%s\n{\"number\":%u,\"file\":", i ? "," : "", volume->number);
-		json_string(out, volume->file);
-		fprintf(out, ",\"complete\":%s,\"bytes\":%" PRIu64 "}",
-		    volume->complete ? "true" : "false", volume->bytes);
-	}
-	fputs("],\n", out);
-}
-
-char *manifest_json(struct manifest *manifest, size_t *size)
-{
-	struct manifest_totals totals;
-	char *text = NULL;
-	size_t i, written = 0;
-	FILE *out = open_memstream(&text, size);
-
-	if (!out)
-		return NULL;
-	manifest_totals(manifest, &totals);
-	fputs("{\"format\":\"rescue-dump-manifest-1\",", out);
-	json_member_string(out, "source", manifest->source, 0);
-	json_member_string(out, "compress", manifest->compress, 1);
-	fprintf(out, ",\n\"totals\":{\"copied\":%zu,\"partial\":%zu,\"failed\":%zu,"
-	    "\"skipped\":%zu,\"bytes\":%" PRIu64 ",\"missing_bytes\":%" PRIu64 "},\n",
-	    totals.copied, totals.partial, totals.failed, totals.skipped, totals.bytes,
-	    totals.missing_bytes);
-	write_volumes(out, manifest);
-	write_databases(out, manifest);
-	fputs("\"entries\":[", out);
-	for (i = 0; i < manifest->count; i++) {
-		if (!entry_current(manifest, &manifest->entries[i]))
-			continue;
-		fputs(written++ ? ",\n" : "\n", out);
-		write_entry(out, &manifest->entries[i]);
-	}
-	fputs("\n]}\n", out);
-	if (fclose(out) != 0 || !text) {
-		free(text);
-		return NULL;
-	}
-	return text;
-}
-
 /* GNU sha256sum's form: a name with a backslash or a newline gets a leading backslash on
  * its line and those two escaped, so `sha256sum -c` reads back the exact bytes. */
 static void write_sum(FILE *out, const struct manifest_entry *entry)
@@ -350,26 +164,267 @@ static void write_sum(FILE *out, const struct manifest_entry *entry)
 	putc('\n', out);
 }
 
-char *manifest_sha256sum(struct manifest *manifest, size_t *size)
+static int open_pending(struct manifest *manifest)
 {
-	const struct manifest_entry *entry;
+	if (!manifest->json && !(manifest->json = open_memstream(&manifest->json_text,
+	    &manifest->json_size)))
+		return -1;
+	if (!manifest->sums && !(manifest->sums = open_memstream(&manifest->sums_text,
+	    &manifest->sums_size)))
+		return -1;
+	if (manifest->started)
+		return 0;
+	manifest->started = 1;
+	fputs(format_line, manifest->json);
+	json_member_string(manifest->json, "source", manifest->source, 1);
+	json_member_string(manifest->json, "compress", manifest->compress, 1);
+	fputs(",\n\"entries\":[", manifest->json);
+	return 0;
+}
+
+/* The first MANIFEST_LISTED of a kind, for the summary. */
+static void list_problem(struct manifest_problem *list, const struct manifest_entry *entry)
+{
+	size_t i;
+
+	for (i = 0; i < MANIFEST_LISTED && list[i].path; i++)
+		;
+	if (i == MANIFEST_LISTED)
+		return;
+	list[i].path = strdup(entry->path);
+	list[i].reason = strdup(entry->reason ? entry->reason : "");
+}
+
+static void count_entry(struct manifest *manifest, const struct manifest_entry *entry)
+{
+	struct manifest_totals *totals = &manifest->totals;
+	size_t r;
+
+	switch (entry->status) {
+	case MANIFEST_COPIED: totals->copied++; break;
+	case MANIFEST_PARTIAL: totals->partial++; list_problem(manifest->partial, entry); break;
+	case MANIFEST_FAILED: totals->failed++; list_problem(manifest->failed, entry); break;
+	case MANIFEST_SKIPPED: totals->skipped++; break;
+	}
+	if (strcmp(entry->type, "file") || entry->link_to || !entry->volume)
+		return;
+	totals->bytes += entry->size;
+	for (r = 0; r < entry->missing_count; r++)
+		totals->missing_bytes += entry->missing[r].end - entry->missing[r].start;
+}
+
+int manifest_commit(struct manifest *manifest, const struct manifest_entry *entry)
+{
+	if (open_pending(manifest) != 0)
+		return -1;
+	fputs(manifest->entries_written++ ? ",\n" : "\n", manifest->json);
+	write_entry(manifest->json, entry);
+	if (entry->status == MANIFEST_COPIED && entry->sha256[0] && !strcmp(entry->type, "file"))
+		write_sum(manifest->sums, entry);
+	count_entry(manifest, entry);
+	return ferror(manifest->json) || ferror(manifest->sums) ? -1 : 0;
+}
+
+size_t manifest_pending(const struct manifest *manifest)
+{
+	/* A memstream's size is only brought up to date by fflush; ftell needs none. */
+	long json = manifest->json ? ftell(manifest->json) : 0;
+	long sums = manifest->sums ? ftell(manifest->sums) : 0;
+
+	return (size_t)(json > 0 ? json : 0) + (size_t)(sums > 0 ? sums : 0);
+}
+
+int manifest_take_pending(struct manifest *manifest, const char **json, size_t *json_size,
+    const char **sums, size_t *sums_size)
+{
+	if (open_pending(manifest) != 0 || fflush(manifest->json) != 0
+	    || fflush(manifest->sums) != 0)
+		return -1;
+	*json = manifest->json_text ? manifest->json_text : "";
+	*sums = manifest->sums_text ? manifest->sums_text : "";
+	*json_size = manifest->json_size;
+	*sums_size = manifest->sums_size;
+	return 0;
+}
+
+void manifest_clear_pending(struct manifest *manifest)
+{
+	size_t d;
+
+	close_pending(manifest);
+	manifest->settled = manifest->totals;
+	for (d = 0; d < manifest->database_count; d++) {
+		manifest->databases[d].complete += manifest->databases[d].complete_pending;
+		manifest->databases[d].complete_pending = 0;
+	}
+}
+
+static void write_databases(FILE *out, const struct manifest *manifest)
+{
+	const struct manifest_database *database;
+	size_t i;
+
+	fputs("\"databases\":[", out);
+	for (i = 0; i < manifest->database_count; i++) {
+		database = &manifest->databases[i];
+		fprintf(out, "%s\n{", i ? "," : "");
+		json_member_string(out, "kind", database->kind, 0);
+		json_member_string(out, "version", database->version, 1);
+		json_member_string(out, "path", database->path, 1);
+		fprintf(out, ",\"files\":%zu,\"complete\":%zu}", database->files,
+		    database->complete);
+	}
+	fputs("],\n", out);
+}
+
+static void write_volume(FILE *out, const struct manifest_volume *volume)
+{
+	fprintf(out, "{\"number\":%u,\"file\":", volume->number);
+	json_string(out, volume->file);
+	fprintf(out, ",\"complete\":%s,\"bytes\":%" PRIu64 "}",
+	    volume->complete ? "true" : "false", volume->bytes);
+}
+
+static void write_volumes(FILE *out, const struct manifest *manifest)
+{
+	size_t i;
+
+	fputs("\"volumes\":[", out);
+	for (i = 0; i < manifest->volume_count; i++) {
+		fputs(i ? ",\n" : "\n", out);
+		write_volume(out, &manifest->volumes[i]);
+	}
+	fputs("],\n", out);
+}
+
+int manifest_finish(struct manifest *manifest)
+{
+	const struct manifest_totals *totals = &manifest->totals;
+	FILE *out;
+
+	if (open_pending(manifest) != 0)
+		return -1;
+	out = manifest->json;
+	fputs("\n],\n", out);
+	write_volumes(out, manifest);
+	write_databases(out, manifest);
+	fprintf(out, "\"totals\":{\"copied\":%zu,\"partial\":%zu,\"failed\":%zu,"
+	    "\"skipped\":%zu,\"bytes\":%" PRIu64 ",\"missing_bytes\":%" PRIu64 "}}\n",
+	    totals->copied, totals->partial, totals->failed, totals->skipped, totals->bytes,
+	    totals->missing_bytes);
+	return ferror(out) ? -1 : 0;
+}
+
+char *manifest_checkpoint(const struct manifest *manifest, const char *log, uint64_t log_bytes,
+    const char *sums, uint64_t sums_bytes, size_t *size)
+{
 	char *text = NULL;
 	size_t i;
 	FILE *out = open_memstream(&text, size);
 
 	if (!out)
 		return NULL;
-	for (i = 0; i < manifest->count; i++) {
-		entry = &manifest->entries[i];
-		if (entry->status == MANIFEST_COPIED && entry->sha256[0]
-		    && !strcmp(entry->type, "file") && entry_current(manifest, entry))
-			write_sum(out, entry);
+	fputs(checkpoint_line, out);
+	json_member_string(out, "log", log, 1);
+	fprintf(out, ",\"log_bytes\":%" PRIu64, log_bytes);
+	json_member_string(out, "sums", sums, 1);
+	fprintf(out, ",\"sums_bytes\":%" PRIu64 "}\n", sums_bytes);
+	for (i = 0; i < manifest->volume_count; i++) {
+		write_volume(out, &manifest->volumes[i]);
+		putc('\n', out);
 	}
 	if (fclose(out) != 0 || !text) {
 		free(text);
 		return NULL;
 	}
 	return text;
+}
+
+/* ------------------------------------------------------------------ resuming */
+
+uint64_t manifest_path_hash(const char *path)
+{
+	uint64_t hash = 14695981039346656037ULL;
+
+	while (*path)
+		hash = (hash ^ (unsigned char)*path++) * 1099511628211ULL;
+	return hash;
+}
+
+uint32_t manifest_fingerprint(const char *type, uint64_t size, int64_t mtime, long mtime_nsec)
+{
+	uint64_t hash = manifest_path_hash(type);
+
+	hash = (hash ^ size) * 0x9e3779b97f4a7c15ULL;
+	hash = (hash ^ (uint64_t)mtime) * 0x9e3779b97f4a7c15ULL;
+	hash = (hash ^ (uint64_t)mtime_nsec) * 0x9e3779b97f4a7c15ULL;
+	return (uint32_t)(hash >> 32);
+}
+
+int manifest_know(struct manifest *manifest, const struct manifest_entry *entry)
+{
+	struct manifest_known *bigger;
+	size_t capacity;
+
+	if (manifest->known_count == manifest->known_capacity) {
+		capacity = manifest->known_capacity ? manifest->known_capacity * 2 : 1024;
+		if (!(bigger = realloc(manifest->known, capacity * sizeof *bigger)))
+			return -1;
+		manifest->known = bigger;
+		manifest->known_capacity = capacity;
+	}
+	manifest->known[manifest->known_count++] = (struct manifest_known){
+		manifest_path_hash(entry->path),
+		manifest_fingerprint(entry->type, entry->size, entry->mtime, entry->mtime_nsec),
+		entry->volume << 8 | (entry->status == MANIFEST_COPIED ? MANIFEST_KNOWN_COPIED : 0)
+	};
+	return 0;
+}
+
+static int by_path_hash(const void *a, const void *b)
+{
+	uint64_t left = ((const struct manifest_known *)a)->path_hash;
+	uint64_t right = ((const struct manifest_known *)b)->path_hash;
+
+	return left < right ? -1 : left > right;
+}
+
+/* An entry of a volume that never became whole names nothing on the target. */
+static int known_settled(struct manifest *manifest, const struct manifest_known *known)
+{
+	const struct manifest_volume *volume;
+	unsigned number = known->volume_flags >> 8;
+
+	if (!number)
+		return 1;
+	volume = manifest_volume(manifest, number);
+	return volume && volume->complete;
+}
+
+void manifest_known_ready(struct manifest *manifest)
+{
+	size_t in, out = 0;
+	struct manifest_known *smaller;
+
+	for (in = 0; in < manifest->known_count; in++)
+		if (known_settled(manifest, &manifest->known[in]))
+			manifest->known[out++] = manifest->known[in];
+	manifest->known_count = out;
+	qsort(manifest->known, out, sizeof *manifest->known, by_path_hash);
+	/* The doubling's slack back: this array stays for the whole run. */
+	if (out && (smaller = realloc(manifest->known, out * sizeof *smaller))) {
+		manifest->known = smaller;
+		manifest->known_capacity = out;
+	}
+}
+
+struct manifest_known *manifest_known_find(struct manifest *manifest, const char *path)
+{
+	struct manifest_known key = { manifest_path_hash(path), 0, 0 };
+
+	if (!manifest->known_count)
+		return NULL;
+	return bsearch(&key, manifest->known, manifest->known_count, sizeof key, by_path_hash);
 }
 
 /* ------------------------------------------------------------------ reading */
@@ -615,60 +670,97 @@ static void read_members(struct cursor *cursor, struct manifest_entry *entry,
 	expect(cursor, '}');
 }
 
-static int parse_line(struct manifest *manifest, const char *line)
+/* ENTRY or VOLUME, whichever the line holds (see manifest.h). */
+static int parse_line(const char *line, struct manifest_entry *entry,
+    struct manifest_volume *volume)
 {
 	struct cursor cursor = { line, 0 };
-	struct manifest_entry *entry;
-	struct manifest_volume volume = { 0 };
-	char *path;
 
 	if (!strncmp(line, "{\"path\":", 8)) {
 		cursor.at += 8;
-		if (!(path = read_string(&cursor)) || !(entry = manifest_add(manifest, path))) {
-			free(path);
+		memset(entry, 0, sizeof *entry);
+		if (!(entry->path = read_string(&cursor)))
 			return -1;
-		}
-		free(path);
 		read_members(&cursor, entry, NULL);
-	} else if (!strncmp(line, "{\"number\":", 10)) {
-		cursor.at += 10;
-		volume.number = (unsigned)read_unsigned(&cursor);
-		read_members(&cursor, NULL, &volume);
-		if (!cursor.failed && !manifest_add_volume(manifest, volume.number, volume.file))
+		if (cursor.failed) {
+			manifest_entry_free(entry);
 			return -1;
-		if (!cursor.failed) {
-			manifest->volumes[manifest->volume_count - 1] = volume;
 		}
+		return 1;
 	}
-	return cursor.failed ? -1 : 0;
+	if (!strncmp(line, "{\"number\":", 10)) {
+		cursor.at += 10;
+		memset(volume, 0, sizeof *volume);
+		volume->number = (unsigned)read_unsigned(&cursor);
+		read_members(&cursor, NULL, volume);
+		return cursor.failed ? -1 : 2;
+	}
+	return 0;
 }
 
-int manifest_parse(struct manifest *manifest, const char *text, char *why, size_t why_size)
+/* The line is copied (NUL-terminated) before it is read, so the reader never looks past
+ * LENGTH, whatever the text holds. */
+int manifest_read_line(const char *line, size_t length, struct manifest_entry *entry,
+    struct manifest_volume *volume)
 {
-	const char *line = text, *end;
 	char *copy;
-	size_t number = 1;
 	int rc;
 
-	if (strncmp(text, "{\"format\":\"rescue-dump-manifest-1\"", 34) != 0) {
-		snprintf(why, why_size, "not a manifest rescue dump wrote (line 1)");
+	if (length && line[length - 1] == '\n')
+		length--;
+	if (!(copy = strndup(line, length)))
+		return -1;
+	/* Entries and volumes but the first in their list start with a comma. */
+	rc = parse_line(copy[0] == ',' ? copy + 1 : copy, entry, volume);
+	free(copy);
+	return rc;
+}
+
+static uint64_t member_number(const char *text, const char *key)
+{
+	const char *at = strstr(text, key);
+
+	return at ? strtoull(at + strlen(key), NULL, 10) : 0;
+}
+
+static void member_text(const char *text, const char *key, char *value, size_t size)
+{
+	struct cursor cursor = { strstr(text, key), 0 };
+	char *found;
+
+	value[0] = '\0';
+	if (!cursor.at)
+		return;
+	cursor.at += strlen(key);
+	if ((found = read_string(&cursor)) && strlen(found) < size)
+		strcpy(value, found);
+	free(found);
+}
+
+int manifest_parse_checkpoint(const char *text, size_t length,
+    struct manifest_checkpoint *checkpoint, char *why, size_t why_size)
+{
+	const char *newline = memchr(text, '\n', length);
+	char *first;
+
+	memset(checkpoint, 0, sizeof *checkpoint);
+	if (!newline || length < sizeof checkpoint_line - 1
+	    || memcmp(text, checkpoint_line, sizeof checkpoint_line - 1) != 0) {
+		snprintf(why, why_size, "not a checkpoint rescue dump wrote (line 1)");
 		return -1;
 	}
-	for (; *line; line = *end ? end + 1 : end, number++) {
-		end = strchr(line, '\n');
-		if (!end)
-			end = line + strlen(line);
-		if (!(copy = strndup(line, (size_t)(end - line)))) {
-			snprintf(why, why_size, "out of memory");
-			return -1;
-		}
-		/* Entries and volumes but the first in their list start with a comma. */
-		rc = parse_line(manifest, copy[0] == ',' ? copy + 1 : copy);
-		free(copy);
-		if (rc != 0) {
-			snprintf(why, why_size, "line %zu cannot be read", number);
-			return -1;
-		}
+	if (!(first = strndup(text, (size_t)(newline - text)))) {
+		snprintf(why, why_size, "out of memory");
+		return -1;
+	}
+	member_text(first, "\"log\":", checkpoint->log, sizeof checkpoint->log);
+	member_text(first, "\"sums\":", checkpoint->sums, sizeof checkpoint->sums);
+	checkpoint->log_bytes = member_number(first, "\"log_bytes\":");
+	checkpoint->sums_bytes = member_number(first, "\"sums_bytes\":");
+	free(first);
+	if (!checkpoint->log[0] || !checkpoint->sums[0]) {
+		snprintf(why, why_size, "line 1 names no log");
+		return -1;
 	}
 	return 0;
 }

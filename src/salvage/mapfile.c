@@ -103,6 +103,26 @@ static void merge_neighbours(struct mapfile *map)
 		map->count = out + 1;
 }
 
+/* Extents [FIRST, LAST] become one, merged with a neighbour in the same state: only the
+ * changed stretch is looked at, and the tail moves once (merging the whole array at every
+ * change made a map of many bad areas quadratic). */
+static void merge_around(struct mapfile *map, size_t first, size_t last)
+{
+	struct map_extent *extents = map->extents;
+	uint64_t end = extents[last].position + extents[last].size;
+
+	if (first > 0 && extents[first - 1].state == extents[first].state)
+		first--;
+	if (last + 1 < map->count && extents[last + 1].state == extents[first].state)
+		last++, end = extents[last].position + extents[last].size;
+	if (first == last)
+		return;
+	extents[first].size = end - extents[first].position;
+	memmove(&extents[first + 1], &extents[last + 1],
+	    (map->count - last - 1) * sizeof *extents);
+	map->count -= last - first;
+}
+
 /* Marks [position, position + size) with STATE; the range is clipped to the source. */
 int mapfile_set(struct mapfile *map, uint64_t position, uint64_t size, char state)
 {
@@ -118,7 +138,7 @@ int mapfile_set(struct mapfile *map, uint64_t position, uint64_t size, char stat
 	last = end == map->size ? map->count - 1 : extent_at(map, end) - 1;
 	for (i = first; i <= last; i++)
 		map->extents[i].state = state;
-	merge_neighbours(map);
+	merge_around(map, first, last);
 	return 0;
 }
 
@@ -211,22 +231,27 @@ static int append_extent(struct mapfile *map, struct map_extent extent)
 	return 0;
 }
 
-/* Reads a mapfile; MAP gets its extents and size (the end of the last extent). Extents must
- * be in order without overlap, as ddrescue writes them; gaps are non-tried. */
-int mapfile_parse(const char *text, struct mapfile *map, char *why, size_t why_size)
+/* Reads a mapfile of LENGTH bytes at TEXT (no NUL needed; one inside ends it); MAP gets
+ * its extents and size (the end of the last extent). Extents must be in order without
+ * overlap, as ddrescue writes them; gaps are non-tried. Each line is copied into a bounded
+ * buffer before it is parsed, so nothing past LENGTH is ever read. */
+int mapfile_parse_buffer(const char *text, size_t length, struct mapfile *map, char *why,
+    size_t why_size)
 {
-	const char *line = text;
+	const char *line = text, *end = text + length, *newline;
 	struct map_extent extent;
 	int number = 0, have_status = 0;
+	char copy[256];
+	size_t size;
 
 	mapfile_init(map, 0);
-	while (*line) {
-		size_t length = strcspn(line, "\n");
-		char copy[256];
-
+	if (memchr(text, '\0', length))
+		end = memchr(text, '\0', length);
+	for (; line < end; line = newline ? newline + 1 : end) {
+		newline = memchr(line, '\n', (size_t)(end - line));
+		size = (size_t)((newline ? newline : end) - line);
 		number++;
-		snprintf(copy, sizeof copy, "%.*s", (int)(length < 255 ? length : 255), line);
-		line += length + (line[length] == '\n');
+		snprintf(copy, sizeof copy, "%.*s", (int)(size < 255 ? size : 255), line);
 		if (copy[strspn(copy, " \t\r")] == '#' || copy[strspn(copy, " \t\r")] == '\0')
 			continue;
 		if (!have_status) {
@@ -239,6 +264,8 @@ int mapfile_parse(const char *text, struct mapfile *map, char *why, size_t why_s
 			return fail(why, why_size, number, "expected pos size status");
 		if (extent.position < map->size || extent.size == 0)
 			return fail(why, why_size, number, "block overlaps the one before or is empty");
+		if (extent.size > UINT64_MAX - extent.position)
+			return fail(why, why_size, number, "block ends past 2^64 bytes");
 		if (extent.position > map->size && append_extent(map, (struct map_extent){
 		    map->size, extent.position - map->size, MAP_NON_TRIED }) != 0)
 			return fail(why, why_size, number, "out of memory");
@@ -251,28 +278,53 @@ int mapfile_parse(const char *text, struct mapfile *map, char *why, size_t why_s
 	return 0;
 }
 
-/* The text of MAP, malloc'ed; NULL when out of memory. */
+int mapfile_parse(const char *text, struct mapfile *map, char *why, size_t why_size)
+{
+	return mapfile_parse_buffer(text, strlen(text), map, why, why_size);
+}
+
+/* Digits of VALUE in hexadecimal, at least 8 (as "0x%08X" prints it). */
+static size_t hex_width(uint64_t value)
+{
+	size_t digits = 1;
+
+	while (value >>= 4)
+		digits++;
+	return digits < 8 ? 8 : digits;
+}
+
+/* The text of MAP, malloc'ed, with COMMENT (a whole line, without its newline; NULL: none)
+ * after the first; NULL when out of memory. It is measured first and allocated once, at
+ * its exact size: a map of a million bad areas is some 50 MB of text, and a growing buffer
+ * would need half as much again while it moves. */
+char *mapfile_format_with(const struct mapfile *map, const char *creator, const char *comment,
+    size_t *length)
+{
+	static const char columns[] = "# current_pos  current_status  current_pass\n";
+	static const char heading[] = "#      pos        size  status\n";
+	size_t size, i, at;
+	char *text;
+
+	size = strlen("# Mapfile. Created by \n") + strlen(creator)
+	    + (comment ? strlen(comment) + 1 : 0) + strlen(columns) + 2 + hex_width(
+	    map->current_position) + 64 + strlen(heading);
+	for (i = 0; i < map->count; i++)
+		size += 2 + hex_width(map->extents[i].position) + 4 + hex_width(map->extents[i].size)
+		    + 4;
+	if (!(text = malloc(size + 1)))
+		return NULL;
+	at = (size_t)sprintf(text, "# Mapfile. Created by %s\n%s%s%s0x%08" PRIX64 "     %c     "
+	    "          %d\n%s", creator, comment ? comment : "", comment ? "\n" : "", columns,
+	    map->current_position, map->current_status, map->current_pass, heading);
+	for (i = 0; i < map->count; i++)
+		at += (size_t)sprintf(text + at, "0x%08" PRIX64 "  0x%08" PRIX64 "  %c\n",
+		    map->extents[i].position, map->extents[i].size, map->extents[i].state);
+	if (length)
+		*length = at;
+	return text;
+}
+
 char *mapfile_format(const struct mapfile *map, const char *creator, size_t *length)
 {
-	char *text = NULL;
-	size_t size = 0, i;
-	FILE *out = open_memstream(&text, &size);
-
-	if (out == NULL)
-		return NULL;
-	fprintf(out, "# Mapfile. Created by %s\n", creator);
-	fprintf(out, "# current_pos  current_status  current_pass\n");
-	fprintf(out, "0x%08" PRIX64 "     %c               %d\n", map->current_position,
-	    map->current_status, map->current_pass);
-	fprintf(out, "#      pos        size  status\n");
-	for (i = 0; i < map->count; i++)
-		fprintf(out, "0x%08" PRIX64 "  0x%08" PRIX64 "  %c\n", map->extents[i].position,
-		    map->extents[i].size, map->extents[i].state);
-	if (fclose(out) != 0) {
-		free(text);
-		return NULL;
-	}
-	if (length)
-		*length = size;
-	return text;
+	return mapfile_format_with(map, creator, NULL, length);
 }

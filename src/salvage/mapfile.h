@@ -55,7 +55,15 @@ void mapfile_free(struct mapfile *map);
 int mapfile_set(struct mapfile *map, uint64_t position, uint64_t size, char state);
 const struct map_extent *mapfile_find(const struct mapfile *map, uint64_t from, char state);
 void mapfile_totals(const struct mapfile *map, struct map_totals *totals);
+/* Reads LENGTH bytes of mapfile text (no NUL needed): 0, or -1 with WHY naming the line. */
+int mapfile_parse_buffer(const char *text, size_t length, struct mapfile *map, char *why,
+    size_t why_size);
+/* The same for a NUL-terminated TEXT (kept for callers that hold a string). */
 int mapfile_parse(const char *text, struct mapfile *map, char *why, size_t why_size);
+/* The map's text, malloc'd, at its exact size; COMMENT, a line of its own after the
+ * first (the source's identity), or NULL. NULL when out of memory. */
+char *mapfile_format_with(const struct mapfile *map, const char *creator, const char *comment,
+    size_t *length);
 char *mapfile_format(const struct mapfile *map, const char *creator, size_t *length);
 
 #endif

@@ -87,6 +87,71 @@ static void test_bad_maps_are_refused_with_the_line(void **state)
 	assert_true(map.extents[1].position == 512 && map.extents[1].state == '?');
 	assert_int_equal(map.current_pass, 1);
 	mapfile_free(&map);
+	assert_int_equal(mapfile_parse("0 ?\n0 0x100 +\n0x100 0xFFFFFFFFFFFFFFFF -\n", &map, why,
+	    sizeof why), -1);
+	assert_string_equal(why, "line 3: block ends past 2^64 bytes");
+	mapfile_free(&map);
+}
+
+/* A buffer and its length: the bytes after LENGTH are never looked at, and no NUL is
+ * needed (the copy below has none: reading past it would go off the allocation). */
+/* Random marks against a model of one state per sector: the extents cover the source
+ * without gaps, neighbours always differ, and each sector has the state last set. */
+static void test_random_marks_match_a_sector_model(void **state)
+{
+	enum { SECTORS = 512 };
+	static const char states[] = "?*/-+";
+	char model[SECTORS];
+	struct mapfile map;
+	uint64_t start, length, at;
+	size_t i, e;
+	int round;
+
+	(void)state;
+	srand(18);
+	memset(model, '?', sizeof model);
+	assert_int_equal(mapfile_init(&map, SECTORS * 512), 0);
+	for (round = 0; round < 20000; round++) {
+		start = (uint64_t)(rand() % SECTORS);
+		length = 1 + (uint64_t)(rand() % 24);
+		char mark = states[rand() % 5];
+
+		assert_int_equal(mapfile_set(&map, start * 512, length * 512, mark), 0);
+		for (i = start; i < start + length && i < SECTORS; i++)
+			model[i] = mark;
+		for (e = 0, at = 0; e < map.count; at += map.extents[e++].size) {
+			assert_int_equal(map.extents[e].position, at);
+			assert_true(e == 0 || map.extents[e].state != map.extents[e - 1].state);
+			for (i = at / 512; i < (at + map.extents[e].size) / 512; i++)
+				assert_int_equal(model[i], map.extents[e].state);
+		}
+		assert_int_equal(at, SECTORS * 512);
+	}
+	mapfile_free(&map);
+}
+
+static void test_parse_reads_only_the_given_length(void **state)
+{
+	static const char text[] = "0x0 + 1\n0 0x200 +\n0x200 0x200 -\n0x400 0x200 ?";
+	size_t cut = strlen("0x0 + 1\n0 0x200 +\n0x200 0x200 -\n");
+	char *exact = malloc(sizeof text - 1), why[128];
+	struct mapfile map;
+
+	(void)state;
+	memcpy(exact, text, sizeof text - 1);
+	assert_int_equal(mapfile_parse_buffer(exact, sizeof text - 1, &map, why, sizeof why), 0);
+	assert_int_equal(map.size, 0x600);
+	assert_int_equal(map.count, 3);
+	mapfile_free(&map);
+	/* Cut after the second extent: the third is not there. */
+	assert_int_equal(mapfile_parse_buffer(exact, cut, &map, why, sizeof why), 0);
+	assert_int_equal(map.size, 0x400);
+	mapfile_free(&map);
+	/* Cut inside a number: the line ends at the cut and is read as it stands. */
+	assert_int_equal(mapfile_parse_buffer(exact, cut + 3, &map, why, sizeof why), -1);
+	assert_string_equal(why, "line 4: expected pos size status");
+	mapfile_free(&map);
+	free(exact);
 }
 
 static char *run_output(const char *command)
@@ -153,6 +218,8 @@ int main(void)
 		cmocka_unit_test(test_marking_splits_and_merges),
 		cmocka_unit_test(test_format_then_parse_gives_the_same_map),
 		cmocka_unit_test(test_bad_maps_are_refused_with_the_line),
+		cmocka_unit_test(test_parse_reads_only_the_given_length),
+		cmocka_unit_test(test_random_marks_match_a_sector_model),
 		cmocka_unit_test(test_round_trip_with_gnu_ddrescue),
 	};
 

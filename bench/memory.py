@@ -1,0 +1,124 @@
+"""Peak memory as the work grows (issue 18), host-side runs, printed side by side:
+
+  dump    `rescue dump --compress none` of a tree of N small files to file:// against GNU
+          tar -cf of the same tree (BENCH_MEMORY_FILES, default 10000,100000; add
+          1000000 for the long run: about 4 GB of tree on the host's disk), and the
+          same dump again, resumed, with everything already on the target
+  image   `rescue image` resuming from a map of N bad areas (a loop device over a sparse
+          file, every other 4 KiB bad, nothing left to read) against GNU ddrescue -n on
+          the same map (BENCH_MEMORY_AREAS, default 1000,100000; add 1000000), and
+          `rescue verify` on it
+
+Peak RSS from /usr/bin/time -v, wall time beside it; nothing is asserted. Uses the
+host-built rescue (build/rescue/host/rescue, from `make -C src check`). Needs root (losetup)."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESCUE = os.path.join(TOP, "build", "rescue", "host", "rescue")
+
+
+def measured(argv, **kwargs):
+    """(peak RSS in KiB, wall seconds, exit code) of ARGV."""
+    done = subprocess.run(["/usr/bin/time", "-v"] + argv, capture_output=True, text=True,
+                          **kwargs)
+    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
+    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", done.stderr)
+    seconds = 0.0
+    for part in wall.group(1).split(":"):
+        seconds = seconds * 60 + float(part)
+    return rss, seconds, done.returncode
+
+
+def tree_of(root, count):
+    for i in range(count):
+        directory = os.path.join(root, "d%05d" % (i // 1000))
+        if i % 1000 == 0:
+            os.makedirs(directory)
+        with open(os.path.join(directory, "file-%07d.txt" % i), "w") as f:
+            f.write("file %d\n" % i)
+
+
+def bench_dump(work, count):
+    tree, out = os.path.join(work, "tree"), os.path.join(work, "out")
+    tree_of(tree, count)
+    os.makedirs(out)
+    ours = measured([RESCUE, "dump", "--compress", "none", tree, "file://" + out])
+    again = measured([RESCUE, "dump", "--compress", "none", tree, "file://" + out])
+    tar = measured(["tar", "-cf", os.path.join(work, "tar.tar"), "-C", tree, "."])
+    print("dump %8d files: rescue dump %7d KiB (%6.1f s, exit %d), resumed %7d KiB, "
+          "GNU tar %6d KiB (%5.1f s); %+.1f B/file over the 10k run"
+          % (count, ours[0], ours[1], ours[2], again[0], tar[0], tar[1],
+             (ours[0] - bench_dump.first[0]) * 1024.0 / max(count - bench_dump.first[1], 1)
+             if bench_dump.first else 0.0))
+    if not bench_dump.first:
+        bench_dump.first = (ours[0], count)
+    sys.stdout.flush()
+
+
+bench_dump.first = None
+
+
+def map_of(path, areas):
+    """Every other 4 KiB bad: 2 x AREAS extents, with the rescue source line verify uses."""
+    with open(path, "w") as f:
+        f.write("# Mapfile. Created by bench\n0x00000000     +               1\n")
+        for i in range(areas):
+            f.write("0x%08X  0x00001000  +\n0x%08X  0x00001000  -\n"
+                    % (i * 8192, i * 8192 + 4096))
+
+
+def bench_image(work, areas):
+    size = areas * 8192
+    backing = os.path.join(work, "disk.raw")
+    with open(backing, "wb") as f:
+        f.truncate(size)
+    loop = subprocess.run(["losetup", "--find", "--show", "--read-only", backing],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    name = os.path.basename(loop)
+    try:
+        out = os.path.join(work, "img")
+        os.makedirs(out)
+        with open(os.path.join(out, name + ".img"), "wb") as f:
+            f.truncate(size)
+        map_of(os.path.join(out, name + ".map"), areas)
+        shutil.copy(os.path.join(out, name + ".map"), os.path.join(work, "theirs.map"))
+        ours = measured([RESCUE, "image", "--no-trim", "--no-scrape", loop, "file://" + out])
+        verify = measured([RESCUE, "verify", loop, "file://" + out])
+        theirs = measured(["ddrescue", "-n", "-N", "-f", loop, os.path.join(work, "t.img"),
+                           os.path.join(work, "theirs.map")])
+        print("image %7d bad areas: rescue image %7d KiB (%5.1f s, exit %d), rescue verify "
+              "%7d KiB (%5.1f s), GNU ddrescue %7d KiB (%5.1f s)"
+              % (areas, ours[0], ours[1], ours[2], verify[0], verify[1], theirs[0],
+                 theirs[1]))
+    finally:
+        subprocess.run(["losetup", "-d", loop])
+    sys.stdout.flush()
+
+
+def main():
+    if not os.path.exists(RESCUE):
+        raise SystemExit("bench: %s missing: run make -C src check first" % RESCUE)
+    files = [int(n) for n in os.environ.get("BENCH_MEMORY_FILES", "10000,100000").split(",")]
+    areas = [int(n) for n in os.environ.get("BENCH_MEMORY_AREAS", "1000,100000").split(",")]
+    for count in files:
+        work = tempfile.mkdtemp(prefix="bench-memory.", dir=os.environ.get("TMPDIR", "/var/tmp"))
+        try:
+            bench_dump(work, count)
+        finally:
+            shutil.rmtree(work)
+    for count in areas:
+        work = tempfile.mkdtemp(prefix="bench-memory.", dir=os.environ.get("TMPDIR", "/var/tmp"))
+        try:
+            bench_image(work, count)
+        finally:
+            shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()
