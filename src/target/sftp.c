@@ -13,7 +13,8 @@
 
 enum {
 	FXP_INIT = 1, FXP_VERSION = 2, FXP_OPEN = 3, FXP_CLOSE = 4, FXP_READ = 5, FXP_WRITE = 6,
-	FXP_FSTAT = 8, FXP_REMOVE = 13, FXP_STAT = 17, FXP_RENAME = 18, FXP_STATUS = 101,
+	FXP_FSTAT = 8, FXP_REMOVE = 13, FXP_MKDIR = 14, FXP_STAT = 17, FXP_RENAME = 18,
+	FXP_STATUS = 101,
 	FXP_HANDLE = 102, FXP_DATA = 103, FXP_ATTRS = 105, FXP_EXTENDED = 200,
 	FXP_EXTENDED_REPLY = 201,
 };
@@ -689,6 +690,17 @@ uint32_t sftp_send_stat(struct sftp *sftp, const char *path)
 uint32_t sftp_send_remove(struct sftp *sftp, const char *path)
 {
 	return path_request(sftp, FXP_REMOVE, path);
+}
+
+uint32_t sftp_send_mkdir(struct sftp *sftp, const char *path)
+{
+	struct packet packet;
+	uint32_t id = packet_begin(&packet, sftp, FXP_MKDIR);
+
+	packet_text(&packet, path);
+	packet_u32(&packet, ATTR_PERMISSIONS);
+	packet_u32(&packet, 0755);
+	return packet_end(&packet, id);
 }
 
 static uint32_t two_paths(struct sftp *sftp, const char *extension, const char *old_path,
