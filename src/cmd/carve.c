@@ -28,6 +28,8 @@
  * growing pause (1, 2, 4 ... 30 s), forever unless --give-up bounds it.
  *
  *   --types LIST         only these types (comma-separated, as --list names them)
+ *   --rules FILE|URL     more types, in foremost's and scalpel's configuration syntax
+ *                        (below); carve.rules on the RESCUECFG disk is read too
  *   --free               only the blocks an ext2/3/4 file system marks unused, carved as
  *                        one stream (a file split around used blocks comes back whole);
  *                        offsets stay those of SRC
@@ -37,6 +39,16 @@
  *   --give-up SECONDS    stop when the target stays unreachable this long (default: never)
  *   --list               print the types known and exit
  *   --json               progress as JSON lines, then {"event":"summary",...}
+ *
+ * A rule is a line: extension, case-sensitive (y/n), maximum size, header, optional
+ * footer, optional REVERSE (the last footer within the size) or NEXT (the file ends before
+ * the footer); \xHH escapes a byte, \s is a space and ? matches any byte. `#` starts a
+ * comment. Rules are looked for at every byte; a rule's file ends after its footer, or is
+ * the maximum size long ("unvalidated" in the manifest). A bad line is named with its
+ * number and nothing runs (exit 2).
+ *
+ *   doc  y  10000000  \xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1
+ *   htm  n  50000     <html  </html>
  *
  * Sizes are bytes, 0x hexadecimal, or with K, M, G, T. TARGET must be a directory that
  * exists (ssh://, nfs://, smb://, file://); one on a guarded disk or on SRC's disk is
@@ -65,7 +77,10 @@
 #include "disk/cow.h"
 #include "disk/inventory.h"
 #include "fs/extfs.h"
+#include "base/paths.h"
+#include "base/spawn.h"
 #include "salvage/carve.h"
+#include "salvage/carve_rules.h"
 #include "salvage/carve_store.h"
 #include "salvage/progress.h"
 #include "salvage/source.h"
@@ -85,10 +100,10 @@ const struct command command_carve = {
 	.run = carve_main,
 };
 
-enum { FORMATS_MAX = 256, TYPES_SHOWN = 6 };
+enum { FORMATS_MAX = 256, TYPES_SHOWN = 6, RULES_SIZE_MAX = 1 << 20 };
 
 struct carve_command_options {
-	const char *types, *position_text, *size_text, *name;
+	const char *types, *position_text, *size_text, *name, *rules;
 	const char *source_operand, *target_url;
 	int free_space, list, json;
 	long give_up;
@@ -98,6 +113,7 @@ struct carve_command {
 	struct carve_command_options options;
 	const struct carve_format *formats[FORMATS_MAX];
 	size_t format_count;
+	struct carve_rules config_rules, given_rules;	/* carve.rules, --rules */
 	struct source source;
 	struct target target;
 	struct store *store;
@@ -126,6 +142,7 @@ static int parse_option(int option, struct carve_command_options *options)
 {
 	switch (option) {
 	case 't': options->types = optarg; break;
+	case 'r': options->rules = optarg; break;
 	case 'F': options->free_space = 1; break;
 	case 'i': options->position_text = optarg; break;
 	case 's': options->size_text = optarg; break;
@@ -141,6 +158,7 @@ static int parse_options(int argc, char **argv, struct carve_command_options *op
 {
 	static const struct option long_options[] = {
 		{ "types", required_argument, NULL, 't' },
+		{ "rules", required_argument, NULL, 'r' },
 		{ "free", no_argument, NULL, 'F' },
 		{ "input-position", required_argument, NULL, 'i' },
 		{ "size", required_argument, NULL, 's' },
@@ -150,7 +168,7 @@ static int parse_options(int argc, char **argv, struct carve_command_options *op
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct opt_parser opts = opt_parser(&command_carve, argc, argv, "t:Fi:s:m:g:lj",
+	struct opt_parser opts = opt_parser(&command_carve, argc, argv, "t:r:Fi:s:m:g:lj",
 	    long_options);
 	int option, code;
 
@@ -198,6 +216,72 @@ static int wanted(const char *types, const struct carve_format *format)
 		return 1;
 	snprintf(needle, sizeof needle, ",%s,", format->ext);
 	return strstr(list, needle) != NULL;
+}
+
+static int fetch_rules(const char *url, char **text, size_t *size)
+{
+	char *argv[] = { "wget", "-q", "-T", "30", "-O", "-", (char *)url, NULL };
+	struct spawn_request request = { .argv = argv, .timeout_seconds = 60 };
+	struct spawn_result result;
+
+	if (spawn_run(&request, &result) != 0)
+		return err_fatal(EXIT_SYSTEM, "unable to run wget for the rules %s", url);
+	if (spawn_exit_code(&result) != 0 || result.timed_out) {
+		spawn_result_free(&result);
+		return err_fatalx(EXIT_SYSTEM, "unable to fetch the rules %s: wget failed%s", url,
+		    result.timed_out ? " (timed out)" : "");
+	}
+	*text = result.output;
+	*size = strlen(result.output);
+	return 0;
+}
+
+/* 1 when PATH does not exist and MAY_BE_MISSING. */
+static int read_rules(const char *path, int may_be_missing, char **text, size_t *size)
+{
+	FILE *file = fopen(path, "re");
+	size_t got;
+
+	if (!file && may_be_missing && errno == ENOENT)
+		return 1;
+	if (!file)
+		return err_fatal(EXIT_USAGE, "unable to read the rules %s", path);
+	*text = malloc(RULES_SIZE_MAX + 1);
+	got = *text ? fread(*text, 1, RULES_SIZE_MAX + 1, file) : 0;
+	fclose(file);
+	if (!*text)
+		return err_fatal(EXIT_SYSTEM, "unable to read the rules %s", path);
+	if (got > RULES_SIZE_MAX)
+		return err_fatalx(EXIT_USAGE, "unable to use the rules %s: larger than 1 MiB", path);
+	*size = got;
+	return 0;
+}
+
+/* Rules from SOURCE (a file, or an http(s) URL) appended to the formats; a bad line
+ * stops everything before anything is read (exit 2). */
+static int load_rules(struct carve_command *run, const char *source, int may_be_missing,
+    struct carve_rules *rules)
+{
+	char *text = NULL, why[512];
+	size_t size = 0, i;
+	int code;
+
+	if (!strncmp(source, "http://", 7) || !strncmp(source, "https://", 8))
+		code = fetch_rules(source, &text, &size);
+	else
+		code = read_rules(source, may_be_missing, &text, &size);
+	if (code != 0) {
+		free(text);
+		return code == 1 ? 0 : code;
+	}
+	code = carve_rules_parse(text, size, source, rules, why, sizeof why);
+	free(text);
+	if (code != 0)
+		return err_fatalx(EXIT_USAGE, "unable to use the rules %s: %s; nothing was carved",
+		    source, why);
+	for (i = 0; i < rules->count && run->format_count < FORMATS_MAX; i++)
+		run->formats[run->format_count++] = &rules->rules[i].format;
+	return 0;
 }
 
 /* --types keeps the named ones, in the order of the table; an unknown one is named. */
@@ -574,6 +658,10 @@ static int prepare(struct carve_command *run)
 
 	builtin = carve_builtin_formats(&count);
 	add_formats(run, builtin, count);
+	if ((code = load_rules(run, RESCUE_CONFIG_MOUNT "/carve.rules", 1,
+	    &run->config_rules)) != 0 || (run->options.rules && (code = load_rules(run,
+	    run->options.rules, 0, &run->given_rules)) != 0))
+		return code;
 	if ((code = choose_types(run)) != 0)
 		return code;
 	if (run->options.list)
@@ -608,6 +696,8 @@ out:
 	store_close(run->store);
 	source_close(&run->source);
 	free(run->extents);
+	carve_rules_free(&run->config_rules);
+	carve_rules_free(&run->given_rules);
 	free(run);
 	return code;
 }

@@ -36,12 +36,19 @@ int carve_ran_out(struct carve_result *result, size_t size, int at_end, const ch
 	return carve_found(result, size, CARVE_TRUNCATED, delimited);
 }
 
+int carve_matches(const struct carve_format *format, const unsigned char *data, size_t size)
+{
+	if (format->match)
+		return format->match(format, data, size);
+	return size >= format->magic_offset + format->magic_size
+	    && memcmp(data + format->magic_offset, format->magic, format->magic_size) == 0;
+}
+
 int carve_validate(const struct carve_format *format, const unsigned char *data, size_t size,
     int at_end, struct carve_result *result)
 {
 	memset(result, 0, sizeof *result);
-	if (size < format->magic_offset + format->magic_size || (format->magic_size
-	    && memcmp(data + format->magic_offset, format->magic, format->magic_size) != 0))
+	if (!carve_matches(format, data, size))
 		return carve_not(result, "no signature");
 	return format->validate(format, data, size, at_end, result);
 }
@@ -308,13 +315,6 @@ static int validate_at(struct carve_scan *scan, const struct carve_format *forma
 	return carve_validate(format, big, more, 1, result);
 }
 
-static int magic_matches(const struct carve_format *format, const unsigned char *data,
-    size_t size)
-{
-	return size >= format->magic_offset + format->magic_size
-	    && memcmp(data + format->magic_offset, format->magic, format->magic_size) == 0;
-}
-
 /* The first format (of the sector-level ones when SECTOR_START, else only of the
  * byte-level ones) that takes DATA as a file: its index, or -1. */
 static int try_formats(struct carve_scan *scan, const unsigned char *data, size_t size,
@@ -325,9 +325,7 @@ static int try_formats(struct carve_scan *scan, const unsigned char *data, size_
 	for (i = 0; i < scan->options.format_count; i++) {
 		const struct carve_format *format = scan->options.formats[i];
 
-		if ((!format->byte_level && !sector_start) || !magic_matches(format, data, size))
-			continue;
-		if (!format->magic_size && !sector_start)
+		if ((!format->byte_level && !sector_start) || !carve_matches(format, data, size))
 			continue;
 		if (validate_at(scan, format, data, size, position, big, result) == CARVE_FOUND
 		    && result->length > 0)

@@ -62,6 +62,8 @@ struct carve_format {
 	int byte_level;			/* tried at every byte, not only at sector starts */
 	uint64_t max_size;		/* a longer file is cut here (truncated) */
 	carve_validator validate;
+	/* When set, says whether DATA[0, SIZE) starts a candidate, instead of MAGIC. */
+	int (*match)(const struct carve_format *format, const unsigned char *data, size_t size);
 	const void *context;		/* the rule, for rule formats */
 	int builtin;
 };
@@ -146,6 +148,8 @@ int carve_run(struct carve_scan *scan, struct carve_output *output);
 /* The source position of stream position POSITION. */
 uint64_t carve_source_position(const struct carve_scan *scan, uint64_t position);
 
+/* Whether DATA[0, SIZE) starts with FORMAT's signature. */
+int carve_matches(const struct carve_format *format, const unsigned char *data, size_t size);
 /* A candidate's validation, as the scan does it: for the tests and the fuzzers. */
 int carve_validate(const struct carve_format *format, const unsigned char *data, size_t size,
     int at_end, struct carve_result *result);

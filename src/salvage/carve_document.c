@@ -260,17 +260,17 @@ static const unsigned char ELF_MAGIC[] = { 0x7f, 'E', 'L', 'F' };
 
 const struct carve_format carve_format_pdf = {
 	"pdf", "pdf", "PDF document", (const unsigned char *)"%PDF-", 5, 0, 0, 1ull << 30,
-	pdf_validate, NULL, 1,
+	pdf_validate, NULL, NULL, 1,
 };
 const struct carve_format carve_format_sqlite = {
 	"sqlite", "sqlite", "SQLite 3 database", (const unsigned char *)"SQLite format 3", 16,
-	0, 0, 1ull << 40, sqlite_validate, NULL, 1,
+	0, 0, 1ull << 40, sqlite_validate, NULL, NULL, 1,
 };
 const struct carve_format carve_format_elf = {
 	"elf", "elf", "ELF executable or library", ELF_MAGIC, 4, 0, 0, 1ull << 32,
-	elf_validate, NULL, 1,
+	elf_validate, NULL, NULL, 1,
 };
 const struct carve_format carve_format_tar = {
 	"tar", "tar", "tar archive (ustar, GNU, pax)", (const unsigned char *)"ustar", 5, 257, 0,
-	1ull << 40, tar_validate, NULL, 1,
+	1ull << 40, tar_validate, NULL, NULL, 1,
 };

@@ -47,7 +47,7 @@ static int jpeg_validate(const struct carve_format *format, const unsigned char 
 		return at_end ? carve_not(result, "shorter than a JPEG header") : CARVE_MORE;
 	if (data[3] < 0xc0 || data[3] == 0xd8 || data[3] == 0xd9 || data[3] == 0xff)
 		return carve_not(result, "no JPEG segment after SOI");
-	while (at + 4 <= size) {
+	while (at + 2 <= size) {
 		unsigned char marker = data[at + 1];
 
 		if (data[at] != 0xff)
@@ -67,6 +67,8 @@ static int jpeg_validate(const struct carve_format *format, const unsigned char 
 			at += 2;
 			continue;
 		}
+		if (at + 4 > size)
+			break;
 		if (carve_be16(data + at + 2) < 2)
 			return carve_not(result, "segment length below 2");
 		at += 2 + carve_be16(data + at + 2);
@@ -216,16 +218,16 @@ static const unsigned char JPEG_MAGIC[] = { 0xff, 0xd8, 0xff };
 static const unsigned char PNG_MAGIC[] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
 
 const struct carve_format carve_format_jpeg = {
-	"jpg", "jpg", "JPEG picture", JPEG_MAGIC, 3, 0, 0, 256u << 20, jpeg_validate, NULL, 1,
+	"jpg", "jpg", "JPEG picture", JPEG_MAGIC, 3, 0, 0, 256u << 20, jpeg_validate, NULL, NULL, 1,
 };
 const struct carve_format carve_format_png = {
-	"png", "png", "PNG picture", PNG_MAGIC, 8, 0, 0, 256u << 20, png_validate, NULL, 1,
+	"png", "png", "PNG picture", PNG_MAGIC, 8, 0, 0, 256u << 20, png_validate, NULL, NULL, 1,
 };
 const struct carve_format carve_format_gif = {
 	"gif", "gif", "GIF picture", (const unsigned char *)"GIF8", 4, 0, 0, 64u << 20,
-	gif_validate, NULL, 1,
+	gif_validate, NULL, NULL, 1,
 };
 const struct carve_format carve_format_bmp = {
 	"bmp", "bmp", "BMP picture", (const unsigned char *)"BM", 2, 0, 0, 256u << 20,
-	bmp_validate, NULL, 1,
+	bmp_validate, NULL, NULL, 1,
 };

@@ -320,7 +320,11 @@ int carve_store_save(struct carve_store *out, uint64_t position, int complete)
 	if (replace(out, out->json_name, text, size) != 0)
 		return -1;
 	text = carve_state_text(out, position, complete, &size);
-	return replace(out, out->state_name, text, size);
+	if (replace(out, out->state_name, text, size) != 0)
+		return -1;
+	out->position = position;
+	out->complete = complete;
+	return 0;
 }
 
 static const struct carve_file *recorded(const struct carve_store *out, uint64_t position)

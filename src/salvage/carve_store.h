@@ -29,8 +29,8 @@ struct carve_store {
 	char dir[300], state_name[300], json_name[300], sums_name[300];
 	char identity[512];		/* the source's identity line (source.h) */
 	uint64_t stream_size;		/* a state of another stream is refused */
-	uint64_t position;		/* where the scan goes on (0, or a saved state's) */
-	int complete;			/* the saved state is of a finished scan */
+	uint64_t position;		/* the state saved last: where the scan goes on */
+	int complete;			/* it is of a finished scan */
 	struct carve_file *files;	/* recorded, by stream position */
 	size_t count, capacity;
 	size_t written, rehashed;	/* this run: files written, found whole already */

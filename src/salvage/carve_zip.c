@@ -1,6 +1,8 @@
 /* carve_zip.c: ZIP archives and the formats built on them (ODF, OOXML, EPUB, JAR, APK),
  * named by what they hold; and gzip and zstd streams, decoded to their end (see carve.h).
  * Nothing here reads past SIZE. */
+/* memmem is a GNU (and BSD) extension in glibc and musl alike. */
+#define _GNU_SOURCE
 #include <string.h>
 
 #include <zlib.h>
@@ -104,6 +106,29 @@ static void name_by_content(const struct zip_walk *walk, struct carve_result *re
 
 /* ------------------------------------------------------------------ the walk */
 
+/* A stored member written without its sizes in the header: its data ends where a data
+ * descriptor (with its signature) gives the distance from START as compressed size. */
+static int64_t stored_member_end(const unsigned char *data, size_t size, uint64_t start,
+    struct zip_walk *walk, size_t at, uint16_t name_length)
+{
+	static const unsigned char signature[] = { 'P', 'K', 7, 8 };
+	const unsigned char *found;
+	size_t from = (size_t)start;
+
+	while (from + 16 <= size && (found = memmem(data + from, size - from, signature, 4))) {
+		size_t here = (size_t)(found - data);
+
+		if (here + 16 <= size && carve_le32(found + 8) == here - start
+		    && carve_le32(found + 12) == here - start) {
+			if (walk->locals == 0 && named(data + at + 30, name_length, "mimetype"))
+				note_mimetype(walk, data + start, here - (size_t)start);
+			return (int64_t)(here + 16);
+		}
+		from = here + 1;
+	}
+	return 0;
+}
+
 /* A local header at AT and its data: where the next record starts, 0 when the data ran
  * out, -1 when the member is broken. */
 static int64_t zip_member(const unsigned char *data, size_t size, size_t at,
@@ -131,7 +156,10 @@ static int64_t zip_member(const unsigned char *data, size_t size, size_t at,
 			note_mimetype(walk, data + start, (size_t)compressed);
 		return start + compressed > size ? 0 : (int64_t)(start + compressed);
 	}
-	/* Sizes follow the data (streamed): only deflate's own end can tell where it is. */
+	/* Sizes follow the data (streamed): deflate's own end tells where it is; stored data
+	 * ends at the descriptor that counts it. */
+	if (method == 0)
+		return stored_member_end(data, size, start, walk, at, name_length);
 	if (method != 8)
 		return -1;
 	length = inflate_length(data + start, size - start, -15);
@@ -268,11 +296,11 @@ static const unsigned char ZSTD_MAGIC[] = { 0x28, 0xb5, 0x2f, 0xfd };
 
 const struct carve_format carve_format_zip = {
 	"zip", "zip", "ZIP archive (and ODF, OOXML, EPUB, JAR, APK by content)", ZIP_MAGIC, 4, 0,
-	0, 4ull << 30, zip_validate, NULL, 1,
+	0, 4ull << 30, zip_validate, NULL, NULL, 1,
 };
 const struct carve_format carve_format_gzip = {
-	"gz", "gz", "gzip stream", GZIP_MAGIC, 3, 0, 0, 4ull << 30, gzip_validate, NULL, 1,
+	"gz", "gz", "gzip stream", GZIP_MAGIC, 3, 0, 0, 4ull << 30, gzip_validate, NULL, NULL, 1,
 };
 const struct carve_format carve_format_zstd = {
-	"zst", "zst", "zstd frame", ZSTD_MAGIC, 4, 0, 0, 4ull << 30, zstd_validate, NULL, 1,
+	"zst", "zst", "zstd frame", ZSTD_MAGIC, 4, 0, 0, 4ull << 30, zstd_validate, NULL, NULL, 1,
 };

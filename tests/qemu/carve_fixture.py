@@ -108,9 +108,15 @@ def make_files(directory):
     return files
 
 
-def noise_disk(path, size_mb, files, seed=3, gap_sectors=(8, 200)):
-    """Writes FILES into noise at sector-aligned offsets: [{name, type, offset, length,
-    sha256}] in the order placed."""
+# A type no built-in validator knows, for a rule: found at any byte, as rules are.
+RULE = "note  n  8000  RESCUE-NOTE\\x3a  END-OF-NOTE\n"
+NOTE = b"RESCUE-NOTE: the backup key is in the blue binder\n" * 20 + b"END-OF-NOTE"
+
+
+def noise_disk(path, size_mb, files, seed=3, gap_sectors=(8, 200), shift=None):
+    """Writes FILES into noise at sector-aligned offsets (plus SHIFT[name] bytes):
+    [{name, type, offset, length, sha256}] in the order placed."""
+    shift = shift or {}
     rng = random.Random(seed)
     size = size_mb << 20
     with open(path, "wb") as f:
@@ -118,7 +124,7 @@ def noise_disk(path, size_mb, files, seed=3, gap_sectors=(8, 200)):
     placement, offset = [], 1 << 20
     with open(path, "r+b") as f:
         for name, (kind, data) in sorted(files.items()):
-            offset += rng.randint(*gap_sectors) * 512
+            offset += rng.randint(*gap_sectors) * 512 + shift.get(name, 0)
             if offset + len(data) > size:
                 raise ValueError("%s does not fit in %d MiB" % (name, size_mb))
             f.seek(offset)
@@ -126,7 +132,7 @@ def noise_disk(path, size_mb, files, seed=3, gap_sectors=(8, 200)):
             placement.append({"name": name, "type": kind, "offset": offset,
                               "length": len(data),
                               "sha256": hashlib.sha256(data).hexdigest()})
-            offset += (len(data) + 511) // 512 * 512
+            offset += (len(data) + 511) // 512 * 512 - shift.get(name, 0)
     return placement
 
 
