@@ -12,6 +12,8 @@
 
 enum { COPY_CHUNK = 1 << 20, CHECKPOINT_SECONDS = 10 };
 
+static void note_starts(struct carve_scan *scan);
+
 /* ------------------------------------------------------------------ validator helpers */
 
 int carve_not(struct carve_result *result, const char *reason)
@@ -91,6 +93,7 @@ int carve_scan_init(struct carve_scan *scan, const struct carve_options *options
 	for (i = 0; i < extent_count; i++)
 		scan->stream_size += extents[i].length;
 	scan->found_by_format = calloc(options->format_count + 1, sizeof *scan->found_by_format);
+	note_starts(scan);
 	return scan->found_by_format ? 0 : -1;
 }
 
@@ -334,23 +337,48 @@ static int try_formats(struct carve_scan *scan, const unsigned char *data, size_
 	return -1;
 }
 
-static int any_byte_level(const struct carve_scan *scan)
-{
-	size_t i;
-
-	for (i = 0; i < scan->options.format_count; i++)
-		if (scan->options.formats[i]->byte_level)
-			return 1;
-	return 0;
-}
-
-/* ------------------------------------------------------------------ the loop */
-
 struct window {
 	unsigned char *data, *big, *spare;
 	uint64_t position;		/* stream position of data[0] */
 	size_t size;			/* bytes in it */
 };
+
+/* Which bytes can start a byte-level candidate: between sector starts, the scan skips
+ * the others without trying any format. */
+static void note_starts(struct carve_scan *scan)
+{
+	size_t i, k;
+
+	for (i = 0; i < scan->options.format_count; i++) {
+		const struct carve_format *format = scan->options.formats[i];
+
+		if (!format->byte_level)
+			continue;
+		scan->byte_level = 1;
+		for (k = 0; k < format->start_count; k++)
+			scan->may_start[format->starts[k]] = 1;
+		if (!format->start_count && format->magic_size && !format->magic_offset)
+			scan->may_start[format->magic[0]] = 1;
+		if (!format->start_count && (!format->magic_size || format->magic_offset))
+			memset(scan->may_start, 1, sizeof scan->may_start);
+	}
+}
+
+/* The next position after one where nothing was found. */
+static uint64_t next_position(const struct carve_scan *scan, const struct window *window,
+    uint64_t position, uint64_t end)
+{
+	unsigned sector = scan->options.sector_size;
+
+	if (!scan->byte_level)
+		return position + sector - position % sector;
+	for (position++; position < end && position % sector; position++)
+		if (scan->may_start[window->data[position - window->position]])
+			break;
+	return position;
+}
+
+/* ------------------------------------------------------------------ the loop */
 
 static void fill_window(struct carve_scan *scan, struct window *window, uint64_t position)
 {
@@ -385,18 +413,16 @@ static int64_t scan_window(struct carve_scan *scan, struct carve_output *output,
     struct window *window, uint64_t position, uint64_t end)
 {
 	unsigned sector = scan->options.sector_size;
-	int bytes = any_byte_level(scan);
 	struct carve_result result;
 	struct carve_file file;
 
 	while (position < end) {
 		size_t offset = (size_t)(position - window->position);
-		int sector_start = position % sector == 0, found;
+		int found = try_formats(scan, window->data + offset, window->size - offset, position,
+		    position % sector == 0, window->big, &result);
 
-		found = sector_start || bytes ? try_formats(scan, window->data + offset,
-		    window->size - offset, position, sector_start, window->big, &result) : -1;
 		if (found < 0) {
-			position = bytes ? position + 1 : position + sector - position % sector;
+			position = next_position(scan, window, position, end);
 			continue;
 		}
 		record(scan, &file, scan->options.formats[found], &result, position);

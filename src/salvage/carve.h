@@ -66,6 +66,10 @@ struct carve_format {
 	int (*match)(const struct carve_format *format, const unsigned char *data, size_t size);
 	const void *context;		/* the rule, for rule formats */
 	int builtin;
+	/* A byte-level format without a MAGIC at offset 0: the bytes its candidates may
+	 * start with (a rule's first byte in both cases); none: any byte. */
+	unsigned char starts[2];
+	size_t start_count;
 };
 
 /* Every built-in format, in the order they are tried; *COUNT gets how many. */
@@ -128,6 +132,8 @@ struct carve_scan {
 	struct carve_bad *bad;		/* unreadable source ranges, in order of finding */
 	size_t bad_count, bad_capacity;
 	size_t *found_by_format;	/* files found, per entry of options.formats */
+	unsigned char may_start[256];	/* a byte-level candidate may start with this byte */
+	int byte_level;			/* some format is tried at every byte */
 	size_t files, truncated;
 	uint64_t bytes_read;
 	const volatile sig_atomic_t *stop;

@@ -259,18 +259,25 @@ static int tar_validate(const struct carve_format *format, const unsigned char *
 static const unsigned char ELF_MAGIC[] = { 0x7f, 'E', 'L', 'F' };
 
 const struct carve_format carve_format_pdf = {
-	"pdf", "pdf", "PDF document", (const unsigned char *)"%PDF-", 5, 0, 0, 1ull << 30,
-	pdf_validate, NULL, NULL, 1,
+	.type = "pdf", .ext = "pdf", .description = "PDF document",
+	.magic = (const unsigned char *)"%PDF-", .magic_size = 5, .magic_offset = 0,
+	.max_size = 1ull << 30, .validate = pdf_validate, .builtin = 1,
 };
+
 const struct carve_format carve_format_sqlite = {
-	"sqlite", "sqlite", "SQLite 3 database", (const unsigned char *)"SQLite format 3", 16,
-	0, 0, 1ull << 40, sqlite_validate, NULL, NULL, 1,
+	.type = "sqlite", .ext = "sqlite", .description = "SQLite 3 database",
+	.magic = (const unsigned char *)"SQLite format 3", .magic_size = 16, .magic_offset = 0,
+	.max_size = 1ull << 40, .validate = sqlite_validate, .builtin = 1,
 };
+
 const struct carve_format carve_format_elf = {
-	"elf", "elf", "ELF executable or library", ELF_MAGIC, 4, 0, 0, 1ull << 32,
-	elf_validate, NULL, NULL, 1,
+	.type = "elf", .ext = "elf", .description = "ELF executable or library",
+	.magic = ELF_MAGIC, .magic_size = 4, .magic_offset = 0,
+	.max_size = 1ull << 32, .validate = elf_validate, .builtin = 1,
 };
+
 const struct carve_format carve_format_tar = {
-	"tar", "tar", "tar archive (ustar, GNU, pax)", (const unsigned char *)"ustar", 5, 257, 0,
-	1ull << 40, tar_validate, NULL, NULL, 1,
+	.type = "tar", .ext = "tar", .description = "tar archive (ustar, GNU, pax)",
+	.magic = (const unsigned char *)"ustar", .magic_size = 5, .magic_offset = 257,
+	.max_size = 1ull << 40, .validate = tar_validate, .builtin = 1,
 };

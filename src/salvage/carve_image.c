@@ -218,16 +218,25 @@ static const unsigned char JPEG_MAGIC[] = { 0xff, 0xd8, 0xff };
 static const unsigned char PNG_MAGIC[] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
 
 const struct carve_format carve_format_jpeg = {
-	"jpg", "jpg", "JPEG picture", JPEG_MAGIC, 3, 0, 0, 256u << 20, jpeg_validate, NULL, NULL, 1,
+	.type = "jpg", .ext = "jpg", .description = "JPEG picture",
+	.magic = JPEG_MAGIC, .magic_size = 3, .magic_offset = 0,
+	.max_size = 256u << 20, .validate = jpeg_validate, .builtin = 1,
 };
+
 const struct carve_format carve_format_png = {
-	"png", "png", "PNG picture", PNG_MAGIC, 8, 0, 0, 256u << 20, png_validate, NULL, NULL, 1,
+	.type = "png", .ext = "png", .description = "PNG picture",
+	.magic = PNG_MAGIC, .magic_size = 8, .magic_offset = 0,
+	.max_size = 256u << 20, .validate = png_validate, .builtin = 1,
 };
+
 const struct carve_format carve_format_gif = {
-	"gif", "gif", "GIF picture", (const unsigned char *)"GIF8", 4, 0, 0, 64u << 20,
-	gif_validate, NULL, NULL, 1,
+	.type = "gif", .ext = "gif", .description = "GIF picture",
+	.magic = (const unsigned char *)"GIF8", .magic_size = 4, .magic_offset = 0,
+	.max_size = 64u << 20, .validate = gif_validate, .builtin = 1,
 };
+
 const struct carve_format carve_format_bmp = {
-	"bmp", "bmp", "BMP picture", (const unsigned char *)"BM", 2, 0, 0, 256u << 20,
-	bmp_validate, NULL, NULL, 1,
+	.type = "bmp", .ext = "bmp", .description = "BMP picture",
+	.magic = (const unsigned char *)"BM", .magic_size = 2, .magic_offset = 0,
+	.max_size = 256u << 20, .validate = bmp_validate, .builtin = 1,
 };

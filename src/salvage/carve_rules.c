@@ -232,6 +232,11 @@ static void make_format(struct carve_rule *rule, const char *name)
 	rule->format.validate = rule_validate;
 	rule->format.match = rule_match;
 	rule->format.context = rule;
+	rule->format.starts[0] = rule->header.bytes[0];
+	rule->format.starts[1] = (unsigned char)(rule->case_sensitive ? rule->header.bytes[0]
+	    : isupper(rule->header.bytes[0]) ? tolower(rule->header.bytes[0])
+	    : toupper(rule->header.bytes[0]));
+	rule->format.start_count = 2;
 }
 
 /* LINE (NUL-terminated, changed in place): 1 with RULE filled, 0 for a blank or comment

@@ -295,12 +295,19 @@ static const unsigned char GZIP_MAGIC[] = { 0x1f, 0x8b, 8 };
 static const unsigned char ZSTD_MAGIC[] = { 0x28, 0xb5, 0x2f, 0xfd };
 
 const struct carve_format carve_format_zip = {
-	"zip", "zip", "ZIP archive (and ODF, OOXML, EPUB, JAR, APK by content)", ZIP_MAGIC, 4, 0,
-	0, 4ull << 30, zip_validate, NULL, NULL, 1,
+	.type = "zip", .ext = "zip", .description = "ZIP archive (and ODF, OOXML, EPUB, JAR, APK by content)",
+	.magic = ZIP_MAGIC, .magic_size = 4, .magic_offset = 0,
+	.max_size = 4ull << 30, .validate = zip_validate, .builtin = 1,
 };
+
 const struct carve_format carve_format_gzip = {
-	"gz", "gz", "gzip stream", GZIP_MAGIC, 3, 0, 0, 4ull << 30, gzip_validate, NULL, NULL, 1,
+	.type = "gz", .ext = "gz", .description = "gzip stream",
+	.magic = GZIP_MAGIC, .magic_size = 3, .magic_offset = 0,
+	.max_size = 4ull << 30, .validate = gzip_validate, .builtin = 1,
 };
+
 const struct carve_format carve_format_zstd = {
-	"zst", "zst", "zstd frame", ZSTD_MAGIC, 4, 0, 0, 4ull << 30, zstd_validate, NULL, NULL, 1,
+	.type = "zst", .ext = "zst", .description = "zstd frame",
+	.magic = ZSTD_MAGIC, .magic_size = 4, .magic_offset = 0,
+	.max_size = 4ull << 30, .validate = zstd_validate, .builtin = 1,
 };
