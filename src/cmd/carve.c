@@ -95,7 +95,7 @@ const struct command command_carve = {
 	.summary = COMMAND_SUMMARY,
 	.usage = COMMAND_USAGE,
 	.menu_label = "carve files from raw sectors",
-	.menu_rank = 47,
+	.menu_rank = 48,
 	.menu_prompt = "source and target (e.g. sda2 ssh://user@host/dir)",
 	.run = carve_main,
 };

@@ -18,6 +18,7 @@ import sqlite3
 import struct
 import subprocess
 import tarfile
+import wave
 import zipfile
 
 SHIPPED = {
@@ -28,6 +29,7 @@ SHIPPED = {
     "pdf": ["/usr/share/doc/shared-mime-info/shared-mime-info-spec.pdf",
             "/usr/share/doc/libtasn1-doc/libtasn1.pdf"],
     "elf": ["/usr/bin/true"],
+    "ogg": ["/usr/share/sounds/freedesktop/stereo/complete.oga"],
 }
 
 
@@ -82,6 +84,27 @@ def _bmp(width=37, height=20):
     return header + info + pixels
 
 
+def _wav(frames=4000):
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(b"".join(struct.pack("<h", (i * 37) % 20000 - 10000)
+                                 for i in range(frames)))
+    return buffer.getvalue()
+
+
+def _tool(argv, data=b""):
+    return subprocess.run(argv, input=data, stdout=subprocess.PIPE, check=True).stdout
+
+
+MBOX = (b"From alice@example.org Mon Jan  1 00:00:00 2024\nFrom: alice@example.org\n"
+        b"To: ops@example.org\nSubject: the keys\n\nThey are in the binder.\n\n"
+        b"From ops@example.org Mon Jan  1 00:05:00 2024\nFrom: ops@example.org\n"
+        b"Subject: re: the keys\n\nThanks.\n")
+
+
 def _zstd(data):
     return subprocess.run(["zstd", "-q", "-c", "-19"], input=data, stdout=subprocess.PIPE,
                           check=True).stdout
@@ -98,6 +121,11 @@ def make_files(directory):
     files["gz"] = ("gz", gzip.compress(text, mtime=0))
     files["zst"] = ("zst", _zstd(text))
     files["bmp"] = ("bmp", _bmp())
+    files["wav"] = ("wav", _wav())
+    files["webp"] = ("webp", _tool(["cwebp", "-quiet", SHIPPED["png"][0], "-o", "-"]))
+    files["xz"] = ("xz", _tool(["xz", "-c"], text))
+    files["bz2"] = ("bz2", _tool(["bzip2", "-c"], text))
+    files["mbox"] = ("mbox", MBOX)
     files["odt"] = ("odt", _zip([("content.xml", b"<office:document-content/>" * 20)],
                                 ("mimetype", b"application/vnd.oasis.opendocument.text")))
     files["docx"] = ("docx", _zip([("[Content_Types].xml", b"<Types/>"),
@@ -111,6 +139,10 @@ def make_files(directory):
 # A type no built-in validator knows, for a rule: found at any byte, as rules are.
 RULE = "note  n  8000  RESCUE-NOTE\\x3a  END-OF-NOTE\n"
 NOTE = b"RESCUE-NOTE: the backup key is in the blue binder\n" * 20 + b"END-OF-NOTE"
+
+
+# Text ends where the text does: as a file system leaves it, zeros fill its last sector.
+SLACK_ZEROED = {"mbox"}
 
 
 def noise_disk(path, size_mb, files, seed=3, gap_sectors=(8, 200), shift=None):
@@ -129,6 +161,8 @@ def noise_disk(path, size_mb, files, seed=3, gap_sectors=(8, 200), shift=None):
                 raise ValueError("%s does not fit in %d MiB" % (name, size_mb))
             f.seek(offset)
             f.write(data)
+            if name in SLACK_ZEROED:
+                f.write(bytes(-len(data) % 512))
             placement.append({"name": name, "type": kind, "offset": offset,
                               "length": len(data),
                               "sha256": hashlib.sha256(data).hexdigest()})
