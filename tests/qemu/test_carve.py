@@ -4,7 +4,8 @@ type added by a carve.rules line on the RESCUECFG disk among them; a blkdebug ba
 inside the JPEG makes it the one file named with unreadable bytes (exit 1), equal to the
 original with that sector zeroed; `sha256sum -c` on the host passes. `--free` on an ext4
 finds the files deleted from it and not the live one. Bad input is refused with exit 2,
-naming the value. A guest killed mid-run is booted again and the same command finishes
+naming the value. The first run's link is cut twice and it reconnects. A guest killed
+mid-run is booted again and the same command finishes
 the carving without writing again any file that was already on the target. The source
 disks' sha256 are unchanged."""
 
@@ -46,8 +47,10 @@ def _deleted_ext4(ctx, files):
     return image
 
 
-def _guest(ctx, disks, cfg, port, name):
-    args = ["--config", cfg, "--memory", "256", "--host-port", str(port)]
+def _guest(ctx, disks, cfg, ports, name):
+    args = ["--config", cfg, "--memory", "256"]
+    for port in ports:
+        args += ["--host-port", str(port)]
     for disk in disks:
         args += ["--disk", disk]
     return ctx.shell(*args, name=name)
@@ -118,15 +121,20 @@ def test_carve_recall_rules_free_bad_sector_and_resume(ctx):
     with open(os.path.join(cfg, "carve.rules"), "w") as f:
         f.write("# a type added at run time\n" + fixture.RULE)
     url = "ssh://root@10.0.2.2:%d" % sshd.port
+    # The first run's link is cut twice mid-transfer: it reconnects and loses nothing.
+    proxy = lib.CuttingProxy(sshd.port, cuts=2, low=100 << 10, high=300 << 10, seed=5)
+    ctx.on_cleanup(proxy.stop)
     disks = [source + ",faults=" + faults, fs]
 
-    guest = _guest(ctx, disks, cfg, sshd.port, "guest")
+    guest = _guest(ctx, disks, cfg, [sshd.port, proxy.port], "guest")
     started = time.monotonic()
-    code, text = lib.console_run(guest, "rescue carve vda %s%s" % (url, out), timeout=900)
+    code, text = lib.console_run(guest, "rescue carve vda ssh://root@10.0.2.2:%d%s"
+                                 % (proxy.port, out), timeout=900)
     with open(ctx.path("run1.txt"), "w") as f:
         f.write("%.1f s\n%s" % (time.monotonic() - started, text))
     assert code == 1, "exit %d, want 1 (a file crosses a bad sector):\n%s" % (code, text)
     assert re.search(r"vda: %d files: .*1 crossing unreadable sectors" % len(placement), text), text
+    assert proxy.cut_count >= 1 and "reconnected" in text, (proxy.cut_count, text)
     _check_recall(placement, out, "vda", bad)
 
     code, text = lib.console_run(guest, "rescue carve --free --json vdb %s%s" % (url, free_out),
@@ -147,7 +155,7 @@ def test_carve_recall_rules_free_bad_sector_and_resume(ctx):
     there = _files_on(resumed, "vda")
     assert len(there) < len(placement), "the run ended before the guest was killed"
 
-    guest = _guest(ctx, disks, cfg, sshd.port, "again")
+    guest = _guest(ctx, disks, cfg, [sshd.port], "again")
     code, text = lib.console_run(guest, "rescue carve vda %s%s" % (url, resumed), timeout=900)
     assert code == 1, "exit %d:\n%s" % (code, text)
     _check_recall(placement, resumed, "vda", bad)
