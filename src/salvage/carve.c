@@ -432,8 +432,10 @@ static int64_t scan_window(struct carve_scan *scan, struct carve_output *output,
 		scan->found_by_format[found]++;
 		scan->files++;
 		scan->truncated += file.status == CARVE_TRUNCATED;
-		/* What a file holds (a thumbnail, a member) is not carved again on its own. */
-		position += file.length;
+		/* What a file holds (a thumbnail, a member) is not carved again on its own,
+		 * when its structure vouches for its length. */
+		position += result.checked && result.checked < file.length ? result.checked
+		    : file.length;
 		if (position % sector)
 			position += sector - position % sector;
 	}

@@ -44,6 +44,10 @@ struct carve_result {
 	const char *delimited;		/* how the end was chosen: "EOI marker" */
 	const char *type, *ext;		/* set by a validator that names the format by its
 					 * content (a ZIP that is a .docx); else the format's */
+	uint64_t checked;		/* when the length comes from a header: the bytes
+					 * whose structure was checked (0: all of them). The
+					 * scan looks for more files after these only, so a
+					 * false header cannot hide the rest of the disk */
 	char reason[96];		/* CARVE_NOT: why */
 };
 

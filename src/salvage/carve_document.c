@@ -99,11 +99,16 @@ static int sqlite_validate(const struct carve_format *format, const unsigned cha
 		return carve_not(result, "page size not a power of two from 512 to 65536");
 	if (data[21] != 64 || data[22] != 32 || data[23] != 32)
 		return carve_not(result, "payload fractions not 64, 32, 32");
+	/* Page 1 holds the schema table's b-tree root after the header: a leaf or an
+	 * interior table page. */
+	if (size > 100 && data[100] != 0x0d && data[100] != 0x05)
+		return carve_not(result, "page 1 is not a table b-tree page");
 	pages = carve_be32(data + 28);
 	/* The in-header size is only valid when the change counter matches version-valid-for
 	 * (written by SQLite 3.7.0 and later). */
 	if (carve_be32(data + 24) != carve_be32(data + 92) || pages == 0)
 		return carve_not(result, "in-header database size not valid (older SQLite)");
+	result->checked = 100;
 	return carve_found(result, (uint64_t)pages * page_size, CARVE_VALIDATED,
 	    "header page count x page size");
 }
@@ -180,6 +185,7 @@ static int elf_validate(const struct carve_format *format, const unsigned char *
 		return carve_not(result, "ELF tables point past 4 GiB");
 	if (end < 64)
 		return carve_not(result, "ELF without sections or segments");
+	result->checked = 64;	/* the tables' offsets are trusted, not walked */
 	return carve_found(result, end, CARVE_VALIDATED, "end of the last section or segment");
 }
 

@@ -210,6 +210,7 @@ static int bmp_validate(const struct carve_format *format, const unsigned char *
 	if (size >= 34 && (carve_le32(data + 30) == 0 || carve_le32(data + 30) == 3)
 	    && offset + pixels > file_size)
 		return carve_not(result, "pixel array larger than the file size");
+	result->checked = offset;
 	return carve_found(result, file_size, CARVE_VALIDATED, "file size in the header, "
 	    "checked against the pixel array");
 }

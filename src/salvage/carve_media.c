@@ -162,6 +162,7 @@ static int riff_validate(const struct carve_format *format, const unsigned char 
 	}
 	if (!chunks || at > length + 1)
 		return carve_not(result, "RIFF chunks do not fit its size");
+	result->checked = at < size ? at : size;
 	return carve_found(result, length, CARVE_VALIDATED, "RIFF size, chunks chained");
 }
 
@@ -282,6 +283,7 @@ static int matroska_validate(const struct carve_format *format, const unsigned c
 		return carve_ran_out(result, size, at_end, "Segment of unknown size");
 	if (segment < 0)
 		return carve_not(result, "Segment size malformed");
+	result->checked = at;
 	return carve_found(result, at + (uint64_t)segment, CARVE_VALIDATED, "EBML header and "
 	    "Segment size");
 }

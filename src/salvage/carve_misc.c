@@ -173,6 +173,7 @@ static int bdb_validate(const struct carve_format *format, const unsigned char *
 	(void)format, (void)size, (void)at_end;
 	if (page < 512 || page > 65536 || (page & (page - 1)))
 		return carve_not(result, "page size not a power of two from 512 to 65536");
+	result->checked = 36;
 	return carve_found(result, ((uint64_t)last + 1) * page, CARVE_VALIDATED,
 	    "metadata page: (last page + 1) x page size");
 }
@@ -210,6 +211,7 @@ static int gdbm_validate(const struct carve_format *format, const unsigned char 
 		return carve_not(result, "block size not a power of two");
 	if (directory < block || directory >= next || next % block)
 		return carve_not(result, "directory or next block outside the file");
+	result->checked = 40;
 	return carve_found(result, next, CARVE_VALIDATED, "header's next block");
 }
 

@@ -293,6 +293,37 @@ static void test_stop_and_resume(void **state)
 	remove_dir(dir);
 }
 
+/* A damaged SQLite header claiming more pages than the disk has does not hide the files
+ * after it: the scan goes on after the header, not after the length it claims. */
+static void test_false_length_hides_nothing(void **state)
+{
+	struct device device = { 0 };
+	struct placed placed[3];
+	struct stopper stopper = { 0, 0 };
+	struct carve_store out;
+	unsigned char *header;
+	char *dir = temporary_dir();
+	size_t written;
+
+	(void)state;
+	make_device(&device, placed);
+	device.bad = UINT64_MAX;
+	header = device.bytes + 32768;
+	memset(header, 0, 100);
+	memcpy(header, "SQLite format 3", 16);
+	header[16] = 0x10, header[21] = 64, header[22] = 32, header[23] = 32;
+	header[28] = 0x7f;	/* 2^31 pages of 4 KiB */
+	header[100] = 0x0d;
+	assert_int_equal(carve_once(&device, dir, &stopper, &written, &out), 0);
+	assert_int_equal(out.count, 4);
+	assert_string_equal(out.files[0].type, "sqlite");
+	assert_int_equal(out.files[0].length, DEVICE_SIZE - 32768);
+	expect_file(dir, &placed[2], device.bytes + placed[2].offset);
+	carve_store_free(&out);
+	free(device.bytes);
+	remove_dir(dir);
+}
+
 /* ------------------------------------------------------------------ rules */
 
 static const struct carve_format *rule_format(const char *text, char *why, size_t why_size)
@@ -376,6 +407,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scan_to_file_store),
 		cmocka_unit_test(test_stop_and_resume),
+		cmocka_unit_test(test_false_length_hides_nothing),
 		cmocka_unit_test(test_rules_parse_and_refuse),
 		cmocka_unit_test(test_rules_lengths),
 	};

@@ -171,6 +171,7 @@ static void test_sqlite_header(void **state)
 	page[21] = 64, page[22] = 32, page[23] = 32;
 	page[27] = 5, page[95] = 5;		/* change counter = version-valid-for */
 	page[31] = 4;				/* 4 pages */
+	page[100] = 0x0d;			/* the schema's root: a table leaf */
 	assert_int_equal(carve_validate(format_named("sqlite"), page, sizeof page, 1, &result),
 	    CARVE_FOUND);
 	assert_int_equal(result.length, 4096);
