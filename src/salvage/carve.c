@@ -295,6 +295,41 @@ static int emit(struct carve_scan *scan, struct carve_output *output,
 
 /* ------------------------------------------------------------------ validating */
 
+struct stream_reader {
+	struct carve_reader reader;
+	struct carve_scan *scan;
+	uint64_t position;		/* the candidate's, in the stream */
+};
+
+static size_t read_candidate(struct carve_reader *reader, void *buffer, size_t size,
+    uint64_t offset)
+{
+	struct stream_reader *stream = (struct stream_reader *)reader;
+
+	if (offset >= reader->available)
+		return 0;
+	if (size > reader->available - offset)
+		size = (size_t)(reader->available - offset);
+	read_stream(stream->scan, buffer, size, stream->position + offset);
+	return size;
+}
+
+/* A candidate larger than validate_max, walked by its format's headers. */
+static int walk_at(struct carve_scan *scan, const struct carve_format *format,
+    uint64_t position, struct carve_result *result)
+{
+	struct stream_reader stream = { { read_candidate, scan->stream_size - position }, scan,
+	    position };
+	int verdict;
+
+	memset(result, 0, sizeof *result);
+	verdict = format->walk(format, &stream.reader, result);
+	if (verdict == CARVE_MORE)
+		return carve_found(result, stream.reader.available, CARVE_TRUNCATED, "the stream "
+		    "ended inside it");
+	return verdict;
+}
+
 /* The candidate at stream POSITION, DATA[0, SIZE) of it in the window. When its structure
  * runs past the window, it is read again into BIG (validate_max bytes) and tried once
  * more; what is still open there is truncated. */
@@ -315,7 +350,10 @@ static int validate_at(struct carve_scan *scan, const struct carve_format *forma
 	if (more <= size)
 		return carve_validate(format, data, size, 1, result);
 	read_stream(scan, big, more, position);
-	return carve_validate(format, big, more, 1, result);
+	verdict = carve_validate(format, big, more, more >= left || !format->walk, result);
+	if (verdict != CARVE_MORE)
+		return verdict;
+	return walk_at(scan, format, position, result);
 }
 
 /* The first format (of the sector-level ones when SECTOR_START, else only of the

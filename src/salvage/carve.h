@@ -52,6 +52,18 @@ struct carve_result {
 };
 
 struct carve_format;
+
+/* A candidate too large for the validators' buffer, read piece by piece: SIZE bytes at
+ * OFFSET from its start into BUFFER; returns the bytes read, fewer at the stream's end. */
+struct carve_reader {
+	size_t (*read)(struct carve_reader *reader, void *buffer, size_t size, uint64_t offset);
+	uint64_t available;		/* bytes from the candidate to the stream's end */
+};
+/* Walks a large candidate's structure by reading its headers only (each into a buffer
+ * of its own): CARVE_FOUND or CARVE_NOT, as a validator at the end of the data. */
+typedef int (*carve_walker)(const struct carve_format *format, struct carve_reader *reader,
+    struct carve_result *result);
+
 /* DATA[0, SIZE) starts at a candidate; AT_END: nothing follows in the stream (the data
  * cannot grow). Reads DATA[0, SIZE) only. */
 typedef int (*carve_validator)(const struct carve_format *format, const unsigned char *data,
@@ -68,6 +80,9 @@ struct carve_format {
 	carve_validator validate;
 	/* When set, says whether DATA[0, SIZE) starts a candidate, instead of MAGIC. */
 	int (*match)(const struct carve_format *format, const unsigned char *data, size_t size);
+	/* For a file that is still open at the end of validate_max bytes: its headers
+	 * walked to the end (tar, ISO BMFF); NULL: such a file is truncated there. */
+	carve_walker walk;
 	const void *context;		/* the rule, for rule formats */
 	int builtin;
 	/* A byte-level format without a MAGIC at offset 0: the bytes its candidates may

@@ -262,6 +262,32 @@ static int tar_validate(const struct carve_format *format, const unsigned char *
 	    "end blocks");
 }
 
+/* The same walk for a tar larger than the validators' buffer, one header at a time. */
+static int tar_walk(const struct carve_format *format, struct carve_reader *reader,
+    struct carve_result *result)
+{
+	unsigned char header[1024];
+	uint64_t at = 0;
+	size_t headers = 0;
+	int64_t length;
+
+	(void)format;
+	while (reader->read(reader, header, sizeof header, at) == sizeof header) {
+		if (all_zero(header, sizeof header))
+			return carve_found(result, at + 1024, CARVE_VALIDATED, "two zero blocks after "
+			    "headers with right checksums");
+		if (!tar_checksum_ok(header) || (length = tar_number(header + 124, 12)) < 0)
+			return headers ? carve_found(result, at, CARVE_TRUNCATED, "header checksum "
+			    "wrong") : carve_not(result, "header checksum wrong");
+		headers++;
+		at += 512 + ((uint64_t)length + 511) / 512 * 512;
+	}
+	if (!headers)
+		return carve_not(result, "no tar header");
+	return carve_found(result, at < reader->available ? at : reader->available,
+	    CARVE_TRUNCATED, "data ended before the end blocks");
+}
+
 static const unsigned char ELF_MAGIC[] = { 0x7f, 'E', 'L', 'F' };
 
 const struct carve_format carve_format_pdf = {
@@ -285,5 +311,5 @@ const struct carve_format carve_format_elf = {
 const struct carve_format carve_format_tar = {
 	.type = "tar", .ext = "tar", .description = "tar archive (ustar, GNU, pax)",
 	.magic = (const unsigned char *)"ustar", .magic_size = 5, .magic_offset = 257,
-	.max_size = 1ull << 40, .validate = tar_validate, .builtin = 1,
+	.max_size = 1ull << 40, .validate = tar_validate, .walk = tar_walk, .builtin = 1,
 };

@@ -231,6 +231,36 @@ static int bmff_validate(const struct carve_format *format, const unsigned char 
 	return carve_found(result, at, CARVE_VALIDATED, "top-level boxes walked");
 }
 
+/* The same walk for a file larger than the validators' buffer, one box header at a
+ * time (an mdat of gigabytes is skipped, not read). */
+static int bmff_walk(const struct carve_format *format, struct carve_reader *reader,
+    struct carve_result *result)
+{
+	unsigned char header[16];
+	uint64_t at = 0, box;
+	int media = 0;
+
+	(void)format;
+	if (reader->read(reader, header, 16, 0) == 16)
+		bmff_name(header + 8, result);
+	while (reader->read(reader, header, 16, at) >= 8 && bmff_known(header + 4)) {
+		box = carve_be32(header);
+		if (box == 1)
+			box = (uint64_t)carve_be32(header + 8) << 32 | carve_be32(header + 12);
+		if (box < 8)
+			break;
+		media |= !memcmp(header + 4, "moov", 4) || !memcmp(header + 4, "moof", 4)
+		    || !memcmp(header + 4, "meta", 4);
+		at += box;
+	}
+	if (!media)
+		return carve_not(result, "no moov, moof or meta box");
+	if (at > reader->available)
+		return carve_found(result, reader->available, CARVE_TRUNCATED, "the last box runs "
+		    "past the data");
+	return carve_found(result, at, CARVE_VALIDATED, "top-level boxes walked");
+}
+
 /* ------------------------------------------------------------------ Matroska */
 
 /* An EBML variable-length integer at *AT: its value (with MARKER kept for IDs), -1 when
@@ -438,8 +468,11 @@ FORMAT(tiff_be, "tif", "TIFF picture (big-endian)", "MM\0*", 4, 0, 1ull << 32,
     tiff_validate);
 FORMAT(riff, "riff", "RIFF: WebP, WAV, AVI by their form", "RIFF", 4, 0, 1ull << 32,
     riff_validate);
-FORMAT(bmff, "mp4", "ISO BMFF: MP4, MOV, HEIC, AVIF, M4A by brand", "ftyp", 4, 4, 1ull << 36,
-    bmff_validate);
+const struct carve_format carve_format_bmff = {
+	.type = "mp4", .ext = "mp4", .description = "ISO BMFF: MP4, MOV, HEIC, AVIF, M4A by brand",
+	.magic = (const unsigned char *)"ftyp", .magic_size = 4, .magic_offset = 4,
+	.max_size = 1ull << 36, .validate = bmff_validate, .walk = bmff_walk, .builtin = 1,
+};
 FORMAT(matroska, "mkv", "Matroska, WebM", MKV_MAGIC, 4, 0, 1ull << 36, matroska_validate);
 FORMAT(ogg, "ogg", "Ogg: Vorbis, Opus, FLAC, Theora by their first packet", "OggS", 4, 0,
     1ull << 32, ogg_validate);

@@ -324,6 +324,68 @@ static void test_false_length_hides_nothing(void **state)
 	remove_dir(dir);
 }
 
+static size_t put_tar(unsigned char *at, size_t member)
+{
+	unsigned sum = 0;
+	size_t i, blocks = (member + 511) / 512;
+
+	memset(at, 0, 512);
+	strcpy((char *)at, "srv/backup/big.bin");
+	memcpy(at + 100, "0000644", 8), memcpy(at + 108, "0000000", 8);
+	memcpy(at + 116, "0000000", 8), memcpy(at + 136, "14540000000", 12);
+	snprintf((char *)at + 124, 12, "%011zo", member);
+	at[156] = '0';
+	memcpy(at + 257, "ustar", 6), memcpy(at + 263, "00", 2);
+	memset(at + 148, ' ', 8);
+	for (i = 0; i < 512; i++)
+		sum += at[i];
+	snprintf((char *)at + 148, 8, "%06o", sum);
+	memset(at + 512 + member, 0, blocks * 512 - member + 1024);
+	return 512 + blocks * 512 + 1024;
+}
+
+static size_t put_mp4(unsigned char *at, size_t media)
+{
+	memset(at, 0, 24);
+	at[3] = 24, memcpy(at + 4, "ftypisom", 8), memcpy(at + 16, "isomiso2", 8);
+	at += 24;
+	at[0] = (unsigned char)((media + 8) >> 24), at[1] = (unsigned char)((media + 8) >> 16);
+	at[2] = (unsigned char)((media + 8) >> 8), at[3] = (unsigned char)(media + 8);
+	memcpy(at + 4, "mdat", 4);
+	at += 8 + media;
+	memset(at, 0, 16);
+	at[3] = 16, memcpy(at + 4, "moov", 4);
+	return 24 + 8 + media + 16;
+}
+
+/* A tar and an MP4 larger than what a validator is given (validate_max, 1 MiB here) are
+ * walked header by header to their exact ends. */
+static void test_files_beyond_the_validators_buffer(void **state)
+{
+	struct device device = { 0 };
+	struct placed placed[3];
+	struct stopper stopper = { 0, 0 };
+	struct carve_store out;
+	char *dir = temporary_dir();
+	size_t written, i;
+
+	(void)state;
+	make_device(&device, placed);
+	device.bad = UINT64_MAX;
+	placed[0] = (struct placed){ 65536, 0, "dev.carve/tar/f65536.tar" };
+	placed[0].size = put_tar(device.bytes + 65536, 1600000);
+	placed[1] = (struct placed){ 1835008, 0, "dev.carve/mp4/f1835008.mp4" };
+	placed[1].size = put_mp4(device.bytes + 1835008, 1100000);
+	assert_int_equal(carve_once(&device, dir, &stopper, &written, &out), 0);
+	for (i = 0; i < 2; i++)
+		expect_file(dir, &placed[i], device.bytes + placed[i].offset);
+	assert_int_equal(out.files[0].status, CARVE_VALIDATED);
+	assert_int_equal(out.files[1].status, CARVE_VALIDATED);
+	carve_store_free(&out);
+	free(device.bytes);
+	remove_dir(dir);
+}
+
 /* ------------------------------------------------------------------ rules */
 
 static const struct carve_format *rule_format(const char *text, char *why, size_t why_size)
@@ -408,6 +470,7 @@ int main(void)
 		cmocka_unit_test(test_scan_to_file_store),
 		cmocka_unit_test(test_stop_and_resume),
 		cmocka_unit_test(test_false_length_hides_nothing),
+		cmocka_unit_test(test_files_beyond_the_validators_buffer),
 		cmocka_unit_test(test_rules_parse_and_refuse),
 		cmocka_unit_test(test_rules_lengths),
 	};
