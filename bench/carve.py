@@ -3,17 +3,17 @@
 on one disk: the real files of tests/qemu/carve_fixture.py placed in noise at known
 offsets. Each tool writes to the guest's RAM; recall is byte-exact (a placed file counts
 when some output file has its sha256), time is the tool's run with the page cache dropped
-before it. Debian's binaries (testdisk, foremost, scalpel) go into the guest in a
+before it; peak memory is busybox `time -v`'s maximum resident set. Debian's binaries (testdisk, foremost, scalpel) go into the guest in a
 bench-only extra initramfs with their libraries, as bench/image.py ships ddrescue.
 
   BENCH_CARVE_MB   the disk's size (default 64)
   BENCH_RUNS       rounds, tools in alternating order (default 1)
 
-Peak memory of each tool is not measured yet. bench/run keeps the output in
-bench/results/carve.txt.
+bench/run keeps the output in bench/results/carve.txt.
 """
 
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -58,16 +58,18 @@ def ship(work):
 
 
 def runs(commands):
-    return {
-        "rescue carve": "rescue carve --name r vda file:///tmp/out > /tmp/log 2>&1",
-        "photorec": "(cd /tmp/out && TERMINFO=/opt/terminfo TERM=vt100 %s /d /tmp/out/p /cmd /dev/vda "
-                    "partition_none,fileopt,everything,enable,search > /tmp/log 2>&1 "
-                    "< /dev/null)" % commands["photorec"],
-        "foremost": "%s -Q -t all -c /opt/conf/foremost.conf -i /dev/vda -o /tmp/out/f "
-                    "> /tmp/log 2>&1" % commands["foremost"],
-        "scalpel": "%s -c /opt/conf/scalpel.conf -o /tmp/out/s /dev/vda > /tmp/log 2>&1"
-                   % commands["scalpel"],
+    """Each tool's command line, run in /tmp/out under busybox `time -v` for its peak
+    memory, its output in /tmp/log."""
+    tools = {
+        "rescue carve": "rescue carve --name r vda file:///tmp/out",
+        "photorec": "env TERMINFO=/opt/terminfo TERM=vt100 %s /d /tmp/out/p /cmd /dev/vda "
+                    "partition_none,fileopt,everything,enable,search" % commands["photorec"],
+        "foremost": "%s -Q -t all -c /opt/conf/foremost.conf -i /dev/vda -o /tmp/out/f"
+                    % commands["foremost"],
+        "scalpel": "%s -c /opt/conf/scalpel.conf -o /tmp/out/s /dev/vda" % commands["scalpel"],
     }
+    return {tool: "(cd /tmp/out && time -v %s) > /tmp/log 2>&1 < /dev/null" % command
+            for tool, command in tools.items()}
 
 
 def recalled(guest, placement):
@@ -78,25 +80,34 @@ def recalled(guest, placement):
     return {wanted[line] for line in text.split() if line in wanted}
 
 
+def peak_kib(guest):
+    code, text = lib.console_run(guest, "grep 'Maximum resident set size' /tmp/log")
+    found = re.findall(r"\(kbytes\): (\d+)", text)
+    # busybox 1.35 takes ru_maxrss for pages and multiplies it by the page size / 1024;
+    # Linux gives it in KiB already.
+    return int(found[-1]) * 1024 // os.sysconf("SC_PAGE_SIZE") if found else 0
+
+
 def run_tool(guest, command, placement):
     lib.console_run(guest, "rm -rf /tmp/out && mkdir /tmp/out")
     code, seconds, _ = timed(guest, command)
+    peak = peak_kib(guest)
     found = recalled(guest, placement)
     if not found:
         print("bench/carve.py: %s found nothing; its output ends:\n%s" % (
             command.split()[0], lib.console_run(guest, "tail -c 600 /tmp/log")[1]))
     lib.console_run(guest, "rm -rf /tmp/out")
-    return seconds, found, code
+    return seconds, found, peak
 
 
-def report(placement, results, times):
+def report(placement, results, times, peaks):
     names = {p["name"] for p in placement}
     lines = ["carve: %d MiB disk, %d placed files, %d round(s)" % (SIZE_MB, len(names), RUNS)]
     ours = results["rescue carve"]
     for tool, found in results.items():
-        lines.append("  %-13s recall %2d/%d  time %6.1f s  missed: %s" % (
-            tool, len(found), len(names), statistics.median(times[tool]),
-            ", ".join(sorted(names - found)) or "-"))
+        lines.append("  %-13s recall %2d/%d  time %6.1f s  peak memory %6.1f MiB  missed: %s"
+                     % (tool, len(found), len(names), statistics.median(times[tool]),
+                        max(peaks[tool]) / 1024, ", ".join(sorted(names - found)) or "-"))
     for tool in results:
         if tool != "rescue carve":
             lines.append("  rescue carve vs %s: recall %.2fx, time %.2fx (goal <= 1.0x vs "
@@ -113,6 +124,7 @@ def main():
     before = lib.sha256(work.path("disk.img"))
     commands = runs(ship(work))
     times = {tool: [] for tool in commands}
+    peaks = {tool: [] for tool in commands}
     results = {}
     with lib.Guest(["--kernel", EFI, "--initrd", work.path("tools.cpio"), "--disk",
                     work.path("disk.img"), "--memory", "1024", "--append", "rescue.net=none"],
@@ -122,13 +134,14 @@ def main():
         order = list(commands)
         for round_number in range(RUNS):
             for tool in (order if round_number % 2 == 0 else list(reversed(order))):
-                seconds, found, code = run_tool(guest, commands[tool], placement)
+                seconds, found, peak = run_tool(guest, commands[tool], placement)
                 times[tool].append(seconds)
+                peaks[tool].append(peak)
                 results[tool] = found
         guest.stop(command="poweroff")
     if lib.sha256(work.path("disk.img")) != before:
         raise SystemExit("bench/carve.py: the disk changed")
-    text = report(placement, results, times)
+    text = report(placement, results, times, peaks)
     print(text)
     work.finish(True)
 
