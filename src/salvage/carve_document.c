@@ -137,13 +137,15 @@ static uint64_t elf_get(const struct elf_reader *elf, size_t at, int width)
 static uint64_t elf_extent(const struct elf_reader *elf, size_t size, uint64_t offset,
     uint64_t count, uint64_t entry, size_t offset_field, size_t size_field, int sections)
 {
-	uint64_t end = offset + count * entry, i;
+	uint64_t end, i;
 	int width = elf->is64 ? 8 : 4;
 
 	if (count == 0)
 		return 0;
-	if (entry < offset_field + width || end > size || count > 65535)
+	/* Each entry must hold the fields read from it, and the table the entries. */
+	if (entry < size_field + width || offset > size || count * entry > size - offset)
 		return UINT64_MAX;
+	end = offset + count * entry;
 	for (i = 0; i < count; i++) {
 		size_t at = (size_t)(offset + i * entry);
 		uint64_t piece_end = elf_get(elf, at + offset_field, width)
