@@ -168,6 +168,9 @@ static int riff_validate(const struct carve_format *format, const unsigned char 
 
 /* ------------------------------------------------------------------ ISO BMFF */
 
+/* Larger boxes are not believed (and positions cannot wrap around). */
+#define BMFF_BOX_MAX (1ull << 40)
+
 static const char *const BMFF_BOXES[] = { "ftyp", "moov", "mdat", "free", "skip", "wide",
 	"uuid", "meta", "moof", "mfra", "pdin", "styp", "sidx", "emsg", "prft", "udta", "jumb",
 };
@@ -216,7 +219,7 @@ static int bmff_validate(const struct carve_format *format, const unsigned char 
 			box = (uint64_t)carve_be32(data + at + 8) << 32 | carve_be32(data + at + 12);
 		else if (box == 1 || box == 0)
 			return carve_ran_out(result, size, at_end, "a box runs to the end of the data");
-		if (box < 8)
+		if (box < 8 || box > BMFF_BOX_MAX)
 			break;
 		media |= !memcmp(data + at + 4, "moov", 4) || !memcmp(data + at + 4, "moof", 4)
 		    || !memcmp(data + at + 4, "meta", 4);
@@ -247,7 +250,7 @@ static int bmff_walk(const struct carve_format *format, struct carve_reader *rea
 		box = carve_be32(header);
 		if (box == 1)
 			box = (uint64_t)carve_be32(header + 8) << 32 | carve_be32(header + 12);
-		if (box < 8)
+		if (box < 8 || box > BMFF_BOX_MAX)
 			break;
 		media |= !memcmp(header + 4, "moov", 4) || !memcmp(header + 4, "moof", 4)
 		    || !memcmp(header + 4, "meta", 4);
