@@ -48,7 +48,7 @@ def _deleted_ext4(ctx, files):
 
 
 def _guest(ctx, disks, cfg, ports, name):
-    args = ["--config", cfg, "--memory", "256"]
+    args = ["--config", cfg, "--memory", "128"]
     for port in ports:
         args += ["--host-port", str(port)]
     for disk in disks:
