@@ -489,6 +489,21 @@ static int checkpoint(struct carve_scan *scan, struct carve_output *output,
 	return output->checkpoint(output->context, scan->position);
 }
 
+static int observe(struct carve_scan *scan, const struct window *window, uint64_t end)
+{
+	size_t i;
+
+	for (i = 0; i < scan->options.observer_count; i++) {
+		const struct carve_observer *observer = &scan->options.observers[i];
+
+		if (observer->window(observer->context, window->data, (size_t)(end
+		    - window->position), window->position, scan->failure,
+		    sizeof scan->failure) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int scan_stream(struct carve_scan *scan, struct carve_output *output,
     struct window *window)
 {
@@ -504,6 +519,8 @@ static int scan_stream(struct carve_scan *scan, struct carve_output *output,
 		fill_window(scan, window, scan->position);
 		end = scan->position + scan->options.step;
 		end = end > scan->stream_size ? scan->stream_size : end;
+		if (observe(scan, window, end) != 0)
+			return -1;
 		if ((next = scan_window(scan, output, window, scan->position, end)) < 0)
 			return -1;
 		scan->position = (uint64_t)next > scan->stream_size ? scan->stream_size

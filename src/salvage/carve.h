@@ -131,9 +131,21 @@ struct carve_output {
 
 typedef ssize_t (*carve_read_fn)(void *context, void *buffer, size_t size, uint64_t position);
 
+/* Another detector that wants the raw bytes rather than files (database pages): it is
+ * handed each window's part the scan is responsible for, in stream order, before the
+ * formats look at it. Bytes inside a file carved past the window's end are not shown.
+ * Returns 0, or -1 to stop the scan (FAILURE filled). */
+struct carve_observer {
+	int (*window)(void *context, const unsigned char *data, size_t size, uint64_t position,
+	    char *failure, size_t failure_size);
+	void *context;
+};
+
 struct carve_options {
 	const struct carve_format *const *formats;	/* the detectors in use */
 	size_t format_count;
+	const struct carve_observer *observers;		/* and those of raw bytes */
+	size_t observer_count;
 	unsigned sector_size;		/* candidates start at multiples of this */
 	size_t step, lookahead;		/* the window; 0: the defaults */
 	size_t validate_max;		/* bytes a walking validator may be given at most */

@@ -386,6 +386,68 @@ static void test_files_beyond_the_validators_buffer(void **state)
 	remove_dir(dir);
 }
 
+struct seen {
+	const unsigned char *device;
+	uint64_t next;			/* where the last window shown ended */
+	size_t windows;
+	int note_seen;
+};
+
+static int saw_window(void *context, const unsigned char *data, size_t size,
+    uint64_t position, char *failure, size_t failure_size)
+{
+	struct seen *seen = context;
+
+	(void)failure, (void)failure_size;
+	assert_true(position >= seen->next);
+	assert_memory_equal(data, seen->device + position, size);
+	seen->note_seen |= position <= (2 << 20) + 37 && (2 << 20) + 37 + 8 <= position + size;
+	seen->next = position + size;
+	seen->windows++;
+	return 0;
+}
+
+/* An observer (the way a database-page detector plugs in) is shown the stream's bytes
+ * window by window, in order, the bytes as they are on the device. */
+static void test_observer_sees_the_windows(void **state)
+{
+	struct device device = { 0 };
+	struct placed placed[3];
+	struct seen seen = { 0 };
+	struct carve_observer observer = { saw_window, &seen };
+	struct carve_extent extent = { 0, DEVICE_SIZE };
+	struct carve_options options = { 0 };
+	struct carve_scan scan;
+
+	(void)state;
+	make_device(&device, placed);
+	device.bad = UINT64_MAX;
+	seen.device = device.bytes;
+	options.observers = &observer;
+	options.observer_count = 1;
+	options.step = 64 << 10, options.lookahead = 128 << 10;
+	assert_int_equal(carve_scan_init(&scan, &options, device_read, &device, &extent, 1), 0);
+	{
+		struct carve_output output = { 0 };
+		struct stopper stopper = { 0, 0 };
+		char *dir = temporary_dir();
+		struct store *store = open_store(dir);
+		struct carve_store out;
+
+		carve_store_init(&out, store, "dev", "# rescue source: dev", DEVICE_SIZE);
+		carve_store_output(&out, &output);
+		output.progress = on_progress, output.progress_context = &stopper;
+		assert_int_equal(carve_run(&scan, &output), 0);
+		carve_store_free(&out);
+		store_close(store);
+		remove_dir(dir);
+	}
+	assert_true(seen.windows >= 30 && seen.note_seen);
+	assert_int_equal(seen.next, DEVICE_SIZE);
+	carve_scan_free(&scan);
+	free(device.bytes);
+}
+
 /* ------------------------------------------------------------------ rules */
 
 static const struct carve_format *rule_format(const char *text, char *why, size_t why_size)
@@ -471,6 +533,7 @@ int main(void)
 		cmocka_unit_test(test_stop_and_resume),
 		cmocka_unit_test(test_false_length_hides_nothing),
 		cmocka_unit_test(test_files_beyond_the_validators_buffer),
+		cmocka_unit_test(test_observer_sees_the_windows),
 		cmocka_unit_test(test_rules_parse_and_refuse),
 		cmocka_unit_test(test_rules_lengths),
 	};
