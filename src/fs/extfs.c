@@ -142,3 +142,49 @@ int extfs_probe_backup(const char *device, struct probe_result *probe,
 	probe->needs_recovery = facts->needs_recovery;
 	return 1;
 }
+
+/* Runs of clear bits in the block bitmap, each handed over once it ends. */
+static int each_free_run(ext2_filsys fs, extfs_range_fn each, void *context)
+{
+	blk64_t block, start = 0, end = ext2fs_blocks_count(fs->super);
+	uint64_t size = fs->blocksize;
+	int in_run = 0;
+
+	for (block = fs->super->s_first_data_block; block < end; block++) {
+		int used = ext2fs_test_block_bitmap2(fs->block_map, block);
+
+		if (!used && !in_run) {
+			start = block;
+			in_run = 1;
+		} else if (used && in_run) {
+			in_run = 0;
+			if (each(context, start * size, (block - start) * size) != 0)
+				return -1;
+		}
+	}
+	if (in_run && each(context, start * size, (end - start) * size) != 0)
+		return -1;
+	return 0;
+}
+
+int extfs_free_ranges(const char *device, extfs_range_fn each, void *context, char *why,
+    size_t why_size)
+{
+	unsigned long superblock;
+	errcode_t code;
+	ext2_filsys fs;
+	int rc;
+
+	if (extfs_open(device, &fs, &superblock, why, why_size) != 0)
+		return -1;
+	if ((code = ext2fs_read_block_bitmap(fs)) != 0) {
+		snprintf(why, why_size, "unable to read the block bitmap: %s", error_message(code));
+		ext2fs_close_free(&fs);
+		return -1;
+	}
+	rc = each_free_run(fs, each, context);
+	if (rc != 0)
+		snprintf(why, why_size, "out of memory for the free ranges");
+	ext2fs_close_free(&fs);
+	return rc;
+}

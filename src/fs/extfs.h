@@ -47,6 +47,14 @@ int extfs_read(const char *device, struct extfs_facts *facts, char *why, size_t 
 const char *extfs_type(const struct ext2_super_block *super);
 const char *extfs_state(const struct extfs_facts *facts);
 
+/* The blocks the block bitmap marks unused, as byte ranges of DEVICE in order, each
+ * handed to EACH (which returns 0, or -1 to stop). 0, or -1 with WHY (no ext file system,
+ * a bitmap that cannot be read). */
+typedef int (*extfs_range_fn)(void *context, unsigned long long position,
+    unsigned long long length);
+int extfs_free_ranges(const char *device, extfs_range_fn each, void *context, char *why,
+    size_t why_size);
+
 struct probe_result;
 /* The probe reads only the primary superblock; when it found nothing, libext2fs may still
  * find an ext file system by a backup superblock. Then PROBE gets its type, FACTS says which

@@ -13,7 +13,7 @@
 
 enum {
 	FXP_INIT = 1, FXP_VERSION = 2, FXP_OPEN = 3, FXP_CLOSE = 4, FXP_READ = 5, FXP_WRITE = 6,
-	FXP_FSTAT = 8, FXP_REMOVE = 13, FXP_STAT = 17, FXP_RENAME = 18,
+	FXP_FSTAT = 8, FXP_REMOVE = 13, FXP_MKDIR = 14, FXP_STAT = 17, FXP_RENAME = 18,
 	FXP_STATUS = SFTP_REPLY_STATUS, FXP_HANDLE = SFTP_REPLY_HANDLE, FXP_DATA = SFTP_REPLY_DATA,
 	FXP_ATTRS = SFTP_REPLY_ATTRS, FXP_EXTENDED = 200, FXP_EXTENDED_REPLY = SFTP_REPLY_EXTENDED,
 };
@@ -689,6 +689,17 @@ uint32_t sftp_send_stat(struct sftp *sftp, const char *path)
 uint32_t sftp_send_remove(struct sftp *sftp, const char *path)
 {
 	return path_request(sftp, FXP_REMOVE, path);
+}
+
+uint32_t sftp_send_mkdir(struct sftp *sftp, const char *path)
+{
+	struct packet packet;
+	uint32_t id = packet_begin(&packet, sftp, FXP_MKDIR);
+
+	packet_text(&packet, path);
+	packet_u32(&packet, ATTR_PERMISSIONS);
+	packet_u32(&packet, 0755);
+	return packet_end(&packet, id);
 }
 
 static uint32_t two_paths(struct sftp *sftp, const char *extension, const char *old_path,

@@ -83,6 +83,7 @@ uint32_t sftp_send_read(struct sftp *sftp, const char *handle, size_t handle_siz
 uint32_t sftp_send_stat(struct sftp *sftp, const char *path);
 uint32_t sftp_send_fstat(struct sftp *sftp, const char *handle, size_t handle_size);
 uint32_t sftp_send_remove(struct sftp *sftp, const char *path);
+uint32_t sftp_send_mkdir(struct sftp *sftp, const char *path);	/* rwxr-xr-x */
 /* posix-rename@openssh.com when offered (replaces NEW), else SFTP's own rename. */
 uint32_t sftp_send_rename(struct sftp *sftp, const char *old_path, const char *new_path);
 uint32_t sftp_send_hardlink(struct sftp *sftp, const char *old_path, const char *new_path);

@@ -148,13 +148,33 @@ int store_holds_files(const struct store *store)
 	return store->ops == &store_ops_file || store->ops == &store_ops_ssh;
 }
 
+/* A path below the target directory: relative, without empty, "." or ".." parts. */
+static int below_target(const char *path)
+{
+	const char *part = path;
+
+	if (!path[0] || path[0] == '/')
+		return 0;
+	for (;;) {
+		size_t length = strcspn(part, "/");
+
+		if (length == 0 || (length == 1 && part[0] == '.')
+		    || (length == 2 && part[0] == '.' && part[1] == '.'))
+			return 0;
+		if (!part[length])
+			return 1;
+		part += length + 1;
+	}
+}
+
 int store_image_open_named(struct store *store, const char *file, uint64_t *size)
 {
 	if (!store_holds_files(store))
 		return store_fail_permanent(store, "unable to write %s: %s:// holds one stream or one "
 		    "image, not files", file, store->ops->scheme);
-	if (strlen(file) >= sizeof store->image_name || strchr(file, '/'))
-		return store_fail_permanent(store, "unable to write %s: not a plain file name", file);
+	if (strlen(file) >= sizeof store->image_name || !below_target(file))
+		return store_fail_permanent(store, "unable to write %s: not a file name below the "
+		    "target directory", file);
 	if (store->image_opened && store_flush(store) != 0)
 		return -1;
 	snprintf(store->image_name, sizeof store->image_name, "%s", file);
@@ -206,6 +226,17 @@ int store_size_of(struct store *store, const char *name, uint64_t *size)
 		return store_fail_permanent(store, "unable to look for %s: %s:// holds no files", name,
 		    store->ops->scheme);
 	return store->ops->size_of(store, name, size);
+}
+
+int store_mkdir(struct store *store, const char *name)
+{
+	if (!store->ops->mkdir)
+		return store_fail_permanent(store, "unable to make the directory %s: %s:// holds no "
+		    "files", name, store->ops->scheme);
+	if (!below_target(name))
+		return store_fail_permanent(store, "unable to make the directory %s: not below the "
+		    "target directory", name);
+	return store->ops->mkdir(store, name);
 }
 
 int store_free_space(struct store *store, uint64_t *bytes)

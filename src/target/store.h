@@ -53,6 +53,9 @@ struct store_ops {
 	 * again after a lost reply, it succeeds when OLD is gone and NEW is there. file and
 	 * ssh only (store_image_open_named's schemes). */
 	int (*rename)(struct store *store, const char *old_name, const char *new_name);
+	/* Makes the directory NAME in the target directory; 0 also when it is there
+	 * already. file and ssh only. */
+	int (*mkdir)(struct store *store, const char *name);
 	/* Free bytes where the image goes; 1 when the scheme cannot tell. */
 	int (*free_space)(struct store *store, uint64_t *bytes);
 	/* After a reconnect: sends again whatever was not acknowledged. */
@@ -93,8 +96,10 @@ int store_recover(struct store *store, int give_up, const volatile sig_atomic_t 
 
 int store_image_open(struct store *store, uint64_t *size);
 /* Finishes the file written so far (store_flush) and opens FILE in the target directory
- * in its place, for writers of several files one after another (dump's volumes). Only
- * the schemes that hold files (file, nfs, smb, ssh) can; the others fail. */
+ * in its place, for writers of several files one after another (dump's volumes, carve's
+ * files). FILE may name a file in a directory below (carve's "vda.carve/jpg/f0.jpg",
+ * made with store_mkdir), never one above. Only the schemes that hold files (file, nfs,
+ * smb, ssh) can; the others fail. */
 int store_image_open_named(struct store *store, const char *file, uint64_t *size);
 /* 1 for the schemes that hold files (file, nfs, smb, ssh): the image is a file, and
  * where nothing was written past its end it reads as zeros (a hole). */
@@ -108,6 +113,8 @@ int store_get(struct store *store, const char *name, char **data, size_t *size);
 int store_replace(struct store *store, const char *name, const void *data, size_t size);
 int store_rename(struct store *store, const char *old_name, const char *new_name);
 int store_size_of(struct store *store, const char *name, uint64_t *size);
+/* The directory NAME (a relative path, no "..") in the target directory. */
+int store_mkdir(struct store *store, const char *name);
 int store_free_space(struct store *store, uint64_t *bytes);
 
 const char *store_error(const struct store *store);

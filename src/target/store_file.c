@@ -332,6 +332,18 @@ static int file_rename(struct store *store, const char *old_name, const char *ne
 	return 0;
 }
 
+static int file_mkdir(struct store *store, const char *name)
+{
+	char path[PATH_MAX];
+
+	if (path_of(store, name, path, sizeof path) != 0)
+		return -1;
+	if (mkdir(path, 0755) != 0 && errno != EEXIST)
+		return store_fail_permanent(store, "unable to make the directory %s: %s", path,
+		    strerror(errno));
+	return 0;
+}
+
 static int file_free_space(struct store *store, uint64_t *bytes)
 {
 	struct statvfs status;
@@ -361,6 +373,7 @@ const struct store_ops store_ops_file = {
 	.replace = file_replace,
 	.size_of = file_size_of,
 	.rename = file_rename,
+	.mkdir = file_mkdir,
 	.free_space = file_free_space,
 	.resend = NULL,
 	.release = file_release,

@@ -672,6 +672,30 @@ static int ssh_rename(struct store *store, const char *old_name, const char *new
 	    sftp_status_text(&reply));
 }
 
+static int ssh_mkdir(struct store *store, const char *name)
+{
+	struct ssh_backend *ssh = backend(store);
+	struct sftp_attributes attributes;
+	struct sftp_reply reply;
+	char path[PATH_MAX];
+
+	if (!ssh->sftp || sftp_broken(ssh->sftp))
+		return lost(store);
+	if (remote_path(store, name, path, sizeof path) != 0)
+		return -1;
+	if (call(store, sftp_send_mkdir(ssh->sftp, path), &reply) != 0)
+		return -1;
+	if (reply.status == SFTP_OK)
+		return 0;
+	/* SFTP 3 has no "exists" status: a directory already there is looked at. */
+	if (call(store, sftp_send_stat(ssh->sftp, path), &reply) != 0)
+		return -1;
+	if (sftp_reply_attributes(&reply, &attributes) == 0 && attributes.has_permissions
+	    && S_ISDIR(attributes.permissions))
+		return 0;
+	return store_fail_permanent(store, "unable to make the directory %s", path);
+}
+
 static int ssh_free_space(struct store *store, uint64_t *bytes)
 {
 	struct ssh_backend *ssh = backend(store);
@@ -702,6 +726,7 @@ const struct store_ops store_ops_ssh = {
 	.replace = ssh_replace,
 	.size_of = ssh_size_of,
 	.rename = ssh_rename,
+	.mkdir = ssh_mkdir,
 	.free_space = ssh_free_space,
 	.resend = ssh_resend,
 	.release = ssh_release,

@@ -1,0 +1,10 @@
+/* fuzz_carve_bdb.c: the bdb validator (salvage/) on any bytes; see fuzz_carve.h. */
+#include "fuzz_carve.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	fuzz_validator("db", data, size, 1);
+	return 0;
+}

@@ -1,0 +1,10 @@
+/* fuzz_carve_gif.c: the gif validator (salvage/) on any bytes; see fuzz_carve.h. */
+#include "fuzz_carve.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	fuzz_validator("gif", data, size, 0);
+	return 0;
+}
