@@ -20,10 +20,14 @@ enum { PROBE_HEAD = 72 * 1024 };	/* covers btrfs at 64 KiB and iso9660 at 32 KiB
 #define EXT3_INCOMPAT_KNOWN (0x2UL | 0x4UL | 0x10UL)
 #define EXT3_RO_COMPAT_KNOWN 0x7UL
 
+/* The device's first bytes (HEAD_SIZE of them, fewer for a small device) and, for the
+ * superblocks kept near its end, a way to read anywhere: from FD, or from WHOLE when the
+ * caller handed over the device's contents in memory. */
 struct probe_input {
-	unsigned char head[PROBE_HEAD];
+	const unsigned char *head;
 	size_t head_size;
 	int fd;
+	const unsigned char *whole;
 	unsigned long long size;
 };
 
@@ -183,11 +187,22 @@ static int probe_lvm(const struct probe_input *in, struct probe_result *result)
 
 /* md: 1.1 at the start, 1.2 at 4 KiB, 1.0 and 0.90 near the end of the device
  * (include/uapi/linux/raid/md_p.h; mdadm super1.c and super0.c place them). */
+static int read_at(const struct probe_input *in, unsigned long long offset, unsigned char *buffer,
+    size_t size)
+{
+	if (in->whole == NULL)
+		return pread(in->fd, buffer, size, (off_t)offset) == (ssize_t)size;
+	if (offset > in->size || size > in->size - offset)
+		return 0;
+	memcpy(buffer, in->whole + offset, size);
+	return 1;
+}
+
 static int md_at(const struct probe_input *in, unsigned long long offset, unsigned major,
     unsigned char *buffer)
 {
-	return pread(in->fd, buffer, 256, (off_t)offset) == 256
-	    && le32(buffer) == 0xa92b4efcUL && le32(buffer + 4) == major;
+	return read_at(in, offset, buffer, 256) && le32(buffer) == 0xa92b4efcUL
+	    && le32(buffer + 4) == major;
 }
 
 /* 0.90 keeps its UUID in four words: set_uuid0 (word 5) and set_uuid1..3 (words 13-15). */
@@ -318,16 +333,26 @@ static void probe_all(const struct probe_input *in, struct probe_result *result)
 			return;
 }
 
+int probe_buffer(const void *data, size_t size, struct probe_result *result)
+{
+	struct probe_input in = { .head = data, .head_size = size < PROBE_HEAD ? size : PROBE_HEAD,
+		.fd = -1, .whole = data, .size = size };
+
+	memset(result, 0, sizeof *result);
+	probe_all(&in, result);
+	return 0;
+}
+
 /* 0 when the device could be read (RESULT says what is on it, "" for nothing known),
  * -1 with errno when it could not be opened or read at all. */
 int probe_device(const char *path, struct probe_result *result)
 {
-	static struct probe_input in;
+	static unsigned char head[PROBE_HEAD];
+	struct probe_input in = { .head = head };
 	struct stat status;
 	ssize_t got;
 
 	memset(result, 0, sizeof *result);
-	memset(&in, 0, sizeof in);
 	in.fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (in.fd < 0)
 		return -1;
@@ -335,7 +360,7 @@ int probe_device(const char *path, struct probe_result *result)
 		ioctl(in.fd, BLKGETSIZE64, &in.size);
 	else
 		in.size = (unsigned long long)status.st_size;
-	got = pread(in.fd, in.head, sizeof in.head, 0);
+	got = pread(in.fd, head, sizeof head, 0);
 	if (got < 0) {
 		int saved = errno;
 
