@@ -47,6 +47,13 @@ static int has(const struct probe_input *in, size_t offset, const void *magic, s
 	return offset + length <= in->head_size && memcmp(in->head + offset, magic, length) == 0;
 }
 
+/* Whether the head holds the first END bytes: a format's magic alone does not say that its
+ * fields after it were read (a device cut short, a tiny partition). */
+static int holds(const struct probe_input *in, size_t end)
+{
+	return end <= in->head_size;
+}
+
 /* Copies a label of at most LENGTH bytes, without trailing spaces and NULs. */
 static void text_field(char *out, size_t size, const unsigned char *field, size_t length)
 {
@@ -81,7 +88,7 @@ static int probe_ext(const struct probe_input *in, struct probe_result *result)
 	const unsigned char *sb = in->head + 1024;
 	unsigned long compat, incompat, ro_compat;
 
-	if (!has(in, 1024 + 56, "\x53\xef", 2))
+	if (!has(in, 1024 + 56, "\x53\xef", 2) || !holds(in, 1024 + 0x88))
 		return 0;
 	compat = le32(sb + 0x5c);
 	incompat = le32(sb + 0x60);
@@ -102,7 +109,7 @@ static int probe_ext(const struct probe_input *in, struct probe_result *result)
  * by walking the log (xfs_logprint), not from the superblock. */
 static int probe_xfs(const struct probe_input *in, struct probe_result *result)
 {
-	if (!has(in, 0, "XFSB", 4))
+	if (!has(in, 0, "XFSB", 4) || !holds(in, 120))
 		return 0;
 	found(result, "xfs", 1);
 	text_field(result->label, sizeof result->label, in->head + 108, 12);
@@ -114,7 +121,7 @@ static int probe_btrfs(const struct probe_input *in, struct probe_result *result
 {
 	const unsigned char *sb = in->head + 65536;
 
-	if (!has(in, 65536 + 0x40, "_BHRfS_M", 8))
+	if (!has(in, 65536 + 0x40, "_BHRfS_M", 8) || !holds(in, 65536 + 0x12b + 256))
 		return 0;
 	found(result, "btrfs", 1);
 	text_field(result->label, sizeof result->label, sb + 0x12b, 256);
@@ -126,7 +133,7 @@ static int probe_iso9660(const struct probe_input *in, struct probe_result *resu
 {
 	const char *date = (const char *)in->head + 32768 + 813;	/* volume creation */
 
-	if (!has(in, 32769, "CD001", 5))
+	if (!has(in, 32769, "CD001", 5) || !holds(in, 32768 + 813 + 16))
 		return 0;
 	found(result, "iso9660", 1);
 	text_field(result->label, sizeof result->label, in->head + 32768 + 40, 32);
@@ -151,7 +158,7 @@ static int probe_luks(const struct probe_input *in, struct probe_result *result)
 {
 	unsigned version;
 
-	if (!has(in, 0, "LUKS\xba\xbe", 6))
+	if (!has(in, 0, "LUKS\xba\xbe", 6) || !holds(in, 168 + 40))
 		return 0;
 	version = in->head[6] << 8 | in->head[7];
 	found(result, "crypto_LUKS", 0);
@@ -171,7 +178,8 @@ static int probe_lvm(const struct probe_input *in, struct probe_result *result)
 	size_t sector, i, used = 0, at = 0;
 
 	for (sector = 0; sector < 4; sector++)
-		if (has(in, sector * 512, "LABELONE", 8) && has(in, sector * 512 + 24, "LVM2 001", 8))
+		if (has(in, sector * 512, "LABELONE", 8) && has(in, sector * 512 + 24, "LVM2 001", 8)
+		    && holds(in, sector * 512 + 64))
 			break;
 	if (sector == 4)
 		return 0;
@@ -245,12 +253,14 @@ static int probe_md(const struct probe_input *in, struct probe_result *result)
 /* FAT: a BIOS parameter block with a sane sector size and the file system type string. */
 static int probe_vfat(const struct probe_input *in, struct probe_result *result)
 {
-	unsigned sector_size = le16(in->head + 11);
+	unsigned sector_size;
 	size_t label_at, serial_at;
 	unsigned long serial;
 
-	if (!has(in, 510, "\x55\xaa", 2) || (sector_size != 512 && sector_size != 1024
-	    && sector_size != 2048 && sector_size != 4096))
+	if (!has(in, 510, "\x55\xaa", 2))
+		return 0;
+	sector_size = le16(in->head + 11);
+	if (sector_size != 512 && sector_size != 1024 && sector_size != 2048 && sector_size != 4096)
 		return 0;
 	if (has(in, 82, "FAT32   ", 8)) {
 		label_at = 71, serial_at = 67;
@@ -272,14 +282,14 @@ static int probe_exfat_ntfs(const struct probe_input *in, struct probe_result *r
 {
 	const unsigned char *serial;
 
-	if (has(in, 3, "EXFAT   ", 8)) {
+	if (has(in, 3, "EXFAT   ", 8) && holds(in, 104)) {
 		found(result, "exfat", 1);
 		serial = in->head + 100;
 		snprintf(result->uuid, sizeof result->uuid, "%02X%02X-%02X%02X", serial[3], serial[2],
 		    serial[1], serial[0]);
 		return 1;
 	}
-	if (has(in, 3, "NTFS    ", 8)) {
+	if (has(in, 3, "NTFS    ", 8) && holds(in, 80)) {
 		found(result, "ntfs", 1);
 		serial = in->head + 72;
 		snprintf(result->uuid, sizeof result->uuid, "%02X%02X%02X%02X%02X%02X%02X%02X",
@@ -296,7 +306,7 @@ static int probe_table(const struct probe_input *in, struct probe_result *result
 {
 	int i;
 
-	if (has(in, 512, "EFI PART", 8)) {
+	if (has(in, 512, "EFI PART", 8) && holds(in, 512 + 56 + 16)) {
 		found(result, "gpt", 0);
 		uuid_field(result->uuid, sizeof result->uuid, in->head + 512 + 56);
 		return 1;
