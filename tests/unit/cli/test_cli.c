@@ -554,6 +554,38 @@ static void test_runbook_with_unknown_commands_runs_nothing(void **state)
 	fake_sysfs_remove(dir);
 }
 
+/* A runbook that is not text (a binary file named by mistake, a damaged download) runs
+ * nothing: a NUL byte is named with its line, not taken as the end of the runbook, and
+ * the bad bytes of a word are shown escaped and cut short, never sent raw to the console. */
+static void test_binary_runbook_runs_nothing_and_is_shown_escaped(void **state)
+{
+	static const char text[] = "version\n\033[2Jfrob\007nicate\nversion\0disks\n"
+	    "\001\002\003\004\005\006\007\010\016\017\020\021\022\023\024\025\026\027\n";
+	char journal[4096], book[4096], *dir;
+	struct run run;
+	FILE *file;
+
+	(void)state;
+	dir = runbook_fixture("", journal, sizeof journal);
+	snprintf(book, sizeof book, "%s/book", dir);
+	file = fopen(book, "wb");
+	assert_non_null(file);
+	assert_int_equal(fwrite(text, 1, sizeof text - 1, file), sizeof text - 1);
+	fclose(file);
+	run_simple(&run, ARGV("runbook", book), "");
+	assert_int_equal(exit_code(&run), 2);
+	assert_null(strstr(run.out, "rescue " RESCUE_VERSION));
+	assert_non_null(strstr(run.err, "runbook book line 2: unknown command: "
+	    "\\x1b[2Jfrob\\x07nicate\n"));
+	assert_non_null(strstr(run.err, "runbook book line 3: a NUL byte (not a text file?)\n"));
+	assert_non_null(strstr(run.err, "runbook book line 4: unknown command: "
+	    "\\x01\\x02\\x03\\x04\\x05\\x06\\x07\\x08\\x0e\\x0f\\x10\\x11\\x12\\x13...\n"));
+	assert_non_null(strstr(run.err, "runbook book: 3 lines to fix, nothing was run"));
+	assert_null(strchr(run.err, '\033'));
+	run_free(&run);
+	fake_sysfs_remove(dir);
+}
+
 /* A report lands complete under its final names, with the journal and the attestation. */
 static void test_report_to_a_directory(void **state)
 {
@@ -612,6 +644,7 @@ int main(void)
 		cmocka_unit_test(test_reboot_and_power_off_need_yes),
 		cmocka_unit_test(test_runbook_goes_on_after_losses_and_stops_at_worse),
 		cmocka_unit_test(test_runbook_with_unknown_commands_runs_nothing),
+		cmocka_unit_test(test_binary_runbook_runs_nothing_and_is_shown_escaped),
 		cmocka_unit_test(test_report_to_a_directory),
 	};
 
