@@ -586,6 +586,44 @@ static void test_binary_runbook_runs_nothing_and_is_shown_escaped(void **state)
 	fake_sysfs_remove(dir);
 }
 
+/* The --name of `rescue image` is the user's: any bytes, quotes and backslashes included.
+ * The JSON summary must stay JSON. The source is a read-only loop device over a small file
+ * (the host's kernel makes it; make test runs as root). */
+static void test_image_json_summary_escapes_the_name(void **state)
+{
+	char journal[4096], source[4200], target[4200], loop[64] = "", command[4400];
+	char *dir, *line;
+	struct run run;
+	FILE *pipe;
+
+	(void)state;
+	dir = runbook_fixture("", journal, sizeof journal);
+	snprintf(source, sizeof source, "%s/source", dir);
+	snprintf(target, sizeof target, "file://%s", dir);
+	pipe = fopen(source, "w");
+	assert_non_null(pipe);
+	fclose(pipe);
+	assert_int_equal(truncate(source, 65536), 0);
+	snprintf(command, sizeof command, "losetup -f -r --show '%s'", source);
+	pipe = popen(command, "r");
+	assert_non_null(pipe);
+	if (fgets(loop, sizeof loop, pipe) == NULL)
+		loop[0] = '\0';
+	pclose(pipe);
+	loop[strcspn(loop, "\n")] = '\0';
+	if (loop[0] == '\0')
+		fail_msg("losetup could not make a loop device of %s", source);
+	run_simple(&run, ARGV("image", "--json", "--name", "we\"b\\1", loop, target), "");
+	snprintf(command, sizeof command, "losetup -d %s", loop);
+	assert_int_equal(system(command), 0);
+	assert_int_equal(exit_code(&run), 0);
+	line = strstr(run.out, "{\"event\":\"summary\"");
+	assert_non_null(line);
+	assert_non_null(strstr(line, ",\"image\":\"we\\\"b\\\\1.img\",\"map\":\"we\\\"b\\\\1.map\","));
+	run_free(&run);
+	fake_sysfs_remove(dir);
+}
+
 /* A report lands complete under its final names, with the journal and the attestation. */
 static void test_report_to_a_directory(void **state)
 {
@@ -646,6 +684,7 @@ int main(void)
 		cmocka_unit_test(test_runbook_with_unknown_commands_runs_nothing),
 		cmocka_unit_test(test_binary_runbook_runs_nothing_and_is_shown_escaped),
 		cmocka_unit_test(test_report_to_a_directory),
+		cmocka_unit_test(test_image_json_summary_escapes_the_name),
 	};
 
 	printf("binary under test: %s\n", binary_under_test());
