@@ -38,13 +38,17 @@ params_read() {
 	rm -rf $PARAM_DIR
 	mkdir -p $PARAM_DIR
 	# The kernel command line has no quoting we need to honour: our values
-	# never contain spaces (keys are base64).
+	# never contain spaces (keys are base64). It is split on blanks only:
+	# with globbing off, a value holding * or ? stays as it was typed instead
+	# of becoming the names of files that happen to match.
+	set -f
 	for word in $(cat /proc/cmdline); do
 		case $word in
 		rescue.*=*) word=${word#rescue.}; param_take "kernel command line" "${word%%=*}" "${word#*=}" ;;
 		rescue.*) param_take "kernel command line" "${word#rescue.}" "" ;;
 		esac
 	done
+	set +f
 }
 
 # params_merge_conf FILE: rescue.conf lines NAME=VALUE, '#' comments; the
