@@ -29,7 +29,7 @@ param_take() {
 	local source=$1 name=$2 value=$3
 	case " $PARAMS_KNOWN " in
 	*" $name "*) param_set "$name" "$value" ;;
-	*) warn "unknown parameter $name=$value in $source (ignored)" ;;
+	*) warn "unknown parameter $(shown "$name=$value") in $source (ignored)" ;;
 	esac
 }
 
@@ -62,7 +62,7 @@ params_merge_conf() {
 		[ -n "$line" ] || continue
 		case $line in
 		*=*) name=${line%%=*} value=${line#*=} ;;
-		*) warn "rescue.conf line $n: expected NAME=VALUE, got '$line' (ignored)"; continue ;;
+		*) warn "rescue.conf line $n: expected NAME=VALUE, got '$(shown "$line")' (ignored)"; continue ;;
 		esac
 		name=${name#rescue.}
 		if [ "$name" != ssh_key ] && [ -e "$PARAM_DIR/$name" ]; then
@@ -84,11 +84,11 @@ params_check() {
 	v=$(param_get poweroff)
 	case $v in
 	""|0|1) ;;
-	*) warn "rescue.poweroff=$v: expected 0 or 1 (ignored)"; rm -f $PARAM_DIR/poweroff ;;
+	*) warn "rescue.poweroff=$(shown "$v"): expected 0 or 1 (ignored)"; rm -f $PARAM_DIR/poweroff ;;
 	esac
 	v=$(param_get target)
 	if [ -n "$v" ] && ! valid_url "$v"; then
-		warn "rescue.target=$v: not a target URL (ssh:// nbd:// nfs:// smb:// tcp://HOST:PORT file:///PATH); ignored"
+		warn "rescue.target=$(shown "$v"): not a target URL (ssh:// nbd:// nfs:// smb:// tcp://HOST:PORT file:///PATH); ignored"
 		rm -f $PARAM_DIR/target
 	fi
 }
