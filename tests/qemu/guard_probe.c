@@ -2,7 +2,7 @@
  * fire". It is built on the host (static) and reaches the guest in an extra initramfs, so
  * the image carries no test-only program. Each way it knows is a system call the shell
  * tools of the image cannot make (mmap, the discard and zeroing ioctls, fallocate, BLKPG,
- * SG_IO, NVMe passthrough, a device-mapper table on top of the disk, swapon).
+ * SG_IO, NVMe passthrough, a device-mapper table on top of the disk, swapon, io_uring).
  *
  *   usage: guard_probe WAY DEVICE [ARGUMENT]
  *
@@ -28,6 +28,7 @@
 #include <linux/dm-ioctl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <linux/io_uring.h>
 #include <linux/nvme_ioctl.h>
 #include <scsi/sg.h>
 
@@ -283,6 +284,60 @@ static int dm_linear_write(void)
 	return accepted();
 }
 
+/* One IORING_OP_WRITE (with O_DIRECT when asked) through io_uring, which submits I/O without
+ * the write(2) path: rings set up by hand, as liburing is not in the image either. */
+static int uring_write(int extra_flags)
+{
+	struct io_uring_params params = { 0 };
+	unsigned *sq_tail, *sq_array, *cq_head, *cq_tail, mask;
+	struct io_uring_sqe *sqes;
+	struct io_uring_cqe *cqes;
+	unsigned char *sq, *cq;
+	int ring, fd, result;
+
+	if (open_device(O_RDWR | extra_flags, &fd) != 0)
+		return refused("open for writing");
+	ring = (int)syscall(__NR_io_uring_setup, 1, &params);
+	if (ring < 0)
+		return refused("io_uring_setup");
+	sq = mmap(NULL, params.sq_off.array + params.sq_entries * sizeof(unsigned),
+	    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQ_RING);
+	cq = mmap(NULL, params.cq_off.cqes + params.cq_entries * sizeof(struct io_uring_cqe),
+	    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_CQ_RING);
+	sqes = mmap(NULL, params.sq_entries * sizeof *sqes, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQES);
+	if (sq == MAP_FAILED || cq == MAP_FAILED || sqes == MAP_FAILED)
+		return refused("mmap of the io_uring rings");
+	sq_tail = (unsigned *)(sq + params.sq_off.tail);
+	sq_array = (unsigned *)(sq + params.sq_off.array);
+	mask = *(unsigned *)(sq + params.sq_off.ring_mask);
+	memset(&sqes[0], 0, sizeof sqes[0]);
+	sqes[0].opcode = IORING_OP_WRITE;
+	sqes[0].fd = fd;
+	sqes[0].addr = (uintptr_t)block;
+	sqes[0].len = sizeof block;
+	sqes[0].off = 65536;
+	sq_array[*sq_tail & mask] = 0;
+	__atomic_store_n(sq_tail, *sq_tail + 1, __ATOMIC_RELEASE);
+	if (syscall(__NR_io_uring_enter, ring, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
+		return refused("io_uring_enter");
+	cq_head = (unsigned *)(cq + params.cq_off.head);
+	cq_tail = (unsigned *)(cq + params.cq_off.tail);
+	cqes = (struct io_uring_cqe *)(cq + params.cq_off.cqes);
+	if (*cq_head == __atomic_load_n(cq_tail, __ATOMIC_ACQUIRE)) {
+		errno = EAGAIN;
+		return refused("io_uring completion");
+	}
+	result = cqes[*cq_head & *(unsigned *)(cq + params.cq_off.ring_mask)].res;
+	if (result < 0) {
+		errno = -result;
+		return refused("io_uring write");
+	}
+	if (fsync(fd) != 0)
+		return refused("fsync");
+	return accepted();
+}
+
 /* Swap writes pages to the device behind the file system's back. */
 static int swapon_device(void)
 {
@@ -334,6 +389,10 @@ int main(int argc, char **argv)
 		return dm_linear_write();
 	if (strcmp(way, "swapon") == 0)
 		return swapon_device();
+	if (strcmp(way, "io-uring") == 0)
+		return uring_write(0);
+	if (strcmp(way, "io-uring-direct") == 0)
+		return uring_write(O_DIRECT);
 	fprintf(stderr, "guard_probe: unknown way '%s'\n", way);
 	return 2;
 }

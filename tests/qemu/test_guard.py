@@ -150,7 +150,7 @@ SHELL_WAYS = [
 ]
 PROBE_WAYS = [(way, "/dev/vda") for way in (
     "write", "direct", "mmap", "discard", "zeroout", "secdiscard", "punch-hole", "zero-range",
-    "dm-linear", "swapon")] + [(way, "/dev/sda") for way in (
+    "dm-linear", "swapon", "io-uring", "io-uring-direct")] + [(way, "/dev/sda") for way in (
         "write", "mmap", "blkpg", "sg-write10", "sg-write-same", "sg-ata-write",
         "sg-ata-erase")] + [
     (way, "/dev/nvme0n1") for way in ("write", "nvme-write", "nvme-write-zeroes",
