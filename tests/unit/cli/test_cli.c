@@ -624,6 +624,25 @@ static void test_image_json_summary_escapes_the_name(void **state)
 	fake_sysfs_remove(dir);
 }
 
+/* Names come from sysfs: whatever they hold, `rescue disks --json` stays JSON. */
+static void test_disks_json_escapes_device_names(void **state)
+{
+	char *root = fake_sysfs_create();
+	struct run run;
+
+	(void)state;
+	fake_sysfs_write(root, "block/we\"ird/size", "2048\n");
+	fake_sysfs_write(root, "block/we\"ird/guard", "1\n");
+	fake_sysfs_write(root, "block/we\"ird/device/model", "M\n");
+	setenv("RESCUE_SYSFS", root, 1);
+	run_simple(&run, ARGV("disks", "--json"), "");
+	unsetenv("RESCUE_SYSFS");
+	assert_int_equal(exit_code(&run), 0);
+	assert_non_null(strstr(run.out, "{\"name\":\"we\\\"ird\",\"path\":\"/dev/we\\\"ird\","));
+	run_free(&run);
+	fake_sysfs_remove(root);
+}
+
 /* A report lands complete under its final names, with the journal and the attestation. */
 static void test_report_to_a_directory(void **state)
 {
@@ -685,6 +704,7 @@ int main(void)
 		cmocka_unit_test(test_binary_runbook_runs_nothing_and_is_shown_escaped),
 		cmocka_unit_test(test_report_to_a_directory),
 		cmocka_unit_test(test_image_json_summary_escapes_the_name),
+		cmocka_unit_test(test_disks_json_escapes_device_names),
 	};
 
 	printf("binary under test: %s\n", binary_under_test());
