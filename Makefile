@@ -5,11 +5,12 @@
 #   make          build images/rescue.efi and images/rescue.iso
 #   make run      build, then boot the appliance in QEMU against a demo disk
 #   make test     unit tests, then boot tests of the real image under QEMU
+#   make fuzz     each fuzz target of tests/fuzz for FUZZ_SECONDS (default 60)
 #   make bench    benchmarks against the tools users would otherwise use
 #   make deps     install the Debian packages the build needs (root)
 #   make clean    remove build outputs (the download/build cache stays)
 
-.PHONY: all images deps run test test-unit test-qemu bench clean
+.PHONY: all images deps run test test-unit test-qemu fuzz bench clean
 
 all: images
 
@@ -27,6 +28,9 @@ test: images
 
 test-unit: deps
 	$(MAKE) -C src check
+
+fuzz: deps
+	$(MAKE) -C src fuzz
 
 test-qemu: images
 	tests/qemu/run

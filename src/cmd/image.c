@@ -728,16 +728,19 @@ static const char *phase_name(char status)
 static void print_summary(const struct image_run *run, int code, int result)
 {
 	struct map_totals totals;
+	char image[sizeof run->name + 8];
 
 	mapfile_totals(&run->map, &totals);
 	if (run->options.json) {
 		printf("{\"event\":\"summary\",");
 		json_member_string(stdout, "source", run->source.identity.name, 0);
 		json_member_string(stdout, "target", run->target.display, 1);
-		printf(",\"image\":\"%s.img\",\"map\":\"%s\",\"size\":%" PRIu64 ",\"rescued\":%"
-		    PRIu64 ",\"bad\":%" PRIu64 ",\"bad_areas\":%zu,\"holes\":%" PRIu64
-		    ",\"stopped\":%s,\"exit\":%d}\n",
-		    run->name, run->map_name, run->map.size, (uint64_t)totals.finished,
+		snprintf(image, sizeof image, "%s.img", run->name);
+		json_member_string(stdout, "image", image, 1);
+		json_member_string(stdout, "map", run->map_name, 1);
+		printf(",\"size\":%" PRIu64 ",\"rescued\":%" PRIu64 ",\"bad\":%" PRIu64
+		    ",\"bad_areas\":%zu,\"holes\":%" PRIu64 ",\"stopped\":%s,\"exit\":%d}\n",
+		    run->map.size, (uint64_t)totals.finished,
 		    (uint64_t)totals.bad, totals.bad_areas, run->holes,
 		    result == IMAGING_STOPPED ? "true" : "false", code);
 		return;

@@ -4,6 +4,9 @@
  *
  * FILE is a path, or the name of a file on the RESCUECFG disk (how `rescue.run=NAME` on the
  * kernel command line names it at boot); URL is http:// or https://, fetched with wget.
+ * busybox wget checks no TLS certificate: URL#sha256=HEX pins the runbook to the SHA-256 of
+ * its bytes, checked before a line of it is read (a runbook can unguard disks); an unpinned
+ * URL is fetched with a warning.
  *
  * Each line is one rescue command, with or without the word "rescue" in front. Words are
  * separated by blanks; '...' and "..." group words; '#' starts a comment; blank lines are
@@ -32,11 +35,13 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "base/fetch.h"
 #include "base/journal.h"
 #include "base/paths.h"
 #include "base/spawn.h"
 #include "cli/command.h"
 #include "cli/opt.h"
+#include "cli/runbook_parse.h"
 #include "usage/runbook.h"
 
 static int runbook_main(int argc, char **argv);
@@ -51,42 +56,25 @@ const struct command command_runbook = {
 	.run = runbook_main,
 };
 
-enum { RUNBOOK_SIZE_MAX = 1 << 20, RUNBOOK_WORDS_MAX = 64, FETCH_SECONDS = 60 };
-
-struct runbook_line {
-	int number;			/* in the file, from 1 */
-	int ignore_failure;		/* the line started with '-' */
-	int argc;
-	char *argv[RUNBOOK_WORDS_MAX + 1];
-	const struct command *command;
-};
-
-struct runbook {
-	const char *name;		/* as the user gave it, for messages */
-	char *text;			/* the whole file; words point into it */
-	struct runbook_line *lines;
-	int line_count;
-};
+enum { RUNBOOK_SIZE_MAX = 1 << 20, FETCH_SECONDS = 60 };
 
 static int is_url(const char *source)
 {
 	return strncmp(source, "http://", 7) == 0 || strncmp(source, "https://", 8) == 0;
 }
 
-static int fetch_url(const char *url, char **text)
+/* The runbook over the network: checked against its #sha256= pin when the URL has one,
+ * before a line of it is parsed. */
+static int fetch_runbook(const char *url, char **text, size_t *length)
 {
-	char *argv[] = { "wget", "-q", "-T", "30", "-O", "-", (char *)url, NULL };
-	struct spawn_request request = { .argv = argv, .timeout_seconds = FETCH_SECONDS };
-	struct spawn_result result;
+	char why[1024];
+	int code = fetch_url(url, FETCH_SECONDS, text, length, why, sizeof why);
 
-	if (spawn_run(&request, &result) != 0)
-		return err_fatal(EXIT_SYSTEM, "unable to run wget for %s", url);
-	if (spawn_exit_code(&result) != 0 || result.timed_out) {
-		spawn_result_free(&result);
-		return err_fatalx(EXIT_SYSTEM, "unable to fetch the runbook %s: wget failed%s", url,
-		    result.timed_out ? " (timed out)" : "");
-	}
-	*text = result.output;
+	if (code != EXIT_OK)
+		return err_fatalx(code, "%s", why);
+	if (!fetch_url_pinned(url))
+		err_warnx("the runbook %s is not pinned: busybox wget checks no certificate, so "
+		    "whoever answered wrote it (URL#sha256=HEX pins it)", url);
 	return EXIT_OK;
 }
 
@@ -101,7 +89,7 @@ static void resolve_file(const char *source, char *path, size_t size)
 		snprintf(path, size, "%s", source);
 }
 
-static int read_file(const char *source, char **text)
+static int read_file(const char *source, char **text, size_t *length)
 {
 	char path[4096];
 	FILE *file;
@@ -121,111 +109,7 @@ static int read_file(const char *source, char **text)
 	if (got > RUNBOOK_SIZE_MAX)
 		return err_fatalx(EXIT_SYSTEM, "the runbook %s is larger than 1 MiB", path);
 	(*text)[got] = '\0';
-	return EXIT_OK;
-}
-
-/* Cuts the words of one line out of it in place. Returns NULL on success, else what is
- * wrong with the line. */
-static const char *split_line(char *line, struct runbook_line *parsed)
-{
-	char *in = line, *out = line, quote;
-
-	parsed->argc = 0;
-	for (;;) {
-		while (*in == ' ' || *in == '\t' || *in == '\r')
-			in++;
-		if (*in == '\0' || *in == '#')
-			break;
-		if (parsed->argc == RUNBOOK_WORDS_MAX)
-			return "too many words";
-		parsed->argv[parsed->argc++] = out;
-		while (*in && !strchr(" \t\r", *in)) {
-			if (*in == '\'' || *in == '"') {
-				quote = *in++;
-				while (*in && *in != quote) {
-					if (quote == '"' && *in == '\\' && (in[1] == '"' || in[1] == '\\'))
-						in++;
-					*out++ = *in++;
-				}
-				if (*in != quote)
-					return "a quote is not closed";
-				in++;
-			} else {
-				*out++ = *in++;
-			}
-		}
-		if (*in)
-			in++;
-		*out++ = '\0';
-	}
-	parsed->argv[parsed->argc] = NULL;
-	return NULL;
-}
-
-/* Finds the command of a parsed line; NULL and a message when there is none. */
-static const char *line_command(struct runbook_line *line)
-{
-	if (line->argc > 0 && strcmp(line->argv[0], "rescue") == 0) {
-		memmove(line->argv, line->argv + 1, line->argc * sizeof line->argv[0]);
-		line->argc--;
-	}
-	if (line->argc == 0)
-		return "'rescue' without a command";
-	line->command = command_find(line->argv[0]);
-	if (line->command == NULL)
-		return "unknown command";
-	if (line->command->not_journaled || line->command->run == runbook_main)
-		return "not allowed in a runbook";
-	return NULL;
-}
-
-static int parse_one(struct runbook *book, char *text, int number, int *problems)
-{
-	struct runbook_line *line = &book->lines[book->line_count];
-	const char *problem;
-
-	memset(line, 0, sizeof *line);
-	line->number = number;
-	text += strspn(text, " \t");
-	if (*text == '-') {
-		line->ignore_failure = 1;
-		text++;
-	}
-	problem = split_line(text, line);
-	if (problem == NULL && line->argc == 0 && !line->ignore_failure)
-		return 0;
-	if (problem == NULL)
-		problem = line_command(line);
-	if (problem != NULL) {
-		err_warnx("runbook %s line %d: %s: %s", book->name, number, problem,
-		    line->argc > 0 ? line->argv[0] : text);
-		(*problems)++;
-		return 0;
-	}
-	book->line_count++;
-	return 0;
-}
-
-static int parse_runbook(struct runbook *book)
-{
-	char *cursor = book->text, *end;
-	int number = 0, problems = 0, capacity = 1;
-
-	for (end = book->text; *end; end++)
-		capacity += *end == '\n';
-	book->lines = calloc((size_t)capacity, sizeof *book->lines);
-	if (book->lines == NULL)
-		return err_fatal(EXIT_SYSTEM, "unable to parse the runbook %s", book->name);
-	while (*cursor) {
-		end = cursor + strcspn(cursor, "\n");
-		if (*end)
-			*end++ = '\0';
-		parse_one(book, cursor, ++number, &problems);
-		cursor = end;
-	}
-	if (problems > 0)
-		return err_fatalx(EXIT_USAGE, "runbook %s: %d line%s to fix, nothing was run",
-		    book->name, problems, problems == 1 ? "" : "s");
+	*length = got;
 	return EXIT_OK;
 }
 
@@ -278,11 +162,16 @@ static int run_lines(const struct runbook *book, int *lines_run)
 	return worst;
 }
 
+/* The runbook's name in messages: the last part of its path or URL, without a #sha256=
+ * pin. */
 static const char *base_name(const char *source)
 {
-	const char *slash = strrchr(source, '/');
+	static char name[4096];
+	char *slash;
 
-	return slash && slash[1] ? slash + 1 : source;
+	snprintf(name, sizeof name, "%.*s", (int)strcspn(source, "#"), source);
+	slash = strrchr(name, '/');
+	return slash && slash[1] ? slash + 1 : name;
 }
 
 static int runbook_main(int argc, char **argv)
@@ -303,10 +192,10 @@ static int runbook_main(int argc, char **argv)
 	if (opt_operands(&opts, 1, 1) != 0)
 		return opts.exit_code;
 	book.name = base_name(opts.operands[0]);
-	code = is_url(opts.operands[0]) ? fetch_url(opts.operands[0], &book.text)
-	    : read_file(opts.operands[0], &book.text);
+	code = is_url(opts.operands[0]) ? fetch_runbook(opts.operands[0], &book.text, &book.length)
+	    : read_file(opts.operands[0], &book.text, &book.length);
 	if (code == EXIT_OK)
-		code = parse_runbook(&book);
+		code = runbook_parse(&book);
 	if (code == EXIT_OK && check_only) {
 		printf("runbook %s: %d command%s, all known\n", book.name, book.line_count,
 		    book.line_count == 1 ? "" : "s");

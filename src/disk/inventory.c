@@ -376,14 +376,24 @@ static void mounted_json(FILE *out, const char *mounted)
 		fputs("null", out);
 }
 
+/* The name comes from sysfs, so the path is escaped like any string from outside. */
+static void device_path_json(FILE *out, const char *name)
+{
+	char path[300];
+
+	snprintf(path, sizeof path, "/dev/%s", name);
+	json_member_string(out, "path", path, 1);
+}
+
 /* A partition's guard is its disk's: the kernel keeps one per disk. */
 static void part_json(FILE *out, const struct inventory_part *part, int guarded, int first)
 {
 	fprintf(out, "%s{", first ? "" : ",");
 	json_member_string(out, "name", part->name, 0);
-	fprintf(out, ",\"path\":\"/dev/%s\",\"number\":%d,\"start_bytes\":%llu,"
+	device_path_json(out, part->name);
+	fprintf(out, ",\"number\":%d,\"start_bytes\":%llu,"
 	    "\"size_bytes\":%llu,\"guarded\":%s,\"rejected_writes\":%llu,\"busy\":%s",
-	    part->name, part->number, part->start_bytes, part->size_bytes,
+	    part->number, part->start_bytes, part->size_bytes,
 	    guarded ? "true" : "false", part->rejected_writes, part->busy ? "true" : "false");
 	mounted_json(out, part->mounted);
 	fputs(",\"content\":", out);
@@ -397,7 +407,8 @@ static void disk_json(FILE *out, const struct inventory_disk *disk, int first)
 
 	fprintf(out, "%s\n{", first ? "" : ",");
 	json_member_string(out, "name", disk->name, 0);
-	fprintf(out, ",\"path\":\"/dev/%s\",\"size_bytes\":%llu", disk->name, disk->size_bytes);
+	device_path_json(out, disk->name);
+	fprintf(out, ",\"size_bytes\":%llu", disk->size_bytes);
 	json_member_string(out, "model", disk->model, 1);
 	json_member_string(out, "serial", disk->serial, 1);
 	json_member_string(out, "transport", disk->transport, 1);

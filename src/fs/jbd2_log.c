@@ -228,8 +228,9 @@ static int build_transactions(struct scan *scan)
 		transaction->commit_seconds = scan->commits[i].seconds;
 		transaction->commit_nanoseconds = scan->commits[i].nanoseconds;
 	}
-	qsort(log->transactions, log->transaction_count, sizeof *log->transactions,
-	    by_sequence);
+	if (log->transaction_count)	/* qsort must not be handed a NULL array */
+		qsort(log->transactions, log->transaction_count, sizeof *log->transactions,
+		    by_sequence);
 	return 0;
 }
 
@@ -250,7 +251,8 @@ static void judge_copies(struct jbd2_log *log)
 		copy->trusted = transaction && transaction->committed && (copy->checksum == 1
 		    || (copy->checksum == -1 && log->owner[copy->position] == copy->transaction));
 	}
-	qsort(log->copies, log->copy_count, sizeof *log->copies, by_block);
+	if (log->copy_count)	/* qsort must not be handed a NULL array */
+		qsort(log->copies, log->copy_count, sizeof *log->copies, by_block);
 }
 
 static int scan_setup(struct scan *scan, uint64_t blocks)

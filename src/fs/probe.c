@@ -20,10 +20,14 @@ enum { PROBE_HEAD = 72 * 1024 };	/* covers btrfs at 64 KiB and iso9660 at 32 KiB
 #define EXT3_INCOMPAT_KNOWN (0x2UL | 0x4UL | 0x10UL)
 #define EXT3_RO_COMPAT_KNOWN 0x7UL
 
+/* The device's first bytes (HEAD_SIZE of them, fewer for a small device) and, for the
+ * superblocks kept near its end, a way to read anywhere: from FD, or from WHOLE when the
+ * caller handed over the device's contents in memory. */
 struct probe_input {
-	unsigned char head[PROBE_HEAD];
+	const unsigned char *head;
 	size_t head_size;
 	int fd;
+	const unsigned char *whole;
 	unsigned long long size;
 };
 
@@ -41,6 +45,13 @@ static unsigned long le32(const unsigned char *p)
 static int has(const struct probe_input *in, size_t offset, const void *magic, size_t length)
 {
 	return offset + length <= in->head_size && memcmp(in->head + offset, magic, length) == 0;
+}
+
+/* Whether the head holds the first END bytes: a format's magic alone does not say that its
+ * fields after it were read (a device cut short, a tiny partition). */
+static int holds(const struct probe_input *in, size_t end)
+{
+	return end <= in->head_size;
 }
 
 /* Copies a label of at most LENGTH bytes, without trailing spaces and NULs. */
@@ -77,7 +88,7 @@ static int probe_ext(const struct probe_input *in, struct probe_result *result)
 	const unsigned char *sb = in->head + 1024;
 	unsigned long compat, incompat, ro_compat;
 
-	if (!has(in, 1024 + 56, "\x53\xef", 2))
+	if (!has(in, 1024 + 56, "\x53\xef", 2) || !holds(in, 1024 + 0x88))
 		return 0;
 	compat = le32(sb + 0x5c);
 	incompat = le32(sb + 0x60);
@@ -98,7 +109,7 @@ static int probe_ext(const struct probe_input *in, struct probe_result *result)
  * by walking the log (xfs_logprint), not from the superblock. */
 static int probe_xfs(const struct probe_input *in, struct probe_result *result)
 {
-	if (!has(in, 0, "XFSB", 4))
+	if (!has(in, 0, "XFSB", 4) || !holds(in, 120))
 		return 0;
 	found(result, "xfs", 1);
 	text_field(result->label, sizeof result->label, in->head + 108, 12);
@@ -110,7 +121,7 @@ static int probe_btrfs(const struct probe_input *in, struct probe_result *result
 {
 	const unsigned char *sb = in->head + 65536;
 
-	if (!has(in, 65536 + 0x40, "_BHRfS_M", 8))
+	if (!has(in, 65536 + 0x40, "_BHRfS_M", 8) || !holds(in, 65536 + 0x12b + 256))
 		return 0;
 	found(result, "btrfs", 1);
 	text_field(result->label, sizeof result->label, sb + 0x12b, 256);
@@ -122,7 +133,7 @@ static int probe_iso9660(const struct probe_input *in, struct probe_result *resu
 {
 	const char *date = (const char *)in->head + 32768 + 813;	/* volume creation */
 
-	if (!has(in, 32769, "CD001", 5))
+	if (!has(in, 32769, "CD001", 5) || !holds(in, 32768 + 813 + 16))
 		return 0;
 	found(result, "iso9660", 1);
 	text_field(result->label, sizeof result->label, in->head + 32768 + 40, 32);
@@ -147,7 +158,7 @@ static int probe_luks(const struct probe_input *in, struct probe_result *result)
 {
 	unsigned version;
 
-	if (!has(in, 0, "LUKS\xba\xbe", 6))
+	if (!has(in, 0, "LUKS\xba\xbe", 6) || !holds(in, 168 + 40))
 		return 0;
 	version = in->head[6] << 8 | in->head[7];
 	found(result, "crypto_LUKS", 0);
@@ -167,7 +178,8 @@ static int probe_lvm(const struct probe_input *in, struct probe_result *result)
 	size_t sector, i, used = 0, at = 0;
 
 	for (sector = 0; sector < 4; sector++)
-		if (has(in, sector * 512, "LABELONE", 8) && has(in, sector * 512 + 24, "LVM2 001", 8))
+		if (has(in, sector * 512, "LABELONE", 8) && has(in, sector * 512 + 24, "LVM2 001", 8)
+		    && holds(in, sector * 512 + 64))
 			break;
 	if (sector == 4)
 		return 0;
@@ -183,11 +195,22 @@ static int probe_lvm(const struct probe_input *in, struct probe_result *result)
 
 /* md: 1.1 at the start, 1.2 at 4 KiB, 1.0 and 0.90 near the end of the device
  * (include/uapi/linux/raid/md_p.h; mdadm super1.c and super0.c place them). */
+static int read_at(const struct probe_input *in, unsigned long long offset, unsigned char *buffer,
+    size_t size)
+{
+	if (in->whole == NULL)
+		return pread(in->fd, buffer, size, (off_t)offset) == (ssize_t)size;
+	if (offset > in->size || size > in->size - offset)
+		return 0;
+	memcpy(buffer, in->whole + offset, size);
+	return 1;
+}
+
 static int md_at(const struct probe_input *in, unsigned long long offset, unsigned major,
     unsigned char *buffer)
 {
-	return pread(in->fd, buffer, 256, (off_t)offset) == 256
-	    && le32(buffer) == 0xa92b4efcUL && le32(buffer + 4) == major;
+	return read_at(in, offset, buffer, 256) && le32(buffer) == 0xa92b4efcUL
+	    && le32(buffer + 4) == major;
 }
 
 /* 0.90 keeps its UUID in four words: set_uuid0 (word 5) and set_uuid1..3 (words 13-15). */
@@ -230,12 +253,14 @@ static int probe_md(const struct probe_input *in, struct probe_result *result)
 /* FAT: a BIOS parameter block with a sane sector size and the file system type string. */
 static int probe_vfat(const struct probe_input *in, struct probe_result *result)
 {
-	unsigned sector_size = le16(in->head + 11);
+	unsigned sector_size;
 	size_t label_at, serial_at;
 	unsigned long serial;
 
-	if (!has(in, 510, "\x55\xaa", 2) || (sector_size != 512 && sector_size != 1024
-	    && sector_size != 2048 && sector_size != 4096))
+	if (!has(in, 510, "\x55\xaa", 2))
+		return 0;
+	sector_size = le16(in->head + 11);
+	if (sector_size != 512 && sector_size != 1024 && sector_size != 2048 && sector_size != 4096)
 		return 0;
 	if (has(in, 82, "FAT32   ", 8)) {
 		label_at = 71, serial_at = 67;
@@ -257,14 +282,14 @@ static int probe_exfat_ntfs(const struct probe_input *in, struct probe_result *r
 {
 	const unsigned char *serial;
 
-	if (has(in, 3, "EXFAT   ", 8)) {
+	if (has(in, 3, "EXFAT   ", 8) && holds(in, 104)) {
 		found(result, "exfat", 1);
 		serial = in->head + 100;
 		snprintf(result->uuid, sizeof result->uuid, "%02X%02X-%02X%02X", serial[3], serial[2],
 		    serial[1], serial[0]);
 		return 1;
 	}
-	if (has(in, 3, "NTFS    ", 8)) {
+	if (has(in, 3, "NTFS    ", 8) && holds(in, 80)) {
 		found(result, "ntfs", 1);
 		serial = in->head + 72;
 		snprintf(result->uuid, sizeof result->uuid, "%02X%02X%02X%02X%02X%02X%02X%02X",
@@ -281,7 +306,7 @@ static int probe_table(const struct probe_input *in, struct probe_result *result
 {
 	int i;
 
-	if (has(in, 512, "EFI PART", 8)) {
+	if (has(in, 512, "EFI PART", 8) && holds(in, 512 + 56 + 16)) {
 		found(result, "gpt", 0);
 		uuid_field(result->uuid, sizeof result->uuid, in->head + 512 + 56);
 		return 1;
@@ -318,16 +343,26 @@ static void probe_all(const struct probe_input *in, struct probe_result *result)
 			return;
 }
 
+int probe_buffer(const void *data, size_t size, struct probe_result *result)
+{
+	struct probe_input in = { .head = data, .head_size = size < PROBE_HEAD ? size : PROBE_HEAD,
+		.fd = -1, .whole = data, .size = size };
+
+	memset(result, 0, sizeof *result);
+	probe_all(&in, result);
+	return 0;
+}
+
 /* 0 when the device could be read (RESULT says what is on it, "" for nothing known),
  * -1 with errno when it could not be opened or read at all. */
 int probe_device(const char *path, struct probe_result *result)
 {
-	static struct probe_input in;
+	static unsigned char head[PROBE_HEAD];
+	struct probe_input in = { .head = head };
 	struct stat status;
 	ssize_t got;
 
 	memset(result, 0, sizeof *result);
-	memset(&in, 0, sizeof in);
 	in.fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (in.fd < 0)
 		return -1;
@@ -335,7 +370,7 @@ int probe_device(const char *path, struct probe_result *result)
 		ioctl(in.fd, BLKGETSIZE64, &in.size);
 	else
 		in.size = (unsigned long long)status.st_size;
-	got = pread(in.fd, in.head, sizeof in.head, 0);
+	got = pread(in.fd, head, sizeof head, 0);
 	if (got < 0) {
 		int saved = errno;
 

@@ -23,4 +23,8 @@ struct probe_result {
 
 int probe_device(const char *path, struct probe_result *result);
 
+/* The same over a device's contents in memory, SIZE bytes of it (all of a small image, or
+ * as much of its start as the caller has): never reads past SIZE. Always 0. */
+int probe_buffer(const void *data, size_t size, struct probe_result *result);
+
 #endif

@@ -1474,7 +1474,8 @@ static int prepare(struct dump *dump)
 	manifest_known_ready(dump->manifest);
 	if (walk(dump, count_visit) != 0)
 		return -1;
-	qsort(dump->needed, dump->needed_count, sizeof *dump->needed, by_hash);
+	if (dump->needed_count)	/* qsort must not be handed a NULL array */
+		qsort(dump->needed, dump->needed_count, sizeof *dump->needed, by_hash);
 	if (confirm_databases(dump) != 0)
 		return fail(dump, "out of memory for the %s", "databases");
 	if (read_earlier(dump, carry_line) != 0)

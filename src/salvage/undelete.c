@@ -182,7 +182,8 @@ static int find_tables(struct engine *engine)
 	for (group = 0; group < engine->fs->group_desc_count; group++)
 		engine->tables[group] = (struct table_span){ ext2fs_inode_table_loc(engine->fs,
 		    group), group };
-	qsort(engine->tables, engine->table_count, sizeof *engine->tables, by_start);
+	if (engine->table_count)	/* qsort must not be handed a NULL array */
+		qsort(engine->tables, engine->table_count, sizeof *engine->tables, by_start);
 	return 0;
 }
 
@@ -724,7 +725,8 @@ int engine_build_map(struct engine *engine, struct candidate *candidate,
 		rc = map_indirect(&mapping, inode);
 	if (rc < 0)
 		return -1;
-	qsort(file->runs, file->run_count, sizeof *file->runs, by_logical);
+	if (file->run_count)	/* qsort must not be handed a NULL array */
+		qsort(file->runs, file->run_count, sizeof *file->runs, by_logical);
 	if (!LINUX_S_ISDIR(inode->i_mode) && note_reused(engine, file) != 0)
 		return -1;
 	file->map_incomplete = mapping.incomplete;
@@ -874,7 +876,8 @@ static int collect_spans(struct undelete *undelete, struct span **spans, size_t 
 			    file->runs[r].physical + file->runs[r].length, i };
 		}
 	}
-	qsort(*spans, *count, sizeof **spans, by_start_block);
+	if (*count)	/* qsort must not be handed a NULL array */
+		qsort(*spans, *count, sizeof **spans, by_start_block);
 	return 0;
 }
 
@@ -956,7 +959,8 @@ static int make_files(struct engine *engine, struct undelete *undelete,
 	if (resolve_shared_blocks(engine, undelete) != 0)
 		return -1;
 	select_files(undelete, options);
-	qsort(undelete->files, undelete->count, sizeof *undelete->files, by_path);
+	if (undelete->count)	/* qsort must not be handed a NULL array */
+		qsort(undelete->files, undelete->count, sizeof *undelete->files, by_path);
 	return rename_duplicates(undelete);
 }
 

@@ -172,7 +172,8 @@ static int deleted_dir_blocks(struct engine *engine, struct owned_block **blocks
 			}
 		free(scratch.runs);
 	}
-	qsort(*blocks, *count, sizeof **blocks, by_block);
+	if (*count)	/* qsort must not be handed a NULL array */
+		qsort(*blocks, *count, sizeof **blocks, by_block);
 	return 0;
 }
 
@@ -232,7 +233,8 @@ static int place_by_live_dirs(struct engine *engine, struct dir_copies *copies)
 	for (i = 0; i < copies->count; i++)
 		if (!copies->list[i].owner)
 			search.wanted[search.left++].block = copies->list[i].copy->block;
-	qsort(search.wanted, search.count, sizeof *search.wanted, by_block);
+	if (search.count)	/* qsort must not be handed a NULL array */
+		qsort(search.wanted, search.count, sizeof *search.wanted, by_block);
 	live_dir_blocks(engine, &search);
 	for (i = 0; i < copies->count; i++)
 		if (!copies->list[i].owner)

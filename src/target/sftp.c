@@ -514,21 +514,29 @@ size_t sftp_queued(const struct sftp *sftp)
 
 /* ---------------------------------------------------------------- start */
 
+/* The greeting has its own, shorter limit: the clock starts before the SSH login, but a
+ * server that takes the subsystem request answers VERSION at once, and one that refused it
+ * (no Subsystem line in sshd_config) leaves the channel open and says nothing at all. */
 static int version_read(struct sftp *sftp, char *why, size_t why_size)
 {
+	int limit = sftp->stall_seconds < SFTP_GREETING_SECONDS ? sftp->stall_seconds
+	    : SFTP_GREETING_SECONDS;
 	struct reader reader;
 	const unsigned char *name;
 	size_t length, name_length;
 	long size;
-	struct timespec progress;
+	struct timespec start;
 
-	clock_gettime(CLOCK_MONOTONIC, &progress);
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	while ((size = packet_ready(sftp)) == 0) {
 		int rc = pump(sftp, 1000);
 
-		if (rc < 0 || (rc == 0 && stalled(&progress, sftp->stall_seconds))) {
-			snprintf(why, why_size, "no SFTP server answered (%s)",
-			    sftp->broken ? sftp->error : "nothing within the time limit");
+		if (rc < 0) {
+			snprintf(why, why_size, "no SFTP server answered (%s)", sftp->error);
+			return -1;
+		}
+		if (stalled(&start, limit)) {
+			snprintf(why, why_size, "no SFTP server answered within %d s", limit);
 			return -1;
 		}
 	}

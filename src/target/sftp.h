@@ -60,7 +60,9 @@ struct sftp;
 typedef void (*sftp_reply_handler)(void *context, const struct sftp_reply *reply);
 
 /* Sends INIT over FD (which the connection now owns) and reads the server's VERSION and
- * extensions. NULL with WHY on failure. OTHER receives replies no sftp_wait asked for. */
+ * extensions, waiting SFTP_GREETING_SECONDS at most (STALL when shorter). NULL with WHY on
+ * failure. OTHER receives replies no sftp_wait asked for. */
+enum { SFTP_GREETING_SECONDS = 10 };
 struct sftp *sftp_start(int fd, int stall_seconds, sftp_reply_handler other, void *context,
     char *why, size_t why_size);
 void sftp_free(struct sftp *sftp);

@@ -35,29 +35,20 @@
 #include <string.h>
 
 #include "target/nbd.h"
+#include "target/nbd_map.h"
 #include "target/store.h"
 #include "target/target_ops.h"
 
 enum {
-	TAIL = 1 << 20, SLOT = TAIL / 2, HEADER = 512, NAME_SIZE = 256,
+	TAIL = NBD_MAP_TAIL, SLOT = NBD_MAP_SLOT, HEADER = NBD_MAP_HEADER, NAME_SIZE = NBD_MAP_NAME,
 	IN_FLIGHT = 16 << 20, STALL = 60, CONNECT_TIMEOUT = 10,
 };
-
-static const char slot_magic[8] = { 'R', 'S', 'C', 'U', 'E', 'M', 'A', 'P' };
 
 struct pending {
 	uint64_t handle;
 	uint64_t offset;
 	size_t size;
 	unsigned char *data;
-};
-
-struct slot {
-	int valid;
-	uint64_t sequence;
-	char name[NAME_SIZE];
-	char *text;		/* malloc'd, NUL-terminated */
-	size_t length;
 };
 
 struct nbd_backend {
@@ -69,7 +60,7 @@ struct nbd_backend {
 	char refused[512];		/* a write the server refused: permanent */
 	int opened_once;		/* reconnecting: every failure may pass */
 	int tail_loaded;
-	struct slot slots[2];
+	struct nbd_map_slot slots[2];
 };
 
 static struct nbd_backend *backend(struct store *store)
@@ -275,7 +266,7 @@ static ssize_t nbd_store_pread(struct store *store, void *data, size_t size,
 
 static int load_tail(struct store *store);
 static int newest(const struct nbd_backend *state);
-static int other_image(struct store *store, const struct slot *slot);
+static int other_image(struct store *store, const struct nbd_map_slot *slot);
 
 /* The image's room: the export less its tail. An export holding another NAME's map is
  * refused here, before anything is written (the name counts from here on, store.h). */
@@ -410,80 +401,10 @@ static int nbd_store_free_space(struct store *store, uint64_t *bytes)
 
 /* ---------------------------------------------------------------- the map in the tail */
 
-static void put64(unsigned char *p, uint64_t v)
-{
-	int i;
-
-	for (i = 7; i >= 0; i--, v >>= 8)
-		p[i] = v & 0xff;
-}
-
-static uint64_t get64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static uint64_t fnv1a(uint64_t hash, const unsigned char *data, size_t size)
-{
-	while (size--) {
-		hash ^= *data++;
-		hash *= 0x100000001b3ULL;
-	}
-	return hash;
-}
-
-/* The checksum of a slot (header with its checksum field zero, then the text). */
-static uint64_t slot_checksum(const unsigned char *slot, size_t length)
-{
-	unsigned char header[HEADER];
-
-	memcpy(header, slot, HEADER);
-	memset(header + 32, 0, 8);
-	return fnv1a(fnv1a(0xcbf29ce484222325ULL, header, HEADER), slot + HEADER, length);
-}
-
-static void slot_parse(const unsigned char *raw, struct slot *slot)
-{
-	uint64_t length = get64(raw + 24);
-
-	free(slot->text);
-	memset(slot, 0, sizeof *slot);
-	if (memcmp(raw, slot_magic, 8) != 0 || get64(raw + 8) != ((uint64_t)1 << 32)
-	    || length > SLOT - HEADER || get64(raw + 32) != slot_checksum(raw, (size_t)length))
-		return;
-	slot->text = malloc((size_t)length + 1);
-	if (!slot->text)
-		return;
-	memcpy(slot->text, raw + HEADER, (size_t)length);
-	slot->text[length] = '\0';
-	slot->length = (size_t)length;
-	slot->sequence = get64(raw + 16);
-	memcpy(slot->name, raw + 40, NAME_SIZE - 1);
-	slot->valid = 1;
-}
-
-static void slot_format(unsigned char *raw, const char *name, uint64_t sequence,
-    const void *text, size_t length)
-{
-	memset(raw, 0, HEADER);
-	memcpy(raw, slot_magic, 8);
-	put64(raw + 8, (uint64_t)1 << 32);
-	put64(raw + 16, sequence);
-	put64(raw + 24, length);
-	strncpy((char *)raw + 40, name, NAME_SIZE - 1);
-	memcpy(raw + HEADER, text, length);
-	put64(raw + 32, slot_checksum(raw, length));
-}
-
 /* The newest good slot (0 or 1), or -1 when neither is. */
 static int newest(const struct nbd_backend *state)
 {
-	const struct slot *slots = state->slots;
+	const struct nbd_map_slot *slots = state->slots;
 
 	if (slots[0].valid && (!slots[1].valid || slots[0].sequence > slots[1].sequence))
 		return 0;
@@ -504,8 +425,8 @@ static int load_tail(struct store *store)
 			free(raw);
 			return -1;
 		}
-		slot_parse(raw, &state->slots[0]);
-		slot_parse(raw + SLOT, &state->slots[1]);
+		nbd_map_slot_parse(raw, SLOT, &state->slots[0]);
+		nbd_map_slot_parse(raw + SLOT, SLOT, &state->slots[1]);
 		free(raw);
 		state->tail_loaded = 1;
 	}
@@ -513,7 +434,7 @@ static int load_tail(struct store *store)
 }
 
 /* The export holds the image of another NAME than ours: never overwritten. */
-static int other_image(struct store *store, const struct slot *slot)
+static int other_image(struct store *store, const struct nbd_map_slot *slot)
 {
 	return store_fail_permanent(store, "the export '%s' holds the image of %s (its map in the "
 	    "export's last 1 MiB says so): use --name %s to resume it, or another export",
@@ -543,7 +464,7 @@ static int nbd_store_get(struct store *store, const char *name, char **data, siz
 	struct nbd_backend *state = backend(store);
 	char base[NAME_SIZE];
 	int file = which_file(store, name, base, sizeof base), current;
-	const struct slot *slot;
+	const struct nbd_map_slot *slot;
 
 	if (file < 0)
 		return -1;
@@ -601,7 +522,7 @@ static int nbd_store_replace(struct store *store, const char *name, const void *
 	raw = calloc(1, length);
 	if (!raw)
 		return store_fail_permanent(store, "out of memory");
-	slot_format(raw, store->name, sequence, data, size);
+	nbd_map_slot_format(raw, store->name, sequence, data, size);
 	handle = state->next_handle++;
 	if (nbd_send(state->nbd, NBD_CMD_WRITE, handle, state->export_size - TAIL
 	    + (uint64_t)target * SLOT, (uint32_t)length, raw) != 0
@@ -618,7 +539,7 @@ static int nbd_store_replace(struct store *store, const char *name, const void *
 		free(raw);
 		return -1;
 	}
-	slot_parse(raw, &state->slots[target]);
+	nbd_map_slot_parse(raw, length, &state->slots[target]);
 	free(raw);
 	return 0;
 }

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 
 #include "target/sftp.h"
@@ -178,6 +179,30 @@ static int check_failed(struct store *store, const struct target_ssh_check *chec
 	return store_fail_permanent(store, "%s", check->why);
 }
 
+/* A login that works and is quick (a command run over it within a few seconds) while the
+ * SFTP session stayed silent for SFTP_GREETING_SECONDS: sshd took the login and refused
+ * the subsystem. A slow login leaves the doubt to a retry. */
+static int login_is_quick(const struct target *target)
+{
+	struct target_ssh_check check;
+	struct timespec start, end;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	if (target_ssh_check(target, &check) != TARGET_SSH_OK)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	return end.tv_sec - start.tv_sec < SFTP_GREETING_SECONDS / 3;
+}
+
+/* OpenSSH refuses a subsystem it has no Subsystem line for, and dbclient says nothing. */
+static int no_subsystem(struct store *store)
+{
+	return store_fail_permanent(store, "%s accepted the login but started no SFTP "
+	    "server within %d s: its sshd refused the sftp subsystem; add 'Subsystem sftp internal-sftp' (or the "
+	    "path of sftp-server) to its sshd_config and reload sshd", store->target.host,
+	    SFTP_GREETING_SECONDS);
+}
+
 /* A target checked before (target_ssh_ready) gets its session at once; the check's own
  * login, a whole SSH handshake (0.4-0.6 s of every run under TCG), is made only to explain
  * a session that did not start. */
@@ -204,6 +229,9 @@ static int ssh_connect(struct store *store)
 		target_ssh_end(&ssh->session, errors, sizeof errors);
 		if (ready && target_ssh_check(&store->target, &check) != TARGET_SSH_OK)
 			return check_failed(store, &check);
+		/* Silence till the greeting's limit, not a connection that broke. */
+		if (strstr(why, "answered within") && login_is_quick(&store->target))
+			return no_subsystem(store);
 		/* A host key that changed since the first connection is no outage: trying again
 		 * would keep sending the image towards whoever answers now. dbclient's last lines
 		 * are "Fingerprint is SHA256:...; Expected SHA256:...". */

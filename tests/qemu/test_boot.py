@@ -82,17 +82,24 @@ def test_junk_config_disk(ctx):
     os.makedirs(cfg)
     with open(os.path.join(cfg, "authorized_keys"), "w") as f:
         f.write("# comment\nthis is not a key\nssh-ed25519 !!!\n")
-    with open(os.path.join(cfg, "rescue.conf"), "w") as f:
-        f.write("net=none\njunk line without equals\ncolour=blue\n")
+    # Line 4 is binary noise (a terminal escape that would clear the screen, control bytes,
+    # high bytes, 200 bytes long): shown escaped and cut short, never raw.
+    noise = b"\x1b[2J\x07\x01\xff" + bytes(range(0x80, 0x100)) * 2 + b"=x"
+    with open(os.path.join(cfg, "rescue.conf"), "wb") as f:
+        f.write(b"net=none\njunk line without equals\ncolour=blue\n" + noise + b"\n")
     disk = lib.make_ext4(ctx.path("plain.img"), 16, files={"a.txt": "hello\n"})
     before = lib.sha256(disk)
     ready = _boot_with_complaints(ctx, disk, ["--config", cfg], (
         r"config disk /dev/vdb mounted read-only",
         r"rescue\.conf line 2: expected NAME=VALUE",
         r"unknown parameter colour=blue in rescue\.conf line 3",
+        r"unknown parameter \^\[\[2J\^G\^AM-\^\?M-\^@M-\^A[^\n]*\.\.\. in rescue\.conf line 4 \(ignored\)",
         r"authorized_keys line 2 on the config disk: not an SSH public key",
         r"authorized_keys line 3 on the config disk: not an SSH public key",
         r"network off \(rescue\.net=none\)"))
     assert ready.group("net") == "none", ready.group(0)
     assert ready.group("ssh") == "off", ready.group(0)
+    with open(ctx.path("guest.console.log"), "rb") as log:
+        console = log.read()
+    assert b"\x1b[2J" not in console and b"\x07\x01" not in console, "raw noise on the console"
     assert lib.sha256(disk) == before, "the source disk changed"

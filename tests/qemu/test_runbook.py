@@ -5,6 +5,7 @@ rescue.poweroff=1 then powers the machine off. A runbook with unknown
 commands runs nothing and the menu still comes up. Disks never change."""
 
 import functools
+import hashlib
 import http.server
 import os
 import threading
@@ -62,6 +63,9 @@ def test_runbook_from_url_with_unknown_command_runs_nothing(ctx):
     os.makedirs(served)
     with open(os.path.join(served, "broken.run"), "w") as f:
         f.write("version\nfrobnicate /dev/vda\nlog \"unclosed\n")
+    with open(os.path.join(served, "good.run"), "w") as f:
+        f.write("version\n")
+    good_sha = hashlib.sha256(b"version\n").hexdigest()
     handler = functools.partial(_Quiet, directory=served)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     port = server.server_address[1]
@@ -88,6 +92,20 @@ def test_runbook_from_url_with_unknown_command_runs_nothing(ctx):
                            timeout=30)
             guest.wait_for(r"^ +rescue runbook: fatal: runbook broken\.run: 2 lines to fix, "
                            r"nothing was run\n", timeout=30)
+            # Pinned by SHA-256 (busybox wget checks no certificate): the right pin runs the
+            # runbook, a wrong one refuses it before a line is read, without one it warns.
+            guest.wait_for(r"^Choose ", timeout=30)
+            guest.sendline("")
+            lib.menu_shell(guest)
+            url = "http://10.0.2.2:%d/good.run" % port
+            code, text = lib.console_run(guest, "rescue runbook %s#sha256=%s" % (url, good_sha))
+            assert code == 0 and "rescue: runbook good.run line 1: rescue version" in text, text
+            assert "not pinned" not in text, text
+            code, text = lib.console_run(guest, "rescue runbook %s#sha256=%s" % (url, "0" * 64))
+            assert code == 3 and "line 1" not in text, text
+            assert "its SHA-256 is %s, not the pinned %s" % (good_sha, "0" * 64) in text, text
+            code, text = lib.console_run(guest, "rescue runbook %s" % url)
+            assert code == 0 and "the runbook %s is not pinned" % url in text, text
     finally:
         server.shutdown()
     assert lib.sha256(disk) == before, "the source disk changed"

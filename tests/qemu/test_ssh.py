@@ -178,8 +178,12 @@ def test_ssh_keys_password_reverse(ctx):
     assert code == 1, (code, text)
     assert "line 3 of %s: the key data is not base64" % url_keys in text, text
     lib.ssh(port, key_c, "true", known_hosts, check=True)
+    assert "are not pinned" in text, text
     code, text = lib.console_run(guest, "rescue ssh add-key --url http://10.0.2.2:%d/none" % web)
     assert code == 3 and "unable to fetch" in text, text
+    # Pinned by SHA-256: a file that is not the one pinned lets no key in.
+    code, text = lib.console_run(guest, "rescue ssh add-key --url %s#sha256=%s" % (url_keys, "0" * 64))
+    assert code == 3 and "not the pinned " + "0" * 64 in text, text
 
     # At the terminal: asked twice without echo; a mismatch and Ctrl-C change nothing
     # and leave the terminal echoing again.

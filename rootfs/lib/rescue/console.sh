@@ -20,6 +20,17 @@ warn() {
 	say "rescue: warning: $*"
 }
 
+# shown TEXT: TEXT from a file or the command line as a warning can show it: control and
+# other non-ASCII bytes in cat -v's notation (^[ for ESC, M-x for high bytes), cut after
+# 60 bytes with "...", so a file of binary noise cannot fill the console or drive the
+# terminal.
+shown() {
+	local text
+	text=$(printf '%s' "$1" | head -c 60 | cat -v)
+	[ ${#1} -gt 60 ] && text="$text..."
+	printf '%s' "$text"
+}
+
 # Count whole disks and how many of them the kernel guards.
 guard_counts() {
 	local d total=0 guarded=0

@@ -69,7 +69,7 @@ net_kernel_ip() {
 	IFS=: read -r client _ gw mask _ dev _ dns _ <<IPEOF
 $v
 IPEOF
-	valid_ipv4 "$client" || { warn "ip=$v: no valid client address (DHCP instead)"; net_dhcp; return; }
+	valid_ipv4 "$client" || { warn "ip=$(shown "$v"): no valid client address (DHCP instead)"; net_dhcp; return; }
 	[ -n "$dev" ] || dev=$(wired_interfaces | head -n1)
 	net_static "$dev" "$client/$(mask_to_prefix "${mask:-255.255.255.0}")" "$gw" "$dns"
 }
@@ -93,9 +93,9 @@ net_start() {
 		IFS=: read -r iface addr gw dns <<NETEOF
 $v
 NETEOF
-		net_static "$iface" "$addr" "$gw" "$dns" || warn "rescue.net=$v not applied"
+		net_static "$iface" "$addr" "$gw" "$dns" || warn "rescue.net=$(shown "$v") not applied"
 		;;
-	*) warn "rescue.net=$v: expected dhcp, none or IFACE:ADDR/PREFIX:GATEWAY[:DNS]; using DHCP"; net_dhcp ;;
+	*) warn "rescue.net=$(shown "$v"): expected dhcp, none or IFACE:ADDR/PREFIX:GATEWAY[:DNS]; using DHCP"; net_dhcp ;;
 	esac
 	return 0
 }

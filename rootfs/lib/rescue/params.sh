@@ -29,7 +29,7 @@ param_take() {
 	local source=$1 name=$2 value=$3
 	case " $PARAMS_KNOWN " in
 	*" $name "*) param_set "$name" "$value" ;;
-	*) warn "unknown parameter $name=$value in $source (ignored)" ;;
+	*) warn "unknown parameter $(shown "$name=$value") in $source (ignored)" ;;
 	esac
 }
 
@@ -38,13 +38,17 @@ params_read() {
 	rm -rf $PARAM_DIR
 	mkdir -p $PARAM_DIR
 	# The kernel command line has no quoting we need to honour: our values
-	# never contain spaces (keys are base64).
+	# never contain spaces (keys are base64). It is split on blanks only:
+	# with globbing off, a value holding * or ? stays as it was typed instead
+	# of becoming the names of files that happen to match.
+	set -f
 	for word in $(cat /proc/cmdline); do
 		case $word in
 		rescue.*=*) word=${word#rescue.}; param_take "kernel command line" "${word%%=*}" "${word#*=}" ;;
 		rescue.*) param_take "kernel command line" "${word#rescue.}" "" ;;
 		esac
 	done
+	set +f
 }
 
 # params_merge_conf FILE: rescue.conf lines NAME=VALUE, '#' comments; the
@@ -58,7 +62,7 @@ params_merge_conf() {
 		[ -n "$line" ] || continue
 		case $line in
 		*=*) name=${line%%=*} value=${line#*=} ;;
-		*) warn "rescue.conf line $n: expected NAME=VALUE, got '$line' (ignored)"; continue ;;
+		*) warn "rescue.conf line $n: expected NAME=VALUE, got '$(shown "$line")' (ignored)"; continue ;;
 		esac
 		name=${name#rescue.}
 		if [ "$name" != ssh_key ] && [ -e "$PARAM_DIR/$name" ]; then
@@ -80,11 +84,11 @@ params_check() {
 	v=$(param_get poweroff)
 	case $v in
 	""|0|1) ;;
-	*) warn "rescue.poweroff=$v: expected 0 or 1 (ignored)"; rm -f $PARAM_DIR/poweroff ;;
+	*) warn "rescue.poweroff=$(shown "$v"): expected 0 or 1 (ignored)"; rm -f $PARAM_DIR/poweroff ;;
 	esac
 	v=$(param_get target)
 	if [ -n "$v" ] && ! valid_url "$v"; then
-		warn "rescue.target=$v: not a target URL (ssh:// nbd:// nfs:// smb:// tcp://HOST:PORT file:///PATH); ignored"
+		warn "rescue.target=$(shown "$v"): not a target URL (ssh:// nbd:// nfs:// smb:// tcp://HOST:PORT file:///PATH); ignored"
 		rm -f $PARAM_DIR/target
 	fi
 }

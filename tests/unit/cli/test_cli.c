@@ -243,7 +243,11 @@ static void test_dash_c_runs_the_line_with_the_shell(void **state)
 /* The number of a menu entry, as the menu shows it (table commands come first, by rank). */
 static const char *entry_number(const char *label)
 {
-	char number[8];
+	/* A ring of answers rather than strdup: the steps of one test may hold several, and
+	 * the sanitizer build fails on leaks, tests' own included. */
+	static char numbers[8][8];
+	static unsigned next;
+	char *number = numbers[next++ % 8];
 	struct run run;
 	char pattern[128], *found;
 
@@ -255,9 +259,9 @@ static const char *entry_number(const char *label)
 	assert_true(found[strlen(pattern)] == '\n' || found[strlen(pattern)] == ' ');
 	while (found > run.out && isdigit((unsigned char)found[-1]))
 		found--;
-	snprintf(number, sizeof number, "%ld\n", strtol(found, NULL, 10));
+	snprintf(number, sizeof numbers[0], "%ld\n", strtol(found, NULL, 10));
 	run_free(&run);
-	return strdup(number);	/* the steps of one test may hold several; tests may leak */
+	return number;
 }
 
 static void test_no_arguments_and_login_shell_open_the_menu(void **state)
@@ -589,6 +593,95 @@ static void test_runbook_with_unknown_commands_runs_nothing(void **state)
 	fake_sysfs_remove(dir);
 }
 
+/* A runbook that is not text (a binary file named by mistake, a damaged download) runs
+ * nothing: a NUL byte is named with its line, not taken as the end of the runbook, and
+ * the bad bytes of a word are shown escaped and cut short, never sent raw to the console. */
+static void test_binary_runbook_runs_nothing_and_is_shown_escaped(void **state)
+{
+	static const char text[] = "version\n\033[2Jfrob\007nicate\nversion\0disks\n"
+	    "\001\002\003\004\005\006\007\010\016\017\020\021\022\023\024\025\026\027\n";
+	char journal[4096], book[4096], *dir;
+	struct run run;
+	FILE *file;
+
+	(void)state;
+	dir = runbook_fixture("", journal, sizeof journal);
+	snprintf(book, sizeof book, "%s/book", dir);
+	file = fopen(book, "wb");
+	assert_non_null(file);
+	assert_int_equal(fwrite(text, 1, sizeof text - 1, file), sizeof text - 1);
+	fclose(file);
+	run_simple(&run, ARGV("runbook", book), "");
+	assert_int_equal(exit_code(&run), 2);
+	assert_null(strstr(run.out, "rescue " RESCUE_VERSION));
+	assert_non_null(strstr(run.err, "runbook book line 2: unknown command: "
+	    "\\x1b[2Jfrob\\x07nicate\n"));
+	assert_non_null(strstr(run.err, "runbook book line 3: a NUL byte (not a text file?)\n"));
+	assert_non_null(strstr(run.err, "runbook book line 4: unknown command: "
+	    "\\x01\\x02\\x03\\x04\\x05\\x06\\x07\\x08\\x0e\\x0f\\x10\\x11\\x12\\x13...\n"));
+	assert_non_null(strstr(run.err, "runbook book: 3 lines to fix, nothing was run"));
+	assert_null(strchr(run.err, '\033'));
+	run_free(&run);
+	fake_sysfs_remove(dir);
+}
+
+/* The --name of `rescue image` is the user's: any bytes, quotes and backslashes included.
+ * The JSON summary must stay JSON. The source is a read-only loop device over a small file
+ * (the host's kernel makes it; make test runs as root). */
+static void test_image_json_summary_escapes_the_name(void **state)
+{
+	char journal[4096], source[4200], target[4200], loop[64] = "", command[4400];
+	char *dir, *line;
+	struct run run;
+	FILE *pipe;
+
+	(void)state;
+	dir = runbook_fixture("", journal, sizeof journal);
+	snprintf(source, sizeof source, "%s/source", dir);
+	snprintf(target, sizeof target, "file://%s", dir);
+	pipe = fopen(source, "w");
+	assert_non_null(pipe);
+	fclose(pipe);
+	assert_int_equal(truncate(source, 65536), 0);
+	snprintf(command, sizeof command, "losetup -f -r --show '%s'", source);
+	pipe = popen(command, "r");
+	assert_non_null(pipe);
+	if (fgets(loop, sizeof loop, pipe) == NULL)
+		loop[0] = '\0';
+	pclose(pipe);
+	loop[strcspn(loop, "\n")] = '\0';
+	if (loop[0] == '\0')
+		fail_msg("losetup could not make a loop device of %s", source);
+	run_simple(&run, ARGV("image", "--json", "--name", "we\"b\\1", loop, target), "");
+	snprintf(command, sizeof command, "losetup -d %s", loop);
+	assert_int_equal(system(command), 0);
+	assert_int_equal(exit_code(&run), 0);
+	line = strstr(run.out, "{\"event\":\"summary\"");
+	assert_non_null(line);
+	assert_non_null(strstr(line, ",\"image\":\"we\\\"b\\\\1.img\",\"map\":\"we\\\"b\\\\1.map\","));
+	run_free(&run);
+	fake_sysfs_remove(dir);
+}
+
+/* Names come from sysfs: whatever they hold, `rescue disks --json` stays JSON. */
+static void test_disks_json_escapes_device_names(void **state)
+{
+	char *root = fake_sysfs_create();
+	struct run run;
+
+	(void)state;
+	fake_sysfs_write(root, "block/we\"ird/size", "2048\n");
+	fake_sysfs_write(root, "block/we\"ird/guard", "1\n");
+	fake_sysfs_write(root, "block/we\"ird/device/model", "M\n");
+	setenv("RESCUE_SYSFS", root, 1);
+	run_simple(&run, ARGV("disks", "--json"), "");
+	unsetenv("RESCUE_SYSFS");
+	assert_int_equal(exit_code(&run), 0);
+	assert_non_null(strstr(run.out, "{\"name\":\"we\\\"ird\",\"path\":\"/dev/we\\\"ird\","));
+	run_free(&run);
+	fake_sysfs_remove(root);
+}
+
 /* A report lands complete under its final names, with the journal and the attestation. */
 static void test_report_to_a_directory(void **state)
 {
@@ -648,7 +741,10 @@ int main(void)
 		cmocka_unit_test(test_reboot_and_power_off_need_yes),
 		cmocka_unit_test(test_runbook_goes_on_after_losses_and_stops_at_worse),
 		cmocka_unit_test(test_runbook_with_unknown_commands_runs_nothing),
+		cmocka_unit_test(test_binary_runbook_runs_nothing_and_is_shown_escaped),
 		cmocka_unit_test(test_report_to_a_directory),
+		cmocka_unit_test(test_image_json_summary_escapes_the_name),
+		cmocka_unit_test(test_disks_json_escapes_device_names),
 	};
 
 	printf("binary under test: %s\n", binary_under_test());

@@ -193,12 +193,71 @@ static void test_lvm_and_md_headers(void **state)
 	assert_string_equal(result.type, "");
 }
 
+/* Reads up to SIZE bytes of IMAGE (made by an earlier test of this group). */
+static size_t read_head(const char *image, unsigned char *head, size_t size)
+{
+	char path[4096];
+	FILE *file;
+	size_t got;
+
+	snprintf(path, sizeof path, "%s/%s", directory, image);
+	file = fopen(path, "rb");
+	assert_non_null(file);
+	got = fread(head, 1, size, file);
+	fclose(file);
+	return got;
+}
+
+/* Probes the first LENGTH bytes of HEAD from a buffer of exactly that size, so the
+ * sanitizer build stops at any read past it. */
+static void probe_cut(const unsigned char *head, size_t length, struct probe_result *result)
+{
+	unsigned char *exact = malloc(length ? length : 1);
+
+	assert_non_null(exact);
+	memcpy(exact, head, length);
+	assert_int_equal(probe_buffer(exact, length, result), 0);
+	free(exact);
+}
+
+/* A device cut short anywhere (a truncated image, a tiny partition) is probed from the
+ * bytes there are: a format whose fields are cut off is not reported with zeros for them,
+ * and nothing past the end is read. Cut at every byte up to 4400 (every format's fields
+ * but iso9660's and btrfs's end there), and across those two formats' superblocks. */
+static void test_heads_cut_short_are_never_read_past(void **state)
+{
+	static const char *const images[] = { "ext2.img", "ext4.img", "xfs.img", "btrfs.img",
+		"vfat.img", "fat32.img", "exfat.img", "ntfs.img", "swap.img", "luks.img", "iso.img",
+		"gpt.img", "dos.img", "pv.img", "md.img" };
+	static unsigned char head[72 * 1024];
+	struct probe_result whole, cut;
+	size_t i, size, length;
+
+	(void)state;
+	for (i = 0; i < sizeof images / sizeof images[0]; i++) {
+		size = read_head(images[i], head, sizeof head);
+		probe_cut(head, size, &whole);
+		probe_image(images[i], &cut);
+		assert_string_equal(whole.type, cut.type);
+		assert_string_equal(whole.uuid, cut.uuid);
+		for (length = 0; length <= 4400 && length <= size; length++)
+			probe_cut(head, length, &cut);
+		for (length = 32768; strcmp(whole.type, "iso9660") == 0 && length < 34816; length++)
+			probe_cut(head, length, &cut);
+		for (length = 65536; strcmp(whole.type, "btrfs") == 0 && length < 66700; length++) {
+			probe_cut(head, length, &cut);
+			assert_true(strcmp(cut.type, "btrfs") != 0 || strcmp(cut.label, whole.label) == 0);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_file_systems_match_blkid),
 		cmocka_unit_test(test_partition_tables_and_recovery),
 		cmocka_unit_test(test_lvm_and_md_headers),
+		cmocka_unit_test(test_heads_cut_short_are_never_read_past),
 	};
 
 	return cmocka_run_group_tests_name("probe", tests, make_directory, remove_directory);

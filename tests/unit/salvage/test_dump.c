@@ -63,10 +63,11 @@ static int begin_volume(void *context, const char *file, uint64_t *size)
 static int write_volume(void *context, const void *data, size_t size, uint64_t position)
 {
 	struct memory_sink *sink = context;
-	struct volume *volume = &sink->volumes[sink->count - 1];
+	struct volume *volume;
 
-	if (sink->discard)
+	if (sink->discard)	/* counted past the array: no volume to point at */
 		return 0;
+	volume = &sink->volumes[sink->count - 1];
 	assert_int_equal(position, volume->size);	/* the archive is one stream */
 	volume->data = realloc(volume->data, volume->size + size);
 	memcpy(volume->data + volume->size, data, size);
@@ -585,6 +586,14 @@ static void add_files(const char *root, int from, int to)
 	}
 }
 
+/* AddressSanitizer keeps freed memory in quarantine, so a peak RSS under it says nothing
+ * about what the dump keeps: the plain build measures it. */
+#ifdef __SANITIZE_ADDRESS__
+enum { RSS_MEANINGFUL = 0 };
+#else
+enum { RSS_MEANINGFUL = 1 };
+#endif
+
 /* What the dump keeps does not grow with the files (issue 18): four times the files, the
  * same peak within 32 bytes a file (measured: about 128 KiB apart, the allocator's slack;
  * the engine before kept about 1 KB a file). */
@@ -594,6 +603,8 @@ static void test_memory_does_not_grow_with_the_files(void **state)
 	long small, large;
 
 	(void)state;
+	if (!RSS_MEANINGFUL)
+		skip();
 	assert_non_null(mkdtemp(root));
 	add_files(root, 0, 3000);
 	small = dump_peak_kb(root);

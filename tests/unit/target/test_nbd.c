@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "target/nbd_map.h"
 #include "target/store.h"
 #include "target/target.h"
 
@@ -377,9 +378,44 @@ static void test_unacknowledged_writes_are_sent_again_after_a_reconnect(void **s
 	store_close(store);
 }
 
+/* A slot as the export's tail holds it, read back from any number of its bytes (a read cut
+ * short, a damaged export): whole, it parses to what was written; cut anywhere before the
+ * end of its text, it is not valid, and nothing past the given bytes is read (each cut is
+ * its own allocation of exactly that size, so the sanitizer build would stop). */
+static void test_a_map_slot_cut_short_is_invalid_and_never_read_past(void **state)
+{
+	static const char text[] = "# Mapfile\n0x0 + 1\n0x0 0x200 +\n";
+	unsigned char slot_bytes[NBD_MAP_HEADER + sizeof text];
+	struct nbd_map_slot slot = { 0 };
+	size_t size = NBD_MAP_HEADER + strlen(text), cut;
+	unsigned char *exact;
+
+	(void)state;
+	nbd_map_slot_format(slot_bytes, "vda", 42, text, strlen(text));
+	nbd_map_slot_parse(slot_bytes, size, &slot);
+	assert_true(slot.valid);
+	assert_string_equal(slot.name, "vda");
+	assert_string_equal(slot.text, text);
+	assert_int_equal(slot.sequence, 42);
+	for (cut = 0; cut < size; cut++) {
+		exact = malloc(cut ? cut : 1);
+		assert_non_null(exact);
+		memcpy(exact, slot_bytes, cut);
+		nbd_map_slot_parse(exact, cut, &slot);
+		assert_false(slot.valid);
+		free(exact);
+	}
+	/* A text length that claims more than the slot holds. */
+	slot_bytes[24] = 0x7f;
+	nbd_map_slot_parse(slot_bytes, size, &slot);
+	assert_false(slot.valid);
+	free(slot.text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_a_map_slot_cut_short_is_invalid_and_never_read_past),
 		cmocka_unit_test_setup_teardown(test_writes_land_at_their_positions_and_read_back,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -412,21 +413,21 @@ static void file_write(const char *dir, const char *name, const char *content)
 	fclose(file);
 }
 
-static void sshd_config(const char *public_line)
+static void sshd_config(const char *public_line, int with_sftp)
 {
 	char config[4096], command[512];
 
 	snprintf(config, sizeof config, "%s\n", public_line);
 	file_write(sshd.dir, "authorized_keys", config);
-	snprintf(command, sizeof command, "ssh-keygen -q -t ed25519 -N '' -f %s/host_key", sshd.dir);
+	snprintf(command, sizeof command, "test -f %1$s/host_key || "
+	    "ssh-keygen -q -t ed25519 -N '' -f %1$s/host_key", sshd.dir);
 	if (system(command) != 0)
 		abort();
 	snprintf(config, sizeof config, "Port %u\nListenAddress 127.0.0.1\nHostKey %s/host_key\n"
 	    "PidFile %s/sshd.pid\nAuthorizedKeysFile %s/authorized_keys\n"
 	    "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
-	    "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
-	    "Subsystem sftp internal-sftp\n", sshd.port, sshd.dir,
-	    sshd.dir, sshd.dir);
+	    "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n%s", sshd.port,
+	    sshd.dir, sshd.dir, sshd.dir, with_sftp ? "Subsystem sftp internal-sftp\n" : "");
 	file_write(sshd.dir, "sshd_config", config);
 }
 
@@ -475,7 +476,7 @@ static int sshd_start(void **state)
 	if (target_client_key(key, sizeof key, public_line, sizeof public_line, why, sizeof why) != 0)
 		fail_msg("no client key: %s", why);
 	sshd.port = free_port();
-	sshd_config(public_line);
+	sshd_config(public_line, 1);
 	mkdir("/run/sshd", 0755);
 	sshd.pid = fork();
 	if (sshd.pid == 0) {
@@ -573,6 +574,44 @@ static struct store *store_for(const char *user, const char *subdir, unsigned po
 	    subdir);
 	parse_ok(url);
 	return store_open(&target, "disk", why, why_size, transient);
+}
+
+/* sshd reads its configuration again on SIGHUP (it re-executes itself, same pid). */
+static void sshd_reload(int with_sftp)
+{
+	char key[4096], public_line[2048];
+
+	if (target_client_key(key, sizeof key, public_line, sizeof public_line, why, sizeof why) != 0)
+		fail_msg("no client key: %s", why);
+	sshd_config(public_line, with_sftp);
+	kill(sshd.pid, SIGHUP);
+	usleep(300000);
+	assert_int_equal(sshd_wait(), 0);
+}
+
+/* A receiver whose sshd has no Subsystem line takes the login and then ignores the sftp
+ * subsystem request (dbclient says nothing): named within seconds, with the line to add,
+ * and not retried, instead of a stall of a minute. */
+static void test_ssh_store_names_a_missing_sftp_subsystem(void **state)
+{
+	struct store *store;
+	struct timespec start, end;
+	int transient = 1;
+	char why_open[1024];
+
+	(void)state;
+	if (sshd.pid <= 0)
+		skip();
+	sshd_reload(0);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	store = store_for("root", "", sshd.port, why_open, sizeof why_open, &transient);
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	sshd_reload(1);
+	assert_null(store);
+	assert_int_equal(transient, 0);
+	assert_non_null(strstr(why_open, "accepted the login but started no SFTP server"));
+	assert_non_null(strstr(why_open, "add 'Subsystem sftp internal-sftp'"));
+	assert_true(end.tv_sec - start.tv_sec < 30);
 }
 
 static void file_expect(const char *name, const void *content, size_t size)
@@ -869,6 +908,7 @@ int main(void)
 		cmocka_unit_test(test_ssh_store_writes_at_positions_and_replaces_the_map),
 		cmocka_unit_test(test_ssh_store_closes_what_a_failed_call_opened),
 		cmocka_unit_test(test_ssh_store_survives_cut_connections_byte_exact),
+		cmocka_unit_test(test_ssh_store_names_a_missing_sftp_subsystem),
 	};
 
 	return cmocka_run_group_tests_name("target", tests, NULL, NULL)
