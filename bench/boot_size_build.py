@@ -2,7 +2,6 @@
 """Image size, boot time and build time of the appliance, each beside the
 thing it is compared with. See bench/run."""
 
-import glob
 import os
 import statistics
 import subprocess
@@ -13,26 +12,10 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "tests", "qemu"))
 import lib  # noqa: E402
+from stock import stock_kernel  # noqa: E402
 
-CACHE = os.environ.get("RESCUE_CACHE", os.path.expanduser("~/.cache/rescue"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 EFI = os.path.join(TOP, "images", "rescue.efi")
-
-
-def stock_kernel():
-    """vmlinuz of Debian's linux-image-amd64, downloaded once into the cache."""
-    out = os.path.join(CACHE, "bench", "stock")
-    found = glob.glob(os.path.join(out, "boot", "vmlinuz-*"))
-    if found:
-        return found[0]
-    os.makedirs(out, exist_ok=True)
-    dep = subprocess.run(["apt-cache", "depends", "linux-image-amd64"], capture_output=True,
-                         text=True, check=True).stdout
-    package = [l.split()[-1] for l in dep.splitlines() if "Depends:" in l and "linux-image-" in l][0]
-    subprocess.run(["apt-get", "download", package], cwd=out, check=True, capture_output=True)
-    deb = glob.glob(os.path.join(out, "*.deb"))[0]
-    subprocess.run(["dpkg-deb", "-x", deb, out], check=True)
-    return glob.glob(os.path.join(out, "boot", "vmlinuz-*"))[0]
 
 
 def busybox_initramfs(path):

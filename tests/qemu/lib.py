@@ -79,7 +79,7 @@ QEMU_RUN = os.path.join(TOP, "tools", "qemu-run")
 WORK_BASE = os.environ.get("RESCUE_TEST_WORK", os.path.join(TOP, "tests", "qemu", "work"))
 IMAGE = os.environ.get("RESCUE_IMAGE", os.path.join(TOP, "images", "rescue.efi"))
 SOURCE_DATE_EPOCH = os.environ.get("SOURCE_DATE_EPOCH", "1700000000")
-BOOT_OPTIONS = ("--kernel", "--efi-disk", "--boot-disk", "--iso")
+BOOT_OPTIONS = ("--kernel", "--efi-disk", "--boot-disk", "--iso", "--net-boot")
 
 
 class TestFailure(AssertionError):

@@ -1,0 +1,294 @@
+"""Every way a hoster's customer boots the appliance, with the text
+tools/bootconfig prints (what the README tells users is what runs here):
+BIOS iPXE (QEMU's option ROM, Debian's ipxe-qemu) with the #!ipxe script
+over TFTP and over HTTP from the host's loopback; PXELINUX; UEFI: Debian's
+ipxe.efi under OVMF with the same script, and OVMF's own PXE client loading
+rescue.efi with no command line at all (the RESCUECFG disk gives the key);
+kexec from Debian's stock kernel with Debian's kexec-tools, kexec_load and
+kexec_file_load; a GRUB one-shot entry set with grub-reboot. Each boot
+reaches `rescue: ready` with SSH open to the key and a login checked against
+the host key fingerprints on the console; every disk's sha256 is unchanged
+(the GRUB disk: changed only where GRUB itself cleared next_entry)."""
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import subprocess
+import threading
+
+import lib
+import stock
+
+TIMEOUT = 300
+BOOTCONFIG = os.path.join(lib.TOP, "tools", "bootconfig")
+READY = (r"^rescue: ready uptime=\S+ disks=(?P<disks>\d+) guarded=(?P<guarded>\d+) "
+         r"net=(?P<net>\S+) ssh=(?P<ssh>\S+)$")
+
+
+def _bootconfig(*args):
+    return lib.run([BOOTCONFIG] + [str(a) for a in args]).stdout
+
+
+def _source(ctx):
+    disk = lib.make_ext4(ctx.path("src.img"), 16, files={"a.txt": "hello\n"}, label="src")
+    return disk, lib.sha256(disk)
+
+
+def _key(ctx):
+    return lib.ssh_keypair(ctx.path())
+
+
+def _login(ctx, guest, port, key, disks=1):
+    """Wait for ready (host key fingerprints first), log in over SSH with KEY
+    checking the host key, return what `cat /proc/cmdline` and
+    `rescue disks --json` printed."""
+    fingerprints = []
+    while True:
+        m = guest.wait_for(r"^rescue: (ssh host key \S+ (?P<fp>SHA256:\S+)|ready [^\n]*)\n",
+                           timeout=240)
+        if not m.group("fp"):
+            break
+        fingerprints.append(m.group("fp"))
+    ready = re.match(READY, m.group(0).strip())
+    assert ready, "unexpected ready line: %s" % m.group(0)
+    assert ready.group("ssh") == "on:22:1keys", "SSH not open to the one key: " + m.group(0)
+    assert ready.group("disks") == ready.group("guarded") == str(disks), m.group(0)
+    known_hosts = lib.scan_host_keys(port, ctx.path("known_hosts"), fingerprints)
+    out = lib.ssh(port, key, "cat /proc/cmdline; rescue disks --json", known_hosts, check=True)
+    return out.stdout.decode()
+
+
+def _tftp_root(ctx, *formats, key_pub, extra=()):
+    """A TFTP/HTTP root with rescue.efi and tools/bootconfig's files for FORMATS."""
+    root = ctx.path("tftp")
+    os.makedirs(root, exist_ok=True)
+    shutil.copy(ctx.image, os.path.join(root, "rescue.efi"))
+    if formats:
+        _bootconfig("--key", key_pub, "-o", root, *formats)
+    for source in extra:
+        shutil.copy(source, root)
+    return root
+
+
+def _web_server(ctx, directory):
+    """An HTTP server on 127.0.0.1 serving DIRECTORY; returns (port, the paths requested)."""
+    requested = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            requested.append(self.path)
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Handler, directory=directory))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    ctx.on_cleanup(server.shutdown)
+    return server.server_address[1], requested
+
+
+def _network_boot(ctx, qemu_args, key, key_on_cmdline=True, disks=1):
+    disk, before = _source(ctx)
+    port = lib.free_port()
+    guest = ctx.guest(*qemu_args, "--disk", disk, "--forward", "%d:22" % port)
+    out = _login(ctx, guest, port, key, disks=disks)
+    guest.stop()
+    assert ("rescue.ssh_key=" in out) == key_on_cmdline, "kernel command line: " + out
+    assert lib.sha256(disk) == before, "the source disk changed"
+    return out
+
+
+def test_ipxe_bios_tftp(ctx):
+    key, pub = _key(ctx)
+    root = _tftp_root(ctx, "ipxe", key_pub=pub)
+    _network_boot(ctx, ["--net-boot", "--tftp", root, "--bootfile", "boot.ipxe"], key)
+
+
+def test_ipxe_bios_http(ctx):
+    key, pub = _key(ctx)
+    root = _tftp_root(ctx, "ipxe", key_pub=pub)
+    web, requested = _web_server(ctx, root)
+    # No TFTP: the script and the kernel can only come over HTTP.
+    _network_boot(ctx, ["--net-boot", "--host-port", web,
+                        "--bootfile", "http://10.0.2.2:%d/boot.ipxe" % web], key)
+    assert requested[:2] == ["/boot.ipxe", "/rescue.efi"], requested
+
+
+def test_pxelinux_bios(ctx):
+    key, pub = _key(ctx)
+    root = _tftp_root(ctx, "pxelinux", key_pub=pub, extra=(
+        "/usr/lib/PXELINUX/pxelinux.0", "/usr/lib/syslinux/modules/bios/ldlinux.c32"))
+    _network_boot(ctx, ["--net-boot", "--tftp", root, "--bootfile", "pxelinux.0"], key)
+
+
+def test_ipxe_efi_ovmf(ctx):
+    key, pub = _key(ctx)
+    root = _tftp_root(ctx, "ipxe", key_pub=pub)
+    esp = ctx.path("ipxe-esp.img")
+    lib.run([os.path.join(lib.TOP, "tools", "mkesp"), "/usr/lib/ipxe/ipxe.efi", esp])
+    # The ESP holding ipxe.efi is a disk too, and guarded.
+    _network_boot(ctx, ["--efi-disk", esp, "--tftp", root, "--bootfile", "boot.ipxe"], key,
+                  disks=2)
+
+
+def test_ovmf_pxe_no_cmdline(ctx):
+    key, pub = _key(ctx)
+    root = _tftp_root(ctx, key_pub=pub)
+    config = ctx.path("config")
+    os.makedirs(config)
+    shutil.copy(pub, os.path.join(config, "authorized_keys"))
+    # No option ROM: OVMF's own virtio-net driver and PXE client load rescue.efi.
+    _network_boot(ctx, ["--firmware", "uefi", "--net-boot", "--net-rom", "none", "--tftp", root,
+                        "--bootfile", "rescue.efi", "--config", config], key,
+                  key_on_cmdline=False, disks=2)
+
+
+# ---------------------------------------------------------------- kexec
+
+HOSTER_INIT = """#!/bin/sh
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+echo "hoster rescue system: $(cat /proc/version)"
+sh /kexec.sh
+echo "hoster rescue system: kexec failed with exit $?"
+poweroff -f
+"""
+
+
+def _kexec(ctx, file_load):
+    key, pub = _key(ctx)
+    script = _bootconfig("--key", pub, "--image", "/rescue.efi", "kexec")
+    if file_load:
+        assert "kexec_file_load instead: kexec -s -l" in script, script
+        script = script.replace("kexec -l ", "kexec -s -l ")
+    with open(ctx.path("kexec.sh"), "w") as f:
+        f.write(script)
+    root = stock.hoster_root(ctx.path("hoster"), HOSTER_INIT, files=(
+        (ctx.image, "/rescue.efi"), (ctx.path("kexec.sh"), "/kexec.sh")))
+    initrd = stock.make_initramfs(root, ctx.path("hoster.cpio"))
+    disk, before = _source(ctx)
+    port = lib.free_port()
+    guest = ctx.guest("--kernel", stock.stock_kernel(), "--initrd", initrd,
+                      "--append", "console=ttyS0,115200 quiet", "--disk", disk,
+                      "--forward", "%d:22" % port)
+    guest.wait_for(r"^hoster rescue system: Linux version 6\.1\.\S+ \(debian-kernel", timeout=120)
+    out = _login(ctx, guest, port, key)
+    guest.stop()
+    assert "rescue.ssh_key=" in out, out
+    assert lib.sha256(disk) == before, "the source disk changed"
+
+
+def test_kexec_load(ctx):
+    _kexec(ctx, file_load=False)
+
+
+def test_kexec_file_load(ctx):
+    _kexec(ctx, file_load=True)
+
+
+# ---------------------------------------------------------------- GRUB one-shot
+
+# What Debian's /etc/grub.d/00_header writes for grub-reboot (abridged: no
+# recordfail, no theme), with the serial terminal so GRUB shows on ttyS0.
+GRUB_HEADER = """serial --unit=0 --speed=115200
+terminal_input serial
+terminal_output serial
+if [ -s $prefix/grubenv ]; then
+  set have_grubenv=true
+  load_env
+fi
+if [ "${next_entry}" ] ; then
+   set default="${next_entry}"
+   set next_entry=
+   save_env next_entry
+   set boot_once=true
+else
+   set default="0"
+fi
+set timeout=1
+menuentry 'Debian GNU/Linux' --id normal {
+\tlinux /boot/vmlinuz console=ttyS0,115200 quiet
+\tinitrd /boot/initrd.img
+}
+"""
+NORMAL_INIT = """#!/bin/sh
+mount -t proc proc /proc
+echo "normal system: $(cat /proc/version)"
+poweroff -f
+"""
+GRUB_MODULES = ("biosdisk part_msdos ext2 normal linux search search_fs_file loadenv "
+                "test echo serial terminal configfile").split()
+GRUBENV = b"# GRUB Environment Block\n"
+
+
+def _grub_disk(ctx, pub):
+    """A disk as Debian leaves it after `grub-reboot rescue`: GRUB in the MBR
+    gap, /boot on ext4 in partition 1 with a normal entry (Debian's stock
+    kernel) and the tools/bootconfig entry, grubenv with next_entry=rescue."""
+    root = ctx.path("root")
+    grub = os.path.join(root, "boot", "grub")
+    os.makedirs(grub)
+    shutil.copy(ctx.image, os.path.join(root, "boot", "rescue.efi"))
+    shutil.copy(stock.stock_kernel(), os.path.join(root, "boot", "vmlinuz"))
+    normal = stock.hoster_root(ctx.path("normal"), NORMAL_INIT)
+    stock.make_initramfs(normal, os.path.join(root, "boot", "initrd.img"))
+    entry = _bootconfig("--key", pub, "-o", ctx.path("grub.d"), "grub").strip()
+    # What update-grub does with /etc/grub.d/41_rescue: run it, keep its output.
+    rescue_entry = lib.run(["sh", entry]).stdout
+    with open(os.path.join(grub, "grub.cfg"), "w") as f:
+        f.write(GRUB_HEADER + rescue_entry)
+    lib.run(["grub-editenv", os.path.join(grub, "grubenv"), "create"])
+    lib.run(["grub-reboot", "--boot-directory", os.path.join(root, "boot"), "rescue"])
+    with open(os.path.join(grub, "grubenv"), "rb") as f:
+        assert b"\nnext_entry=rescue\n" in f.read(), "grub-reboot did not set next_entry"
+    disk = lib.make_ext4(ctx.path("grub.img"), 40, files=root, partitioned="mbr", label="root")
+    core = ctx.path("core.img")
+    lib.run(["grub-mkimage", "-O", "i386-pc", "-o", core, "-p", "(hd0,msdos1)/boot/grub"] +
+            GRUB_MODULES)
+    with open("/usr/lib/grub/i386-pc/boot.img", "rb") as f:
+        boot = f.read()
+    with open(core, "rb") as f:
+        core_bytes = f.read()
+    assert len(core_bytes) < 2047 * 512, "core.img does not fit before the partition"
+    # boot.img's code (not the partition table) in the MBR; it loads core.img
+    # from sector 1, as grub-install leaves it.
+    with open(disk, "r+b") as f:
+        f.write(boot[:440])
+        f.seek(512)
+        f.write(core_bytes)
+    return disk
+
+
+def _changed_ranges(before, after):
+    with open(before, "rb") as a, open(after, "rb") as b:
+        old, new = a.read(), b.read()
+    changed = [i for i in range(0, len(old), 512) if old[i:i + 512] != new[i:i + 512]]
+    return old, new, changed
+
+
+def test_grub_one_shot_bios(ctx):
+    key, pub = _key(ctx)
+    disk = _grub_disk(ctx, pub)
+    shutil.copy(disk, ctx.path("grub.before.img"))
+    port = lib.free_port()
+
+    # First boot: GRUB takes next_entry, clears it, starts the appliance.
+    guest = ctx.guest("--boot-disk", disk + ",rw", "--forward", "%d:22" % port, name="first")
+    out = _login(ctx, guest, port, key)
+    guest.stop()
+    assert "rescue.ssh_key=" in out and "BOOT_IMAGE=/boot/rescue.efi" in out, out
+    old, new, changed = _changed_ranges(ctx.path("grub.before.img"), disk)
+    at = new.find(GRUBENV)
+    assert at >= 0 and b"next_entry=rescue" in old[at:at + 1024], "grubenv not found"
+    assert b"\nnext_entry=\n" in new[at:at + 1024], "GRUB did not clear next_entry"
+    outside = [s for s in changed if not at <= s < at + 1024]
+    assert not outside, "bytes changed outside grubenv at %s" % outside[:8]
+    after_first = lib.sha256(disk)
+
+    # Second boot: the normal entry.
+    guest = ctx.guest("--boot-disk", disk + ",rw", name="second")
+    guest.wait_for(r"^normal system: Linux version 6\.1\.\S+ \(debian-kernel", timeout=120)
+    assert "rescue: " not in guest.output(), "the appliance started again"
+    guest.stop()
+    assert lib.sha256(disk) == after_first, "the second boot changed the disk"
