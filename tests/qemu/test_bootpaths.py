@@ -60,13 +60,13 @@ def _login(ctx, guest, port, key, disks=1):
     return out.stdout.decode()
 
 
-def _tftp_root(ctx, *formats, key_pub, extra=()):
+def _tftp_root(ctx, *formats, key_pub, extra=(), options=()):
     """A TFTP/HTTP root with rescue.efi and tools/bootconfig's files for FORMATS."""
     root = ctx.path("tftp")
     os.makedirs(root, exist_ok=True)
     shutil.copy(ctx.image, os.path.join(root, "rescue.efi"))
     if formats:
-        _bootconfig("--key", key_pub, "-o", root, *formats)
+        _bootconfig("--key", key_pub, *options, "-o", root, *formats)
     for source in extra:
         shutil.copy(source, root)
     return root
@@ -92,10 +92,11 @@ def _network_boot(ctx, qemu_args, key, key_on_cmdline=True, disks=1):
     port = lib.free_port()
     guest = ctx.guest(*qemu_args, "--disk", disk, "--forward", "%d:22" % port)
     out = _login(ctx, guest, port, key, disks=disks)
+    console = guest.output()
     guest.stop()
     assert ("rescue.ssh_key=" in out) == key_on_cmdline, "kernel command line: " + out
     assert lib.sha256(disk) == before, "the source disk changed"
-    return out
+    return console
 
 
 def test_ipxe_bios_tftp(ctx):
@@ -106,12 +107,15 @@ def test_ipxe_bios_tftp(ctx):
 
 def test_ipxe_bios_http(ctx):
     key, pub = _key(ctx)
-    root = _tftp_root(ctx, "ipxe", key_pub=pub)
+    # A second key mangled in a hand-edited script: named, the good one still works.
+    junk = "rescue.ssh_key=c3NoLWVkMjU1MTkgQUFBQUMzTnph"
+    root = _tftp_root(ctx, "ipxe", key_pub=pub, options=("--append", junk))
     web, requested = _web_server(ctx, root)
     # No TFTP: the script and the kernel can only come over HTTP.
-    _network_boot(ctx, ["--net-boot", "--host-port", web,
-                        "--bootfile", "http://10.0.2.2:%d/boot.ipxe" % web], key)
+    console = _network_boot(ctx, ["--net-boot", "--host-port", web,
+                                  "--bootfile", "http://10.0.2.2:%d/boot.ipxe" % web], key)
     assert requested[:2] == ["/boot.ipxe", "/rescue.efi"], requested
+    assert re.search(r"rescue\.ssh_key #2: not an SSH public key line", console), console[-2000:]
 
 
 def test_pxelinux_bios(ctx):
@@ -217,15 +221,15 @@ mount -t proc proc /proc
 echo "normal system: $(cat /proc/version)"
 poweroff -f
 """
-GRUB_MODULES = ("biosdisk part_msdos ext2 normal linux search search_fs_file loadenv "
-                "test echo serial terminal configfile").split()
+GRUB_MODULES = ("part_msdos ext2 fat normal linux search search_fs_file loadenv test echo "
+                "serial terminal configfile").split()
 GRUBENV = b"# GRUB Environment Block\n"
 
 
-def _grub_disk(ctx, pub):
-    """A disk as Debian leaves it after `grub-reboot rescue`: GRUB in the MBR
-    gap, /boot on ext4 in partition 1 with a normal entry (Debian's stock
-    kernel) and the tools/bootconfig entry, grubenv with next_entry=rescue."""
+def _boot_tree(ctx, pub, image_path):
+    """/boot as Debian leaves it after `grub-reboot rescue`: a normal entry
+    (Debian's stock kernel) and the tools/bootconfig entry (--image
+    IMAGE_PATH) in grub.cfg, grubenv with next_entry=rescue. Returns the root."""
     root = ctx.path("root")
     grub = os.path.join(root, "boot", "grub")
     os.makedirs(grub)
@@ -233,7 +237,8 @@ def _grub_disk(ctx, pub):
     shutil.copy(stock.stock_kernel(), os.path.join(root, "boot", "vmlinuz"))
     normal = stock.hoster_root(ctx.path("normal"), NORMAL_INIT)
     stock.make_initramfs(normal, os.path.join(root, "boot", "initrd.img"))
-    entry = _bootconfig("--key", pub, "-o", ctx.path("grub.d"), "grub").strip()
+    entry = _bootconfig("--key", pub, "--image", image_path, "-o", ctx.path("grub.d"),
+                        "grub").strip()
     # What update-grub does with /etc/grub.d/41_rescue: run it, keep its output.
     rescue_entry = lib.run(["sh", entry]).stdout
     with open(os.path.join(grub, "grub.cfg"), "w") as f:
@@ -242,53 +247,108 @@ def _grub_disk(ctx, pub):
     lib.run(["grub-reboot", "--boot-directory", os.path.join(root, "boot"), "rescue"])
     with open(os.path.join(grub, "grubenv"), "rb") as f:
         assert b"\nnext_entry=rescue\n" in f.read(), "grub-reboot did not set next_entry"
+    return root
+
+
+def _grub_image(ctx, platform, modules):
+    image = ctx.path("grub-" + platform)
+    lib.run(["grub-mkimage", "-O", platform, "-o", image, "-p", "(hd0,msdos1)/boot/grub"] +
+            GRUB_MODULES + modules)
+    with open(image, "rb") as f:
+        return f.read()
+
+
+def _grub_disk_bios(ctx, pub, image_path="/boot/rescue.efi"):
+    """GRUB in the MBR and its gap, /boot on ext4 in partition 1."""
+    root = _boot_tree(ctx, pub, image_path)
     disk = lib.make_ext4(ctx.path("grub.img"), 40, files=root, partitioned="mbr", label="root")
-    core = ctx.path("core.img")
-    lib.run(["grub-mkimage", "-O", "i386-pc", "-o", core, "-p", "(hd0,msdos1)/boot/grub"] +
-            GRUB_MODULES)
+    core = _grub_image(ctx, "i386-pc", ["biosdisk"])
+    assert len(core) < 2047 * 512, "core.img does not fit before the partition"
     with open("/usr/lib/grub/i386-pc/boot.img", "rb") as f:
         boot = f.read()
-    with open(core, "rb") as f:
-        core_bytes = f.read()
-    assert len(core_bytes) < 2047 * 512, "core.img does not fit before the partition"
     # boot.img's code (not the partition table) in the MBR; it loads core.img
     # from sector 1, as grub-install leaves it.
     with open(disk, "r+b") as f:
         f.write(boot[:440])
         f.seek(512)
-        f.write(core_bytes)
+        f.write(core)
     return disk
 
 
-def _changed_ranges(before, after):
+def _grub_disk_uefi(ctx, pub):
+    """An EFI system partition (FAT, MBR type 0xEF) holding GRUB as
+    EFI/BOOT/BOOTX64.EFI and /boot beside it, grubenv included."""
+    root = _boot_tree(ctx, pub, "/boot/rescue.efi")
+    efi = os.path.join(root, "EFI", "BOOT")
+    os.makedirs(efi)
+    with open(os.path.join(efi, "BOOTX64.EFI"), "wb") as f:
+        f.write(_grub_image(ctx, "x86_64-efi", []))
+    size = 40 << 20
+    fat = ctx.path("esp.fat")
+    lib.run(["mkfs.vfat", "-C", "-n", "ESP", "-i", "45535031", fat, str((size >> 10) - 2048)])
+    env = dict(os.environ, MTOOLS_SKIP_CHECK="1")
+    lib.run(["mcopy", "-s", "-i", fat] + [os.path.join(root, e) for e in sorted(os.listdir(root))]
+            + ["::/"], env=env)
+    disk = ctx.path("grub.img")
+    with open(disk, "wb") as f:
+        f.truncate(size)
+        f.write(lib._mbr(size // 512, 2048, os.path.getsize(fat) // 512, 0xEF))
+    lib._sparse_copy(fat, disk, 2048 * 512)
+    return disk
+
+
+def _changed_sectors(before, after):
     with open(before, "rb") as a, open(after, "rb") as b:
         old, new = a.read(), b.read()
     changed = [i for i in range(0, len(old), 512) if old[i:i + 512] != new[i:i + 512]]
     return old, new, changed
 
 
-def test_grub_one_shot_bios(ctx):
-    key, pub = _key(ctx)
-    disk = _grub_disk(ctx, pub)
+def _grub_one_shot(ctx, disk, key, firmware):
     shutil.copy(disk, ctx.path("grub.before.img"))
     port = lib.free_port()
+    boot = ["--boot-disk", disk + ",rw", "--firmware", firmware]
 
     # First boot: GRUB takes next_entry, clears it, starts the appliance.
-    guest = ctx.guest("--boot-disk", disk + ",rw", "--forward", "%d:22" % port, name="first")
+    guest = ctx.guest(*boot, "--forward", "%d:22" % port, name="first")
     out = _login(ctx, guest, port, key)
     guest.stop()
     assert "rescue.ssh_key=" in out and "BOOT_IMAGE=/boot/rescue.efi" in out, out
-    old, new, changed = _changed_ranges(ctx.path("grub.before.img"), disk)
-    at = new.find(GRUBENV)
-    assert at >= 0 and b"next_entry=rescue" in old[at:at + 1024], "grubenv not found"
+    old, new, changed = _changed_sectors(ctx.path("grub.before.img"), disk)
+    # The string is in GRUB's own image too: the block is the one holding next_entry.
+    at = next((m.start() for m in re.finditer(re.escape(GRUBENV), old)
+               if b"\nnext_entry=rescue\n" in old[m.start():m.start() + 1024]), -1)
+    assert at >= 0, "no grubenv with next_entry=rescue on the disk before the boot"
     assert b"\nnext_entry=\n" in new[at:at + 1024], "GRUB did not clear next_entry"
     outside = [s for s in changed if not at <= s < at + 1024]
     assert not outside, "bytes changed outside grubenv at %s" % outside[:8]
     after_first = lib.sha256(disk)
 
     # Second boot: the normal entry.
-    guest = ctx.guest("--boot-disk", disk + ",rw", name="second")
+    guest = ctx.guest(*boot, name="second")
     guest.wait_for(r"^normal system: Linux version 6\.1\.\S+ \(debian-kernel", timeout=120)
     assert "rescue: " not in guest.output(), "the appliance started again"
     guest.stop()
     assert lib.sha256(disk) == after_first, "the second boot changed the disk"
+
+
+def test_grub_one_shot_bios(ctx):
+    key, pub = _key(ctx)
+    _grub_one_shot(ctx, _grub_disk_bios(ctx, pub), key, "bios")
+
+
+def test_grub_one_shot_uefi(ctx):
+    key, pub = _key(ctx)
+    _grub_one_shot(ctx, _grub_disk_uefi(ctx, pub), key, "uefi")
+
+
+def test_grub_wrong_path(ctx):
+    """An entry naming a file that is not there: GRUB's own error shows on the
+    console, and nothing else boots. (The appliance never runs here: the disk
+    is GRUB's own, which clears next_entry in it.)"""
+    key, pub = _key(ctx)
+    disk = _grub_disk_bios(ctx, pub, image_path="/boot/rescue-typo.efi")
+    with ctx.guest("--boot-disk", disk + ",rw") as guest:
+        guest.wait_for(r"error: no such device: /boot/rescue-typo\.efi", timeout=60)
+        guest.wait_for(r"error: file `/boot/rescue-typo\.efi' not found", timeout=30)
+    assert "rescue: " not in guest.output(), "the appliance started anyway"
