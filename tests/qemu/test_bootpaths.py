@@ -10,6 +10,7 @@ reaches `rescue: ready` with SSH open to the key and a login checked against
 the host key fingerprints on the console; every disk's sha256 is unchanged
 (the GRUB disk: changed only where GRUB itself cleared next_entry)."""
 
+import base64
 import functools
 import http.server
 import os
@@ -97,6 +98,36 @@ def _network_boot(ctx, qemu_args, key, key_on_cmdline=True, disks=1):
     assert ("rescue.ssh_key=" in out) == key_on_cmdline, "kernel command line: " + out
     assert lib.sha256(disk) == before, "the source disk changed"
     return console
+
+
+def test_bootconfig_bad_input(ctx):
+    """No QEMU: what tools/bootconfig refuses, with the value named and exit 2
+    (3 for a file it cannot read), and that a good key comes out whole."""
+    key, pub = _key(ctx)
+    line = open(pub).read().strip()
+    kind, blob = line.split()[:2]
+    cases = [
+        (["--key", key, "ipxe"], 2, "is a private key"),
+        (["--key", "%s %s" % (kind, blob[:40]), "ipxe"], 2, "the key data is not a ssh-ed25519 key"),
+        (["--key", "ssh-rsa %s" % blob, "ipxe"], 2, "the key data is not a ssh-rsa key"),
+        (["--key", "hello", "ipxe"], 2, "--key 'hello': not an SSH public key line"),
+        (["--key", ctx.path("none.pub"), "ipxe"], 3, "unable to read key file"),
+        (["--key", pub, "--net", "eth0:10.0.0.300/24:10.0.0.1", "ipxe"], 2,
+         "--net 'eth0:10.0.0.300/24:10.0.0.1'"),
+        (["--key", pub, "--target", "gopher://x", "ipxe"], 2, "--target 'gopher://x'"),
+        (["--key", pub, "--target", "ssh://u:pa$$@h/d", "ipxe"], 2, "do not survive boot loaders"),
+        (["--key", pub, "grubby"], 2, "unknown format 'grubby'"),
+        (["--key", pub], 2, "no FORMAT given"),
+    ]
+    for args, code, message in cases:
+        proc = subprocess.run([BOOTCONFIG] + args, capture_output=True, text=True)
+        assert proc.returncode == code and message in proc.stderr, (args, proc.returncode,
+                                                                    proc.stderr)
+        assert proc.stdout == "", "printed something for %s: %s" % (args, proc.stdout)
+    script = _bootconfig("--key", line, "--net", "eth0:192.0.2.10/24:192.0.2.1", "ipxe")
+    word = re.search(r"rescue\.ssh_key=(\S+)", script).group(1)
+    assert base64.b64decode(word).decode() == line, script
+    assert "rescue.net=eth0:192.0.2.10/24:192.0.2.1" in script, script
 
 
 def test_ipxe_bios_tftp(ctx):
