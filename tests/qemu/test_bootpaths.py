@@ -8,7 +8,9 @@ kexec from Debian's stock kernel with Debian's kexec-tools, kexec_load and
 kexec_file_load; a GRUB one-shot entry set with grub-reboot. Each boot
 reaches `rescue: ready` with SSH open to the key and a login checked against
 the host key fingerprints on the console; every disk's sha256 is unchanged
-(the GRUB disk: changed only where GRUB itself cleared next_entry)."""
+(the GRUB disk: changed only where GRUB itself cleared next_entry). Bad
+input: what tools/bootconfig refuses, a mangled key in an iPXE script, kexec
+without a command line, a GRUB entry naming a missing file."""
 
 import base64
 import functools
@@ -220,6 +222,24 @@ def test_kexec_load(ctx):
 
 def test_kexec_file_load(ctx):
     _kexec(ctx, file_load=True)
+
+
+def test_kexec_no_cmdline(ctx):
+    """A user who forgets --command-line: the built-in one boots to ready, and
+    the console says why SSH stayed off."""
+    with open(ctx.path("kexec.sh"), "w") as f:
+        f.write("kexec -l /rescue.efi && kexec -e\n")
+    root = stock.hoster_root(ctx.path("hoster"), HOSTER_INIT, files=(
+        (ctx.image, "/rescue.efi"), (ctx.path("kexec.sh"), "/kexec.sh")))
+    initrd = stock.make_initramfs(root, ctx.path("hoster.cpio"))
+    disk, before = _source(ctx)
+    with ctx.guest("--kernel", stock.stock_kernel(), "--initrd", initrd,
+                   "--append", "console=ttyS0,115200 quiet", "--disk", disk) as guest:
+        guest.wait_for(r"^rescue: ssh off \(no key given: rescue\.ssh_key= or authorized_keys "
+                       r"on a RESCUECFG disk\)", timeout=120)
+        ready = guest.wait_for(r"^rescue: ready [^\n]*\n", timeout=60).group(0)
+    assert re.match(READY, ready.strip()).group("ssh") == "off", ready
+    assert lib.sha256(disk) == before, "the source disk changed"
 
 
 # ---------------------------------------------------------------- GRUB one-shot
