@@ -2,7 +2,6 @@
 """Image size, boot time and build time of the appliance, each beside the
 thing it is compared with. See bench/run."""
 
-import glob
 import os
 import statistics
 import subprocess
@@ -13,26 +12,10 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "tests", "qemu"))
 import lib  # noqa: E402
+from stock import stock_kernel  # noqa: E402
 
-CACHE = os.environ.get("RESCUE_CACHE", os.path.expanduser("~/.cache/rescue"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 EFI = os.path.join(TOP, "images", "rescue.efi")
-
-
-def stock_kernel():
-    """vmlinuz of Debian's linux-image-amd64, downloaded once into the cache."""
-    out = os.path.join(CACHE, "bench", "stock")
-    found = glob.glob(os.path.join(out, "boot", "vmlinuz-*"))
-    if found:
-        return found[0]
-    os.makedirs(out, exist_ok=True)
-    dep = subprocess.run(["apt-cache", "depends", "linux-image-amd64"], capture_output=True,
-                         text=True, check=True).stdout
-    package = [l.split()[-1] for l in dep.splitlines() if "Depends:" in l and "linux-image-" in l][0]
-    subprocess.run(["apt-get", "download", package], cwd=out, check=True, capture_output=True)
-    deb = glob.glob(os.path.join(out, "*.deb"))[0]
-    subprocess.run(["dpkg-deb", "-x", deb, out], check=True)
-    return glob.glob(os.path.join(out, "boot", "vmlinuz-*"))[0]
 
 
 def busybox_initramfs(path):
@@ -54,29 +37,48 @@ def busybox_initramfs(path):
     return path
 
 
-def time_boot(work, args, marker):
-    """Seconds of wall time from starting QEMU to MARKER on the console."""
+def time_boot(work, args, markers):
+    """Seconds of wall time from starting QEMU to each of MARKERS on the console,
+    with each match."""
     start = time.monotonic()
+    seen = []
     with lib.Guest(args, work) as guest:
-        guest.wait_for(marker, timeout=300)
-        elapsed = time.monotonic() - start
-    return elapsed
+        for marker in markers:
+            match = guest.wait_for(marker, timeout=300)
+            seen.append((time.monotonic() - start, match))
+    return seen
+
+
+def median_of(runs, index, value=lambda t, m: t):
+    return statistics.median(value(*run[index]) for run in runs)
 
 
 def bench_boot(work):
     initrd = busybox_initramfs(os.path.join(str(work), "stock-initrd.cpio"))
-    stock = [time_boot(work, ["--kernel", stock_kernel(), "--initrd", initrd], r"stock: first userspace line")
-             for _ in range(RUNS)]
-    ours = [time_boot(work, ["--kernel", EFI], r"^rescue: ready") for _ in range(RUNS)]
-    s, o = statistics.median(stock), statistics.median(ours)
+    stock, ours = [], []
+    # Alternating, so that a stretch of heavy load on the host hits both.
+    for _ in range(RUNS):
+        stock.append(time_boot(work, ["--kernel", stock_kernel(), "--initrd", initrd],
+                               [r"Linux version", r"stock: first userspace line"]))
+        ours.append(time_boot(work, ["--kernel", EFI], [
+            r"Linux version", r"\[ *([\d.]+)\] Run /init as init process",
+            r"^rescue: ready uptime=([\d.]+)s"]))
+    s, o = median_of(stock, 1), median_of(ours, 2)
     print("boot time (TCG, median of %d): rescue.efi to ready %.1f s, stock Debian 6.1 + busybox "
           "to first line %.1f s: ratio %.2fx (goal <= 0.5x)" % (RUNS, o, s, o / s))
+    # Where the time goes: before the kernel's first line it is firmware,
+    # loading and decompressing the image; then the kernel's own clock.
+    kernel_time = lambda t, m: float(m.group(1))
+    print("boot profile (medians): rescue.efi: first kernel line at %.1f s wall, /init at "
+          "%.2f s and ready at %.2f s of kernel uptime; stock: first kernel line at %.1f s wall"
+          % (median_of(ours, 0), median_of(ours, 1, kernel_time), median_of(ours, 2, kernel_time),
+             median_of(stock, 0)))
 
 
 def bench_size():
     size = os.path.getsize(EFI)
-    print("image size: rescue.efi %.1f MiB of a 16 MiB budget: ratio %.2fx (goal <= 1.0x)"
-          % (size / 2**20, size / (16 * 2**20)))
+    print("image size: rescue.efi %.1f MiB of a 12 MiB budget: ratio %.2fx (goal <= 1.0x)"
+          % (size / 2**20, size / (12 * 2**20)))
     iso = os.path.join(TOP, "images", "rescue.iso")
     if os.path.exists(iso):
         print("image size: rescue.iso %.1f MiB" % (os.path.getsize(iso) / 2**20))

@@ -74,7 +74,7 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WORK_BASE = os.environ.get("RESCUE_TEST_WORK", os.path.join(TOP, "tests", "qemu", "work"))
 IMAGE = os.environ.get("RESCUE_IMAGE", os.path.join(TOP, "images", "rescue.efi"))
-BOOT_OPTIONS = ("--kernel", "--efi-disk", "--boot-disk", "--iso")
+BOOT_OPTIONS = ("--kernel", "--efi-disk", "--boot-disk", "--iso", "--net-boot")
 
 # Booting, fixture disks, sshd and the cutting proxy are shared with tools/rehearse and
 # tools/run-demo: they live in tools/lib/appliance.py and are re-exported here.

@@ -129,9 +129,12 @@ class Guest:
         self._sock = None
         self._reader = None
         self.returncode = None
-        # A --timeout in ARGS comes later and wins over ours.
-        argv = [program, "--timeout", str(qemu_timeout)] + [str(a) for a in args] + [
-            "--serial-socket", self._sockpath, "--log", self.console_log]
+        # A --timeout in ARGS comes later and wins over ours; raw QEMU
+        # arguments after "--" stay last.
+        args = [str(a) for a in args]
+        raw = args[args.index("--"):] if "--" in args else []
+        argv = [program, "--timeout", str(qemu_timeout)] + args[:len(args) - len(raw)] + [
+            "--serial-socket", self._sockpath, "--log", self.console_log] + raw
         self._qemu_log_file = open(self.qemu_log, "w")
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                      stdout=self._qemu_log_file, stderr=subprocess.STDOUT,
