@@ -1,6 +1,7 @@
 /* carve: files found in raw sectors by their signatures and structure, to a target
  *
  * usage: rescue carve [options] SRC [TARGET]
+ *        rescue carve --db [--free] [--types LIST] [options] SRC [TARGET]
  *        rescue carve --list [--rules FILE|URL]
  *
  * Reads SRC (a disk or a partition: sda, /dev/vdb2) read-only from start to end and writes
@@ -28,6 +29,9 @@
  * growing pause (1, 2, 4 ... 30 s), forever unless --give-up bounds it.
  *
  *   --types LIST         only these types (comma-separated, as --list names them)
+ *   --db                 database pages too (only them unless --types names types):
+ *                        InnoDB and PostgreSQL pages, written back as the files they
+ *                        came from under NAME.db/ (below)
  *   --rules FILE|URL     more types, in foremost's and scalpel's configuration syntax
  *                        (below); carve.rules on the RESCUECFG disk is read too
  *   --free               only the blocks an ext2/3/4 file system marks unused, carved as
@@ -50,14 +54,27 @@
  *   doc  y  10000000  \xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1
  *   htm  n  50000     <html  </html>
  *
+ * With --db every byte scanned is also searched for InnoDB pages (16 KiB, and 4 to 64
+ * KiB) and PostgreSQL pages (8 KiB) at every 512-byte offset; after the scan each InnoDB
+ * tablespace is written as NAME.db/space-N.ibd (DB.TABLE.ibd when the dictionary names
+ * it), each PostgreSQL relation as NAME.db/pg-Aatts, pages never found left as zeros,
+ * with NAME.db/report.txt, report.json and RESTORE.md (how to import them). Memory
+ * holds where the pages are, not the pages: they are read again from SRC when written.
+ * Pages inside a file carved as another type, past the 4 MiB window it starts in, are
+ * not seen. Pages seen are not kept in the state: a run with --db that is interrupted
+ * scans again from the start (the files already written are not written again), and
+ * NAME.db/ is written only once a scan has reached the end.
+ *
  * Sizes are bytes, 0x hexadecimal, or with K, M, G, T. TARGET must be a directory that
  * exists (ssh://, nfs://, smb://, file://); one on a guarded disk or on SRC's disk is
  * refused.
  *
  * Exit codes: 0 the scan finished and every file found was read whole, 1 finished with
- * files that cross unreadable sectors, 2 usage error (a bad type, --free on a file system
- * whose free-space map cannot be read), 3 the source or the target failed, or a signal
- * stopped the run (the state is saved: the same command resumes).
+ * files that cross unreadable sectors or, with --db, pages missing from a tablespace or
+ * relation (or unreadable when read again), 2 usage error (a bad type, --free on a file
+ * system whose free-space map cannot be read), 3 the source or the target failed (also
+ * while writing NAME.db/), or a signal stopped the run (the state is saved: the same
+ * command resumes).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -80,8 +97,10 @@
 #include "base/paths.h"
 #include "base/spawn.h"
 #include "salvage/carve.h"
+#include "salvage/carve_db.h"
 #include "salvage/carve_rules.h"
 #include "salvage/carve_store.h"
+#include "salvage/dbpages.h"
 #include "salvage/progress.h"
 #include "salvage/source.h"
 #include "target/store.h"
@@ -105,7 +124,7 @@ enum { FORMATS_MAX = 256, TYPES_SHOWN = 6, RULES_SIZE_MAX = 1 << 20 };
 struct carve_command_options {
 	const char *types, *position_text, *size_text, *name, *rules;
 	const char *source_operand, *target_url;
-	int free_space, list, json;
+	int free_space, list, json, db;
 	long give_up;
 };
 
@@ -123,6 +142,11 @@ struct carve_command {
 	uint64_t input_position, size;
 	char name[256];
 	struct carve_scan scan;
+	struct carve_db db;		/* --db: the page index, fed by the observer */
+	struct carve_observer observer;
+	struct dbpages_summary db_summary;
+	int db_result;			/* dbpages_write's; -2 when it did not run */
+	char db_dir[300];		/* "NAME.db" */
 	uint64_t position_at_start;
 	struct timespec started, shown;
 	int tty, line_open;
@@ -144,6 +168,7 @@ static int parse_option(int option, struct carve_command_options *options)
 	case 't': options->types = optarg; break;
 	case 'r': options->rules = optarg; break;
 	case 'F': options->free_space = 1; break;
+	case 'd': options->db = 1; break;
 	case 'i': options->position_text = optarg; break;
 	case 's': options->size_text = optarg; break;
 	case 'm': options->name = optarg; break;
@@ -160,6 +185,7 @@ static int parse_options(int argc, char **argv, struct carve_command_options *op
 		{ "types", required_argument, NULL, 't' },
 		{ "rules", required_argument, NULL, 'r' },
 		{ "free", no_argument, NULL, 'F' },
+		{ "db", no_argument, NULL, 'd' },
 		{ "input-position", required_argument, NULL, 'i' },
 		{ "size", required_argument, NULL, 's' },
 		{ "name", required_argument, NULL, 'm' },
@@ -168,7 +194,7 @@ static int parse_options(int argc, char **argv, struct carve_command_options *op
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct opt_parser opts = opt_parser(&command_carve, argc, argv, "t:r:Fi:s:m:g:lj",
+	struct opt_parser opts = opt_parser(&command_carve, argc, argv, "t:r:Fdi:s:m:g:lj",
 	    long_options);
 	int option, code;
 
@@ -290,8 +316,11 @@ static int choose_types(struct carve_command *run)
 	char list[1024], *name, *cursor;
 	size_t count = 0, i;
 
-	if (!run->options.types)
+	if (!run->options.types) {
+		if (run->options.db)
+			run->format_count = 0;	/* database pages only */
 		return 0;
+	}
 	snprintf(list, sizeof list, "%s", run->options.types);
 	for (name = strtok_r(list, ",", &cursor); name; name = strtok_r(NULL, ",", &cursor))
 		if (!carve_format_find(run->formats, run->format_count, name))
@@ -470,6 +499,23 @@ static int open_target(struct carve_command *run)
 	return 0;
 }
 
+/* --db: the page index, and the scan from the stream's start. Pages seen before an
+ * interruption are not in the state, so a resumed run scans everything again; the files
+ * the state records are not written again (carve_store skips them). */
+static int open_pages(struct carve_command *run)
+{
+	run->db_result = -2;
+	if (!run->options.db)
+		return 0;
+	run->db.pages = dbpages_open(DBPAGES_INNODB | DBPAGES_PG);
+	if (!run->db.pages)
+		return err_fatalx(EXIT_SYSTEM, "out of memory for the database pages");
+	run->db.scan = &run->scan;
+	carve_db_observer(&run->db, &run->observer);
+	snprintf(run->db_dir, sizeof run->db_dir, "%s.db", run->name);
+	return 0;
+}
+
 /* ------------------------------------------------------------------ progress */
 
 struct type_count {
@@ -520,13 +566,15 @@ static void show_progress(struct carve_command *run, uint64_t position, int forc
 	double elapsed = seconds_since(&run->started);
 	double rate = elapsed > 0 ? (double)(position - run->position_at_start) / elapsed : 0;
 	uint64_t total = run->out.stream_size;
-	char at[32], all[32], speed[32], eta[32] = "?", types[256];
+	char at[32], all[32], speed[32], eta[32] = "?", types[256], pages[48] = "";
 
 	clock_gettime(CLOCK_MONOTONIC, &run->shown);
 	if (run->options.json) {
 		printf("{\"event\":\"progress\",\"position\":%" PRIu64 ",\"size\":%" PRIu64
-		    ",\"files\":%zu,\"rate\":%.0f,\"elapsed\":%.1f}\n", position, total,
-		    run->out.count, rate, elapsed);
+		    ",\"files\":%zu,", position, total, run->out.count);
+		if (run->db.pages)
+			printf("\"db_pages\":%" PRIu64 ",", dbpages_found(run->db.pages));
+		printf("\"rate\":%.0f,\"elapsed\":%.1f}\n", rate, elapsed);
 		fflush(stdout);
 		return;
 	}
@@ -536,10 +584,13 @@ static void show_progress(struct carve_command *run, uint64_t position, int forc
 	if (rate >= 1)
 		progress_duration((double)(total - position) / rate, eta, sizeof eta);
 	types_text(&run->out, types, sizeof types);
-	fprintf(stderr, "%sat %s of %s (%.1f%%)  %s/s  ETA %s  %zu files%s%s%s",
+	if (run->db.pages)
+		snprintf(pages, sizeof pages, "  %" PRIu64 " database pages",
+		    dbpages_found(run->db.pages));
+	fprintf(stderr, "%sat %s of %s (%.1f%%)  %s/s  ETA %s  %zu files%s%s%s%s",
 	    run->tty ? "\r\033[K" : "", at, all, total ? 100.0 * (double)position
 	    / (double)total : 100.0, speed, eta, run->out.count, types[0] ? ": " : "", types,
-	    run->tty && !force ? "" : "\n");
+	    pages, run->tty && !force ? "" : "\n");
 	run->line_open = run->tty && !force;
 }
 
@@ -558,32 +609,66 @@ static int scan(struct carve_command *run)
 {
 	struct carve_options options = { 0 };
 	struct carve_output output;
-	struct sigaction action, saved[2];
-	int rc;
 
 	options.formats = run->formats;
 	options.format_count = run->format_count;
+	options.observers = run->db.pages ? &run->observer : NULL;
+	options.observer_count = run->db.pages ? 1 : 0;
 	options.sector_size = 512;
 	if (carve_scan_init(&run->scan, &options, source_read, &run->source, run->extents,
 	    run->extent_count) != 0)
 		return err_fatalx(EXIT_SYSTEM, "out of memory for the scan");
-	run->scan.position = run->position_at_start = run->out.position;
+	run->scan.position = run->position_at_start = run->db.pages ? 0 : run->out.position;
 	run->scan.stop = &stop_requested;
 	carve_store_output(&run->out, &output);
 	output.progress = progress;
 	output.progress_context = run;
+	clock_gettime(CLOCK_MONOTONIC, &run->started);
+	run->shown = run->started;
+	run->tty = !run->options.json && isatty(STDERR_FILENO);
+	return carve_run(&run->scan, &output);
+}
+
+/* --db, after a whole scan: the tablespaces and relations under NAME.db/ (no file of the
+ * store is open now, as dbpages_write needs). A stopped scan writes none: the next run
+ * scans from the start anyway. */
+static void write_pages(struct carve_command *run)
+{
+	char prefix[sizeof run->db_dir + 1];
+	struct dbpages_output output = {
+		.read = source_read, .source = &run->source, .store = run->store,
+		.prefix = prefix, .give_up = (int)run->options.give_up, .stop = &stop_requested,
+		.log = run->options.json ? NULL : stderr,
+	};
+
+	if (run->line_open)
+		fputc('\n', stderr);
+	run->line_open = 0;
+	snprintf(prefix, sizeof prefix, "%s/", run->db_dir);
+	while (store_mkdir(run->store, run->db_dir) != 0)
+		if (store_recover(run->store, output.give_up, &stop_requested,
+		    run->db_summary.failure, sizeof run->db_summary.failure) != 0) {
+			run->db_result = -1;
+			return;
+		}
+	run->db_result = dbpages_write(run->db.pages, &output, &run->db_summary);
+}
+
+static void catch_signals(struct sigaction *saved)
+{
+	struct sigaction action;
+
 	memset(&action, 0, sizeof action);
 	action.sa_handler = request_stop;
 	sigemptyset(&action.sa_mask);
 	sigaction(SIGINT, &action, &saved[0]);
 	sigaction(SIGTERM, &action, &saved[1]);
-	clock_gettime(CLOCK_MONOTONIC, &run->started);
-	run->shown = run->started;
-	run->tty = !run->options.json && isatty(STDERR_FILENO);
-	rc = carve_run(&run->scan, &output);
+}
+
+static void restore_signals(const struct sigaction *saved)
+{
 	sigaction(SIGINT, &saved[0], NULL);
 	sigaction(SIGTERM, &saved[1], NULL);
-	return rc;
 }
 
 /* ------------------------------------------------------------------ the result */
@@ -596,6 +681,39 @@ static uint64_t files_with_losses(const struct carve_store *out)
 	for (i = 0; i < out->count; i++)
 		count += out->files[i].bad_bytes > 0;
 	return count;
+}
+
+static void print_pages_json(const struct carve_command *run)
+{
+	const struct dbpages_summary *summary = &run->db_summary;
+
+	printf(",\"db\":{");
+	json_member_string(stdout, "dir", run->db_dir, 0);
+	printf(",\"written\":%s,\"tablespaces\":%u,\"relations\":%u,\"pages\":%" PRIu64
+	    ",\"missing\":%" PRIu64 ",\"bad_checksums\":%" PRIu64 ",\"unreadable\":%" PRIu64,
+	    run->db_result >= 0 ? "true" : "false", summary->tablespaces, summary->relations,
+	    summary->pages_written, summary->pages_missing, summary->bad_checksums,
+	    summary->unreadable);
+	if (run->db_result == -1)
+		json_member_string(stdout, "failure", summary->failure, 1);
+	printf("}");
+}
+
+static void print_pages_text(const struct carve_command *run)
+{
+	const struct dbpages_summary *summary = &run->db_summary;
+
+	if (run->db_result == -2) {
+		printf("%s/: not written: the scan stopped before the end (the same command scans "
+		    "again from the start)\n", run->db_dir);
+		return;
+	}
+	printf("%s/: %u tablespaces, %u relations, %" PRIu64 " pages written, %" PRIu64
+	    " missing, %" PRIu64 " with a wrong checksum, %" PRIu64 " unreadable again; "
+	    "report.txt and RESTORE.md there%s%s\n", run->db_dir, summary->tablespaces,
+	    summary->relations, summary->pages_written, summary->pages_missing,
+	    summary->bad_checksums, summary->unreadable, run->db_result == -1
+	    ? "; unable to finish: " : "", run->db_result == -1 ? summary->failure : "");
 }
 
 static void print_summary(struct carve_command *run, int code, int stopped)
@@ -621,7 +739,10 @@ static void print_summary(struct carve_command *run, int code, int stopped)
 			json_string(stdout, seen[i].type);
 			printf(":%zu", seen[i].count);
 		}
-		printf("},\"exit\":%d}\n", code);
+		printf("}");
+		if (run->db.pages)
+			print_pages_json(run);
+		printf(",\"exit\":%d}\n", code);
 		return;
 	}
 	types_text(&run->out, types, sizeof types);
@@ -629,13 +750,20 @@ static void print_summary(struct carve_command *run, int code, int stopped)
 	    "unreadable sectors)%s\n", run->name, run->out.count, types[0] ? ": " : "", types,
 	    run->out.written, truncated, files_with_losses(&run->out), stopped
 	    ? "; stopped before the end: the same command resumes" : "");
-	printf("on %s: %s/, %s, %s\n", run->target.display, run->out.dir, run->out.json_name,
-	    run->out.sums_name);
+	if (run->db.pages)
+		print_pages_text(run);
+	printf("on %s: %s/, %s, %s%s%s\n", run->target.display, run->out.dir,
+	    run->out.json_name, run->out.sums_name, run->db.pages ? ", " : "",
+	    run->db.pages ? run->db_dir : "");
 }
 
+/* Exit code: 3 when the scan or the database files failed, 1 when a file crosses bad
+ * sectors or database pages are missing, else 0. */
 static int finish(struct carve_command *run, int rc)
 {
-	int code = rc != 0 ? EXIT_SYSTEM : files_with_losses(&run->out) ? EXIT_LOSSES : EXIT_OK;
+	int code = rc != 0 || run->db_result == -1 ? EXIT_SYSTEM : files_with_losses(&run->out)
+	    || run->db_result == 1 ? EXIT_LOSSES : EXIT_OK;
+	char pages[160] = "";
 
 	if (run->line_open)
 		fputc('\n', stderr);
@@ -644,8 +772,12 @@ static int finish(struct carve_command *run, int rc)
 		    "same command resumes)", run->name, run->out.failure[0] ? run->out.failure
 		    : "the target failed");
 	print_summary(run, code, rc != 0);
-	journal_summary("carve of %s to %s: %zu files, %" PRIu64 " crossing bad sectors%s",
-	    run->name, run->target.display, run->out.count, files_with_losses(&run->out),
+	if (run->db.pages)
+		snprintf(pages, sizeof pages, ", %u tablespaces and %u relations (%" PRIu64
+		    " database pages missing)", run->db_summary.tablespaces,
+		    run->db_summary.relations, run->db_summary.pages_missing);
+	journal_summary("carve of %s to %s: %zu files, %" PRIu64 " crossing bad sectors%s%s",
+	    run->name, run->target.display, run->out.count, files_with_losses(&run->out), pages,
 	    rc != 0 ? " (stopped before the end)" : "");
 	return code;
 }
@@ -667,7 +799,8 @@ static int prepare(struct carve_command *run)
 	if (run->options.list)
 		return list_types(run);
 	if ((code = open_source(run)) != 0 || (code = choose_stream(run)) != 0
-	    || (code = choose_target(run)) != 0 || (code = open_target(run)) != 0)
+	    || (code = choose_target(run)) != 0 || (code = open_target(run)) != 0
+	    || (code = open_pages(run)) != 0)
 		return code;
 	return -1;
 }
@@ -675,7 +808,8 @@ static int prepare(struct carve_command *run)
 static int carve_main(int argc, char **argv)
 {
 	struct carve_command *run = calloc(1, sizeof *run);
-	int code;
+	struct sigaction saved[2];
+	int code, rc;
 
 	if (!run)
 		return err_fatal(EXIT_SYSTEM, "unable to start carving");
@@ -687,11 +821,19 @@ static int carve_main(int argc, char **argv)
 	if (!run->options.json)
 		printf("carving %s (%" PRIu64 " bytes%s) to %s%s\n", run->source.identity.name,
 		    run->out.stream_size, run->options.free_space ? " of free blocks" : "",
-		    run->target.display, run->out.position ? ", resuming from its state" : "");
+		    run->target.display, !run->out.position ? "" : run->db.pages ? ", again from "
+		    "the start for the database pages (files already written are not written "
+		    "again)" : ", resuming from its state");
 	fflush(stdout);
-	code = finish(run, scan(run));
+	catch_signals(saved);
+	rc = scan(run);
+	if (rc == 0 && run->db.pages)
+		write_pages(run);
+	restore_signals(saved);
+	code = finish(run, rc);
 out:
 	carve_scan_free(&run->scan);
+	dbpages_close(run->db.pages);
 	carve_store_free(&run->out);
 	store_close(run->store);
 	source_close(&run->source);

@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/json.h"
 #include "salvage/dbpages_internal.h"
@@ -148,6 +149,7 @@ static const char restore_pg[] =
 
 char *dbpages_restore_text(const struct writer *writer, size_t *size)
 {
+	const char *prefix = writer->output->prefix;
 	char *text = NULL;
 	FILE *out = open_memstream(&text, size);
 	int innodb = 0, pg = 0;
@@ -158,9 +160,10 @@ char *dbpages_restore_text(const struct writer *writer, size_t *size)
 		innodb |= writer->reports[i].engine == DBPAGES_INNODB;
 		pg |= writer->reports[i].engine == DBPAGES_PG;
 	}
+	/* RESTORE.md lies beside the report: a prefix's folder ("vda.db/") is not named. */
 	fprintf(out, "# Bringing the recovered database files back\n\n"
 	    "What was found and what is missing is in `%sreport.txt` (and `.json`).\n\n",
-	    writer->output->prefix);
+	    strrchr(prefix, '/') ? strrchr(prefix, '/') + 1 : prefix);
 	if (innodb)
 		fputs(restore_innodb, out);
 	if (pg)

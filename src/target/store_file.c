@@ -221,12 +221,15 @@ static int file_get(struct store *store, const char *name, char **data, size_t *
 static int write_temporary(struct store *store, const char *name, const void *data,
     size_t size, char *temporary, size_t temporary_size)
 {
-	const char *bytes = data;
+	const char *bytes = data, *slash = strrchr(name, '/');
+	int folder = slash ? (int)(slash - name + 1) : 0;
 	size_t done = 0;
 	int fd;
 
-	if (snprintf(temporary, temporary_size, "%s/.%s.XXXXXX", backend(store)->dir, name)
-	    >= (int)temporary_size)
+	/* Beside NAME, in its folder when it has one ("vda.db/report.json"), so that the
+	 * rename stays within one directory. */
+	if (snprintf(temporary, temporary_size, "%s/%.*s.%s.XXXXXX", backend(store)->dir, folder,
+	    name, name + folder) >= (int)temporary_size)
 		return store_fail_permanent(store, "the path %s/%s is too long", backend(store)->dir,
 		    name);
 	fd = mkstemp(temporary);
