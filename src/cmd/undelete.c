@@ -24,6 +24,19 @@
  *   --give-up SECONDS  stop when TARGET stays unreachable this long (default: never)
  *   --json           the list as JSON lines; with TARGET, progress and summary as dump's
  *
+ * Beyond the journal: a deleted file whose inode no journal copy holds any more has lost
+ * its name and block map, but its blocks are free and still hold its bytes. So the blocks
+ * that are free now and that no file above claims are carved as `rescue carve --free`
+ * carves (every built-in type, candidates at block starts): with TARGET each file found
+ * joins the same archives, manifest and sha256 lines as unnamed/carved-<offset>.<ext>
+ * (<offset>: its first byte on DEV; NAME.undelete.json says its type and how its end was
+ * found); without TARGET the list ends with how many there are. Carving reads all the
+ * free space (carve's window in memory, no file data kept); --path, --after and --before
+ * select by name and deletion time, which carved files do not have, so they carve
+ * nothing.
+ *
+ *   --no-carve       only what the journal knows: the free blocks are not carved
+ *
  * A file whose name did not survive is listed under unnamed/inode-N; one whose directory
  * did not, under unnamed/inode-N/NAME. Files deleted by a file system's earlier life on
  * the same inode number are found too (their deletion time is then unknown: 0).
@@ -76,7 +89,7 @@ struct undelete_command {
 	struct undelete_options engine;
 	const char *paths[PATHS_MAX + 1];
 	const char *after_text, *before_text;
-	int json;
+	int json, no_carve;
 	long give_up;
 	const char *source_operand, *target_url, *name_option;
 	char source[PATH_MAX], name[256];
@@ -158,6 +171,7 @@ static int parse_option(int option, struct undelete_command *run)
 		break;
 	case 'n': run->name_option = optarg; break;
 	case 'j': run->json = 1; break;
+	case 'C': run->no_carve = 1; break;
 	case 'g':
 		code = opt_seconds(&command_undelete, "--give-up", optarg, &run->give_up);
 		return code ? code : -1;
@@ -174,6 +188,7 @@ static int parse_options(int argc, char **argv, struct undelete_command *run)
 		{ "name", required_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "give-up", required_argument, NULL, 'g' },
+		{ "no-carve", no_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opt_parser opts = opt_parser(&command_undelete, argc, argv, "a:b:p:n:jg:",
@@ -291,8 +306,50 @@ static int scan(struct undelete_command *run)
 		    "%zu deleted inodes\n", run->undelete.description, run->undelete.counts.copies,
 		    run->undelete.counts.inode_copies, run->undelete.counts.directory_copies,
 		    run->undelete.counts.deleted_inodes);
-	if (!run->undelete.count)
-		return nothing_found(run);
+	return EXIT_OK;
+}
+
+static void carve_progress(void *context, uint64_t done, uint64_t total)
+{
+	struct undelete_command *run = context;
+	char at[32], all[32];
+
+	if (run->json || seconds_since(&run->shown) < (run->tty ? 0.5 : 10.0))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &run->shown);
+	inventory_size_text(done, at, sizeof at);
+	inventory_size_text(total, all, sizeof all);
+	fprintf(stderr, "%scarving the free blocks: %s of %s, %.0f s%s", run->tty ? "\r\033[K"
+	    : "", at, all, seconds_since(&run->started), run->tty ? "" : "\n");
+	run->line_open = run->tty;
+}
+
+/* Beyond the journal: the free blocks no file found claims, carved (undelete_carve). A
+ * selection by name or deletion time leaves carved files out: they have neither. */
+static int carve_free_blocks(struct undelete_command *run)
+{
+	struct undelete_carve_options options = { carve_progress, run, &stop_requested };
+	char why[1024];
+
+	if (run->no_carve)
+		return EXIT_OK;
+	if (run->paths[0] || run->after_text || run->before_text) {
+		if (!run->json)
+			fprintf(stderr, "the free blocks are not carved: carved files have no name "
+			    "or deletion time for --path, --after or --before to select\n");
+		return EXIT_OK;
+	}
+	if (!run->json)
+		fprintf(stderr, "carving the free blocks no file above claims (--no-carve "
+		    "skips this)...\n");
+	if (undelete_carve(&run->undelete, run->source, &options, why, sizeof why) != 0)
+		return err_fatalx(EXIT_SYSTEM, "%s", why);
+	if (run->line_open)
+		fputc('\n', stderr);
+	run->line_open = 0;
+	if (!run->json)
+		fprintf(stderr, "%zu files of known types in %" PRIu64 " free bytes\n",
+		    run->undelete.counts.carved, run->undelete.counts.carved_bytes);
 	return EXIT_OK;
 }
 
@@ -326,6 +383,13 @@ static const char *type_of(const struct undelete_file *file)
 
 static void print_origin(FILE *out, const struct undelete_file *file)
 {
+	if (file->carved_type[0]) {
+		fprintf(out, ",\"carved\":{\"offset\":%" PRIu64 ",", file->carved_offset);
+		json_member_string(out, "type", file->carved_type, 0);
+		json_member_string(out, "how", file->carved_how, 1);
+		fputs("}", out);
+		return;
+	}
 	fprintf(out, ",\"inode_from\":{\"transaction\":%u,\"committed\":%" PRId64 "}",
 	    file->inode_transaction, file->inode_committed);
 	fprintf(out, ",\"map_from\":\"%s\",\"map_transaction\":%u",
@@ -372,12 +436,19 @@ static int list(struct undelete_command *run)
 		printf("%-11s %10s  %-19s  %-19s  %s\n", "STATE", "SIZE", "MODIFIED (UTC)",
 		    "DELETED (UTC)", "PATH");
 	for (i = 0; i < run->undelete.count; i++) {
+		if (run->undelete.files[i].carved_type[0])
+			continue;	/* counted below */
 		if (run->json) {
 			print_json_file(stdout, &run->undelete.files[i]);
 			putchar('\n');
 		} else
 			print_text_file(&run->undelete.files[i]);
 	}
+	if (run->json && run->undelete.counts.carved)
+		printf("{\"event\":\"carved\",\"files\":%zu}\n", run->undelete.counts.carved);
+	else if (run->undelete.counts.carved)
+		printf("%zu more files of known types in the free blocks; recover with TARGET\n",
+		    run->undelete.counts.carved);
 	fflush(stdout);
 	return verdict(&run->undelete);
 }
@@ -671,8 +742,13 @@ static int undelete_main(int argc, char **argv)
 	stop_requested = 0;
 	if ((code = parse_options(argc, argv, run)) >= 0)
 		goto out;
-	if ((code = resolve_source(run)) != EXIT_OK || (code = scan(run)) != EXIT_OK)
+	if ((code = resolve_source(run)) != EXIT_OK || (code = scan(run)) != EXIT_OK
+	    || (code = carve_free_blocks(run)) != EXIT_OK)
 		goto out;
+	if (!run->undelete.count) {
+		code = nothing_found(run);
+		goto out;
+	}
 	code = run->target_url ? recover_files(run) : list(run);
 out:
 	store_close(run->store);

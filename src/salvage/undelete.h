@@ -22,6 +22,7 @@
 #ifndef RESCUE_UNDELETE_H
 #define RESCUE_UNDELETE_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -67,6 +68,11 @@ struct undelete_file {
 					 * that file's content now, never this one's */
 	size_t taken_count;
 	int map_incomplete;		/* part of the block map is lost (REASON says how) */
+	/* Found by carving the free blocks (undelete_carve), not in the journal: its first
+	 * byte on the device, its type and how its end was found; "" for the journal's. */
+	uint64_t carved_offset;
+	char carved_type[24];
+	char carved_how[100];		/* "validated (IEND chunk)" */
 };
 
 struct undelete_options {
@@ -81,6 +87,8 @@ struct undelete_counts {
 	size_t transactions, copies, inode_copies, directory_copies;
 	size_t deleted_inodes;		/* deleted now, with a copy in the journal */
 	size_t outside_window, not_matched;
+	size_t carved;			/* files undelete_carve added */
+	uint64_t carved_bytes;		/* free bytes it scanned */
 };
 
 struct undelete {
@@ -102,6 +110,23 @@ void undelete_free(struct undelete *undelete);
  * when a block of it is not recoverable (in use again), EIO when the device fails. */
 ssize_t undelete_read(struct undelete *undelete, const struct undelete_file *file,
     void *buffer, size_t size, uint64_t offset);
+
+struct undelete_carve_options {
+	/* While the free blocks are carved: bytes scanned of how many. */
+	void (*progress)(void *context, uint64_t done, uint64_t total);
+	void *progress_context;
+	const volatile sig_atomic_t *stop;	/* nonzero: stop early (what was found stays) */
+};
+
+/* Beyond the journal (undelete_carve.c): carves the blocks of the file system that are
+ * free now and that none of UNDELETE's files claims, laid end to end as `rescue carve
+ * --free` does, with every built-in format, candidates at block starts (where ext4
+ * starts a file's data). Each file found joins UNDELETE->files (kept sorted by path) as
+ * unnamed/carved-<offset>.<ext>, whole, its blocks as its runs: undelete_read and
+ * undelete_tree treat it as any other. Only the index is kept, never file data; the scan
+ * reads through carve's window. DEVICE is the one scanned. 0, or -1 with WHY. */
+int undelete_carve(struct undelete *undelete, const char *device,
+    const struct undelete_carve_options *options, char *why, size_t why_size);
 
 /* "whole", "partial 37%", "name only" into TEXT. */
 void undelete_state_text(const struct undelete_file *file, char *text, size_t size);

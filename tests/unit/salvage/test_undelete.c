@@ -3,7 +3,9 @@
  * at its path, byte-exact, on ext4 with mke2fs's defaults (1 KiB blocks at this size),
  * 4 KiB blocks, without metadata_csum, ext3 (indirect blocks), and a small journal that
  * has wrapped; after the freed blocks were all taken again nothing comes back whole; the
- * time window and --path select; an ext2 and something that is not ext are refused. */
+ * time window and --path select; an ext2 and something that is not ext are refused; a
+ * PNG and a gzip file whose inodes the journal no longer holds come back by carving the
+ * free blocks, under unnamed/. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -301,6 +303,95 @@ static void test_corrupt_journal(void **state)
 	with_tree(NULL, NULL, check_corrupt_journal);
 }
 
+/* The carved file of EXT among UNDELETE's: under unnamed/, found by carving. */
+static const struct undelete_file *find_carved(const struct undelete *undelete,
+    const char *ext)
+{
+	const struct undelete_file *file;
+	size_t i, length = strlen(ext);
+
+	for (i = 0; i < undelete->count; i++) {
+		file = &undelete->files[i];
+		if (!strncmp(file->path, "unnamed/carved-", 15) && strlen(file->path) > length
+		    && !strcmp(file->path + strlen(file->path) - length, ext))
+			return file;
+	}
+	return NULL;
+}
+
+/* The journal went round many times after the deletion (empty files created and deleted,
+ * which take no blocks): no copy of the PNG's or the gzip file's inode is left, so by the
+ * journal alone they are lost; their blocks are free and untouched, and carving them
+ * gives both back byte-exact, as unnamed/carved-<offset>.<ext>, whole. */
+static void check_beyond_the_journal(const struct deleted_tree *tree)
+{
+	struct undelete_options options = { 0 };
+	struct undelete_carve_options carve = { 0 };
+	struct undelete undelete;
+	const struct undelete_file *file;
+	char why[512] = "";
+	size_t before;
+
+	scan(tree, &options, &undelete);
+	assert_null(find(&undelete, "srv/app/media/photo.png"));
+	assert_null(find(&undelete, "srv/app/media/backup.gz"));
+	assert_null(find_carved(&undelete, ".png"));
+	before = undelete.count;
+	if (undelete_carve(&undelete, tree->image, &carve, why, sizeof why) != 0)
+		fail_msg("carving %s failed: %s", tree->image, why);
+	assert_int_equal(undelete.count, before + undelete.counts.carved);
+	assert_true(undelete.counts.carved >= 2);
+	assert_non_null(file = find_carved(&undelete, ".png"));
+	assert_string_equal(file->carved_type, "png");
+	assert_int_equal(file->state, UNDELETE_WHOLE);
+	assert_int_equal(file->carved_offset % undelete.block_size, 0);
+	check_content(&undelete, file, tree, "srv/app/media/photo.png");
+	assert_non_null(file = find_carved(&undelete, ".gz"));
+	assert_string_equal(file->carved_type, "gz");
+	check_content(&undelete, file, tree, "srv/app/media/backup.gz");
+	for (size_t i = 1; i < undelete.count; i++)	/* sorted still: the tree looks up */
+		assert_true(strcmp(undelete.files[i - 1].path, undelete.files[i].path) < 0);
+	undelete_free(&undelete);
+}
+
+static void test_beyond_the_journal(void **state)
+{
+	static const char *const options[] = { "-J", "size=1", NULL };
+
+	(void)state;
+	with_tree("--lost", options, check_beyond_the_journal);
+}
+
+/* Files the journal gives back are never carved a second time: their blocks are left out
+ * of the stream, so nothing carved overlaps them. (The journal is large enough here that
+ * the churn after the deletion does not go round it.) */
+static void check_not_carved_twice(const struct deleted_tree *tree)
+{
+	struct undelete_options options = { 0 };
+	struct undelete_carve_options carve = { 0 };
+	struct undelete undelete;
+	const struct undelete_file *png;
+	char why[512] = "";
+
+	scan(tree, &options, &undelete);
+	assert_non_null(find(&undelete, "srv/app/media/photo.png"));
+	if (undelete_carve(&undelete, tree->image, &carve, why, sizeof why) != 0)
+		fail_msg("carving %s failed: %s", tree->image, why);
+	assert_null(find_carved(&undelete, ".png"));
+	assert_null(find_carved(&undelete, ".gz"));
+	assert_non_null(png = find(&undelete, "srv/app/media/photo.png"));
+	check_content(&undelete, png, tree, "srv/app/media/photo.png");
+	undelete_free(&undelete);
+}
+
+static void test_not_carved_twice(void **state)
+{
+	static const char *const options[] = { "-J", "size=8", NULL };
+
+	(void)state;
+	with_tree("--lost", options, check_not_carved_twice);
+}
+
 static void test_refusals(void **state)
 {
 	struct undelete_options options = { 0 };
@@ -341,6 +432,8 @@ int main(void)
 		cmocka_unit_test(test_overwritten_blocks),
 		cmocka_unit_test(test_blocks_of_a_file_deleted_later),
 		cmocka_unit_test(test_window_and_paths),
+		cmocka_unit_test(test_beyond_the_journal),
+		cmocka_unit_test(test_not_carved_twice),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
