@@ -224,6 +224,10 @@ static int output_begin(void *context, const struct carve_file *file, int *skip)
 	struct carving *carving = context;
 
 	*skip = 1;
+	/* Only a file whose structure confirms its end is called whole: a truncated or
+	 * unvalidated one is left to `rescue carve --free`, which names it so. */
+	if (file->status != CARVE_VALIDATED)
+		return 0;
 	if (note_found(carving, file) != 0) {
 		snprintf(carving->failure, sizeof carving->failure, "out of memory for the files "
 		    "carved");
