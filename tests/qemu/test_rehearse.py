@@ -1,10 +1,11 @@
 """tools/rehearse as a user runs it: every scenario shipped in scenarios/ passes, checked
-again here from what arrived on the host (and, for partition-full, from the disk the
-operator freed over SSH); a scenario built to fail (a wrong expected hash, a time budget
-too short) fails with exit 1 naming each broken expectation, against a target the user
-names; bad scenario files and a target that refuses the key are named with their line and
-exit 2 before anything boots; the link proxy keeps its schedule. Source disks never change
-(the tool checks it; the shipped runs are checked here too)."""
+again here from what arrived on the host (for partition-full, also from the disk the
+operator freed over SSH; for deleted-directory, file by file against the shipped tree); a
+scenario built to fail (a wrong expected hash, a time budget too short) fails with exit 1
+naming each broken expectation, against a target the user names; bad scenario files and a
+target that refuses the key are named with their line and exit 2 before anything boots;
+the link proxy keeps its schedule. Source disks never change (the tool checks it; the
+shipped runs are checked here too)."""
 
 import json
 import os
@@ -92,6 +93,40 @@ def test_partition_full(ctx):
     listing = lib.run(["debugfs", "-R", "ls -p /var/log/app", os.path.join(
         out, "disks", "vda.img")]).stdout
     assert "debug.log" not in listing, listing
+
+
+def test_deleted_directory(ctx):
+    out, report, output = _shipped(ctx, "deleted-directory")
+    # Checked here too: every file of the shipped tree, extracted from what undelete sent,
+    # is byte for byte the original, at its path; nothing of it is missing.
+    tree = os.path.join(SCENARIOS, "deleted-directory", "tree")
+    extracted = os.path.join(out, "received", "rehearsal-extracted", "vda-undeleted")
+    count = 0
+    for directory, _, files in os.walk(tree):
+        for name in files:
+            relative = os.path.relpath(os.path.join(directory, name), tree)
+            with open(os.path.join(tree, relative), "rb") as f, \
+                    open(os.path.join(extracted, relative), "rb") as g:
+                assert f.read() == g.read(), relative
+            count += 1
+    assert count >= 8, count
+    with open(os.path.join(out, "received", "vda-undeleted.manifest.json")) as f:
+        entries = json.load(f)["entries"]
+    assert all(e["status"] == "copied" for e in entries if e["path"].startswith("srv/app")), \
+        entries
+
+
+def test_deleted_database(ctx):
+    out, report, output = _shipped(ctx, "deleted-database")
+    assert re.search(r"rows and checksum: 4000 8697405732021 \(expected 4000 8697405732021\)",
+                     output), output
+    assert re.search(r"check: recovered\.orders\s+check\s+status\s+OK", output), output
+    received = os.path.join(out, "received", "vda.db")
+    assert os.path.isfile(os.path.join(received, "RESTORE.md")), os.listdir(received)
+    with open(os.path.join(received, "report.txt")) as f:
+        text = f.read()
+    assert re.search(r"^1 tablespaces, 0 relations: \d+ pages written, 0 missing", text, re.M), \
+        text
 
 
 def test_failing_expectations_against_a_named_target(ctx):
