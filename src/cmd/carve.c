@@ -89,13 +89,14 @@
 #include "base/err.h"
 #include "base/journal.h"
 #include "base/json.h"
+#include "base/paths.h"
+#include "base/spawn.h"
 #include "cli/command.h"
 #include "cli/opt.h"
+#include "cli/stop.h"
 #include "disk/cow.h"
 #include "disk/inventory.h"
 #include "fs/extfs.h"
-#include "base/paths.h"
-#include "base/spawn.h"
 #include "salvage/carve.h"
 #include "salvage/carve_db.h"
 #include "salvage/carve_rules.h"
@@ -151,14 +152,6 @@ struct carve_command {
 	struct timespec started, shown;
 	int tty, line_open;
 };
-
-static volatile sig_atomic_t stop_requested;
-
-static void request_stop(int signal_number)
-{
-	(void)signal_number;
-	stop_requested = 1;
-}
 
 /* ------------------------------------------------------------------ options */
 
@@ -654,23 +647,6 @@ static void write_pages(struct carve_command *run)
 	run->db_result = dbpages_write(run->db.pages, &output, &run->db_summary);
 }
 
-static void catch_signals(struct sigaction *saved)
-{
-	struct sigaction action;
-
-	memset(&action, 0, sizeof action);
-	action.sa_handler = request_stop;
-	sigemptyset(&action.sa_mask);
-	sigaction(SIGINT, &action, &saved[0]);
-	sigaction(SIGTERM, &action, &saved[1]);
-}
-
-static void restore_signals(const struct sigaction *saved)
-{
-	sigaction(SIGINT, &saved[0], NULL);
-	sigaction(SIGTERM, &saved[1], NULL);
-}
-
 /* ------------------------------------------------------------------ the result */
 
 static uint64_t files_with_losses(const struct carve_store *out)
@@ -825,11 +801,11 @@ static int carve_main(int argc, char **argv)
 		    "the start for the database pages (files already written are not written "
 		    "again)" : ", resuming from its state");
 	fflush(stdout);
-	catch_signals(saved);
+	stop_signals_catch(saved);
 	rc = scan(run);
 	if (rc == 0 && run->db.pages)
 		write_pages(run);
-	restore_signals(saved);
+	stop_signals_restore(saved);
 	code = finish(run, rc);
 out:
 	carve_scan_free(&run->scan);

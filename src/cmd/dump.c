@@ -98,6 +98,7 @@
 #include "base/json.h"
 #include "cli/command.h"
 #include "cli/opt.h"
+#include "cli/stop.h"
 #include "disk/cow.h"
 #include "disk/device.h"
 #include "disk/inventory.h"
@@ -164,14 +165,6 @@ struct dump_command {
 	int line_open;			/* a progress line without its newline yet */
 	int tty;			/* stderr is a terminal: the line is redrawn */
 };
-
-static volatile sig_atomic_t stop_requested;
-
-static void request_stop(int signal_number)
-{
-	(void)signal_number;
-	stop_requested = 1;
-}
 
 /* ------------------------------------------------------------------ options */
 
@@ -1133,14 +1126,10 @@ static int run_engine(struct dump_command *run)
 {
 	struct dump_sink sink = { run, sink_begin_volume, sink_write, sink_end_volume,
 	    sink_read_earlier, sink_append, sink_finish, sink_progress, sink_stop_requested };
-	struct sigaction action, saved[2];
+	struct sigaction saved[2];
 	int rc;
 
-	memset(&action, 0, sizeof action);
-	action.sa_handler = request_stop;
-	sigemptyset(&action.sa_mask);
-	sigaction(SIGINT, &action, &saved[0]);
-	sigaction(SIGTERM, &action, &saved[1]);
+	stop_signals_catch(saved);
 	clock_gettime(CLOCK_MONOTONIC, &run->started);
 	run->tty = isatty(STDERR_FILENO);
 	run->shown = run->started;
@@ -1150,8 +1139,7 @@ static int run_engine(struct dump_command *run)
 	fflush(stdout);
 	rc = dump_run(run->tree, &run->options.engine, &sink, &run->manifest, run->failure,
 	    sizeof run->failure);
-	sigaction(SIGINT, &saved[0], NULL);
-	sigaction(SIGTERM, &saved[1], NULL);
+	stop_signals_restore(saved);
 	return rc;
 }
 

@@ -67,6 +67,7 @@
 #include "base/sha256.h"
 #include "cli/command.h"
 #include "cli/opt.h"
+#include "cli/stop.h"
 #include "disk/cow.h"
 #include "disk/inventory.h"
 #include "salvage/imaging.h"
@@ -75,8 +76,8 @@
 #include "salvage/source.h"
 #include "target/store.h"
 #include "target/target.h"
-#include "version.h"
 #include "usage/image.h"
+#include "version.h"
 
 static int image_main(int argc, char **argv);
 
@@ -125,14 +126,6 @@ struct image_run {
 					 * none), and whether image data */
 	int written_since_save;		/* was written after it */
 };
-
-static volatile sig_atomic_t stop_requested;
-
-static void request_stop(int signal_number)
-{
-	(void)signal_number;
-	stop_requested = 1;
-}
 
 /* ------------------------------------------------------------------ options */
 
@@ -631,23 +624,6 @@ static void sink_progress(void *context, const struct mapfile *map, const char *
 
 /* ------------------------------------------------------------------ running */
 
-static void catch_signals(struct sigaction *saved)
-{
-	struct sigaction action;
-
-	memset(&action, 0, sizeof action);
-	action.sa_handler = request_stop;
-	sigemptyset(&action.sa_mask);
-	sigaction(SIGINT, &action, &saved[0]);
-	sigaction(SIGTERM, &action, &saved[1]);
-}
-
-static void restore_signals(const struct sigaction *saved)
-{
-	sigaction(SIGINT, &saved[0], NULL);
-	sigaction(SIGTERM, &saved[1], NULL);
-}
-
 /* An image ending in bad sectors would be shorter than the source: a zero sector at the
  * very end (where nothing was rescued) gives it the source's size, so it can be mounted. */
 static int pad_image(struct image_run *run)
@@ -692,13 +668,13 @@ static int run_engine(struct image_run *run)
 		printf("imaging %s (%" PRIu64 " bytes) to %s/%s.img%s\n", run->source.identity.name,
 		    run->source.identity.size, run->target.display, run->name, run->resumed
 		    ? ", resuming from its map" : "");
-	catch_signals(saved);
+	stop_signals_catch(saved);
 	result = imaging_run(&source, &sink, &run->options.engine, &run->map);
 	if (result == IMAGING_DONE && pad_image(run) != 0)
 		result = IMAGING_SINK_FAILED;
 	if (result != IMAGING_NO_MEMORY)
 		result = final_save(run, result);
-	restore_signals(saved);
+	stop_signals_restore(saved);
 	return result;
 }
 

@@ -62,6 +62,7 @@
 #include "base/json.h"
 #include "cli/command.h"
 #include "cli/opt.h"
+#include "cli/stop.h"
 #include "disk/device.h"
 #include "disk/inventory.h"
 #include "salvage/dump.h"
@@ -104,14 +105,6 @@ struct undelete_command {
 	struct timespec started, shown;
 	int tty, line_open;
 };
-
-static volatile sig_atomic_t stop_requested;
-
-static void request_stop(int signal_number)
-{
-	(void)signal_number;
-	stop_requested = 1;
-}
 
 /* ------------------------------------------------------------------ options */
 
@@ -664,20 +657,15 @@ static int run_dump(struct undelete_command *run, struct fstree *tree)
 	    .volume_size = 1ULL << 30 };
 	struct dump_sink sink = { run, sink_begin_volume, sink_write, sink_end_volume,
 	    sink_read_earlier, sink_append, sink_finish, sink_progress, sink_stop_requested };
-	struct sigaction action, saved[2];
+	struct sigaction saved[2];
 	int rc;
 
-	memset(&action, 0, sizeof action);
-	action.sa_handler = request_stop;
-	sigemptyset(&action.sa_mask);
-	sigaction(SIGINT, &action, &saved[0]);
-	sigaction(SIGTERM, &action, &saved[1]);
+	stop_signals_catch(saved);
 	clock_gettime(CLOCK_MONOTONIC, &run->started);
 	run->shown = run->started;
 	run->tty = isatty(STDERR_FILENO);
 	rc = dump_run(tree, &options, &sink, &run->manifest, run->failure, sizeof run->failure);
-	sigaction(SIGINT, &saved[0], NULL);
-	sigaction(SIGTERM, &saved[1], NULL);
+	stop_signals_restore(saved);
 	if (run->line_open)
 		fputc('\n', stderr);
 	return rc;
