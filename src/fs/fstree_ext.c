@@ -34,6 +34,7 @@
 #include <ext2fs/ext2_fs.h>
 #include <ext2fs/ext2fs.h>
 
+#include "base/sort.h"
 #include "fs/extfs.h"
 #include "fs/fstree.h"
 
@@ -715,10 +716,8 @@ static errcode_t map_file(struct ext_file *file)
 		code = map_blocks(file);
 	if (file->no_memory)
 		return EXT2_ET_NO_MEMORY;
-	/* A corrupt tree may list its extents out of order. An empty file has no runs, and
-	 * qsort must not be given their NULL array even with a count of 0. */
-	if (file->count > 1)
-		qsort(file->runs, file->count, sizeof *file->runs, by_logical);
+	/* A corrupt tree may list its extents out of order. */
+	array_sort(file->runs, file->count, sizeof *file->runs, by_logical);
 	file->map_complete = code == 0;
 	return 0;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/sort.h"
 #include "fs/jbd2.h"
 
 struct scan {
@@ -228,9 +229,8 @@ static int build_transactions(struct scan *scan)
 		transaction->commit_seconds = scan->commits[i].seconds;
 		transaction->commit_nanoseconds = scan->commits[i].nanoseconds;
 	}
-	if (log->transaction_count)	/* qsort must not be handed a NULL array */
-		qsort(log->transactions, log->transaction_count, sizeof *log->transactions,
-		    by_sequence);
+	array_sort(log->transactions, log->transaction_count, sizeof *log->transactions,
+	    by_sequence);
 	return 0;
 }
 
@@ -251,8 +251,7 @@ static void judge_copies(struct jbd2_log *log)
 		copy->trusted = transaction && transaction->committed && (copy->checksum == 1
 		    || (copy->checksum == -1 && log->owner[copy->position] == copy->transaction));
 	}
-	if (log->copy_count)	/* qsort must not be handed a NULL array */
-		qsort(log->copies, log->copy_count, sizeof *log->copies, by_block);
+	array_sort(log->copies, log->copy_count, sizeof *log->copies, by_block);
 }
 
 static int scan_setup(struct scan *scan, uint64_t blocks)

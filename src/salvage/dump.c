@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/sha256.h"
+#include "base/sort.h"
 #include "salvage/dump.h"
 
 enum { CHUNK = 1 << 20, OUTPUT_BLOCK = 128 << 10 };
@@ -1474,8 +1475,7 @@ static int prepare(struct dump *dump)
 	manifest_known_ready(dump->manifest);
 	if (walk(dump, count_visit) != 0)
 		return -1;
-	if (dump->needed_count)	/* qsort must not be handed a NULL array */
-		qsort(dump->needed, dump->needed_count, sizeof *dump->needed, by_hash);
+	array_sort(dump->needed, dump->needed_count, sizeof *dump->needed, by_hash);
 	if (confirm_databases(dump) != 0)
 		return fail(dump, "out of memory for the %s", "databases");
 	if (read_earlier(dump, carry_line) != 0)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/json.h"
+#include "base/sort.h"
 #include "salvage/manifest.h"
 
 static const char *const status_names[] = { "copied", "partial", "failed", "skipped" };
@@ -410,11 +411,9 @@ void manifest_known_ready(struct manifest *manifest)
 		if (known_settled(manifest, &manifest->known[in]))
 			manifest->known[out++] = manifest->known[in];
 	manifest->known_count = out;
-	if (out == 0)
-		return;	/* nothing known: qsort must not be handed the NULL array */
-	qsort(manifest->known, out, sizeof *manifest->known, by_path_hash);
+	array_sort(manifest->known, out, sizeof *manifest->known, by_path_hash);
 	/* The doubling's slack back: this array stays for the whole run. */
-	if ((smaller = realloc(manifest->known, out * sizeof *smaller))) {
+	if (out && (smaller = realloc(manifest->known, out * sizeof *smaller))) {
 		manifest->known = smaller;
 		manifest->known_capacity = out;
 	}

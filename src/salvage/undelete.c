@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/sort.h"
 #include "fs/extfs.h"
 #include "salvage/dump.h"
 #include "salvage/undelete_engine.h"
@@ -182,8 +183,7 @@ static int find_tables(struct engine *engine)
 	for (group = 0; group < engine->fs->group_desc_count; group++)
 		engine->tables[group] = (struct table_span){ ext2fs_inode_table_loc(engine->fs,
 		    group), group };
-	if (engine->table_count)	/* qsort must not be handed a NULL array */
-		qsort(engine->tables, engine->table_count, sizeof *engine->tables, by_start);
+	array_sort(engine->tables, engine->table_count, sizeof *engine->tables, by_start);
 	return 0;
 }
 
@@ -725,8 +725,7 @@ int engine_build_map(struct engine *engine, struct candidate *candidate,
 		rc = map_indirect(&mapping, inode);
 	if (rc < 0)
 		return -1;
-	if (file->run_count)	/* qsort must not be handed a NULL array */
-		qsort(file->runs, file->run_count, sizeof *file->runs, by_logical);
+	array_sort(file->runs, file->run_count, sizeof *file->runs, by_logical);
 	if (!LINUX_S_ISDIR(inode->i_mode) && note_reused(engine, file) != 0)
 		return -1;
 	file->map_incomplete = mapping.incomplete;
@@ -876,8 +875,7 @@ static int collect_spans(struct undelete *undelete, struct span **spans, size_t 
 			    file->runs[r].physical + file->runs[r].length, i };
 		}
 	}
-	if (*count)	/* qsort must not be handed a NULL array */
-		qsort(*spans, *count, sizeof **spans, by_start_block);
+	array_sort(*spans, *count, sizeof **spans, by_start_block);
 	return 0;
 }
 
@@ -959,8 +957,7 @@ static int make_files(struct engine *engine, struct undelete *undelete,
 	if (resolve_shared_blocks(engine, undelete) != 0)
 		return -1;
 	select_files(undelete, options);
-	if (undelete->count)	/* qsort must not be handed a NULL array */
-		qsort(undelete->files, undelete->count, sizeof *undelete->files, by_path);
+	array_sort(undelete->files, undelete->count, sizeof *undelete->files, by_path);
 	return rename_duplicates(undelete);
 }
 

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/sort.h"
 #include "salvage/carve.h"
 #include "salvage/carve_store.h"
 #include "salvage/undelete_engine.h"
@@ -69,9 +70,8 @@ static int collect_claimed(struct carving *carving)
 				    undelete->files[i].runs[r].physical,
 				    undelete->files[i].runs[r].physical
 				    + undelete->files[i].runs[r].length };
-	if (carving->claimed_count)
-		qsort(carving->claimed, carving->claimed_count, sizeof *carving->claimed,
-		    by_claimed_start);
+	array_sort(carving->claimed, carving->claimed_count, sizeof *carving->claimed,
+	    by_claimed_start);
 	return 0;
 }
 

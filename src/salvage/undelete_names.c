@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/sort.h"
 #include "salvage/undelete_engine.h"
 
 enum { PATH_DEPTH_MAX = 256 };
@@ -172,8 +173,7 @@ static int deleted_dir_blocks(struct engine *engine, struct owned_block **blocks
 			}
 		free(scratch.runs);
 	}
-	if (*count)	/* qsort must not be handed a NULL array */
-		qsort(*blocks, *count, sizeof **blocks, by_block);
+	array_sort(*blocks, *count, sizeof **blocks, by_block);
 	return 0;
 }
 
@@ -233,8 +233,7 @@ static int place_by_live_dirs(struct engine *engine, struct dir_copies *copies)
 	for (i = 0; i < copies->count; i++)
 		if (!copies->list[i].owner)
 			search.wanted[search.left++].block = copies->list[i].copy->block;
-	if (search.count)	/* qsort must not be handed a NULL array */
-		qsort(search.wanted, search.count, sizeof *search.wanted, by_block);
+	array_sort(search.wanted, search.count, sizeof *search.wanted, by_block);
 	live_dir_blocks(engine, &search);
 	for (i = 0; i < copies->count; i++)
 		if (!copies->list[i].owner)
