@@ -987,22 +987,35 @@ static int open_fs(struct engine *engine, const char *device, char *why, size_t 
 	return 0;
 }
 
+/* What was read, and what of the journal had to be left out (a damaged or stale block is
+ * skipped, never trusted: the user sees how many). */
 static void describe(struct engine *engine, struct undelete *undelete, const char *device)
 {
 	const struct jbd2_super *super = &engine->log.super;
+	const struct jbd2_log *log = &engine->log;
+	char where[160] = "", damage[160] = "";
 
 	undelete->block_size = engine->fs->blocksize;
+	if (engine->journal.device[0])
+		snprintf(where, sizeof where, " on the external device %.100s",
+		    engine->journal.device);
+	if (log->bad_descriptors || log->bad_commits || log->bad_copies || log->bad_revokes)
+		snprintf(damage, sizeof damage, "; left out as damaged or stale: %zu descriptor, "
+		    "%zu commit, %zu revoke blocks, %zu copies", log->bad_descriptors,
+		    log->bad_commits, log->bad_revokes, log->bad_copies);
 	snprintf(undelete->description, sizeof undelete->description, "%s on %.100s, journal "
-	    "of %u blocks (%s), %zu transactions", extfs_type(engine->fs->super), device,
-	    super->max_length, super->incompat & JBD2_INCOMPAT_CSUM_V3 ? "CSUM_V3"
+	    "of %u blocks%s (%s), %zu transactions%s", extfs_type(engine->fs->super), device,
+	    super->max_length, where, super->incompat & JBD2_INCOMPAT_CSUM_V3 ? "CSUM_V3"
 	    : super->incompat & JBD2_INCOMPAT_CSUM_V2 ? "CSUM_V2" : "no checksums",
-	    engine->log.transaction_count);
+	    log->transaction_count, damage);
 }
 
 int undelete_scan(const char *device, const struct undelete_options *options,
     struct undelete *undelete, char *why, size_t why_size, int *code)
 {
 	struct engine *engine = calloc(1, sizeof *engine);
+	struct ext_journal_where where = { options->journal_device,
+	    options->journal_candidates };
 	char said[512];
 
 	memset(undelete, 0, sizeof *undelete);
@@ -1012,9 +1025,10 @@ int undelete_scan(const char *device, const struct undelete_options *options,
 		return -1;
 	}
 	undelete->state = engine;
+	engine->journal.fd = -1;
 	if (open_fs(engine, device, why, why_size, code) != 0)
 		return -1;
-	if (ext_journal_scan(engine->fs, &engine->journal, &engine->log, options->progress,
+	if (ext_journal_scan(engine->fs, &where, &engine->journal, &engine->log, options->progress,
 	    options->progress_context, said, sizeof said) != 0) {
 		snprintf(why, why_size, "unable to read the journal of %s: %s", device, said);
 		return -1;

@@ -81,6 +81,10 @@ struct undelete_options {
 	/* While the journal is read: the journal block just read and how many there are. */
 	void (*progress)(void *context, uint64_t block, uint64_t blocks);
 	void *progress_context;
+	/* An external journal (journal_ext.h): the device named by --journal, else the
+	 * first of the candidates (NULL-terminated) with the file system's journal UUID. */
+	const char *journal_device;
+	const char *const *journal_candidates;
 };
 
 struct undelete_counts {
@@ -95,7 +99,8 @@ struct undelete {
 	struct undelete_file *files;	/* sorted by path */
 	size_t count;
 	struct undelete_counts counts;
-	char description[256];		/* "ext4 on /dev/vdb, journal of 4096 blocks (CSUM_V3)" */
+	char description[600];		/* "ext4 on /dev/vdb, journal of 4096 blocks (CSUM_V3)",
+					 * the external journal device, checksums that failed */
 	unsigned block_size;		/* the file system's */
 	void *state;			/* the engine's own (file system, journal index) */
 };

@@ -44,10 +44,13 @@ static const struct undelete_file *find(const struct undelete *undelete, const c
 static void scan(const struct deleted_tree *tree, const struct undelete_options *options,
     struct undelete *undelete)
 {
+	struct undelete_options with_journal = *options;
 	char why[512] = "";
 	int code;
 
-	if (undelete_scan(tree->image, options, undelete, why, sizeof why, &code) != 0)
+	if (tree->journal[0] && !with_journal.journal_device)
+		with_journal.journal_device = tree->journal;
+	if (undelete_scan(tree->image, &with_journal, undelete, why, sizeof why, &code) != 0)
 		fail_msg("scan of %s failed (%d): %s", tree->image, code, why);
 }
 
@@ -159,6 +162,74 @@ static void test_wrapped_journal(void **state)
 
 	(void)state;
 	with_tree("--wrap", options, check_everything_back);
+}
+
+/* The journal on a device of its own (mke2fs -O journal_dev), named as --journal names
+ * it: everything back, the description naming the device. */
+static void check_external_journal(const struct deleted_tree *tree)
+{
+	struct undelete_options options = { 0 };
+	struct undelete undelete;
+
+	check_everything_back(tree);
+	scan(tree, &options, &undelete);
+	assert_non_null(strstr(undelete.description, "on the external device"));
+	assert_non_null(strstr(undelete.description, tree->journal));
+	undelete_free(&undelete);
+}
+
+/* Found by its UUID among candidates that are not it (the file system itself, a missing
+ * path) and it; without it among them, refused with the UUID and the way to name it;
+ * another journal device (not this file system's) named is refused with both UUIDs. */
+static void check_external_journal_found(const struct deleted_tree *tree)
+{
+	char missing[160], other[160], why[512];
+	const char *candidates[] = { tree->image, missing, tree->journal, NULL };
+	struct undelete_options options = { .journal_candidates = candidates };
+	struct undelete undelete;
+	int code;
+
+	snprintf(missing, sizeof missing, "%s/no-such-device", tree->dir);
+	assert_int_equal(undelete_scan(tree->image, &options, &undelete, why, sizeof why, &code),
+	    0);
+	assert_true(undelete.counts.deleted_inodes >= DELETED_COUNT);
+	undelete_free(&undelete);
+	candidates[2] = NULL;
+	assert_int_equal(undelete_scan(tree->image, &options, &undelete, why, sizeof why, &code),
+	    -1);
+	assert_int_equal(code, 3);
+	assert_non_null(strstr(why, "--journal DEV"));
+	undelete_free(&undelete);
+	snprintf(other, sizeof other, "%s/other-journal", tree->dir);
+	run_ok(ARGV("truncate", "-s", "8M", other));
+	run_ok(ARGV("mke2fs", "-q", "-F", "-O", "journal_dev", "-b", "4096", other));
+	options.journal_device = other;
+	assert_int_equal(undelete_scan(tree->image, &options, &undelete, why, sizeof why, &code),
+	    -1);
+	assert_non_null(strstr(why, "not this file system's"));
+	undelete_free(&undelete);
+	options.journal_device = tree->image;
+	assert_int_equal(undelete_scan(tree->image, &options, &undelete, why, sizeof why, &code),
+	    -1);
+	assert_non_null(strstr(why, "is not an external journal device"));
+	undelete_free(&undelete);
+}
+
+static void test_external_journal(void **state)
+{
+	static const char *const options[] = { "--external-journal", NULL };
+
+	(void)state;
+	with_tree(NULL, options, check_external_journal);
+	with_tree(NULL, options, check_external_journal_found);
+}
+
+static void test_external_journal_1k(void **state)
+{
+	static const char *const options[] = { "--external-journal", "-b", "1024", NULL };
+
+	(void)state;
+	with_tree(NULL, options, check_external_journal);
 }
 
 /* The freed blocks taken again by a new file (all but a few hundred): what is still whole
@@ -428,6 +499,8 @@ int main(void)
 		cmocka_unit_test(test_ext4_4k_blocks),
 		cmocka_unit_test(test_ext4_without_metadata_csum),
 		cmocka_unit_test(test_ext3),
+		cmocka_unit_test(test_external_journal),
+		cmocka_unit_test(test_external_journal_1k),
 		cmocka_unit_test(test_wrapped_journal),
 		cmocka_unit_test(test_overwritten_blocks),
 		cmocka_unit_test(test_blocks_of_a_file_deleted_later),
