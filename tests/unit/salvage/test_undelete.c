@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "base/spawn.h"
+#include "fs/fstree.h"
 #include "salvage/undelete.h"
 #include "lib/deleted_tree.h"
 #include "lib/run_ok.h"
@@ -230,6 +231,96 @@ static void test_external_journal_1k(void **state)
 
 	(void)state;
 	with_tree(NULL, options, check_external_journal);
+}
+
+static const struct fstree_xattr *find_xattr(const struct fstree_xattr *list, size_t count,
+    const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		if (!strcmp(list[i].name, name))
+			return &list[i];
+	return NULL;
+}
+
+static void check_xattr(struct undelete *undelete, const char *path, const char *name,
+    const void *value, size_t size)
+{
+	const struct undelete_file *file = find(undelete, path);
+	const struct fstree_xattr *found;
+	struct fstree_xattr *list;
+	size_t count;
+
+	assert_non_null(file);
+	assert_int_equal(undelete_xattrs(undelete, file, &list, &count), 0);
+	if (!(found = find_xattr(list, count, name)))
+		fail_msg("%s: no %s among %zu attributes", path, name, count);
+	assert_int_equal(found->size, size);
+	assert_memory_equal(found->value, value, size);
+	assert_null(find_xattr(list, count, "system.data"));
+	fstree_xattrs_free(list, count);
+}
+
+/* ext4 with inline_data: the small files (secrets.env, 90 bytes: i_block and system.data;
+ * leaf.txt, 33: i_block alone) and the long link come back with their bytes, and the
+ * directories, whose entries are in their inodes, give every path; the attributes set
+ * before the deletion (make-deleted-tree --xattrs) come back: in the inode, in an
+ * attribute block (user.big, 300 bytes), a POSIX ACL in the kernel's form. */
+static void check_inline_and_xattrs(const struct deleted_tree *tree)
+{
+	static const unsigned char acl[] = { 2, 0, 0, 0, 1, 0, 6, 0, 0xff, 0xff, 0xff, 0xff,
+	    2, 0, 4, 0, 0xe8, 3, 0, 0, 4, 0, 4, 0, 0xff, 0xff, 0xff, 0xff, 16, 0, 4, 0, 0xff,
+	    0xff, 0xff, 0xff, 32, 0, 0, 0, 0xff, 0xff, 0xff, 0xff };
+	struct undelete_options options = { 0 };
+	struct undelete undelete;
+	unsigned char big[300];
+	size_t i;
+
+	check_everything_back(tree);
+	for (i = 0; i < 256; i++)
+		big[i] = (unsigned char)i;
+	memset(big + 256, 'x', 44);
+	scan(tree, &options, &undelete);
+	assert_non_null(find(&undelete, "srv/app/config/secrets.env")->inline_data);
+	assert_string_equal(find(&undelete, "srv/app/config/long-link")->link,
+	    "/srv/shared/a-rather-long-directory-name/a-rather-long-directory-name/"
+	    "a-rather-long-directory-name/a-rather-long-directory-name/x");
+	check_xattr(&undelete, "notes.txt", "user.comment", "kept with the file", 18);
+	check_xattr(&undelete, "srv/app/README", "user.origin", "deploy-2026", 11);
+	check_xattr(&undelete, "srv/app/README", "user.big", big, sizeof big);
+	check_xattr(&undelete, "srv/app/config/secrets.env", "system.posix_acl_access", acl,
+	    sizeof acl);
+	undelete_free(&undelete);
+}
+
+static void test_inline_data_and_xattrs(void **state)
+{
+	static const char *const options[] = { "--xattrs", "-O", "inline_data", NULL };
+
+	(void)state;
+	with_tree(NULL, options, check_inline_and_xattrs);
+}
+
+/* Without inline_data the same attributes come back (the files' bytes in blocks). */
+static void check_xattrs(const struct deleted_tree *tree)
+{
+	struct undelete_options options = { 0 };
+	struct undelete undelete;
+
+	check_everything_back(tree);
+	scan(tree, &options, &undelete);
+	check_xattr(&undelete, "notes.txt", "user.comment", "kept with the file", 18);
+	check_xattr(&undelete, "srv/app/README", "user.origin", "deploy-2026", 11);
+	undelete_free(&undelete);
+}
+
+static void test_xattrs_4k(void **state)
+{
+	static const char *const options[] = { "--xattrs", "-b", "4096", NULL };
+
+	(void)state;
+	with_tree(NULL, options, check_xattrs);
 }
 
 /* The freed blocks taken again by a new file (all but a few hundred): what is still whole
@@ -501,6 +592,8 @@ int main(void)
 		cmocka_unit_test(test_ext3),
 		cmocka_unit_test(test_external_journal),
 		cmocka_unit_test(test_external_journal_1k),
+		cmocka_unit_test(test_inline_data_and_xattrs),
+		cmocka_unit_test(test_xattrs_4k),
 		cmocka_unit_test(test_wrapped_journal),
 		cmocka_unit_test(test_overwritten_blocks),
 		cmocka_unit_test(test_blocks_of_a_file_deleted_later),
