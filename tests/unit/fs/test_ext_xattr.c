@@ -68,7 +68,7 @@ static void test_inode_area(void **state)
 		memset(&seen, 0, sizeof seen);
 		assert_int_equal(ext_xattr_ibody(area, cut, remember, &seen), -1);
 	}
-	area[0] = 0;		/* no magic: no attributes, inline bytes are i_block's */
+	area[3] = 0;		/* no magic: no attributes, inline bytes are i_block's */
 	assert_int_equal(ext_xattr_ibody(area, size, remember, &seen), 0);
 	assert_int_equal(ext_inline_data(i_block, area, size, out, sizeof out), 60);
 	free(area);
@@ -89,7 +89,7 @@ static void test_attribute_block(void **state)
 	assert_int_equal(seen.sizes[0], 300);
 	block[34] = 0xff, block[35] = 0xff;	/* the first value's offset: 65535 */
 	assert_int_equal(ext_xattr_block(block, size, remember, &seen), -1);
-	block[0] = 0;
+	block[3] = 0;
 	assert_int_equal(ext_xattr_block(block, size, remember, &seen), -1);
 	free(block);
 }
