@@ -41,7 +41,7 @@ import dump_fixture as fixture
 import lib
 from test_image_ssh import _config_disk
 
-TIMEOUT = 900
+TIMEOUT = 1800
 SCRIPT = os.path.join(lib.TOP, "tests", "fixtures", "make-deleted-tree")
 
 
