@@ -83,7 +83,8 @@ def run_rescue(rescue, image, out, journal=None):
     os.makedirs(tree)
     for volume in sorted(os.listdir(target)):
         if ".tar." in volume and not volume.endswith(".part"):
-            subprocess.run(["tar", "-xpf", os.path.join(target, volume), "-C", tree],
+            subprocess.run(["tar", "--xattrs", "--xattrs-include=*", "-xpf",
+                            os.path.join(target, volume), "-C", tree],
                            check=True)
     return tree
 

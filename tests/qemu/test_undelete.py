@@ -41,7 +41,7 @@ import dump_fixture as fixture
 import lib
 from test_image_ssh import _config_disk
 
-TIMEOUT = 1800
+TIMEOUT = 900
 SCRIPT = os.path.join(lib.TOP, "tests", "fixtures", "make-deleted-tree")
 
 
@@ -106,6 +106,12 @@ def _damage_journal(image):
     flip(commit - 1, 100, b"garbage in a journal copy")
     return {"descriptors": len(blocks[1]), "commits": len(blocks[2]),
             "revokes": len(blocks.get(5, [])), "copies in the first": commit - blocks[1][0] - 1}
+
+
+def _same(expected, extracted, path):
+    with open(os.path.join(expected, path), "rb") as a, \
+            open(os.path.join(extracted, path), "rb") as b:
+        return a.read() == b.read()
 
 
 def _check_whole(ctx, out, expected, deleted, disk="vda", exact=True):
@@ -221,7 +227,9 @@ def test_undelete_lists_and_recovers_at_paths(ctx):
 
     for disk in sorted(others):
         code, text = lib.console_run(guest, "rescue undelete %s %s" % (disk, url), timeout=600)
-        assert code == 0, (disk, text)
+        # The churn before vdf's deletion reused its own files' blocks: their older versions
+        # are not recoverable (exit 1); the tree's files all are.
+        assert code == 0 or (disk == "vdf" and code == 1), (disk, text)
         if disk == "vdh":
             assert "on the external device /dev/vdi" in text, text
         _, expected, deleted = others[disk]
