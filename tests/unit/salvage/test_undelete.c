@@ -1,8 +1,9 @@
 /* test_undelete.c: the undelete engine on file systems where the host's kernel wrote a
  * tree and deleted it (tests/fixtures/make-deleted-tree): every deleted file comes back
  * at its path, byte-exact, on ext4 with mke2fs's defaults (1 KiB blocks at this size),
- * 4 KiB blocks, without metadata_csum, ext3 (indirect blocks), and a small journal that
- * has wrapped; after the freed blocks were all taken again nothing comes back whole; the
+ * 4 KiB blocks, without metadata_csum, ext3 (indirect blocks), a small journal that
+ * has wrapped, a journal on an external device (named, or found by its UUID), and
+ * inline_data (contents and directory entries in the inode) with extended attributes; after the freed blocks were all taken again nothing comes back whole; the
  * time window and --path select; an ext2 and something that is not ext are refused; a
  * PNG and a gzip file whose inodes the journal no longer holds come back by carving the
  * free blocks, under unnamed/. */
