@@ -41,7 +41,8 @@
  * found by its UUID among the disks and partitions the kernel knows, or named:
  *
  *   --journal DEV    the external journal device (or an image file of it); read-only,
- *                    refused when its UUID is not the one the file system names
+ *                    refused when its UUID is not the one the file system names,
+ *                    or when the journal is inside the file system
  *
  * A file whose name did not survive is listed under unnamed/inode-N; one whose directory
  * did not, under unnamed/inode-N/NAME. Files deleted by a file system's earlier life on

@@ -151,6 +151,11 @@ int ext_journal_open(ext2_filsys fs, const struct ext_journal_where *where,
 	}
 	if (!journal->inode)
 		return open_external(fs, where, journal, why, why_size);
+	if (where && where->device) {
+		snprintf(why, why_size, "the journal is inside the file system (inode %u), so %s "
+		    "is not its journal", journal->inode, where->device);
+		return -1;
+	}
 	if ((code = ext2fs_read_inode(fs, journal->inode, &inode)) != 0) {
 		snprintf(why, why_size, "unable to read the journal inode %u: %s", journal->inode,
 		    error_message(code));

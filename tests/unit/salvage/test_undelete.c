@@ -217,6 +217,20 @@ static void check_external_journal_found(const struct deleted_tree *tree)
 	undelete_free(&undelete);
 }
 
+/* --journal for a file system whose journal is its inode 8: refused, not ignored. */
+static void check_journal_named_needlessly(const struct deleted_tree *tree)
+{
+	struct undelete_options options = { .journal_device = tree->image };
+	struct undelete undelete;
+	char why[512];
+	int code;
+
+	assert_int_equal(undelete_scan(tree->image, &options, &undelete, why, sizeof why, &code),
+	    -1);
+	assert_non_null(strstr(why, "the journal is inside the file system (inode 8)"));
+	undelete_free(&undelete);
+}
+
 static void test_external_journal(void **state)
 {
 	static const char *const options[] = { "--external-journal", NULL };
@@ -224,6 +238,7 @@ static void test_external_journal(void **state)
 	(void)state;
 	with_tree(NULL, options, check_external_journal);
 	with_tree(NULL, options, check_external_journal_found);
+	with_tree(NULL, NULL, check_journal_named_needlessly);
 }
 
 static void test_external_journal_1k(void **state)
