@@ -134,8 +134,10 @@ static int scan_revoke(struct scan *scan, uint32_t position, uint32_t sequence)
 	char why[160];
 
 	if (jbd2_parse_revoke(&log->super, scan->block, log->super.block_size, scan->revoked,
-	    scan->revoked_max, &count, &checksum, why, sizeof why) != 0 || checksum == 0)
+	    scan->revoked_max, &count, &checksum, why, sizeof why) != 0 || checksum == 0) {
+		log->bad_revokes++;
 		return 0;
+	}
 	claim(log, position, sequence);
 	for (i = 0; i < count; i++) {
 		if (grow((void **)&log->revoked, &scan->revoked_capacity, log->revoked_count,
