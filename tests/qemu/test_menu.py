@@ -73,7 +73,8 @@ def test_menu_over_serial(ctx):
             guest.wait_for(r"^Choose [^\n]*: ", timeout=30)
 
             # A runbook URL that hangs: Ctrl-C stops the action, not the menu.
-            url = "http://10.0.2.2:%d/stuck.run" % staller.port
+            # (Pinned: plain http without a pin would be refused before connecting.)
+            url = "http://10.0.2.2:%d/stuck.run#sha256=%s" % (staller.port, "0" * 64)
             guest.sendline(runbook)
             guest.wait_for(r"\(Enter alone goes back\): ", timeout=30)
             guest.sendline(url)

@@ -7,7 +7,7 @@
 # reported and ignored.
 
 PARAM_DIR=/run/rescue/param
-PARAMS_KNOWN="ssh_key net target target_password run poweroff"
+PARAMS_KNOWN="ssh_key net target target_password run poweroff insecure_http"
 
 param_set() {
 	local name=$1 value=$2 n
@@ -85,6 +85,14 @@ params_check() {
 	case $v in
 	""|0|1) ;;
 	*) warn "rescue.poweroff=$(shown "$v"): expected 0 or 1 (ignored)"; rm -f $PARAM_DIR/poweroff ;;
+	esac
+	# rescue.insecure_http=1 lets `rescue` fetch unpinned http:// runbooks and key
+	# files (src/base/fetch.h); each such fetch warns again on every console.
+	v=$(param_get insecure_http)
+	case $v in
+	""|0) ;;
+	1) warn "rescue.insecure_http=1: http:// runbooks and key files without a #sha256= pin will be fetched unauthenticated; anyone on the path can change them" ;;
+	*) warn "rescue.insecure_http=$(shown "$v"): expected 0 or 1 (ignored)"; rm -f $PARAM_DIR/insecure_http ;;
 	esac
 	v=$(param_get target)
 	if [ -n "$v" ] && ! valid_url "$v"; then
