@@ -91,7 +91,8 @@ def test_runbook_from_url_with_unknown_command_runs_nothing(ctx):
             assert "rescue: runbook broken.run line 1:" not in log, "a line ran"
             # The journal has the failed runbook, with the reason as its summary.
             guest.sendline(entry.group("n"))
-            guest.wait_for(r"exit 2 +rescue runbook http://10\.0\.2\.2:%d/broken\.run#sha256=%s\n"
+            # (Quoted: '#' would start a comment in a shell.)
+            guest.wait_for(r"exit 2 +rescue runbook 'http://10\.0\.2\.2:%d/broken\.run#sha256=%s'\n"
                            % (port, broken_sha), timeout=30)
             guest.wait_for(r"^ +rescue runbook: fatal: runbook broken\.run: 2 lines to fix, "
                            r"nothing was run\n", timeout=30)
