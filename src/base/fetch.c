@@ -225,7 +225,7 @@ static int connection_open(struct connection *connection, const struct http_url 
 	freeaddrinfo(addresses);
 	if (connection->fd < 0) {
 		snprintf(why, why_size, "unable to connect to %s port %u: %s", url->host, url->port,
-		    strerror(errno));
+		    err_text(errno));
 		return -1;
 	}
 	if (!url->tls)
@@ -260,7 +260,7 @@ static int plain_write_all(struct connection *connection, const char *data, size
 		if (sent < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (sent < 0) {
-			snprintf(why, why_size, "sending the request failed: %s", strerror(errno));
+			snprintf(why, why_size, "sending the request failed: %s", err_text(errno));
 			return -1;
 		}
 		data += sent;
@@ -283,7 +283,7 @@ static ssize_t plain_read(struct connection *connection, char *buffer, size_t si
 		if (got >= 0)
 			return got;
 		if (errno != EINTR && errno != EAGAIN) {
-			snprintf(why, why_size, "reading from the server failed: %s", strerror(errno));
+			snprintf(why, why_size, "reading from the server failed: %s", err_text(errno));
 			return -1;
 		}
 	}

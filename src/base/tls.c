@@ -23,6 +23,7 @@
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 
+#include "base/err.h"
 #include "base/tls.h"
 
 struct tls {
@@ -248,7 +249,7 @@ struct tls *tls_open(int fd, const char *host, const char *const *ca_files,
 	int code;
 
 	if (tls == NULL) {
-		snprintf(why, why_size, "unable to set up TLS for %s: %s", host, strerror(errno));
+		snprintf(why, why_size, "unable to set up TLS for %s: %s", host, err_text(errno));
 		return NULL;
 	}
 	tls->fd = fd;

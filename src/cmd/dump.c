@@ -329,7 +329,7 @@ static int mount_source(struct dump_command *run)
 		return 0;
 	}
 	snprintf(why, sizeof why, "the kernel will not mount it (%s): %s", probe.type,
-	    strerror(errno));
+	    err_text(errno));
 	if (made_dir)
 		rmdir(dir);
 	if (!is_ext(probe.type))
