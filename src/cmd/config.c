@@ -26,6 +26,7 @@
 
 #include "base/err.h"
 #include "base/paths.h"
+#include "base/shown.h"
 #include "cli/command.h"
 #include "cli/conf_parse.h"
 #include "cli/opt.h"
@@ -42,27 +43,6 @@ const struct command command_config = {
 
 enum { SHOWN_MAX = 60 };
 
-/* TEXT as cat -v shows it (^[ for ESC, M-x for high bytes), cut after 60 bytes with "...". */
-static void print_shown(const char *text, size_t limit)
-{
-	size_t i;
-	unsigned char c;
-
-	for (i = 0; text[i] && i < limit; i++) {
-		c = (unsigned char)text[i];
-		if (c >= 0x80) {
-			fputs("M-", stdout);
-			c -= 0x80;
-		}
-		if (c < 0x20 || c == 0x7f)
-			printf("^%c", c == 0x7f ? '?' : c + '@');
-		else
-			putchar(c);
-	}
-	if (text[i])
-		fputs("...", stdout);
-}
-
 static void print_entry(void *context, int line, const char *name, const char *value,
     const char *problem)
 {
@@ -74,16 +54,16 @@ static void print_entry(void *context, int line, const char *name, const char *v
 	}
 	if (problem == NULL) {
 		printf("%d ", line);
-		print_shown(name, (size_t)-1);
+		shown_write(stdout, name, SHOWN_UNCUT);
 		putchar('=');
-		print_shown(value, (size_t)-1);
+		shown_write(stdout, value, SHOWN_UNCUT);
 		putchar('\n');
 		return;
 	}
 	printf("%d !%s", line, problem);
 	if (name) {
 		fputs(", got '", stdout);
-		print_shown(name, SHOWN_MAX);
+		shown_write(stdout, name, SHOWN_MAX);
 		putchar('\'');
 	}
 	fputs(" (ignored)\n", stdout);
