@@ -33,7 +33,8 @@
  *                        InnoDB and PostgreSQL pages, written back as the files they
  *                        came from under NAME.db/ (below)
  *   --rules FILE|URL     more types, in foremost's and scalpel's configuration syntax
- *                        (below); carve.rules on the RESCUECFG disk is read too
+ *                        (below); carve.rules on the RESCUECFG disk is read too; a URL
+ *                        is https:// (verified) or pinned with #sha256=HEX
  *   --free               only the blocks an ext2/3/4 file system marks unused, carved as
  *                        one stream (a file split around used blocks comes back whole);
  *                        offsets stay those of SRC
@@ -87,10 +88,10 @@
 
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/fetch.h"
 #include "base/journal.h"
 #include "base/json.h"
 #include "base/paths.h"
-#include "base/spawn.h"
 #include "cli/command.h"
 #include "cli/opt.h"
 #include "cli/stop.h"
@@ -237,21 +238,15 @@ static int wanted(const char *types, const struct carve_format *format)
 	return strstr(list, needle) != NULL;
 }
 
+/* Rules over the network, held to the rules of every fetch (base/fetch.h): https verified,
+ * http only pinned or opted in. */
 static int fetch_rules(const char *url, char **text, size_t *size)
 {
-	char *argv[] = { "wget", "-q", "-T", "30", "-O", "-", (char *)url, NULL };
-	struct spawn_request request = { .argv = argv, .timeout_seconds = 60 };
-	struct spawn_result result;
+	char why[1024];
+	int code = fetch_url(url, 60, text, size, why, sizeof why);
 
-	if (spawn_run(&request, &result) != 0)
-		return err_fatal(EXIT_SYSTEM, "unable to run wget for the rules %s", url);
-	if (spawn_exit_code(&result) != 0 || result.timed_out) {
-		spawn_result_free(&result);
-		return err_fatalx(EXIT_SYSTEM, "unable to fetch the rules %s: wget failed%s", url,
-		    result.timed_out ? " (timed out)" : "");
-	}
-	*text = result.output;
-	*size = strlen(result.output);
+	if (code != EXIT_OK)
+		return err_fatalx(code, "unable to fetch the rules: %s", why);
 	return 0;
 }
 

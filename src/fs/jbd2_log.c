@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/err.h"
 #include "base/sort.h"
 #include "fs/jbd2.h"
 
@@ -289,7 +290,7 @@ static int read_super(struct scan *scan, uint32_t block_size)
 		return out_of_memory(scan);
 	if (scan->read(scan->context, 0, block) != 0)
 		snprintf(scan->why, scan->why_size, "unable to read the journal superblock: %s",
-		    strerror(errno));
+		    err_text(errno));
 	else if (jbd2_parse_super(block, block_size, &scan->log->super, scan->why,
 	    scan->why_size) == 0)
 		rc = 0;

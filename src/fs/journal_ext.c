@@ -9,6 +9,7 @@
 #include <ext2fs/ext2_fs.h>
 #include <ext2fs/ext2fs.h>
 
+#include "base/err.h"
 #include "fs/journal_ext.h"
 
 /* A journal larger than this is not one mke2fs or tune2fs would make: the map would
@@ -41,7 +42,7 @@ static int read_device_super(int fd, const char *path, struct ext2_super_block *
 
 	if (got != (ssize_t)sizeof *super) {
 		snprintf(why, why_size, "unable to read the superblock of %s: %s", path,
-		    got < 0 ? strerror(errno) : "the device is too small");
+		    got < 0 ? err_text(errno) : "the device is too small");
 		return -1;
 	}
 	if (super->s_magic != EXT2_SUPER_MAGIC
@@ -95,7 +96,7 @@ static int open_device(ext2_filsys fs, const char *path, struct ext_journal *jou
 
 	if (fd < 0) {
 		snprintf(why, why_size, "unable to open the journal device %s: %s", path,
-		    strerror(errno));
+		    err_text(errno));
 		return -1;
 	}
 	if (read_device_super(fd, path, &super, why, why_size) != 0

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/err.h"
 #include "base/sort.h"
 #include "salvage/carve.h"
 #include "salvage/carve_store.h"
@@ -346,7 +347,7 @@ int undelete_carve(struct undelete *undelete, const char *device,
 		goto out;
 	}
 	if ((carving.fd = open(device, O_RDONLY | O_CLOEXEC)) < 0) {
-		snprintf(why, why_size, "unable to open %s: %s", device, strerror(errno));
+		snprintf(why, why_size, "unable to open %s: %s", device, err_text(errno));
 		goto out;
 	}
 	if (scan_stream(&carving) != 0) {
