@@ -94,6 +94,7 @@
 #include "cli/command.h"
 #include "cli/opt.h"
 #include "cli/stop.h"
+#include "disk/busy.h"
 #include "disk/cow.h"
 #include "disk/inventory.h"
 #include "fs/extfs.h"
@@ -151,6 +152,7 @@ struct carve_command {
 	uint64_t position_at_start;
 	struct timespec started, shown;
 	int tty, line_open;
+	int busy_written;		/* the source's busy file is ours to remove */
 };
 
 /* ------------------------------------------------------------------ options */
@@ -329,6 +331,19 @@ static int choose_types(struct carve_command *run)
 	return 0;
 }
 
+/* Whether a format before the Ith has its type and description: one type found by
+ * several signatures (TIFF's two byte orders, mail's first lines) is listed once. */
+static int listed_before(const struct carve_command *run, size_t i)
+{
+	size_t k;
+
+	for (k = 0; k < i; k++)
+		if (!strcmp(run->formats[k]->type, run->formats[i]->type)
+		    && !strcmp(run->formats[k]->description, run->formats[i]->description))
+			return 1;
+	return 0;
+}
+
 static int list_types(struct carve_command *run)
 {
 	size_t i;
@@ -336,6 +351,8 @@ static int list_types(struct carve_command *run)
 	for (i = 0; i < run->format_count; i++) {
 		const struct carve_format *format = run->formats[i];
 
+		if (listed_before(run, i))
+			continue;
 		if (run->options.json) {
 			printf("{");
 			json_member_string(stdout, "type", format->type, 0);
@@ -758,6 +775,16 @@ static int finish(struct carve_command *run, int rc)
 	return code;
 }
 
+/* The busy file tells `rescue unguard` and `rescue disks` that the source is being read;
+ * made before the target is opened, removed after it is closed. */
+static void mark_busy(struct carve_command *run)
+{
+	struct busy_holder holder;
+
+	run->busy_written = busy_mark(RESCUE_BUSY_DIR, run->source.identity.name, "carve",
+	    run->target.display, &holder);
+}
+
 static int prepare(struct carve_command *run)
 {
 	const struct carve_format *const *builtin;
@@ -775,8 +802,10 @@ static int prepare(struct carve_command *run)
 	if (run->options.list)
 		return list_types(run);
 	if ((code = open_source(run)) != 0 || (code = choose_stream(run)) != 0
-	    || (code = choose_target(run)) != 0 || (code = open_target(run)) != 0
-	    || (code = open_pages(run)) != 0)
+	    || (code = choose_target(run)) != 0)
+		return code;
+	mark_busy(run);
+	if ((code = open_target(run)) != 0 || (code = open_pages(run)) != 0)
 		return code;
 	return -1;
 }
@@ -812,6 +841,8 @@ out:
 	dbpages_close(run->db.pages);
 	carve_store_free(&run->out);
 	store_close(run->store);
+	if (run->busy_written)
+		busy_unmark(RESCUE_BUSY_DIR, run->source.identity.name);
 	source_close(&run->source);
 	free(run->extents);
 	carve_rules_free(&run->config_rules);

@@ -226,13 +226,16 @@ static const unsigned char XZ_MAGIC[] = { 0xfd, '7', 'z', 'X', 'Z', 0 };
 
 FORMAT(xz, "xz", "xz stream", XZ_MAGIC, 6, 1ull << 36, xz_validate);
 FORMAT(bzip2, "bz2", "bzip2 stream", "BZh", 3, 1ull << 36, bzip2_validate);
-FORMAT(mbox, "eml", "mail: an mbox (From line) or one RFC 822 message", "From ", 5,
+/* Four signatures, one type: --list shows it once. */
+#define MAIL_DESCRIPTION "mail: an mbox, or one RFC 822 message (From, Received:, " \
+    "Return-Path: or Delivered-To: first)"
+FORMAT(mbox, "eml", MAIL_DESCRIPTION, "From ", 5,
     256u << 20, mail_validate);
-FORMAT(mail_received, "eml", "mail: an RFC 822 message starting with Received:",
+FORMAT(mail_received, "eml", MAIL_DESCRIPTION,
     "Received: ", 10, 64u << 20, mail_validate);
-FORMAT(mail_return, "eml", "mail: an RFC 822 message starting with Return-Path:",
+FORMAT(mail_return, "eml", MAIL_DESCRIPTION,
     "Return-Path: ", 13, 64u << 20, mail_validate);
-FORMAT(mail_delivered, "eml", "mail: an RFC 822 message starting with Delivered-To:",
+FORMAT(mail_delivered, "eml", MAIL_DESCRIPTION,
     "Delivered-To: ", 14, 64u << 20, mail_validate);
 
 const struct carve_format carve_format_bdb = {
