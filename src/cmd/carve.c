@@ -625,6 +625,7 @@ static int scan(struct carve_command *run)
 	options.observers = run->db.pages ? &run->observer : NULL;
 	options.observer_count = run->db.pages ? 1 : 0;
 	options.sector_size = 512;
+	options.join_gap = CARVE_JOIN_GAP;
 	if (carve_scan_init(&run->scan, &options, source_read, &run->source, run->extents,
 	    run->extent_count) != 0)
 		return err_fatalx(EXIT_SYSTEM, "out of memory for the scan");

@@ -227,7 +227,8 @@ const struct carve_format carve_format_jpeg = {
 const struct carve_format carve_format_png = {
 	.type = "png", .ext = "png", .description = "PNG picture",
 	.magic = PNG_MAGIC, .magic_size = 8, .magic_offset = 0,
-	.max_size = 256u << 20, .validate = png_validate, .builtin = 1,
+	.max_size = 256u << 20, .validate = png_validate, .join = carve_join_png,
+	.builtin = 1,
 };
 
 const struct carve_format carve_format_gif = {

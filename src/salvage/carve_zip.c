@@ -297,7 +297,8 @@ static const unsigned char ZSTD_MAGIC[] = { 0x28, 0xb5, 0x2f, 0xfd };
 const struct carve_format carve_format_zip = {
 	.type = "zip", .ext = "zip", .description = "ZIP archive (and ODF, OOXML, EPUB, JAR, APK by content)",
 	.magic = ZIP_MAGIC, .magic_size = 4, .magic_offset = 0,
-	.max_size = 4ull << 30, .validate = zip_validate, .builtin = 1,
+	.max_size = 4ull << 30, .validate = zip_validate, .join = carve_join_zip,
+	.builtin = 1,
 };
 
 const struct carve_format carve_format_gzip = {
