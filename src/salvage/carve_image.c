@@ -221,7 +221,8 @@ static const unsigned char PNG_MAGIC[] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a
 const struct carve_format carve_format_jpeg = {
 	.type = "jpg", .ext = "jpg", .description = "JPEG picture",
 	.magic = JPEG_MAGIC, .magic_size = 3, .magic_offset = 0,
-	.max_size = 256u << 20, .validate = jpeg_validate, .builtin = 1,
+	.max_size = 256u << 20, .validate = jpeg_validate, .join = carve_join_jpeg,
+	.builtin = 1,
 };
 
 const struct carve_format carve_format_png = {

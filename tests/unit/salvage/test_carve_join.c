@@ -221,6 +221,44 @@ static void test_png_rest_missing_or_too_far_stays_truncated(void **state)
 	free(png.data);
 }
 
+/* ------------------------------------------------------------------ JPEG */
+
+static void test_jpeg_split_with_noise_or_a_png_between(void **state)
+{
+	struct blob jpeg = read_file(SHIPPED_JPEG), png = read_file(SHIPPED_PNG);
+	size_t at = 1 << 20, split = 5 * BLOCK, resume = at + split + 100 * BLOCK;
+	size_t at2 = 5 << 20, split2 = 11 * BLOCK, resume2 = at2 + split2 + 40 * BLOCK;
+	struct capture capture;
+	struct device device;
+	const struct found *found;
+
+	(void)state;
+	noise(&device);
+	place_split(&device, jpeg, at, split, resume);
+	place_split(&device, jpeg, at2, split2, resume2);
+	memcpy(device.bytes + at2 + split2, png.data, png.size);
+	carve_device(&device, &capture, CARVE_JOIN_GAP);
+	expect_joined(found_at(&capture, at), jpeg, at, split, resume,
+	    "Huffman-coded data decodes across the join");
+	expect_joined(found_at(&capture, at2), jpeg, at2, split2, resume2,
+	    "Huffman-coded data decodes across the join");
+	assert_int_equal(found_at(&capture, at2 + split2)->file.length, png.size);
+	assert_int_equal(capture.count, 3);
+	capture_free(&capture);
+	/* The rest gone: the first piece stays truncated. */
+	memset(device.bytes + resume, 0x5a, jpeg.size - split);
+	memset(device.bytes + resume2, 0x5a, jpeg.size - split2);
+	carve_device(&device, &capture, CARVE_JOIN_GAP);
+	found = found_at(&capture, at);
+	assert_int_equal(found->file.status, CARVE_TRUNCATED);
+	assert_int_equal(found->file.first_length, 0);
+	assert_int_equal(found_at(&capture, at2)->file.status, CARVE_TRUNCATED);
+	capture_free(&capture);
+	free(device.bytes);
+	free(png.data);
+	free(jpeg.data);
+}
+
 /* ------------------------------------------------------------------ ZIP */
 
 static void put_le16(unsigned char *at, unsigned value)
@@ -344,6 +382,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_png_split_with_noise_or_a_jpeg_between),
 		cmocka_unit_test(test_png_rest_missing_or_too_far_stays_truncated),
+		cmocka_unit_test(test_jpeg_split_with_noise_or_a_png_between),
 		cmocka_unit_test(test_zip_split_inside_deflated_and_stored_members),
 	};
 
