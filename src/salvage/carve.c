@@ -93,14 +93,17 @@ int carve_scan_init(struct carve_scan *scan, const struct carve_options *options
 	for (i = 0; i < extent_count; i++)
 		scan->stream_size += extents[i].length;
 	scan->found_by_format = calloc(options->format_count + 1, sizeof *scan->found_by_format);
+	scan->sector = malloc(scan->options.sector_size);
 	note_starts(scan);
-	return scan->found_by_format ? 0 : -1;
+	return scan->found_by_format && scan->sector ? 0 : -1;
 }
 
 void carve_scan_free(struct carve_scan *scan)
 {
 	free(scan->bad);
 	free(scan->found_by_format);
+	free(scan->sector);
+	scan->sector = NULL;
 	scan->bad = NULL;
 	scan->found_by_format = NULL;
 }
@@ -150,23 +153,28 @@ static void remember_bad(struct carve_scan *scan, uint64_t position, uint64_t le
 	scan->bad[scan->bad_count++] = (struct carve_bad){ position, length };
 }
 
-/* One sector at a time, each read once: a known bad one is zeros without a read. */
+/* One whole sector at a time, each read once: a known bad one is zeros without a read.
+ * Whole sectors, because a device opened for direct I/O refuses a read of part of one
+ * (a walker or joiner asks for a few header bytes anywhere). */
 static void read_sectors(struct carve_scan *scan, unsigned char *buffer, size_t size,
     uint64_t position)
 {
-	size_t sector = scan->options.sector_size, done, piece;
+	size_t sector = scan->options.sector_size, done, piece, skip;
+	unsigned char *whole = scan->sector;
+	uint64_t start;
 
 	for (done = 0; done < size; done += piece) {
-		piece = sector - (position + done) % sector;
-		if (piece > size - done)
-			piece = size - done;
-		if (!known_bad(scan, position + done, piece)
-		    && scan->read(scan->read_context, buffer + done, piece, position + done)
-		    == (ssize_t)piece)
+		start = (position + done) / sector * sector;
+		skip = (size_t)(position + done - start);
+		piece = sector - skip < size - done ? sector - skip : size - done;
+		if (!known_bad(scan, start, sector)
+		    && scan->read(scan->read_context, whole, sector, start) == (ssize_t)sector) {
+			memcpy(buffer + done, whole + skip, piece);
 			continue;
+		}
 		memset(buffer + done, 0, piece);
-		if (!known_bad(scan, position + done, piece))
-			remember_bad(scan, position + done, piece);
+		if (!known_bad(scan, start, sector))
+			remember_bad(scan, start, sector);
 	}
 }
 

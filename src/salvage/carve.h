@@ -208,6 +208,7 @@ struct carve_scan {
 	struct carve_bad *bad;		/* unreadable source ranges, in order of finding */
 	size_t bad_count, bad_capacity;
 	size_t *found_by_format;	/* files found, per entry of options.formats */
+	unsigned char *sector;		/* one sector, for reads of part of one */
 	unsigned char may_start[256];	/* a byte-level candidate may start with this byte */
 	int byte_level;			/* some format is tried at every byte */
 	size_t files, truncated, joined;

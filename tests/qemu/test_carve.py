@@ -2,7 +2,8 @@
 host's OpenSSH over ssh://: every placed file comes back byte for byte at its offset, a
 type added by a carve.rules line on the RESCUECFG disk among them; a blkdebug bad sector
 inside the JPEG makes it the one file named with unreadable bytes (exit 1), equal to the
-original with that sector zeroed; `sha256sum -c` on the host passes. `--free` on an ext4
+original with that sector zeroed; a JPEG, a PNG and a ZIP placed in two pieces with noise
+between come back whole, joined, their manifest lines naming both pieces; `sha256sum -c` on the host passes. `--free` on an ext4
 finds the files deleted from it and not the live one. Bad input is refused with exit 2,
 naming the value. The first run's link is cut twice and it reconnects. A guest killed
 mid-run is booted again and the same command finishes
@@ -29,8 +30,10 @@ SECTOR = 512
 def _sources(ctx):
     files = fixture.make_files(ctx.path())
     files["note"] = ("note", fixture.NOTE)
+    split_files, splits = fixture.split_files()
+    files.update(split_files)
     placement = fixture.noise_disk(ctx.path("src.img"), SIZE_MB, files, seed=3,
-                                   gap_sectors=(8, 2400), shift={"note": 100})
+                                   gap_sectors=(8, 2400), shift={"note": 100}, splits=splits)
     jpeg = next(p for p in placement if p["type"] == "jpg")
     bad = (jpeg["offset"] + 30000) // SECTOR
     faults = lib.blkdebug_config(ctx.path("faults.conf"), [bad])
@@ -75,6 +78,14 @@ def _check_recall(placement, out, name, bad):
     assert len(carved) == jpeg["length"] and carved[relative:relative + SECTOR] == bytes(SECTOR)
     others = [e for e in manifest["files"] if e["bad_bytes"] and e is not entry]
     assert not others, others
+    # Files in two pieces come back whole, joined, their pieces named.
+    by_offset = {e["offset"]: e for e in manifest["files"]}
+    for placed in (p for p in placement if "resume" in p):
+        entry = by_offset[placed["offset"]]
+        assert entry["status"] == "validated" and re.match(
+            r"joined \(.*\): pieces at %d\+\d+ and %d\+\d+$" % (placed["offset"],
+                                                               placed["resume"]),
+            entry["delimited"]), entry
     note = next(e for e in manifest["files"] if e["type"] == "note")
     assert note["status"] == "unvalidated" and note["delimited"] == "the rule's footer", note
     odt = next(p for p in placement if p["name"] == "odt")
