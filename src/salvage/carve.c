@@ -352,6 +352,9 @@ static int walk_at(struct carve_scan *scan, const struct carve_format *format,
 	    position };
 	int verdict;
 
+	/* A walk reads no further than the format's largest file. */
+	if (format->max_size && stream.reader.available > format->max_size)
+		stream.reader.available = format->max_size;
 	memset(result, 0, sizeof *result);
 	verdict = format->walk(format, &stream.reader, result);
 	if (verdict == CARVE_MORE)
@@ -377,8 +380,12 @@ static int validate_at(struct carve_scan *scan, const struct carve_format *forma
 	more = left < scan->options.validate_max ? (size_t)left : scan->options.validate_max;
 	if (format->max_size && more > format->max_size)
 		more = (size_t)format->max_size;
-	if (more <= size)
-		return carve_validate(format, data, size, 1, result);
+	if (more <= size) {
+		/* The window holds as much as the buffer would: walk on from here. */
+		verdict = carve_validate(format, data, size, size >= left || !format->walk
+		    || (format->max_size && size >= format->max_size), result);
+		return verdict == CARVE_MORE ? walk_at(scan, format, position, result) : verdict;
+	}
 	read_stream(scan, big, more, position);
 	verdict = carve_validate(format, big, more, more >= left || !format->walk, result);
 	if (verdict != CARVE_MORE)

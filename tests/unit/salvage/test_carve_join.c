@@ -1,9 +1,12 @@
-/* test_carve_join.c: files in two pieces, as a nearly full file system leaves them, found
- * by the whole scan: Debian's PNG split at a block with noise or another file (a JPEG)
+/* test_carve_join.c: files in two pieces, and files larger than the validators' buffer.
+ * Files in two pieces, as a nearly full file system leaves them, found by the whole scan: Debian's PNG split at a block with noise or another file (a JPEG)
  * between, a ZIP (deflated and stored members, written here with zlib as zip does) split
  * inside a member: each comes back byte for byte, validated, its manifest naming both
  * pieces; the file between is found too. A piece whose rest is missing, or lies beyond
- * the gap searched, stays truncated: nothing is glued without the structure's word. */
+ * the gap searched, stays truncated: nothing is glued without the structure's word.
+ * Files larger than the validators' buffer are walked piece by piece to their end (a
+ * 40 MiB gzip with the default buffer of 32 MiB; PNG, JPEG, ZIP, PDF, gzip with a
+ * buffer of 32 KiB): whole, validated, byte for byte. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,7 +26,7 @@
 #define SHIPPED_PNG "/usr/share/doc/syslinux-common/logo/syslinux-100.png"
 #define SHIPPED_JPEG "/usr/share/doc/syslinux-common/examples/syslinux_splash.jpg"
 
-enum { DEVICE_SIZE = 24 << 20, FILES_MAX = 16, BLOCK = 4096 };
+enum { DEVICE_SIZE = 48 << 20, FILES_MAX = 16, BLOCK = 4096 };
 
 struct device {
 	unsigned char *bytes;
@@ -118,10 +121,10 @@ static void place_split(struct device *device, struct blob blob, size_t at, size
 	memcpy(device->bytes + resume, blob.data + split, blob.size - split);
 }
 
-static void carve_device(struct device *device, struct capture *capture, uint64_t join_gap)
+static void carve_with(struct device *device, struct capture *capture,
+    struct carve_options options)
 {
 	const struct carve_format *const *builtin;
-	struct carve_options options = { 0 };
 	struct carve_extent extent = { 0, DEVICE_SIZE };
 	struct carve_output output = { capture, capture_begin, capture_write, capture_end,
 	    capture_checkpoint, capture_progress, NULL };
@@ -130,10 +133,17 @@ static void carve_device(struct device *device, struct capture *capture, uint64_
 	memset(capture, 0, sizeof *capture);
 	builtin = carve_builtin_formats(&options.format_count);
 	options.formats = builtin;
-	options.join_gap = join_gap;
 	assert_int_equal(carve_scan_init(&scan, &options, device_read, device, &extent, 1), 0);
 	assert_int_equal(carve_run(&scan, &output), 0);
 	carve_scan_free(&scan);
+}
+
+static void carve_device(struct device *device, struct capture *capture, uint64_t join_gap)
+{
+	struct carve_options options = { 0 };
+
+	options.join_gap = join_gap;
+	carve_with(device, capture, options);
 }
 
 static const struct found *found_at(const struct capture *capture, uint64_t position)
@@ -310,7 +320,7 @@ static struct blob make_zip(const int *methods, size_t members, size_t text_size
 		size_t length = make_text(text, text_size, (unsigned)i + 1), stored;
 		uint32_t crc = (uint32_t)crc32(crc32(0, NULL, 0), text, (uInt)length);
 		unsigned char *header = zip.data + zip.size;
-		char name[16];
+		char name[32];
 		z_stream stream;
 
 		snprintf(name, sizeof name, "notes/%zu.txt", i);
@@ -387,6 +397,94 @@ static void test_zip_split_inside_deflated_and_stored_members(void **state)
 	free(zip.data);
 }
 
+/* ------------------------------------------------------------------ large files */
+
+/* FOUND is BLOB whole, validated by its structure. */
+static void expect_whole_file(const struct found *found, struct blob blob)
+{
+	assert_int_equal(found->file.length, blob.size);
+	assert_memory_equal(found->data, blob.data, blob.size);
+	assert_int_equal(found->file.status, CARVE_VALIDATED);
+}
+
+/* A gzip stream of SIZE pseudo-random bytes (it hardly compresses). */
+static struct blob make_gzip(size_t size)
+{
+	unsigned char *text = malloc(size);
+	struct blob gz = { malloc(size + size / 100 + 1024), 0 };
+	z_stream stream;
+	size_t i;
+	uint32_t x = 7;
+
+	assert_non_null(text);
+	assert_non_null(gz.data);
+	for (i = 0; i < size; i++) {
+		x = x * 1103515245u + 12345u;
+		text[i] = (unsigned char)(x >> 23);
+	}
+	memset(&stream, 0, sizeof stream);
+	assert_int_equal(deflateInit2(&stream, 1, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY), Z_OK);
+	stream.next_in = text, stream.avail_in = (uInt)size;
+	stream.next_out = gz.data, stream.avail_out = (uInt)(size + size / 100 + 1024);
+	assert_int_equal(deflate(&stream, Z_FINISH), Z_STREAM_END);
+	gz.size = stream.total_out;
+	deflateEnd(&stream);
+	free(text);
+	return gz;
+}
+
+static void test_gzip_larger_than_the_buffer(void **state)
+{
+	struct blob gz = make_gzip(40 << 20);
+	struct capture capture;
+	struct device device;
+
+	(void)state;
+	assert_true(gz.size > CARVE_VALIDATE_MAX && gz.size < DEVICE_SIZE - BLOCK);
+	noise(&device);
+	memcpy(device.bytes + BLOCK, gz.data, gz.size);
+	carve_device(&device, &capture, CARVE_JOIN_GAP);
+	expect_whole_file(found_at(&capture, BLOCK), gz);
+	assert_string_equal(found_at(&capture, BLOCK)->file.delimited, "deflate stream decoded "
+	    "to its end, CRC right");
+	capture_free(&capture);
+	free(device.bytes);
+	free(gz.data);
+}
+
+#define SHIPPED_PDF "/usr/share/doc/shared-mime-info/shared-mime-info-spec.pdf"
+
+static void test_walked_piece_by_piece(void **state)
+{
+	static const int methods[] = { 8, 0, 8 };
+	struct blob files[5];
+	struct carve_options options = { 0 };
+	struct capture capture;
+	struct device device;
+	size_t i;
+
+	(void)state;
+	files[0] = read_file(SHIPPED_PNG);
+	files[1] = read_file(SHIPPED_JPEG);
+	files[2] = make_zip(methods, 3, 60000);
+	files[3] = read_file(SHIPPED_PDF);
+	files[4] = make_gzip(300000);
+	noise(&device);
+	for (i = 0; i < 5; i++) {
+		assert_true(files[i].size > 40000);
+		memcpy(device.bytes + (i + 1) * (1 << 20), files[i].data, files[i].size);
+	}
+	/* A buffer smaller than each file: every one is walked. */
+	options.step = 16 << 10, options.lookahead = 16 << 10, options.validate_max = 32 << 10;
+	carve_with(&device, &capture, options);
+	for (i = 0; i < 5; i++)
+		expect_whole_file(found_at(&capture, (i + 1) * (1 << 20)), files[i]);
+	capture_free(&capture);
+	for (i = 0; i < 5; i++)
+		free(files[i].data);
+	free(device.bytes);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -394,6 +492,8 @@ int main(void)
 		cmocka_unit_test(test_png_rest_missing_or_too_far_stays_truncated),
 		cmocka_unit_test(test_jpeg_split_with_noise_or_a_png_between),
 		cmocka_unit_test(test_zip_split_inside_deflated_and_stored_members),
+		cmocka_unit_test(test_gzip_larger_than_the_buffer),
+		cmocka_unit_test(test_walked_piece_by_piece),
 	};
 
 	return cmocka_run_group_tests_name("carve_join", tests, NULL, NULL);
