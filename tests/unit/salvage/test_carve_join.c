@@ -5,8 +5,8 @@
  * pieces; the file between is found too. A piece whose rest is missing, or lies beyond
  * the gap searched, stays truncated: nothing is glued without the structure's word.
  * Files larger than the validators' buffer are walked piece by piece to their end (a
- * 40 MiB gzip with the default buffer of 32 MiB; PNG, JPEG, ZIP, PDF, gzip with a
- * buffer of 32 KiB): whole, validated, byte for byte. */
+ * 40 MiB gzip with the default buffer of 32 MiB; PNG, JPEG, ZIP, PDF, gzip, bzip2 with
+ * a buffer of 32 KiB): whole, validated, byte for byte. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -457,7 +457,7 @@ static void test_gzip_larger_than_the_buffer(void **state)
 static void test_walked_piece_by_piece(void **state)
 {
 	static const int methods[] = { 8, 0, 8 };
-	struct blob files[5];
+	struct blob files[6];
 	struct carve_options options = { 0 };
 	struct capture capture;
 	struct device device;
@@ -469,18 +469,19 @@ static void test_walked_piece_by_piece(void **state)
 	files[2] = make_zip(methods, 3, 60000);
 	files[3] = read_file(SHIPPED_PDF);
 	files[4] = make_gzip(300000);
+	files[5] = command_output("seq 1 300000 | bzip2 -c");
 	noise(&device);
-	for (i = 0; i < 5; i++) {
+	for (i = 0; i < 6; i++) {
 		assert_true(files[i].size > 40000);
 		memcpy(device.bytes + (i + 1) * (1 << 20), files[i].data, files[i].size);
 	}
 	/* A buffer smaller than each file: every one is walked. */
 	options.step = 16 << 10, options.lookahead = 16 << 10, options.validate_max = 32 << 10;
 	carve_with(&device, &capture, options);
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < 6; i++)
 		expect_whole_file(found_at(&capture, (i + 1) * (1 << 20)), files[i]);
 	capture_free(&capture);
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < 6; i++)
 		free(files[i].data);
 	free(device.bytes);
 }
