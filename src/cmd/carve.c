@@ -18,8 +18,17 @@
  * NAME is the source's kernel name (sda2) unless --name says otherwise. Candidates are
  * looked for at every 512-byte sector start; each is delimited by its own structure
  * (JPEG markers walked to EOI, PNG chunks with their CRCs, the last %%EOF of a PDF, a ZIP's
- * central directory, a gzip or zstd stream decoded to its end, ...); what lies inside a
- * file found (a thumbnail, a member) is not carved again. `--list` names every type.
+ * central directory, a gzip, bzip2 or zstd stream decoded to its end, ...), whatever its
+ * size; what lies inside a file found (a thumbnail, a member) is not carved again.
+ * `--list` names every type.
+ *
+ * A JPEG, PNG or ZIP whose structure breaks off is looked for in two pieces, as a nearly
+ * full file system leaves a file: the rest may start at any 4 KiB block in the 8 MiB
+ * after the first piece (noise or other files between, which are carved as well). It is
+ * joined only when the structure confirms the join: the JPEG's Huffman-coded data
+ * decodes across it, the PNG chunk's CRC or the ZIP member's CRC-32 is right over it,
+ * and the joined file validates whole (up to 32 MiB). The manifest says "joined (...):
+ * pieces at A+LENGTH and B+LENGTH"; a piece whose rest is not found stays "truncated".
  *
  * Unreadable sectors are read once, as zeros, and named in the manifest of every file
  * crossing them (such files count as losses). Files are written as .part and renamed once
@@ -64,6 +73,9 @@
  * not seen. Pages seen are not kept in the state: a run with --db that is interrupted
  * scans again from the start (the files already written are not written again), and
  * NAME.db/ is written only once a scan has reached the end.
+ *
+ * While it runs, SRC is marked busy (/run/rescue/busy/NAME): `rescue disks` shows it and
+ * `rescue unguard` refuses it.
  *
  * Sizes are bytes, 0x hexadecimal, or with K, M, G, T. TARGET must be a directory that
  * exists (ssh://, nfs://, smb://, file://); one on a guarded disk or on SRC's disk is
