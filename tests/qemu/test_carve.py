@@ -6,7 +6,8 @@ original with that sector zeroed; a JPEG, a PNG and a ZIP placed in two pieces w
 between come back whole, joined, their manifest lines naming both pieces; `sha256sum -c` on the host passes. `--free` on an ext4
 finds the files deleted from it and not the live one. Bad input is refused with exit 2,
 naming the value. The first run's link is cut twice and it reconnects. A guest killed
-mid-run is booted again and the same command finishes
+mid-run (while it runs, `rescue disks` shows the source busy and `rescue unguard`
+refuses it) is booted again and the same command finishes
 the carving without writing again any file that was already on the target. The source
 disks' sha256 are unchanged."""
 
@@ -162,6 +163,12 @@ def test_carve_recall_rules_free_bad_sector_and_resume(ctx):
     # Killed mid-run: the host waits for a few files to arrive, then the guest dies.
     lib.console_run(guest, "rescue carve vda %s%s > /tmp/c.log 2>&1 &" % (url, resumed))
     lib.wait_until(lambda: len(_files_on(resumed, "vda")) >= 3, 300, "three carved files")
+    # While it runs, the source is marked busy: listed so, and unguard refuses it.
+    code, text = lib.console_run(guest, "rescue disks --json vda")
+    disk = json.loads(text[text.index("{"):])["disks"][0]
+    assert code == 0 and disk["busy"] is True, text
+    code, text = lib.console_run(guest, "rescue unguard --yes vda")
+    assert code == 2 and "vda is being rescued" in text, "exit %d:\n%s" % (code, text)
     guest.stop()
     there = _files_on(resumed, "vda")
     assert len(there) < len(placement), "the run ended before the guest was killed"
