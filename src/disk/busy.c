@@ -3,27 +3,14 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/dirs.h"
 #include "disk/busy.h"
 
-static void busy_path(const char *dir, const char *name, char *path, size_t size)
+void busy_path(const char *dir, const char *name, char *path, size_t size)
 {
 	snprintf(path, size, "%s/%s", dir, name);
-}
-
-static void mkdir_parents(const char *dir)
-{
-	char path[PATH_MAX], *slash;
-
-	snprintf(path, sizeof path, "%s", dir);
-	for (slash = path + 1; (slash = strchr(slash, '/')) != NULL; slash++) {
-		*slash = '\0';
-		mkdir(path, 0755);
-		*slash = '/';
-	}
-	mkdir(path, 0755);
 }
 
 /* The holder named in the busy file at PATH: 1 when there is one that still counts (a
@@ -59,7 +46,7 @@ int busy_mark(const char *dir, const char *name, const char *command, const char
 	busy_path(dir, name, path, sizeof path);
 	if (read_holder(path, holder))
 		return 0;
-	mkdir_parents(dir);
+	make_dirs(dir);
 	if ((file = fopen(path, "we")) == NULL)
 		return 0;
 	fprintf(file, "command=%s\npid=%ld\ntarget=%s\n", command, (long)getpid(), target);

@@ -19,5 +19,7 @@ struct busy_holder {
 int busy_mark(const char *dir, const char *name, const char *command, const char *target,
     struct busy_holder *holder);
 void busy_unmark(const char *dir, const char *name);
+/* The busy file of NAME in DIR. */
+void busy_path(const char *dir, const char *name, char *path, size_t size);
 
 #endif

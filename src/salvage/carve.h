@@ -128,6 +128,8 @@ struct carve_join {
  * the join's results filled when it validates to an end past SPLIT, else 0. */
 int carve_join_try(struct carve_join *join, uint64_t split, uint64_t resume, const char *how);
 int carve_join_png(struct carve_join *join);
+/* Whether a PNG chunk's type is four ASCII letters. */
+int carve_png_type_ok(const unsigned char *type);
 int carve_join_zip(struct carve_join *join);
 int carve_join_jpeg(struct carve_join *join);
 

@@ -143,7 +143,7 @@ static int jpeg_walk(const struct carve_format *format, struct carve_reader *rea
 
 /* ------------------------------------------------------------------ PNG */
 
-static int chunk_type_ok(const unsigned char *type)
+int carve_png_type_ok(const unsigned char *type)
 {
 	int i;
 
@@ -165,7 +165,7 @@ static int png_validate(const struct carve_format *format, const unsigned char *
 	while (at + 12 <= size) {
 		uint32_t length = carve_be32(data + at);
 
-		if (length > 0x7fffffff || !chunk_type_ok(data + at + 4))
+		if (length > 0x7fffffff || !carve_png_type_ok(data + at + 4))
 			return carve_found(result, at, CARVE_TRUNCATED, "chunk walk broke off");
 		if (length > size - at - 12)
 			break;
@@ -196,7 +196,7 @@ static int png_walk(const struct carve_format *format, struct carve_reader *read
 		if (reader->read(reader, head, 8, at) != 8)
 			break;
 		length = carve_be32(head);
-		if (length > 0x7fffffff || !chunk_type_ok(head + 4))
+		if (length > 0x7fffffff || !carve_png_type_ok(head + 4))
 			return carve_found(result, at, CARVE_TRUNCATED, "chunk walk broke off");
 		crc = (uint32_t)crc32(crc32(0, NULL, 0), head + 4, 4);
 		for (done = 0; done < length; done += piece) {

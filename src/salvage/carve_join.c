@@ -117,16 +117,6 @@ static int crc_prefixes(struct carve_join *join, uint64_t from, uint64_t first, 
 
 /* ------------------------------------------------------------------ PNG */
 
-static int png_type_ok(const unsigned char *type)
-{
-	int i;
-
-	for (i = 0; i < 4; i++)
-		if (!((type[i] >= 'A' && type[i] <= 'Z') || (type[i] >= 'a' && type[i] <= 'z')))
-			return 0;
-	return 1;
-}
-
 /* A chunk at POSITION in the gap: its header sane and, when it is whole there, its CRC
  * right. */
 static int png_chunk_at(const struct gap *gap, uint64_t position)
@@ -134,7 +124,7 @@ static int png_chunk_at(const struct gap *gap, uint64_t position)
 	const unsigned char *header = gap_at(gap, position, 8), *chunk;
 	uint32_t length;
 
-	if (!header || !png_type_ok(header + 4) || (length = carve_be32(header)) > MEMBER_MAX)
+	if (!header || !carve_png_type_ok(header + 4) || (length = carve_be32(header)) > MEMBER_MAX)
 		return 0;
 	if (!(chunk = gap_at(gap, position, 12 + (size_t)length)))
 		return 1;
@@ -187,7 +177,7 @@ int carve_join_png(struct carve_join *join)
 	struct gap gap = { 0 };
 	int joined = 0;
 
-	if (join->reader->read(join->reader, header, 8, at) != 8 || !png_type_ok(header + 4)
+	if (join->reader->read(join->reader, header, 8, at) != 8 || !carve_png_type_ok(header + 4)
 	    || (length = carve_be32(header)) > MEMBER_MAX)
 		return 0;	/* the split is in the header: not found here */
 	end = at + 12 + length;

@@ -3,31 +3,9 @@
  * the candidate on, read through a reader that ends exactly there (AddressSanitizer
  * catches a read past it). A candidate its validator calls truncated goes to the joiner
  * with 512-byte blocks and a 64 KiB gap; a join must lie inside the data. */
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "salvage/carve.h"
+#include "fuzz_reader.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-struct memory_reader {
-	struct carve_reader reader;
-	const unsigned char *data;
-};
-
-static size_t memory_read(struct carve_reader *reader, void *buffer, size_t size,
-    uint64_t offset)
-{
-	struct memory_reader *memory = (struct memory_reader *)reader;
-
-	if (offset >= reader->available)
-		return 0;
-	if (size > reader->available - offset)
-		size = (size_t)(reader->available - offset);
-	memcpy(buffer, memory->data + offset, size);
-	return size;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -54,9 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (carve_validate(format, copy, size, 1, &result) == CARVE_FOUND
 	    && result.status == CARVE_TRUNCATED) {
 		memset(&join, 0, sizeof join);
-		memory.reader.read = memory_read;
-		memory.reader.available = size;
-		memory.data = copy;
+		memory_reader_init(&memory, copy, size);
 		join.format = format;
 		join.reader = &memory.reader;
 		join.broke_at = result.length;

@@ -2,31 +2,9 @@
  * carve_*.c, format->walk) on any bytes. The first byte picks a format that has one; the
  * rest is the stream from the candidate on, read through a reader that ends exactly
  * there (AddressSanitizer catches a read past it). */
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "salvage/carve.h"
+#include "fuzz_reader.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-struct memory_reader {
-	struct carve_reader reader;
-	const unsigned char *data;
-};
-
-static size_t memory_read(struct carve_reader *reader, void *buffer, size_t size,
-    uint64_t offset)
-{
-	struct memory_reader *memory = (struct memory_reader *)reader;
-
-	if (offset >= reader->available)
-		return 0;
-	if (size > reader->available - offset)
-		size = (size_t)(reader->available - offset);
-	memcpy(buffer, memory->data + offset, size);
-	return size;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -47,9 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!(copy = malloc(size - 1)))
 		return 0;
 	memcpy(copy, data + 1, size - 1);
-	memory.reader.read = memory_read;
-	memory.reader.available = size - 1;
-	memory.data = copy;
+	memory_reader_init(&memory, copy, size - 1);
 	memset(&result, 0, sizeof result);
 	verdict = walking[data[0] % walkers]->walk(walking[data[0] % walkers], &memory.reader,
 	    &result);
