@@ -17,7 +17,7 @@
 
 #include "salvage/carve.h"
 
-enum { SPLITS_TRIED = 32, CACHE = 65536, GAP_SLACK = 65536 };
+enum { SPLITS_TRIED = 16, CACHE = 65536, GAP_SLACK = 65536 };
 
 struct huffman {
 	int32_t maxcode[18], mincode[17];
