@@ -354,16 +354,52 @@ static int decodes_on(struct decoder *decoder, const struct mark *mark, uint64_t
 	return 1;
 }
 
+/* Every remaining block takes two bits at least (a DC size and an EOB code): the bytes
+ * the rest of the data after MARK's boundary needs at least. */
+static uint64_t least_rest(const struct decoder *decoder, const struct mark *mark)
+{
+	const struct jpeg_scan *scan = decoder->scan;
+	uint64_t blocks = 0, bytes;
+	int c;
+
+	for (c = 0; c < scan->components; c++)
+		blocks += (uint64_t)scan->blocks[c];
+	bytes = (scan->mcus - mark->at.mcu) * blocks * 2 / 8;
+	return bytes > mark->boundary - mark->at.next ? bytes - (mark->boundary - mark->at.next)
+	    : 0;
+}
+
+/* Whether the LENGTH bytes at RESUME in the gap hold a marker (0xFF followed by neither
+ * 0x00 nor, with restart intervals, RSTn): Huffman-coded data that long cannot start
+ * there. A quick look before the decoder's bit by bit one. */
+static int marker_within(const struct decoder *decoder, uint64_t resume, uint64_t length)
+{
+	const unsigned char *at, *end, *ff;
+
+	if (resume < decoder->gap_start || resume - decoder->gap_start >= decoder->gap_size)
+		return 0;
+	at = decoder->gap + (resume - decoder->gap_start);
+	end = decoder->gap + decoder->gap_size;
+	if (length < (uint64_t)(end - at))
+		end = at + length;
+	for (; at + 1 < end && (ff = memchr(at, 0xff, (size_t)(end - at - 1))); at = ff + 1)
+		if (ff[1] != 0 && !(decoder->scan->restart && ff[1] >= 0xd0 && ff[1] <= 0xd7))
+			return 1;
+	return 0;
+}
+
 static int try_marks(struct decoder *decoder, const struct mark *marks, size_t count)
 {
 	struct carve_join *join = decoder->join;
-	uint64_t resume;
+	uint64_t resume, least;
 	size_t k;
 
 	for (k = count; k-- > 0;)
-		for (resume = marks[k].boundary + join->block; resume <= marks[k].boundary
-		    + join->gap && resume < join->reader->available; resume += join->block)
-			if (decodes_on(decoder, &marks[k], resume) && carve_join_try(join,
+		for (least = least_rest(decoder, &marks[k]), resume = marks[k].boundary
+		    + join->block; resume <= marks[k].boundary + join->gap
+		    && resume < join->reader->available; resume += join->block)
+			if (!marker_within(decoder, resume, least)
+			    && decodes_on(decoder, &marks[k], resume) && carve_join_try(join,
 			    marks[k].boundary, resume, "Huffman-coded data decodes across the join"))
 				return 1;
 	return 0;
