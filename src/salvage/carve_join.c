@@ -16,11 +16,17 @@ enum { MEMBER_MAX = 16 << 20, GAP_SLACK = 1 << 20, INFLATE_OUT = 32768 };
 
 /* ------------------------------------------------------------------ shared */
 
+/* The second piece is read FIRST_READ at a time first, four times more each time the
+ * validator asks for more: most files are small, and the scratch buffer is touched only
+ * as far as one needs. */
+enum { FIRST_READ = 256 << 10 };
+
 int carve_join_try(struct carve_join *join, uint64_t split, uint64_t resume, const char *how)
 {
 	struct carve_reader *reader = join->reader;
 	struct carve_result result;
-	size_t second, got;
+	size_t room, have = 0, want = FIRST_READ, ask, got;
+	int verdict, end;
 
 	if (split >= join->scratch_size || resume < split + join->block
 	    || resume >= reader->available)
@@ -28,14 +34,21 @@ int carve_join_try(struct carve_join *join, uint64_t split, uint64_t resume, con
 	join->tries++;
 	if (reader->read(reader, join->scratch, (size_t)split, 0) != split)
 		return 0;
-	second = join->scratch_size - (size_t)split;
-	if (second > reader->available - resume)
-		second = (size_t)(reader->available - resume);
-	got = reader->read(reader, join->scratch + split, second, resume);
-	memset(&result, 0, sizeof result);
-	if (join->format->validate(join->format, join->scratch, (size_t)split + got,
-	    resume + got >= reader->available, &result) != CARVE_FOUND
-	    || result.status != CARVE_VALIDATED || result.length <= split)
+	room = join->scratch_size - (size_t)split;
+	if (room > reader->available - resume)
+		room = (size_t)(reader->available - resume);
+	do {
+		want = want < room ? want : room;
+		ask = want - have;
+		got = reader->read(reader, join->scratch + split + have, ask, resume + have);
+		have += got;
+		end = have == room || got < ask;
+		memset(&result, 0, sizeof result);
+		verdict = join->format->validate(join->format, join->scratch, (size_t)split + have,
+		    end, &result);
+		want *= 4;
+	} while (verdict == CARVE_MORE && !end);
+	if (verdict != CARVE_FOUND || result.status != CARVE_VALIDATED || result.length <= split)
 		return 0;
 	join->first_length = split;
 	join->second_offset = resume;

@@ -20,6 +20,7 @@ import subprocess
 import tarfile
 import wave
 import zipfile
+import zlib
 
 SHIPPED = {
     "jpg": ["/usr/share/doc/syslinux-common/examples/syslinux_splash.jpg"],
@@ -136,16 +137,36 @@ def make_files(directory):
     return files
 
 
+def _rechunked_png(png, size):
+    """PNG with its image data in IDAT chunks of SIZE bytes (the same picture, another
+    file: recall is counted by sha256)."""
+    at, chunks, idat = 8, [], b""
+    while at < len(png):
+        length, kind = struct.unpack(">I4s", png[at:at + 8])
+        body = png[at + 8:at + 8 + length]
+        at += 12 + length
+        if kind == b"IDAT":
+            idat += body
+        elif kind == b"IEND":
+            chunks += [(b"IDAT", idat[i:i + size]) for i in range(0, len(idat), size)]
+            chunks.append((kind, body))
+        else:
+            chunks.append((kind, body))
+    return png[:8] + b"".join(struct.pack(">I", len(body)) + kind + body + struct.pack(
+        ">I", zlib.crc32(kind + body)) for kind, body in chunks)
+
+
 def split_files():
-    """Files to place in two pieces (noise_disk's SPLITS): a second JPEG and PNG from
-    Debian, and a ZIP of text, with where each is split and the noise between."""
+    """Files to place in two pieces (noise_disk's SPLITS): a second JPEG from Debian, its
+    PNG with the image data in other chunks, and a ZIP of text, with where each is split
+    and the noise between."""
     words = [b"backup", b"restore", b"sector", b"spool", b"journal", b"the", b"night"]
     rng = random.Random(5)
     text = b" ".join(rng.choice(words) for _ in range(12000))
     files = {
         "jpg-split": ("jpg", _first(["/usr/share/doc/syslinux-common/examples/"
                                      "m16-640x640-syslinux.jpg"])),
-        "png-split": ("png", _first(SHIPPED["png"])),
+        "png-split": ("png", _rechunked_png(_first(SHIPPED["png"]), 16384)),
         "zip-split": ("zip", _zip([("notes/a.txt", text), ("notes/b.txt", text[::-1])])),
     }
     splits = {"jpg-split": (3 * 4096, 64 << 10), "png-split": (9 * 4096, 1 << 20),
