@@ -214,7 +214,7 @@ static int note_found(struct carving *carving, const struct carve_file *carved)
 	file->state = UNDELETE_WHOLE;
 	file->carved_offset = carved->source_position;
 	snprintf(file->carved_type, sizeof file->carved_type, "%s", carved->type);
-	snprintf(file->carved_how, sizeof file->carved_how, "%s (%s)",
+	snprintf(file->carved_how, sizeof file->carved_how, "%s (%.80s)",
 	    carve_status_name(carved->status), carved->delimited);
 	return map_carved(carving, file, carved->stream_position);
 }
