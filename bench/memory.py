@@ -7,7 +7,14 @@
   image   `rescue image` resuming from a map of N bad areas (a loop device over a sparse
           file, every other 4 KiB bad, nothing left to read) against GNU ddrescue -n on
           the same map (BENCH_MEMORY_AREAS, default 1000,100000; add 1000000), and
-          `rescue verify` on it
+          `rescue verify` on it; then trimming and scraping: a map of N bad sectors each
+          followed by a non-trimmed and a non-scraped stretch (all readable: the loop
+          device reads zeros), `rescue image` against GNU ddrescue (trimming and
+          scraping on, -n off), both ending with N bad areas; `rescue verify` on ours
+          (BENCH_MEMORY_TRIM=0 leaves this out; GNU ddrescue's side only up to
+          BENCH_MEMORY_TRIM_DDRESCUE_MAX areas, default 100000, as it slows down faster
+          than the map grows; BENCH_MEMORY_FILES= or _AREAS= with an
+          empty value leaves the dump or the image runs out)
 
 Peak RSS from /usr/bin/time -v, wall time beside it; nothing is asserted. Uses the
 host-built rescue (build/rescue/host/rescue, from `make -C src check`). Needs root (losetup)."""
@@ -21,6 +28,7 @@ import tempfile
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESCUE = os.path.join(TOP, "build", "rescue", "host", "rescue")
+TRIM_DDRESCUE_MAX = int(os.environ.get("BENCH_MEMORY_TRIM_DDRESCUE_MAX", "100000"))
 
 
 def measured(argv, **kwargs):
@@ -73,6 +81,47 @@ def map_of(path, areas):
                     % (i * 8192, i * 8192 + 4096))
 
 
+def map_to_trim(path, areas):
+    """Per 8 KiB: 3.5 KiB finished, one bad sector, 2 KiB non-trimmed, 2 KiB non-scraped:
+    trimming and scraping read 8 sectors an area, and N bad areas stay between."""
+    with open(path, "w") as f:
+        f.write("# Mapfile. Created by bench\n0x00000000     *               1\n")
+        for i in range(areas):
+            at = i * 8192
+            f.write("0x%08X  0x00000E00  +\n0x%08X  0x00000200  -\n0x%08X  0x00000800  *\n"
+                    "0x%08X  0x00000800  /\n" % (at, at + 0xE00, at + 0x1000, at + 0x1800))
+
+
+def bad_areas(path):
+    """The runs of '-' in the map at PATH."""
+    with open(path) as f:
+        return sum(1 for line in f if re.match(r"0x[0-9A-Fa-f]+\s+0x[0-9A-Fa-f]+\s+-", line))
+
+
+def bench_trim(work, loop, areas):
+    name = os.path.basename(loop)
+    out = os.path.join(work, "trim")
+    os.makedirs(out)
+    with open(os.path.join(out, name + ".img"), "wb") as f:
+        f.truncate(areas * 8192)
+    map_to_trim(os.path.join(out, name + ".map"), areas)
+    shutil.copy(os.path.join(out, name + ".map"), os.path.join(work, "theirs-trim.map"))
+    ours = measured([RESCUE, "image", loop, "file://" + out])
+    verify = measured([RESCUE, "verify", loop, "file://" + out])
+    line = ("trim+scrape %7d areas: rescue image %7d KiB (%6.1f s, exit %d, %d bad areas "
+            "after), rescue verify %7d KiB (%5.1f s, exit %d)"
+            % (areas, ours[0], ours[1], ours[2], bad_areas(os.path.join(out, name + ".map")),
+               verify[0], verify[1], verify[2]))
+    if areas > TRIM_DDRESCUE_MAX:
+        print(line + ", GNU ddrescue not run (over BENCH_MEMORY_TRIM_DDRESCUE_MAX=%d: its "
+              "trimming grows faster than the map)" % TRIM_DDRESCUE_MAX)
+        return
+    theirs = measured(["ddrescue", "-f", loop, os.path.join(work, "t-trim.img"),
+                       os.path.join(work, "theirs-trim.map")])
+    print(line + ", GNU ddrescue %7d KiB (%6.1f s, %d bad areas after)"
+          % (theirs[0], theirs[1], bad_areas(os.path.join(work, "theirs-trim.map"))))
+
+
 def bench_image(work, areas):
     size = areas * 8192
     backing = os.path.join(work, "disk.raw")
@@ -96,6 +145,9 @@ def bench_image(work, areas):
               "%7d KiB (%5.1f s), GNU ddrescue %7d KiB (%5.1f s)"
               % (areas, ours[0], ours[1], ours[2], verify[0], verify[1], theirs[0],
                  theirs[1]))
+        sys.stdout.flush()
+        if os.environ.get("BENCH_MEMORY_TRIM", "1") != "0":
+            bench_trim(work, loop, areas)
     finally:
         subprocess.run(["losetup", "-d", loop])
     sys.stdout.flush()
@@ -104,8 +156,10 @@ def bench_image(work, areas):
 def main():
     if not os.path.exists(RESCUE):
         raise SystemExit("bench: %s missing: run make -C src check first" % RESCUE)
-    files = [int(n) for n in os.environ.get("BENCH_MEMORY_FILES", "10000,100000").split(",")]
-    areas = [int(n) for n in os.environ.get("BENCH_MEMORY_AREAS", "1000,100000").split(",")]
+    files = [int(n) for n in os.environ.get("BENCH_MEMORY_FILES", "10000,100000").split(",")
+             if n]
+    areas = [int(n) for n in os.environ.get("BENCH_MEMORY_AREAS", "1000,100000").split(",")
+             if n]
     for count in files:
         work = tempfile.mkdtemp(prefix="bench-memory.", dir=os.environ.get("TMPDIR", "/var/tmp"))
         try:
