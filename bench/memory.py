@@ -15,6 +15,9 @@
           BENCH_MEMORY_TRIM_DDRESCUE_MAX areas, default 100000, as it slows down faster
           than the map grows; BENCH_MEMORY_FILES= or _AREAS= with an
           empty value leaves the dump or the image runs out)
+  disks   `rescue disks` and `rescue disks --json` on a synthetic sysfs tree (RESCUE_SYSFS)
+          of N SCSI-like disks with 4 partitions each (BENCH_MEMORY_DISKS, default 1,200,1000),
+          peak RSS and bytes per device (disk or partition) over the 1-disk run
 
 Peak RSS from /usr/bin/time -v, wall time beside it; nothing is asserted. Uses the
 host-built rescue (build/rescue/host/rescue, from `make -C src check`). Needs root (losetup)."""
@@ -153,6 +156,53 @@ def bench_image(work, areas):
     sys.stdout.flush()
 
 
+def sysfs_of(root, disks):
+    """DISKS disks sd0000... of 1 GiB, each with 4 partitions, as sysfs lays them out."""
+    def put(path, text):
+        os.makedirs(os.path.dirname(os.path.join(root, path)), exist_ok=True)
+        with open(os.path.join(root, path), "w") as f:
+            f.write(text)
+    for i in range(disks):
+        name = "sd%04d" % i
+        put("block/%s/size" % name, "2097152\n")
+        put("block/%s/ro" % name, "1\n")
+        put("block/%s/guard" % name, "1\n")
+        put("block/%s/rejected_writes" % name, "0\n")
+        put("block/%s/dev" % name, "8:%d\n" % (i * 16))
+        put("block/%s/queue/rotational" % name, "1\n")
+        put("block/%s/device/model" % name, "LUN %d\n" % i)
+        put("block/%s/device/serial" % name, "SERIAL%06d\n" % i)
+        for part in range(1, 5):
+            directory = "block/%s/%s%d" % (name, name, part)
+            put(directory + "/partition", "%d\n" % part)
+            put(directory + "/start", "%d\n" % (2048 + (part - 1) * 500000))
+            put(directory + "/size", "500000\n")
+            put(directory + "/dev", "8:%d\n" % (i * 16 + part))
+
+
+def bench_disks(work, disks):
+    root = os.path.join(work, "sys")
+    sysfs_of(root, disks)
+    env = dict(os.environ, RESCUE_SYSFS=root)
+    text = measured([RESCUE, "disks"], env=env)
+    json_run = measured([RESCUE, "disks", "--json"], env=env)
+    devices = disks * 5
+    line = ("disks %5d disks (%5d devices): rescue disks %6d KiB (%5.2f s, exit %d), --json "
+            "%6d KiB (%5.2f s)" % (disks, devices, text[0], text[1], text[2], json_run[0],
+                                   json_run[1]))
+    if bench_disks.first and devices > bench_disks.first[1]:
+        line += "; %.0f B/device over the %d-disk run" % (
+            (text[0] - bench_disks.first[0]) * 1024.0 / (devices - bench_disks.first[1]),
+            bench_disks.first[1] // 5)
+    if not bench_disks.first:
+        bench_disks.first = (text[0], devices)
+    print(line)
+    sys.stdout.flush()
+
+
+bench_disks.first = None
+
+
 def main():
     if not os.path.exists(RESCUE):
         raise SystemExit("bench: %s missing: run make -C src check first" % RESCUE)
@@ -160,6 +210,14 @@ def main():
              if n]
     areas = [int(n) for n in os.environ.get("BENCH_MEMORY_AREAS", "1000,100000").split(",")
              if n]
+    disks = [int(n) for n in os.environ.get("BENCH_MEMORY_DISKS", "1,200,1000").split(",")
+             if n]
+    for count in disks:
+        work = tempfile.mkdtemp(prefix="bench-memory.", dir=os.environ.get("TMPDIR", "/var/tmp"))
+        try:
+            bench_disks(work, count)
+        finally:
+            shutil.rmtree(work)
     for count in files:
         work = tempfile.mkdtemp(prefix="bench-memory.", dir=os.environ.get("TMPDIR", "/var/tmp"))
         try:
