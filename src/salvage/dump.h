@@ -42,6 +42,9 @@ struct dump_options {
 	int exact_times;		/* every header with mtime, atime, ctime to the ns */
 	size_t pending_max;		/* manifest text held before it is appended;
 					 * 0: MANIFEST_PENDING_MAX */
+	size_t resume_memory;		/* bytes for matching an earlier manifest: its set
+					 * of entries while it fits (16 bytes each), else a
+					 * chunk of the walk at a time; 0: 16 MiB */
 	int manifest_apart;		/* the sink's logs are not where the volumes go
 					 * (tcp://): appended whenever the text piles up, not
 					 * only between volumes */
