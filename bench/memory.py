@@ -7,6 +7,9 @@
           earlier manifest held as a set (the default up to a million entries) and once
           matched against the walk in chunks (--resume-memory 1M: what the default does
           past a million files)
+  onedir  `rescue dump` of one directory of N files (BENCH_MEMORY_DIR_FILES, default
+          100000; the issue's case is 1000000) against GNU tar: the walk reads a directory
+          a window of 65,536 names at a time
   image   `rescue image` resuming from a map of N bad areas (a loop device over a sparse
           file, every other 4 KiB bad, nothing left to read) against GNU ddrescue -n on
           the same map (BENCH_MEMORY_AREAS, default 1000,100000; add 1000000), and
@@ -88,6 +91,20 @@ def per_file(first, count, *runs):
     if not first or count <= first[0]:
         return [0.0] * len(runs)
     return [(run[0] - base) * 1024.0 / (count - first[0]) for run, base in zip(runs, first[1:])]
+
+
+def bench_one_directory(work, count):
+    tree, out = os.path.join(work, "tree"), os.path.join(work, "out")
+    os.makedirs(tree)
+    os.makedirs(out)
+    for i in range(count):
+        with open(os.path.join(tree, "file-%07d.txt" % i), "w") as f:
+            f.write("file %d\n" % i)
+    ours = measured([RESCUE, "dump", "--compress", "none", tree, "file://" + out])
+    tar = measured(["tar", "-cf", os.path.join(work, "tar.tar"), "-C", tree, "."])
+    print("onedir %8d files in one directory: rescue dump %7d KiB (%6.1f s, exit %d), "
+          "GNU tar %6d KiB (%5.1f s)" % (count, ours[0], ours[1], ours[2], tar[0], tar[1]))
+    sys.stdout.flush()
 
 
 def map_of(path, areas):
@@ -231,6 +248,13 @@ def main():
         work = tempfile.mkdtemp(prefix="bench-memory.", dir=os.environ.get("TMPDIR", "/var/tmp"))
         try:
             bench_disks(work, count)
+        finally:
+            shutil.rmtree(work)
+    for count in [int(n) for n in os.environ.get("BENCH_MEMORY_DIR_FILES", "100000").split(",")
+                  if n]:
+        work = tempfile.mkdtemp(prefix="bench-memory.", dir=os.environ.get("TMPDIR", "/var/tmp"))
+        try:
+            bench_one_directory(work, count)
         finally:
             shutil.rmtree(work)
     for count in files:
