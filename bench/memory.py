@@ -235,40 +235,28 @@ def bench_disks(work, disks):
 bench_disks.first = None
 
 
+def counts(variable, default):
+    """The comma-separated counts in the environment VARIABLE (empty: none)."""
+    return [int(n) for n in os.environ.get(variable, default).split(",") if n]
+
+
+def each_in_work_dir(bench, sizes):
+    """BENCH(work, size) for each size, each in a fresh directory removed afterwards."""
+    for size in sizes:
+        work = tempfile.mkdtemp(prefix="bench-memory.", dir=os.environ.get("TMPDIR", "/var/tmp"))
+        try:
+            bench(work, size)
+        finally:
+            shutil.rmtree(work)
+
+
 def main():
     if not os.path.exists(RESCUE):
         raise SystemExit("bench: %s missing: run make -C src check first" % RESCUE)
-    files = [int(n) for n in os.environ.get("BENCH_MEMORY_FILES", "10000,100000").split(",")
-             if n]
-    areas = [int(n) for n in os.environ.get("BENCH_MEMORY_AREAS", "1000,100000").split(",")
-             if n]
-    disks = [int(n) for n in os.environ.get("BENCH_MEMORY_DISKS", "1,200,1000").split(",")
-             if n]
-    for count in disks:
-        work = tempfile.mkdtemp(prefix="bench-memory.", dir=os.environ.get("TMPDIR", "/var/tmp"))
-        try:
-            bench_disks(work, count)
-        finally:
-            shutil.rmtree(work)
-    for count in [int(n) for n in os.environ.get("BENCH_MEMORY_DIR_FILES", "100000").split(",")
-                  if n]:
-        work = tempfile.mkdtemp(prefix="bench-memory.", dir=os.environ.get("TMPDIR", "/var/tmp"))
-        try:
-            bench_one_directory(work, count)
-        finally:
-            shutil.rmtree(work)
-    for count in files:
-        work = tempfile.mkdtemp(prefix="bench-memory.", dir=os.environ.get("TMPDIR", "/var/tmp"))
-        try:
-            bench_dump(work, count)
-        finally:
-            shutil.rmtree(work)
-    for count in areas:
-        work = tempfile.mkdtemp(prefix="bench-memory.", dir=os.environ.get("TMPDIR", "/var/tmp"))
-        try:
-            bench_image(work, count)
-        finally:
-            shutil.rmtree(work)
+    each_in_work_dir(bench_disks, counts("BENCH_MEMORY_DISKS", "1,200,1000"))
+    each_in_work_dir(bench_one_directory, counts("BENCH_MEMORY_DIR_FILES", "100000"))
+    each_in_work_dir(bench_dump, counts("BENCH_MEMORY_FILES", "10000,100000"))
+    each_in_work_dir(bench_image, counts("BENCH_MEMORY_AREAS", "1000,100000"))
 
 
 if __name__ == "__main__":

@@ -11,8 +11,10 @@
  *
  * Nothing is kept per file of the tree: a walk keeps the directories above the node it is
  * at, the manifest's entries go to the target as their volumes close. What is kept grows
- * with other things, each small: 16 bytes per entry of an earlier run when resuming
- * (manifest.h), about 100 bytes plus the path per inode with more than one link (hard-link
+ * with other things, each small: when resuming, 16 bytes per entry of an earlier run while
+ * they fit in resume_memory (manifest.h), past that about 1.3 bytes per file and the
+ * resume_memory itself (dump.c's bounded join), about 100 bytes plus the path per inode
+ * with more than one link (hard-link
  * detection: the first path archived and its hash), 8 bytes per directory --include needs
  * although it does not match, and the databases found.
  *
