@@ -14,6 +14,7 @@ struct run {
 	unsigned char *buffer;
 	uint64_t start, end;		/* the domain being rescued */
 	struct timespec last_save;
+	double save_cost;		/* seconds the last save took */
 	const char *phase;
 };
 
@@ -25,7 +26,7 @@ enum read_result {
 };
 
 enum { DEFAULT_CLUSTER = 64 * 1024, DEFAULT_SKIP = 64 * 1024, DEFAULT_SAVE_SECONDS = 30,
-	BURST_MAX = 1024 * 1024 };
+	BURST_MAX = 1024 * 1024, SAVE_COST_FACTOR = 20 };
 
 void imaging_defaults(struct imaging_options *options, uint64_t source_size)
 {
@@ -49,21 +50,38 @@ static uint64_t max_u64(uint64_t a, uint64_t b)
 	return a > b ? a : b;
 }
 
-static int save(struct run *run)
+static double seconds_between(const struct timespec *from, const struct timespec *to)
 {
-	clock_gettime(CLOCK_MONOTONIC, &run->last_save);
-	return run->sink->save_map(run->sink->context, run->map);
+	return (double)(to->tv_sec - from->tv_sec) + (double)(to->tv_nsec - from->tv_nsec) / 1e9;
 }
 
-/* The map is saved when the interval has passed; a failed save stops the run. */
+static int save(struct run *run)
+{
+	struct timespec done;
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &run->last_save);
+	rc = run->sink->save_map(run->sink->context, run->map);
+	clock_gettime(CLOCK_MONOTONIC, &done);
+	run->save_cost = seconds_between(&run->last_save, &done);
+	return rc;
+}
+
+/* The map is saved when the interval has passed, and not before SAVE_COST_FACTOR times
+ * what the last save took: a map of millions of extents is tens of MB of text, and saving
+ * it every interval of a run whose length grows with the map would cost the square of it.
+ * A failed save stops the run. */
 static int checkpoint(struct run *run)
 {
 	struct timespec now;
+	double since;
 
 	if (run->sink->progress)
 		run->sink->progress(run->sink->context, run->map, run->phase);
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (now.tv_sec - run->last_save.tv_sec < run->options->save_seconds)
+	since = seconds_between(&run->last_save, &now);
+	if (since < run->options->save_seconds
+	    || (run->options->save_seconds > 0 && since < SAVE_COST_FACTOR * run->save_cost))
 		return 0;
 	return save(run);
 }
