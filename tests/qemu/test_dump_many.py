@@ -87,7 +87,10 @@ def dump_many(ctx, files, memory_limit_kb, timeout):
                "while kill -0 $pid 2>/dev/null; do "
                "grep VmHWM /proc/$pid/status >> /tmp/hwm 2>/dev/null; sleep 1; done; "
                "wait $pid; echo \"dump exit $?\"; tail -n 8 /tmp/dump.log; tail -n 1 /tmp/hwm; "
-               "echo \"dump pid $pid\"; cat /tmp/disks.txt"
+               "echo \"dump pid $pid\"; cat /tmp/disks.txt; "
+               # a kill says why (the console has kernel messages off)
+               "dmesg | grep -iE 'out of memory|oom-kill|killed process' | tail -n 8; "
+               "grep -E '^(MemAvailable|Shmem|Slab):' /proc/meminfo"
                % (sshd.port, out))
     started = time.monotonic()
     code, text = lib.console_run(guest, command, timeout=timeout)
