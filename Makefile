@@ -5,12 +5,13 @@
 #   make          build images/rescue.efi and images/rescue.iso
 #   make run      build, then boot the appliance in QEMU against a demo disk
 #   make test     unit tests, then boot tests of the real image under QEMU
+#   make test-scale  opt-in: dump of 200,000 files in a 128 MiB guest (an hour or more under TCG)
 #   make fuzz     each fuzz target of tests/fuzz for FUZZ_SECONDS (default 60)
 #   make bench    benchmarks against the tools users would otherwise use
 #   make deps     install the Debian packages the build needs (root)
 #   make clean    remove build outputs (the download/build cache stays)
 
-.PHONY: all images deps run test test-unit test-qemu fuzz bench clean
+.PHONY: all images deps run test test-unit test-qemu test-scale fuzz bench clean
 
 all: images
 
@@ -34,6 +35,9 @@ fuzz: deps
 
 test-qemu: images
 	tests/qemu/run
+
+test-scale: images
+	tests/qemu/run -j 1 tests/qemu/scale/test_dump_scale.py
 
 bench: images
 	bench/run

@@ -3,11 +3,27 @@
   dump    `rescue dump --compress none` of a tree of N small files to file:// against GNU
           tar -cf of the same tree (BENCH_MEMORY_FILES, default 10000,100000; add
           1000000 for the long run: about 4 GB of tree on the host's disk), and the
-          same dump again, resumed, with everything already on the target
+          same dump again, resumed, with everything already on the target, once with the
+          earlier manifest held as a set (the default up to a million entries) and once
+          matched against the walk in chunks (--resume-memory 1M: what the default does
+          past a million files)
+  onedir  `rescue dump` of one directory of N files (BENCH_MEMORY_DIR_FILES, default
+          100000; the issue's case is 1000000) against GNU tar: the walk reads a directory
+          a window of 65,536 names at a time
   image   `rescue image` resuming from a map of N bad areas (a loop device over a sparse
           file, every other 4 KiB bad, nothing left to read) against GNU ddrescue -n on
           the same map (BENCH_MEMORY_AREAS, default 1000,100000; add 1000000), and
-          `rescue verify` on it
+          `rescue verify` on it; then trimming and scraping: a map of N bad sectors each
+          followed by a non-trimmed and a non-scraped stretch (all readable: the loop
+          device reads zeros), `rescue image` against GNU ddrescue (trimming and
+          scraping on, -n off), both ending with N bad areas; `rescue verify` on ours
+          (BENCH_MEMORY_TRIM=0 leaves this out; GNU ddrescue's side only up to
+          BENCH_MEMORY_TRIM_DDRESCUE_MAX areas, default 100000, as it slows down faster
+          than the map grows; BENCH_MEMORY_FILES= or _AREAS= with an
+          empty value leaves the dump or the image runs out)
+  disks   `rescue disks` and `rescue disks --json` on a synthetic sysfs tree (RESCUE_SYSFS)
+          of N SCSI-like disks with 4 partitions each (BENCH_MEMORY_DISKS, default 1,200,1000),
+          peak RSS and bytes per device (disk or partition) over the 1-disk run
 
 Peak RSS from /usr/bin/time -v, wall time beside it; nothing is asserted. Uses the
 host-built rescue (build/rescue/host/rescue, from `make -C src check`). Needs root (losetup)."""
@@ -21,6 +37,7 @@ import tempfile
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESCUE = os.path.join(TOP, "build", "rescue", "host", "rescue")
+TRIM_DDRESCUE_MAX = int(os.environ.get("BENCH_MEMORY_TRIM_DDRESCUE_MAX", "100000"))
 
 
 def measured(argv, **kwargs):
@@ -50,18 +67,44 @@ def bench_dump(work, count):
     os.makedirs(out)
     ours = measured([RESCUE, "dump", "--compress", "none", tree, "file://" + out])
     again = measured([RESCUE, "dump", "--compress", "none", tree, "file://" + out])
+    # The same resume matched a chunk of 64k files at a time (--resume-memory 1M), as
+    # the default 16M does past a million files: the per-file cost of ten million.
+    joined = measured([RESCUE, "dump", "--compress", "none", "--resume-memory", "1M", tree,
+                       "file://" + out])
     tar = measured(["tar", "-cf", os.path.join(work, "tar.tar"), "-C", tree, "."])
-    print("dump %8d files: rescue dump %7d KiB (%6.1f s, exit %d), resumed %7d KiB, "
-          "GNU tar %6d KiB (%5.1f s); %+.1f B/file over the 10k run"
-          % (count, ours[0], ours[1], ours[2], again[0], tar[0], tar[1],
-             (ours[0] - bench_dump.first[0]) * 1024.0 / max(count - bench_dump.first[1], 1)
-             if bench_dump.first else 0.0))
+    print("dump %8d files: rescue dump %7d KiB (%6.1f s, exit %d), resumed %7d KiB "
+          "(%6.1f s, exit %d), resumed in chunks %7d KiB (%6.1f s, exit %d), GNU tar %6d KiB "
+          "(%5.1f s); over the first run: %+.1f B/file, resumed %+.1f, in chunks %+.1f"
+          % (count, ours[0], ours[1], ours[2], again[0], again[1], again[2], joined[0],
+             joined[1], joined[2], tar[0], tar[1], *per_file(bench_dump.first, count,
+                                                             ours, again, joined)))
     if not bench_dump.first:
-        bench_dump.first = (ours[0], count)
+        bench_dump.first = (count, ours[0], again[0], joined[0])
     sys.stdout.flush()
 
 
 bench_dump.first = None
+
+
+def per_file(first, count, *runs):
+    """Bytes of peak RSS per file more than in the FIRST (smallest) run, for each of RUNS."""
+    if not first or count <= first[0]:
+        return [0.0] * len(runs)
+    return [(run[0] - base) * 1024.0 / (count - first[0]) for run, base in zip(runs, first[1:])]
+
+
+def bench_one_directory(work, count):
+    tree, out = os.path.join(work, "tree"), os.path.join(work, "out")
+    os.makedirs(tree)
+    os.makedirs(out)
+    for i in range(count):
+        with open(os.path.join(tree, "file-%07d.txt" % i), "w") as f:
+            f.write("file %d\n" % i)
+    ours = measured([RESCUE, "dump", "--compress", "none", tree, "file://" + out])
+    tar = measured(["tar", "-cf", os.path.join(work, "tar.tar"), "-C", tree, "."])
+    print("onedir %8d files in one directory: rescue dump %7d KiB (%6.1f s, exit %d), "
+          "GNU tar %6d KiB (%5.1f s)" % (count, ours[0], ours[1], ours[2], tar[0], tar[1]))
+    sys.stdout.flush()
 
 
 def map_of(path, areas):
@@ -71,6 +114,47 @@ def map_of(path, areas):
         for i in range(areas):
             f.write("0x%08X  0x00001000  +\n0x%08X  0x00001000  -\n"
                     % (i * 8192, i * 8192 + 4096))
+
+
+def map_to_trim(path, areas):
+    """Per 8 KiB: 3.5 KiB finished, one bad sector, 2 KiB non-trimmed, 2 KiB non-scraped:
+    trimming and scraping read 8 sectors an area, and N bad areas stay between."""
+    with open(path, "w") as f:
+        f.write("# Mapfile. Created by bench\n0x00000000     *               1\n")
+        for i in range(areas):
+            at = i * 8192
+            f.write("0x%08X  0x00000E00  +\n0x%08X  0x00000200  -\n0x%08X  0x00000800  *\n"
+                    "0x%08X  0x00000800  /\n" % (at, at + 0xE00, at + 0x1000, at + 0x1800))
+
+
+def bad_areas(path):
+    """The runs of '-' in the map at PATH."""
+    with open(path) as f:
+        return sum(1 for line in f if re.match(r"0x[0-9A-Fa-f]+\s+0x[0-9A-Fa-f]+\s+-", line))
+
+
+def bench_trim(work, loop, areas):
+    name = os.path.basename(loop)
+    out = os.path.join(work, "trim")
+    os.makedirs(out)
+    with open(os.path.join(out, name + ".img"), "wb") as f:
+        f.truncate(areas * 8192)
+    map_to_trim(os.path.join(out, name + ".map"), areas)
+    shutil.copy(os.path.join(out, name + ".map"), os.path.join(work, "theirs-trim.map"))
+    ours = measured([RESCUE, "image", loop, "file://" + out])
+    verify = measured([RESCUE, "verify", loop, "file://" + out])
+    line = ("trim+scrape %7d areas: rescue image %7d KiB (%6.1f s, exit %d, %d bad areas "
+            "after), rescue verify %7d KiB (%5.1f s, exit %d)"
+            % (areas, ours[0], ours[1], ours[2], bad_areas(os.path.join(out, name + ".map")),
+               verify[0], verify[1], verify[2]))
+    if areas > TRIM_DDRESCUE_MAX:
+        print(line + ", GNU ddrescue not run (over BENCH_MEMORY_TRIM_DDRESCUE_MAX=%d: its "
+              "trimming grows faster than the map)" % TRIM_DDRESCUE_MAX)
+        return
+    theirs = measured(["ddrescue", "-f", loop, os.path.join(work, "t-trim.img"),
+                       os.path.join(work, "theirs-trim.map")])
+    print(line + ", GNU ddrescue %7d KiB (%6.1f s, %d bad areas after)"
+          % (theirs[0], theirs[1], bad_areas(os.path.join(work, "theirs-trim.map"))))
 
 
 def bench_image(work, areas):
@@ -96,28 +180,83 @@ def bench_image(work, areas):
               "%7d KiB (%5.1f s), GNU ddrescue %7d KiB (%5.1f s)"
               % (areas, ours[0], ours[1], ours[2], verify[0], verify[1], theirs[0],
                  theirs[1]))
+        sys.stdout.flush()
+        if os.environ.get("BENCH_MEMORY_TRIM", "1") != "0":
+            bench_trim(work, loop, areas)
     finally:
         subprocess.run(["losetup", "-d", loop])
     sys.stdout.flush()
 
 
+def sysfs_of(root, disks):
+    """DISKS disks sd0000... of 1 GiB, each with 4 partitions, as sysfs lays them out."""
+    def put(path, text):
+        os.makedirs(os.path.dirname(os.path.join(root, path)), exist_ok=True)
+        with open(os.path.join(root, path), "w") as f:
+            f.write(text)
+    for i in range(disks):
+        name = "sd%04d" % i
+        put("block/%s/size" % name, "2097152\n")
+        put("block/%s/ro" % name, "1\n")
+        put("block/%s/guard" % name, "1\n")
+        put("block/%s/rejected_writes" % name, "0\n")
+        put("block/%s/dev" % name, "8:%d\n" % (i * 16))
+        put("block/%s/queue/rotational" % name, "1\n")
+        put("block/%s/device/model" % name, "LUN %d\n" % i)
+        put("block/%s/device/serial" % name, "SERIAL%06d\n" % i)
+        for part in range(1, 5):
+            directory = "block/%s/%s%d" % (name, name, part)
+            put(directory + "/partition", "%d\n" % part)
+            put(directory + "/start", "%d\n" % (2048 + (part - 1) * 500000))
+            put(directory + "/size", "500000\n")
+            put(directory + "/dev", "8:%d\n" % (i * 16 + part))
+
+
+def bench_disks(work, disks):
+    root = os.path.join(work, "sys")
+    sysfs_of(root, disks)
+    env = dict(os.environ, RESCUE_SYSFS=root)
+    text = measured([RESCUE, "disks"], env=env)
+    json_run = measured([RESCUE, "disks", "--json"], env=env)
+    devices = disks * 5
+    line = ("disks %5d disks (%5d devices): rescue disks %6d KiB (%5.2f s, exit %d), --json "
+            "%6d KiB (%5.2f s)" % (disks, devices, text[0], text[1], text[2], json_run[0],
+                                   json_run[1]))
+    if bench_disks.first and devices > bench_disks.first[1]:
+        line += "; %.0f B/device over the %d-disk run" % (
+            (text[0] - bench_disks.first[0]) * 1024.0 / (devices - bench_disks.first[1]),
+            bench_disks.first[1] // 5)
+    if not bench_disks.first:
+        bench_disks.first = (text[0], devices)
+    print(line)
+    sys.stdout.flush()
+
+
+bench_disks.first = None
+
+
+def counts(variable, default):
+    """The comma-separated counts in the environment VARIABLE (empty: none)."""
+    return [int(n) for n in os.environ.get(variable, default).split(",") if n]
+
+
+def each_in_work_dir(bench, sizes):
+    """BENCH(work, size) for each size, each in a fresh directory removed afterwards."""
+    for size in sizes:
+        work = tempfile.mkdtemp(prefix="bench-memory.", dir=os.environ.get("TMPDIR", "/var/tmp"))
+        try:
+            bench(work, size)
+        finally:
+            shutil.rmtree(work)
+
+
 def main():
     if not os.path.exists(RESCUE):
         raise SystemExit("bench: %s missing: run make -C src check first" % RESCUE)
-    files = [int(n) for n in os.environ.get("BENCH_MEMORY_FILES", "10000,100000").split(",")]
-    areas = [int(n) for n in os.environ.get("BENCH_MEMORY_AREAS", "1000,100000").split(",")]
-    for count in files:
-        work = tempfile.mkdtemp(prefix="bench-memory.", dir=os.environ.get("TMPDIR", "/var/tmp"))
-        try:
-            bench_dump(work, count)
-        finally:
-            shutil.rmtree(work)
-    for count in areas:
-        work = tempfile.mkdtemp(prefix="bench-memory.", dir=os.environ.get("TMPDIR", "/var/tmp"))
-        try:
-            bench_image(work, count)
-        finally:
-            shutil.rmtree(work)
+    each_in_work_dir(bench_disks, counts("BENCH_MEMORY_DISKS", "1,200,1000"))
+    each_in_work_dir(bench_one_directory, counts("BENCH_MEMORY_DIR_FILES", "100000"))
+    each_in_work_dir(bench_dump, counts("BENCH_MEMORY_FILES", "10000,100000"))
+    each_in_work_dir(bench_image, counts("BENCH_MEMORY_AREAS", "1000,100000"))
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ main() {
 	client_key_make
 	net_start
 	ssh_start
+	memory_check
 	ready_line
 	runbook_start
 }

@@ -13,9 +13,14 @@
  * disk is marked and is not offered for rescue. Devices the appliance made itself (loop,
  * nbd, device-mapper) are listed when they hold something.
  *
+ * On a machine with less than 256 MiB of RAM a last line says so, with the memory
+ * available and what each running rescue command holds (from /proc), one line each.
+ *
  * Nothing is written: the content is read from the first sectors of each device.
  *
- *   --json   {"disks":[{"name","path","size_bytes","model","serial","transport",
+ *   --json   {"memory":{"total_bytes","available_bytes","low","commands":[{"pid",
+ *            "command","rss_bytes","peak_bytes"}]},
+ *            "disks":[{"name","path","size_bytes","model","serial","transport",
  *            "rotational","read_only","hardware","guarded","rejected_writes","config_disk",
  *            "busy","mounted","content":{"type","version","label","uuid","needs_recovery"},
  *            "partitions":[{"name","path","number","start_bytes","size_bytes","guarded",
@@ -28,9 +33,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/err.h"
+#include "base/json.h"
 #include "base/journal.h"
+#include "base/memory.h"
 #include "cli/command.h"
 #include "cli/opt.h"
 #include "disk/block.h"
@@ -167,6 +175,61 @@ static int select_disks(const struct inventory *all, char **names, int count,
 	return EXIT_OK;
 }
 
+enum { COMMANDS_SHOWN = 16 };
+
+struct memory_report {
+	int known;			/* /proc/meminfo was read */
+	struct memory_state state;
+	struct memory_command commands[COMMANDS_SHOWN];
+	size_t command_count;		/* running; those past COMMANDS_SHOWN are not listed */
+};
+
+static void memory_report_read(struct memory_report *report)
+{
+	memset(report, 0, sizeof *report);
+	report->known = memory_read("/proc", &report->state) == 0;
+	report->command_count = memory_commands("/proc", getpid(), report->commands,
+	    COMMANDS_SHOWN);
+}
+
+/* Only when memory is short: a line that says how short, one per running command. */
+static void memory_print(const struct memory_report *report)
+{
+	char total[32], available[32], rss[32], peak[32];
+	size_t i;
+
+	if (!report->known || report->state.total_bytes >= MEMORY_LOW_BYTES)
+		return;
+	memory_text(report->state.total_bytes, total, sizeof total);
+	memory_text(report->state.available_bytes, available, sizeof available);
+	printf("low memory: %s in all, %s available; rescue commands running: %zu\n", total,
+	    available, report->command_count);
+	for (i = 0; i < report->command_count && i < COMMANDS_SHOWN; i++) {
+		memory_text(report->commands[i].rss_bytes, rss, sizeof rss);
+		memory_text(report->commands[i].peak_bytes, peak, sizeof peak);
+		printf("  pid %-7d %-18.18s uses %s (at most %s)\n", (int)report->commands[i].pid,
+		    report->commands[i].command, rss, peak);
+	}
+}
+
+static void memory_json(const struct memory_report *report)
+{
+	size_t i;
+
+	printf("\"memory\":{\"total_bytes\":%llu,\"available_bytes\":%llu,\"low\":%s,"
+	    "\"commands\":[", (unsigned long long)report->state.total_bytes,
+	    (unsigned long long)report->state.available_bytes, report->known
+	    && report->state.total_bytes < MEMORY_LOW_BYTES ? "true" : "false");
+	for (i = 0; i < report->command_count && i < COMMANDS_SHOWN; i++) {
+		printf("%s{\"pid\":%d,", i ? "," : "", (int)report->commands[i].pid);
+		json_member_string(stdout, "command", report->commands[i].command, 0);
+		printf(",\"rss_bytes\":%llu,\"peak_bytes\":%llu}",
+		    (unsigned long long)report->commands[i].rss_bytes,
+		    (unsigned long long)report->commands[i].peak_bytes);
+	}
+	printf("]}");
+}
+
 static void summarise(const struct inventory *inventory)
 {
 	size_t i, parts = 0, guarded = 0;
@@ -184,6 +247,7 @@ static int disks_main(int argc, char **argv)
 	static const struct option long_options[] = { { "json", no_argument, NULL, 'j' }, { 0 } };
 	struct opt_parser opts = opt_parser(&command_disks, argc, argv, "", long_options);
 	struct inventory all, selected = { 0 }, *shown = &all;
+	struct memory_report memory;
 	int option, json = 0, code = EXIT_OK;
 	size_t i;
 
@@ -198,11 +262,18 @@ static int disks_main(int argc, char **argv)
 		code = select_disks(&all, opts.operands, opts.operand_count, &selected);
 		shown = &selected;
 	}
-	if (code == EXIT_OK && json)
-		inventory_json(stdout, shown);
-	else if (code == EXIT_OK)
+	memory_report_read(&memory);
+	if (code == EXIT_OK && json) {
+		printf("{");
+		memory_json(&memory);
+		printf(",");
+		inventory_json_disks(stdout, shown);
+		printf("}\n");
+	} else if (code == EXIT_OK) {
 		for (i = 0; i < shown->count; i++)
 			print_disk(&shown->disks[i]);
+		memory_print(&memory);
+	}
 	if (code == EXIT_OK)
 		summarise(shown);
 	free(selected.disks);

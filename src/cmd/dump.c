@@ -35,9 +35,12 @@
  * volume's entries go to NAME.manifest.json.part and NAME.sha256.part once it is on the
  * target, NAME.manifest.state records how much of them is good, and both are renamed into
  * place when the run finishes; a run cut short resumes from them. Memory does not grow
- * with the number of files (16 bytes per file of an earlier run when resuming, about 90
- * bytes and the path per inode with several links); a volume also closes once its files'
- * manifest text reaches 4 MiB.
+ * with the number of files beyond about 90 bytes and the path per inode with several
+ * links; a volume also closes once its files' manifest text reaches 4 MiB. Resuming, the
+ * earlier manifest is held as 16 bytes per entry while that fits in --resume-memory;
+ * past it, the walk is matched against it a chunk at a time (one more reading of the
+ * earlier manifest per chunk of --resume-memory / 16 files), keeping about 1.3 bytes per
+ * file: ten million files resume in about 50 MiB.
  *
  * On the receiver, extract the volumes in order and check:
  *
@@ -58,6 +61,8 @@
  *                        needs no pax header for anything else gets a plain ustar one
  *                        with mtime to the second, as tar and bsdtar write by default
  *   --name NAME          the files are NAME.NNN.tar.zst, NAME.sha256, NAME.manifest.json
+ *   --resume-memory SIZE memory for matching an earlier run's manifest (default 16M):
+ *                        less means more readings of it from the target
  *   --give-up SECONDS    stop when the target stays unreachable this long (default: never)
  *   --json               progress as JSON lines, then {"event":"summary",...}
  *
@@ -213,6 +218,12 @@ static int parse_option(int option, struct dump_command_options *options)
 		options->engine.volume_size = bytes;
 		break;
 	case 'm': options->name = optarg; break;
+	case 'r':
+		if (size_parse(optarg, &bytes) != 0 || bytes < 4096 || bytes > SIZE_MAX)
+			return err_usage(command_dump.usage, "--resume-memory %s: not a size of 4K or "
+			    "more", optarg);
+		options->engine.resume_memory = (size_t)bytes;
+		break;
 	case 'g':
 		code = opt_seconds(&command_dump, "--give-up", optarg, &options->give_up);
 		return code ? code : -1;
@@ -233,12 +244,13 @@ static int parse_options(int argc, char **argv, struct dump_command_options *opt
 		{ "exclude", required_argument, NULL, 'x' },
 		{ "volume-size", required_argument, NULL, 'v' },
 		{ "name", required_argument, NULL, 'm' },
+		{ "resume-memory", required_argument, NULL, 'r' },
 		{ "give-up", required_argument, NULL, 'g' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "exact-times", no_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct opt_parser opts = opt_parser(&command_dump, argc, argv, "dMc:f:I:x:v:m:g:jt",
+	struct opt_parser opts = opt_parser(&command_dump, argc, argv, "dMc:f:I:x:v:m:r:g:jt",
 	    long_options);
 	int option, code;
 

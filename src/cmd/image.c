@@ -400,8 +400,8 @@ static int open_image(struct image_run *run)
 	run->sparse_from = !run->options.no_sparse && store_holds_files(run->store)
 	    ? run->image_size : UINT64_MAX;
 	for (i = 0; i < run->map.count; i++)
-		if (run->map.extents[i].state == MAP_FINISHED)
-			last = &run->map.extents[i];
+		if (mapfile_extent(&run->map, i)->state == MAP_FINISHED)
+			last = mapfile_extent(&run->map, i);
 	if (last && last->position + last->size > run->image_size)
 		return err_fatalx(EXIT_SYSTEM, "unable to resume from %s on %s: it says %" PRIu64
 		    " bytes were rescued up to byte %" PRIu64 ", but %s.img holds only %" PRIu64
@@ -420,7 +420,7 @@ static uint64_t bytes_to_write(const struct image_run *run, uint64_t from)
 	if (from > start)
 		start = from;
 	for (i = 0; i < run->map.count; i++) {
-		const struct map_extent *extent = &run->map.extents[i];
+		const struct map_extent *extent = mapfile_extent(&run->map, i);
 		uint64_t low = extent->position > start ? extent->position : start;
 		uint64_t high = extent->position + extent->size < end ? extent->position + extent->size
 		    : end;

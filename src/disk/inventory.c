@@ -150,18 +150,41 @@ static void holders_of(const char *directory, char *holders, size_t size)
 	closedir(dir);
 }
 
-static void usage_of(const char *directory, const char *name, char *mounted, size_t size,
-    int *busy, char *holders, size_t holders_size)
+static char not_mounted[] = "";
+
+/* Where the device is mounted (*MOUNTED: not_mounted, or malloc'd), whether a command is
+ * rescuing it, what is built on it. -1 when out of memory. */
+static int usage_of(const char *directory, const char *name, char **mounted, int *busy,
+    char *holders, size_t holders_size)
 {
 	char path[PATH_MAX];
 	dev_t number = device_number(directory);
 
-	mounted[0] = '\0';
-	if (number != 0 && device_mount_point(NULL, number, mounted, size) != 1)
-		mounted[0] = '\0';
+	*mounted = not_mounted;
+	if (number != 0 && device_mount_point(NULL, number, path, sizeof path) == 1
+	    && !(*mounted = strdup(path)))
+		return *mounted = not_mounted, -1;
 	snprintf(path, sizeof path, "%s/%s", RESCUE_BUSY_DIR, name);
 	*busy = access(path, F_OK) == 0;
 	holders_of(directory, holders, holders_size);
+	return 0;
+}
+
+static void mounted_free(char *mounted)
+{
+	if (mounted != not_mounted)
+		free(mounted);
+}
+
+static void disk_free(struct inventory_disk *disk)
+{
+	size_t i;
+
+	for (i = 0; i < disk->part_count; i++)
+		mounted_free(disk->parts[i].mounted);
+	free(disk->parts);
+	mounted_free(disk->mounted);
+	memset(disk, 0, sizeof *disk);
 }
 
 /* Reads /dev/NAME only when it is the device sysfs describes (the same major:minor), so a
@@ -208,8 +231,9 @@ static int read_parts(const char *root, const char *directory, struct inventory_
 		part->start_bytes = read_value(part_directory, "start", &found) * 512;
 		part->size_bytes = read_value(part_directory, "size", &found) * 512;
 		part->rejected_writes = read_value(part_directory, "rejected_writes", &found);
-		usage_of(part_directory, name, part->mounted, sizeof part->mounted, &part->busy,
-		    part->holders, sizeof part->holders);
+		if (usage_of(part_directory, name, &part->mounted, &part->busy, part->holders,
+		    sizeof part->holders) != 0)
+			return -1;
 		probe_of(part_directory, name, &part->content, &part->probed);
 	}
 	qsort(disk->parts, disk->part_count, sizeof *disk->parts, compare_number);
@@ -255,8 +279,9 @@ static int read_disk(const char *root, const char *name, struct inventory_disk *
 	if (!found)
 		disk->rotational = -1;
 	transport_of(directory, &device, disk->transport, sizeof disk->transport);
-	usage_of(directory, name, disk->mounted, sizeof disk->mounted, &disk->busy,
-	    disk->holders, sizeof disk->holders);
+	if (usage_of(directory, name, &disk->mounted, &disk->busy, disk->holders,
+	    sizeof disk->holders) != 0)
+		return -1;
 	probe_of(directory, name, &disk->content, &disk->probed);
 	if (read_parts(root, directory, disk) != 0)
 		return -1;
@@ -283,11 +308,9 @@ int inventory_read(const char *sysfs_root, struct inventory *inventory)
 	for (i = 0; i < count; i++) {
 		struct inventory_disk *disk = &inventory->disks[inventory->count];
 
-		if (read_disk(sysfs_root, names[i], disk) != 0)
-			continue;
-		if (!disk->hardware && disk->size_bytes == 0) {
-			free(disk->parts);
-			memset(disk, 0, sizeof *disk);
+		if (read_disk(sysfs_root, names[i], disk) != 0
+		    || (!disk->hardware && disk->size_bytes == 0)) {
+			disk_free(disk);
 			continue;
 		}
 		inventory->count++;
@@ -301,7 +324,7 @@ void inventory_free(struct inventory *inventory)
 	size_t i;
 
 	for (i = 0; i < inventory->count; i++)
-		free(inventory->disks[i].parts);
+		disk_free(&inventory->disks[i]);
 	free(inventory->disks);
 	memset(inventory, 0, sizeof *inventory);
 }
@@ -427,12 +450,19 @@ static void disk_json(FILE *out, const struct inventory_disk *disk, int first)
 	fputs("]}", out);
 }
 
-void inventory_json(FILE *out, const struct inventory *inventory)
+void inventory_json_disks(FILE *out, const struct inventory *inventory)
 {
 	size_t i;
 
-	fputs("{\"disks\":[", out);
+	fputs("\"disks\":[", out);
 	for (i = 0; i < inventory->count; i++)
 		disk_json(out, &inventory->disks[i], i == 0);
-	fputs("]}\n", out);
+	fputs("]", out);
+}
+
+void inventory_json(FILE *out, const struct inventory *inventory)
+{
+	fputs("{", out);
+	inventory_json_disks(out, inventory);
+	fputs("}\n", out);
 }

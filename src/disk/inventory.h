@@ -1,5 +1,7 @@
 /* inventory.h: every disk the machine has, its partitions and what is on each, gathered
- * from sysfs, the devices' first sectors (probe.h) and the mount table. `rescue disks`
+ * from sysfs, the devices' first sectors (probe.h) and the mount table. Memory: about
+ * 0.9 KB per disk or partition (a mount point is held only when there is one), and the
+ * time is linear in the devices: a box of a thousand LUNs lists in a few MB. `rescue disks`
  * prints it, guard and unguard check against it, `rescue report` embeds it. */
 #ifndef RESCUE_INVENTORY_H
 #define RESCUE_INVENTORY_H
@@ -15,7 +17,7 @@ struct inventory_part {
 	int number;
 	unsigned long long start_bytes, size_bytes;
 	unsigned long long rejected_writes;
-	char mounted[PATH_MAX];		/* "" when not mounted */
+	char *mounted;			/* "" when not mounted; malloc'd otherwise */
 	int busy;			/* a repair (later image, dump) holds it */
 	char holders[128];		/* dm or md devices built on it ("dm-0"), "" for none */
 	struct probe_result content;
@@ -33,7 +35,7 @@ struct inventory_disk {
 	int hardware;			/* a real disk, not a loop, nbd, dm or md device */
 	int config_disk;		/* the RESCUECFG disk, or the disk holding it */
 	unsigned long long rejected_writes;
-	char mounted[PATH_MAX];
+	char *mounted;			/* the same */
 	int busy;
 	char holders[128];
 	struct probe_result content;	/* of the whole disk: a table, or a file system */
@@ -53,6 +55,8 @@ const struct inventory_disk *inventory_find(const struct inventory *inventory, c
     const struct inventory_part **part);
 int inventory_disk_in_use(const struct inventory_disk *disk, char *why, size_t size);
 void inventory_json(FILE *out, const struct inventory *inventory);
+/* The "disks":[...] member alone, for a caller that adds members of its own. */
+void inventory_json_disks(FILE *out, const struct inventory *inventory);
 /* The serial of the disk whose sysfs directory is DIRECTORY: its serial attribute (NVMe,
  * virtio), device/serial, or VPD page 0x80 (SATA, SCSI); "" when none says. */
 void inventory_disk_serial(const char *directory, char *serial, size_t size);

@@ -84,6 +84,10 @@ struct fstree {
 
 /* A mounted directory. NULL with WHY when DIR cannot be opened. */
 struct fstree *fstree_dir_open(const char *dir, char *why, size_t why_size);
+/* The names a directory walk holds of one directory at a time (fstree_dir.c); 0: the
+ * default. Tests make it small to walk large directories in many windows. */
+enum { FSTREE_DIR_WINDOW = 65536 };
+void fstree_dir_window(size_t names);
 /* An ext2/3/4 file system on DEVICE (or an image file), opened read-only with libext2fs:
  * the primary superblock first, then the backups (as extfs.h does). NULL with WHY, naming
  * what libext2fs said of each superblock tried, when none works. */

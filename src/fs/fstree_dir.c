@@ -2,9 +2,12 @@
  *
  * The walk stays on the file system it starts on: a directory where another one is mounted
  * is reported, with a problem saying so, and not entered (a dump of / must not wander into
- * /proc or into the target share). Each directory is read whole and closed before its
- * entries are visited, in name order, so the walk holds one descriptor at a time however
- * deep the tree is, and two dumps of one tree list it the same way. A directory that is
+ * /proc or into the target share). Each directory's entries are visited in name order, so
+ * two dumps of one tree list it the same way; the directory is read and closed before
+ * they are, so the walk holds one descriptor at a time however deep the tree is. A
+ * directory is read a window of names at a time: each reading keeps the WINDOW smallest
+ * names after the last one visited (a heap), so a directory of a million entries costs
+ * the window's memory (some 2.5 MB), not 40 MB, for ceil(entries / WINDOW) readings of it. A directory that is
  * one of its own ancestors (a corrupt file system the kernel did not catch) is reported as
  * a loop and not entered.
  */
@@ -39,17 +42,91 @@ static struct dir_tree *dir_tree(struct fstree *tree)
 	return (struct dir_tree *)tree;
 }
 
-/* The names in directory PATH (relative to the root, "" for it), sorted; -1 with errno. */
-static int read_names(struct dir_tree *dir, const char *path, char ***names, size_t *count)
+static size_t window_names = FSTREE_DIR_WINDOW;
+
+void fstree_dir_window(size_t names)
+{
+	window_names = names ? names : FSTREE_DIR_WINDOW;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* HEAP[0, COUNT) is a heap with the greatest name on top; the name at AT moves down. */
+static void sift_down(char **heap, size_t count, size_t at)
+{
+	size_t child;
+	char *moving = heap[at];
+
+	for (; (child = 2 * at + 1) < count; at = child) {
+		if (child + 1 < count && strcmp(heap[child + 1], heap[child]) > 0)
+			child++;
+		if (strcmp(heap[child], moving) <= 0)
+			break;
+		heap[at] = heap[child];
+	}
+	heap[at] = moving;
+}
+
+static void sift_up(char **heap, size_t at)
+{
+	char *moving = heap[at];
+
+	for (; at > 0 && strcmp(heap[(at - 1) / 2], moving) < 0; at = (at - 1) / 2)
+		heap[at] = heap[(at - 1) / 2];
+	heap[at] = moving;
+}
+
+/* NAME into the window *HEAP (COUNT names, room for *CAPACITY, at most window_names): kept
+ * when there is room or when it comes before the greatest kept, which then goes. The
+ * array grows as names come, so a small directory costs what it holds. 0, or -1 without
+ * memory. */
+static int window_offer(char ***heap, size_t *count, size_t *capacity, const char *name)
+{
+	char *copy, **grown;
+
+	if (*count == window_names && strcmp(name, (*heap)[0]) >= 0)
+		return 0;
+	if (!(copy = strdup(name)))
+		return -1;
+	if (*count == window_names) {
+		free((*heap)[0]);
+		(*heap)[0] = copy;
+		sift_down(*heap, *count, 0);
+		return 0;
+	}
+	if (*count == *capacity) {
+		size_t more = *capacity ? *capacity * 2 : 16;
+
+		more = more < window_names ? more : window_names;
+		if (!(grown = realloc(*heap, more * sizeof *grown))) {
+			free(copy);
+			return -1;
+		}
+		*heap = grown;
+		*capacity = more;
+	}
+	(*heap)[*count] = copy;
+	sift_up(*heap, (*count)++);
+	return 0;
+}
+
+/* The first names of directory PATH (relative to the root, "" for it) after AFTER (NULL:
+ * from the first), at most window_names of them, sorted; *MORE when names are left after
+ * them. -1 with errno, with what was read. */
+static int read_names(struct dir_tree *dir, const char *path, const char *after,
+    char ***names, size_t *count, int *more)
 {
 	int fd = openat(dir->root, path[0] ? path : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW
 	    | O_CLOEXEC);
 	struct dirent *entry;
-	size_t capacity = 0;
+	size_t candidates = 0, capacity = 0;
 	DIR *stream;
 	int saved;
 
-	*names = NULL, *count = 0;
+	*names = NULL, *count = 0, *more = 0;
 	if (fd < 0 || !(stream = fdopendir(fd))) {
 		saved = errno;
 		if (fd >= 0)
@@ -58,29 +135,21 @@ static int read_names(struct dir_tree *dir, const char *path, char ***names, siz
 		return -1;
 	}
 	for (errno = 0; (entry = readdir(stream)); errno = 0) {
-		if (!strcmp(entry->d_name, ".") || !strcmp(entry->d_name, ".."))
+		if (!strcmp(entry->d_name, ".") || !strcmp(entry->d_name, "..")
+		    || (after && strcmp(entry->d_name, after) <= 0))
 			continue;
-		if (*count == capacity) {
-			char **bigger = realloc(*names, (capacity = capacity ? capacity * 2 : 16)
-			    * sizeof *bigger);
-
-			if (!bigger)
-				break;
-			*names = bigger;
-		}
-		if (!((*names)[*count] = strdup(entry->d_name)))
+		candidates++;
+		if (window_offer(names, count, &capacity, entry->d_name) != 0) {
+			errno = ENOMEM;
 			break;
-		(*count)++;
+		}
 	}
 	saved = errno;
 	closedir(stream);
+	qsort(*names, *count, sizeof **names, compare_names);
+	*more = candidates > *count;
 	errno = saved;
 	return saved ? -1 : 0;
-}
-
-static int compare_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static void free_names(char **names, size_t count)
@@ -109,7 +178,6 @@ static int walk_entries(struct dir_tree *dir, const struct ancestor *here, char 
 	size_t i;
 	int rc = 0;
 
-	qsort(names, count, sizeof *names, compare_names);
 	for (i = 0; i < count && rc == 0; i++) {
 		size_t length = strlen(path) + strlen(names[i]) + 2;
 
@@ -127,6 +195,31 @@ static const struct ancestor *loop_to(const struct ancestor *up, ino_t inode)
 	while (up && up->inode != inode)
 		up = up->up;
 	return up;
+}
+
+/* The next window of a directory (HERE) whose last one, *NAMES, was visited: it replaces
+ * it. A directory that read whole once and fails now stops the walk (its node was visited
+ * already and cannot carry the problem): the tree's error says which. */
+static int walk_window(struct dir_tree *dir, const struct ancestor *here, char ***names,
+    size_t *count, int *more, fstree_visit_fn *visit, void *context)
+{
+	char *after = *count ? strdup((*names)[*count - 1]) : NULL;
+	int rc;
+
+	free_names(*names, *count);
+	*names = NULL, *count = 0;
+	if (!after) {
+		snprintf(dir->tree.error, sizeof dir->tree.error, "out of memory");
+		return -1;
+	}
+	rc = read_names(dir, here->path, after, names, count, more);
+	free(after);
+	if (rc != 0) {
+		snprintf(dir->tree.error, sizeof dir->tree.error, "unable to read the directory "
+		    "%s again: %s", here->path[0] ? here->path : ".", err_text(errno));
+		return -1;
+	}
+	return walk_entries(dir, here, *names, *count, visit, context);
 }
 
 /* A symbolic link, a leaf: its target's buffer lives here, not in every level of the walk. */
@@ -156,7 +249,7 @@ static int walk_path(struct dir_tree *dir, const char *path, const struct ancest
 	char problem[512];
 	char **names = NULL;
 	size_t count = 0;
-	int rc, listed = 0;
+	int rc, listed = 0, more = 0;
 
 	if (fstatat(dir->root, path[0] ? path : ".", &node.st, AT_SYMLINK_NOFOLLOW) != 0) {
 		snprintf(problem, sizeof problem, errno == ELOOP ? "directory loop: the kernel "
@@ -173,7 +266,7 @@ static int walk_path(struct dir_tree *dir, const char *path, const struct ancest
 		    loop->path[0] ? loop->path : "the root");
 		node.problem = problem;
 	} else if (S_ISDIR(node.st.st_mode)) {
-		if (read_names(dir, path, &names, &count) != 0)
+		if (read_names(dir, path, NULL, &names, &count, &more) != 0)
 			snprintf(problem, sizeof problem, "unable to read the directory (%zu "
 			    "entries read): %s", count, err_text(errno)), node.problem = problem;
 		listed = 1;
@@ -182,6 +275,8 @@ static int walk_path(struct dir_tree *dir, const char *path, const struct ancest
 	here = (struct ancestor){ .inode = node.st.st_ino, .path = path, .up = up };
 	if (rc == 0 && listed)
 		rc = walk_entries(dir, &here, names, count, visit, context);
+	while (rc == 0 && more)
+		rc = walk_window(dir, &here, &names, &count, &more, visit, context);
 	free_names(names, count);
 	return rc;
 }

@@ -71,6 +71,35 @@ struct candidates {
 	size_t count;
 };
 
+/* A node of the counting walk, while its chunk is matched against the earlier manifest. */
+struct join_slot {
+	uint64_t path_hash;
+	uint32_t fingerprint;
+	uint32_t ordinal;		/* in the walk; JOIN_ELIGIBLE: neither skipped nor failed */
+};
+enum { JOIN_ELIGIBLE = 1u << 31, JOIN_SLOT_DEFAULT_BYTES = 16 << 20 };
+
+/* Resuming from an earlier manifest too large for the set of its entries (manifest.h's
+ * 16 bytes each) within options->resume_memory: the counting walk's nodes are matched
+ * against the earlier manifest a chunk at a time, each chunk in one more reading of it,
+ * and what is kept is a bit per node (sent before and unchanged: not sent again), a bit
+ * per earlier entry (replaced by this run: not carried), and a byte per node that checks
+ * each later walk meets the nodes in the same order. */
+struct resume_join {
+	int active;
+	size_t capacity;		/* slots per chunk */
+	struct join_slot *chunk;
+	size_t chunk_count;
+	unsigned char *tags;		/* per node of the counting walk: a byte of its path hash */
+	size_t tags_capacity;
+	uint64_t *keep, *replace;	/* bits: per node, per earlier entry */
+	size_t keep_words, replace_words;
+	size_t nodes;			/* of the counting walk */
+	size_t walked;			/* nodes met in the walk going on */
+	size_t current;			/* the node being archived */
+	size_t entry;			/* entries met in the reading going on */
+};
+
 struct dump {
 	struct fstree *tree;
 	const struct dump_options *options;
@@ -97,6 +126,7 @@ struct dump {
 	char *failure;
 	size_t failure_size;
 	int sink_failed;		/* a write to the target failed: FAILURE holds why */
+	struct resume_join join;
 };
 
 static int fail(struct dump *dump, const char *format, const char *detail)
@@ -1269,12 +1299,192 @@ static uint32_t node_fingerprint(const struct dump_node *node)
 	    ? (uint64_t)node->st.st_size : 0, node->st.st_mtim.tv_sec, node->st.st_mtim.tv_nsec);
 }
 
+/* ------------------------------------------------------------------ the bounded join */
+
+static int bit_get(const uint64_t *bits, size_t words, size_t index)
+{
+	return index / 64 < words && (bits[index / 64] >> (index % 64) & 1);
+}
+
+/* Sets bit INDEX, growing the array (doubling) as needed; -1 without memory. */
+static int bit_set(uint64_t **bits, size_t *words, size_t index)
+{
+	size_t wanted = *words ? *words : 64;
+	uint64_t *grown;
+
+	while (wanted <= index / 64)
+		wanted *= 2;
+	if (wanted != *words) {
+		if (!(grown = realloc(*bits, wanted * sizeof *grown)))
+			return -1;
+		memset(grown + *words, 0, (wanted - *words) * sizeof *grown);
+		*bits = grown;
+		*words = wanted;
+	}
+	(*bits)[index / 64] |= 1ULL << (index % 64);
+	return 0;
+}
+
+/* A byte of the path's hash, with every bit of it mixed in (FNV-1a's top byte hardly
+ * changes with the last character: "a" and "d" share it). */
+static unsigned char path_tag(uint64_t path_hash)
+{
+	path_hash ^= path_hash >> 29;
+	return (unsigned char)((path_hash * 0x9e3779b97f4a7c15ULL) >> 56);
+}
+
+static size_t join_capacity(const struct dump *dump)
+{
+	size_t bytes = dump->options->resume_memory ? dump->options->resume_memory
+	    : JOIN_SLOT_DEFAULT_BYTES;
+
+	return bytes / sizeof(struct join_slot) > 1 ? bytes / sizeof(struct join_slot) : 1;
+}
+
+/* The earlier manifest holds more entries than the set may: the set goes, the join
+ * takes over (the reading goes on for the volumes only). */
+static int join_begin(struct dump *dump)
+{
+	struct manifest *manifest = dump->manifest;
+
+	free(manifest->known);
+	manifest->known = NULL;
+	manifest->known_count = manifest->known_capacity = 0;
+	dump->join.active = 1;
+	dump->join.capacity = join_capacity(dump);
+	if (!(dump->join.chunk = malloc(dump->join.capacity * sizeof *dump->join.chunk)))
+		return fail(dump, "out of memory for the %s", "earlier manifest");
+	return 0;
+}
+
+static int by_slot_hash(const void *a, const void *b)
+{
+	uint64_t left = ((const struct join_slot *)a)->path_hash;
+	uint64_t right = ((const struct join_slot *)b)->path_hash;
+
+	return left < right ? -1 : left > right;
+}
+
+static int entry_settled(struct manifest *manifest, const struct manifest_entry *entry)
+{
+	const struct manifest_volume *volume = manifest_volume(manifest, entry->volume);
+
+	return entry->volume == 0 || (volume && volume->complete);
+}
+
+/* One line of a chunk's reading: a settled entry whose path the chunk holds is sent
+ * before and unchanged (its node's keep bit), or replaced by this run (its replace bit),
+ * as mark_known decides with the set. */
+static int join_line(void *context, const char *text, size_t length)
+{
+	struct dump *dump = context;
+	struct manifest_volume volume;
+	struct manifest_entry entry;
+	struct join_slot key, *slot;
+	size_t number;
+	int rc = manifest_read_line(text, length, &entry, &volume), keep;
+
+	if (rc < 0) {
+		snprintf(dump->failure, dump->failure_size, "the earlier manifest on the target "
+		    "has a line that cannot be read: it was left as it is (use --name for a new "
+		    "dump)");
+		return -1;
+	}
+	if (rc != 1)
+		return 0;
+	number = dump->join.entry++;
+	key.path_hash = manifest_path_hash(entry.path);
+	slot = entry_settled(dump->manifest, &entry) ? bsearch(&key, dump->join.chunk,
+	    dump->join.chunk_count, sizeof key, by_slot_hash) : NULL;
+	rc = 0;
+	if (slot) {
+		keep = (slot->ordinal & JOIN_ELIGIBLE) && entry.status == MANIFEST_COPIED
+		    && entry.volume && slot->fingerprint == manifest_fingerprint(entry.type,
+		    entry.size, entry.mtime, entry.mtime_nsec);
+		rc = keep ? bit_set(&dump->join.keep, &dump->join.keep_words,
+		    slot->ordinal & ~JOIN_ELIGIBLE) : bit_set(&dump->join.replace,
+		    &dump->join.replace_words, number);
+	}
+	manifest_entry_free(&entry);
+	return rc == 0 ? 0 : fail(dump, "out of memory for the %s", "earlier manifest");
+}
+
+static int read_earlier(struct dump *dump, int (*line)(void *, const char *, size_t));
+
+/* The chunk against the whole earlier manifest, then emptied. */
+static int join_chunk(struct dump *dump)
+{
+	if (!dump->join.chunk_count)
+		return 0;
+	array_sort(dump->join.chunk, dump->join.chunk_count, sizeof *dump->join.chunk,
+	    by_slot_hash);
+	dump->join.entry = 0;
+	if (read_earlier(dump, join_line) != 0)
+		return -1;
+	dump->join.chunk_count = 0;
+	return 0;
+}
+
+/* A node of the counting walk: its tag, and a slot in the chunk (matched when full). */
+static int join_note(struct dump *dump, const struct dump_node *node)
+{
+	struct resume_join *join = &dump->join;
+	uint64_t hash = manifest_path_hash(path_or_dot(node->path));
+	size_t ordinal = join->walked++;
+	unsigned char *grown;
+
+	if (ordinal >= JOIN_ELIGIBLE)
+		return fail(dump, "too many files to resume in bounded memory (over %s)",
+		    "2^31");
+	if (ordinal >= join->tags_capacity) {
+		size_t capacity = join->tags_capacity ? join->tags_capacity * 2 : 4096;
+
+		if (!(grown = realloc(join->tags, capacity)))
+			return fail(dump, "out of memory for the %s", "walk");
+		join->tags = grown;
+		join->tags_capacity = capacity;
+	}
+	join->tags[ordinal] = path_tag(hash);
+	join->chunk[join->chunk_count++] = (struct join_slot){ hash, node_fingerprint(node),
+	    (uint32_t)ordinal | (!node->skip && !node->failed ? JOIN_ELIGIBLE : 0) };
+	return join->chunk_count == join->capacity ? join_chunk(dump) : 0;
+}
+
+/* A later walk meets the node NODE: it must be the one the counting walk met at the same
+ * place (a failing disk that reads a directory differently, or a tree that changed, would
+ * otherwise have the bits apply to other nodes): the run stops before acting on it. */
+static int join_follow(struct dump *dump, const struct dump_node *node)
+{
+	struct resume_join *join = &dump->join;
+	size_t ordinal = join->walked++;
+
+	if (ordinal < join->nodes
+	    && join->tags[ordinal] == path_tag(manifest_path_hash(path_or_dot(node->path)))) {
+		join->current = ordinal;
+		return 0;
+	}
+	return fail(dump, "the tree read differently from its first walk at %s (a failing disk "
+	    "or a changing tree): what is on the target stays valid; run the dump again to "
+	    "resume", path_or_dot(node->path));
+}
+
+static void join_free(struct resume_join *join)
+{
+	free(join->chunk);
+	free(join->tags);
+	free(join->keep);
+	free(join->replace);
+	memset(join, 0, sizeof *join);
+}
+
 /* What an earlier run put on the target whole, unchanged since: not sent again. */
 static int already_there(struct dump *dump, const struct dump_node *node)
 {
-	const struct manifest_known *known = manifest_known_find(dump->manifest,
-	    path_or_dot(node->path));
+	const struct manifest_known *known;
 
+	if (dump->join.active)
+		return bit_get(dump->join.keep, dump->join.keep_words, dump->join.current);
+	known = manifest_known_find(dump->manifest, path_or_dot(node->path));
 	return known && (known->volume_flags & MANIFEST_KNOWN_KEEP)
 	    && known->fingerprint == node_fingerprint(node);
 }
@@ -1318,19 +1528,16 @@ static int know_line(void *context, const char *text, size_t length)
 			return fail(dump, "out of memory for the %s", "earlier manifest");
 		*known = volume;
 	} else if (rc == 1) {
-		rc = manifest_know(dump->manifest, &entry);
+		if (!dump->join.active && dump->manifest->known_count >= join_capacity(dump)
+		    && join_begin(dump) != 0)
+			rc = -1;
+		else
+			rc = dump->join.active ? 0 : manifest_know(dump->manifest, &entry);
 		manifest_entry_free(&entry);
 		if (rc != 0)
 			return fail(dump, "out of memory for the %s", "earlier manifest");
 	}
 	return 0;
-}
-
-static int entry_settled(struct manifest *manifest, const struct manifest_entry *entry)
-{
-	const struct manifest_volume *volume = manifest_volume(manifest, entry->volume);
-
-	return entry->volume == 0 || (volume && volume->complete);
 }
 
 /* The second reading, after the counting walk: the entries this run does not replace go
@@ -1343,17 +1550,18 @@ static int carry_line(void *context, const char *text, size_t length)
 	struct manifest_entry entry;
 	const struct manifest_known *known;
 	struct link_slot *slot;
-	int rc = manifest_read_line(text, length, &entry, &volume);
+	int rc = manifest_read_line(text, length, &entry, &volume), replaced;
 
 	if (rc < 0)
 		return read_line_failed(dump);
 	if (rc != 1)
 		return 0;
 	known = manifest_known_find(dump->manifest, entry.path);
+	replaced = dump->join.active ? bit_get(dump->join.replace, dump->join.replace_words,
+	    dump->join.entry++) : known && (known->volume_flags & MANIFEST_KNOWN_SEEN)
+	    && !(known->volume_flags & MANIFEST_KNOWN_KEEP);
 	rc = 0;
-	if (entry_settled(dump->manifest, &entry) && (!known
-	    || !(known->volume_flags & MANIFEST_KNOWN_SEEN)
-	    || (known->volume_flags & MANIFEST_KNOWN_KEEP))) {
+	if (entry_settled(dump->manifest, &entry) && !replaced) {
 		if (!strcmp(entry.type, "file") && !entry.link_to && entry.volume
 		    && entry.status != MANIFEST_FAILED
 		    && (slot = link_slot(dump, entry.inode, 0)) && !slot->path)
@@ -1401,6 +1609,8 @@ static int count_visit(void *context, const struct fstree_node *walked)
 	if (!node.skip && !node.failed && S_ISREG(node.st.st_mode) && node.st.st_nlink > 1
 	    && !link_slot(dump, node.st.st_ino, 1))
 		return fail(dump, "out of memory for the %s", "hard links");
+	if (dump->join.active && join_note(dump, &node) != 0)
+		return -1;
 	mark_known(dump, &node);
 	if (note_database(dump, &node) != 0)
 		return fail(dump, "out of memory for the %s", "databases");
@@ -1468,6 +1678,8 @@ static int archive_visit(void *context, const struct fstree_node *walked)
 	ancestry_reach(&dump->ancestry, node.path);
 	choose(dump, &node);
 	node.priority = priority_of(dump, node.path);
+	if (dump->join.active && join_follow(dump, &node) != 0)
+		return -1;
 	if (dump->pass == PRIORITY_DATABASE)
 		count_database_files(dump, &node);
 	dump->last_written = 0;
@@ -1486,6 +1698,7 @@ static int archive_visit(void *context, const struct fstree_node *walked)
 static int walk(struct dump *dump, fstree_visit_fn *visit)
 {
 	dump->ancestry.depth = 0;
+	dump->join.walked = 0;
 	if (dump->tree->ops->walk(dump->tree, visit, dump) == 0)
 		return 0;
 	if (!dump->failure[0])
@@ -1510,8 +1723,10 @@ static int prepare(struct dump *dump)
 	if (read_earlier(dump, know_line) != 0)
 		return -1;
 	manifest_known_ready(dump->manifest);
-	if (walk(dump, count_visit) != 0)
+	if (walk(dump, count_visit) != 0 || (dump->join.active && join_chunk(dump) != 0))
 		return -1;
+	dump->join.nodes = dump->join.walked;
+	dump->join.entry = 0;
 	array_sort(dump->needed, dump->needed_count, sizeof *dump->needed, by_hash);
 	if (confirm_databases(dump) != 0)
 		return fail(dump, "out of memory for the %s", "databases");
@@ -1555,6 +1770,7 @@ static void dump_free(struct dump *dump)
 	candidates_free(&dump->sqlite);
 	free(dump->buffer);
 	free((void *)dump->zeros);
+	join_free(&dump->join);
 }
 
 int dump_run(struct fstree *tree, const struct dump_options *options,

@@ -11,8 +11,10 @@
  *
  * Nothing is kept per file of the tree: a walk keeps the directories above the node it is
  * at, the manifest's entries go to the target as their volumes close. What is kept grows
- * with other things, each small: 16 bytes per entry of an earlier run when resuming
- * (manifest.h), about 100 bytes plus the path per inode with more than one link (hard-link
+ * with other things, each small: when resuming, 16 bytes per entry of an earlier run while
+ * they fit in resume_memory (manifest.h), past that about 1.3 bytes per file and the
+ * resume_memory itself (dump.c's bounded join), about 100 bytes plus the path per inode
+ * with more than one link (hard-link
  * detection: the first path archived and its hash), 8 bytes per directory --include needs
  * although it does not match, and the databases found.
  *
@@ -42,6 +44,9 @@ struct dump_options {
 	int exact_times;		/* every header with mtime, atime, ctime to the ns */
 	size_t pending_max;		/* manifest text held before it is appended;
 					 * 0: MANIFEST_PENDING_MAX */
+	size_t resume_memory;		/* bytes for matching an earlier manifest: its set
+					 * of entries while it fits (16 bytes each), else a
+					 * chunk of the walk at a time; 0: 16 MiB */
 	int manifest_apart;		/* the sink's logs are not where the volumes go
 					 * (tcp://): appended whenever the text piles up, not
 					 * only between volumes */

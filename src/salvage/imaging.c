@@ -14,6 +14,7 @@ struct run {
 	unsigned char *buffer;
 	uint64_t start, end;		/* the domain being rescued */
 	struct timespec last_save;
+	double save_cost;		/* seconds the last save took */
 	const char *phase;
 };
 
@@ -25,7 +26,7 @@ enum read_result {
 };
 
 enum { DEFAULT_CLUSTER = 64 * 1024, DEFAULT_SKIP = 64 * 1024, DEFAULT_SAVE_SECONDS = 30,
-	BURST_MAX = 1024 * 1024 };
+	BURST_MAX = 1024 * 1024, SAVE_COST_FACTOR = 20 };
 
 void imaging_defaults(struct imaging_options *options, uint64_t source_size)
 {
@@ -49,21 +50,38 @@ static uint64_t max_u64(uint64_t a, uint64_t b)
 	return a > b ? a : b;
 }
 
-static int save(struct run *run)
+static double seconds_between(const struct timespec *from, const struct timespec *to)
 {
-	clock_gettime(CLOCK_MONOTONIC, &run->last_save);
-	return run->sink->save_map(run->sink->context, run->map);
+	return (double)(to->tv_sec - from->tv_sec) + (double)(to->tv_nsec - from->tv_nsec) / 1e9;
 }
 
-/* The map is saved when the interval has passed; a failed save stops the run. */
+static int save(struct run *run)
+{
+	struct timespec done;
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &run->last_save);
+	rc = run->sink->save_map(run->sink->context, run->map);
+	clock_gettime(CLOCK_MONOTONIC, &done);
+	run->save_cost = seconds_between(&run->last_save, &done);
+	return rc;
+}
+
+/* The map is saved when the interval has passed, and not before SAVE_COST_FACTOR times
+ * what the last save took: a map of millions of extents is tens of MB of text, and saving
+ * it every interval of a run whose length grows with the map would cost the square of it.
+ * A failed save stops the run. */
 static int checkpoint(struct run *run)
 {
 	struct timespec now;
+	double since;
 
 	if (run->sink->progress)
 		run->sink->progress(run->sink->context, run->map, run->phase);
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (now.tv_sec - run->last_save.tv_sec < run->options->save_seconds)
+	since = seconds_between(&run->last_save, &now);
+	if (since < run->options->save_seconds
+	    || (run->options->save_seconds > 0 && since < SAVE_COST_FACTOR * run->save_cost))
 		return 0;
 	return save(run);
 }
@@ -127,24 +145,18 @@ static int next_untried(struct run *run, uint64_t from, uint64_t *start, uint64_
 	return *start < *end;
 }
 
-/* The non-tried extent that ends at or before BEFORE, clipped; 0 when there is none. */
+/* The non-tried extent that starts before BEFORE, clipped to [start, BEFORE); 0 when there
+ * is none. Found by binary search and a walk back over the extents in between, which the
+ * backward pass then leaves behind: the pass as a whole walks the map once. */
 static int previous_untried(struct run *run, uint64_t before, uint64_t *start, uint64_t *end)
 {
-	size_t i;
+	const struct map_extent *extent = mapfile_find_before(run->map, before, MAP_NON_TRIED);
 
-	for (i = run->map->count; i-- > 0;) {
-		const struct map_extent *extent = &run->map->extents[i];
-
-		if (extent->state != MAP_NON_TRIED || extent->position >= before)
-			continue;
-		*start = max_u64(extent->position, run->start);
-		*end = min_u64(extent->position + extent->size, before);
-		if (*start < *end)
-			return 1;
-		if (extent->position < run->start)
-			return 0;
-	}
-	return 0;
+	if (extent == NULL || extent->position + extent->size <= run->start)
+		return 0;
+	*start = max_u64(extent->position, run->start);
+	*end = min_u64(extent->position + extent->size, before);
+	return *start < *end;
 }
 
 /* A healthy stretch is read in bursts that double after every good read up to burst_max:
@@ -287,13 +299,18 @@ static int trim_area(struct run *run, uint64_t start, uint64_t end)
 	return checkpoint(run);
 }
 
+/* Each non-trimmed area once, in order: trimming leaves nothing non-trimmed before the
+ * end of the area it trimmed, so the next search starts there (starting from the domain's
+ * start each time walked every bad area behind, quadratic on a map of many). */
 static int trim(struct run *run)
 {
-	uint64_t start, end;
+	uint64_t position = run->start, start, end;
 
-	while (next_in_state(run, run->start, MAP_NON_TRIMMED, &start, &end))
+	while (next_in_state(run, position, MAP_NON_TRIMMED, &start, &end)) {
 		if (trim_area(run, start, end) != 0)
 			return -1;
+		position = end;
+	}
 	return 0;
 }
 
@@ -321,9 +338,9 @@ static int sweep_backward(struct run *run)
 	for (i = run->map->count; i-- > 0;) {
 		struct map_extent extent;
 
-		if (i >= run->map->count || run->map->extents[i].state != MAP_BAD)
+		if (i >= run->map->count || mapfile_extent(run->map, i)->state != MAP_BAD)
 			continue;
-		extent = run->map->extents[i];
+		extent = *mapfile_extent(run->map, i);
 		for (position = extent.position + extent.size; position > extent.position;) {
 			position -= run->source->sector_size;
 			if (position >= run->start && position < run->end

@@ -23,7 +23,8 @@
  *
  * Memory: the pending buffer (at most MANIFEST_PENDING_MAX, then the volume is closed),
  * the volumes and databases, the first problems of each kind for the summary, and for a
- * resumed run 16 bytes per entry of the earlier manifest (struct manifest_known).
+ * resumed run 16 bytes per entry of the earlier manifest (struct manifest_known) while
+ * they fit in dump's resume_memory (beyond it dump.c matches the walk in chunks).
  */
 #ifndef RESCUE_MANIFEST_H
 #define RESCUE_MANIFEST_H

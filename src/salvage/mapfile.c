@@ -1,5 +1,4 @@
-/* mapfile.c: the rescue map (format in mapfile.h). The extents are a sorted array: maps
- * of failing disks have thousands of extents, not millions, and the array formats in order. */
+/* mapfile.c: the rescue map (format in mapfile.h), its extents in order in a gap buffer. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -13,21 +12,57 @@ static int valid_state(int state)
 	return state && strchr("?*/-+", state) != NULL;
 }
 
+/* Moves the hole so that it sits before the extent at INDEX (<= count); what moves is
+ * the extents between the old place and the new. */
+static void move_gap(struct mapfile *map, size_t index)
+{
+	size_t hole = map->capacity - map->count;
+
+	if (index < map->gap)
+		memmove(&map->slots[index + hole], &map->slots[index],
+		    (map->gap - index) * sizeof *map->slots);
+	else if (index > map->gap)
+		memmove(&map->slots[map->gap], &map->slots[map->gap + hole],
+		    (index - map->gap) * sizeof *map->slots);
+	map->gap = index;
+}
+
+/* Room for COUNT extents; the ones after the hole move to the end of the larger array. */
 static int reserve(struct mapfile *map, size_t count)
 {
 	struct map_extent *grown;
-	size_t capacity = map->capacity ? map->capacity : 16;
+	size_t capacity = map->capacity ? map->capacity : 16, after = map->count - map->gap;
 
 	while (capacity < count)
 		capacity *= 2;
 	if (capacity == map->capacity)
 		return 0;
-	grown = realloc(map->extents, capacity * sizeof *grown);
+	grown = realloc(map->slots, capacity * sizeof *grown);
 	if (grown == NULL)
 		return -1;
-	map->extents = grown;
+	memmove(&grown[capacity - after], &grown[map->capacity - after], after * sizeof *grown);
+	map->slots = grown;
 	map->capacity = capacity;
 	return 0;
+}
+
+/* EXTENT becomes the one at INDEX (<= count); those from INDEX on move up by one. */
+static int insert_at(struct mapfile *map, size_t index, struct map_extent extent)
+{
+	if (reserve(map, map->count + 1) != 0)
+		return -1;
+	move_gap(map, index);
+	map->slots[map->gap++] = extent;
+	map->count++;
+	return 0;
+}
+
+/* The extents [FIRST, END) go; those after move down. */
+static void remove_range(struct mapfile *map, size_t first, size_t end)
+{
+	move_gap(map, end);
+	map->gap = first;
+	map->count -= end - first;
 }
 
 int mapfile_init(struct mapfile *map, uint64_t size)
@@ -38,28 +73,24 @@ int mapfile_init(struct mapfile *map, uint64_t size)
 	map->current_pass = 1;
 	if (size == 0)
 		return 0;
-	if (reserve(map, 1) != 0)
-		return -1;
-	map->extents[0] = (struct map_extent){ 0, size, MAP_NON_TRIED };
-	map->count = 1;
-	return 0;
+	return insert_at(map, 0, (struct map_extent){ 0, size, MAP_NON_TRIED });
 }
 
 void mapfile_free(struct mapfile *map)
 {
-	free(map->extents);
+	free(map->slots);
 	memset(map, 0, sizeof *map);
 }
 
 /* The index of the extent holding POSITION; the extents cover [0, size) without gaps. */
-static size_t extent_at(const struct mapfile *map, uint64_t position)
+size_t mapfile_index(const struct mapfile *map, uint64_t position)
 {
 	size_t low = 0, high = map->count;
 
 	while (high - low > 1) {
 		size_t middle = low + (high - low) / 2;
 
-		if (map->extents[middle].position <= position)
+		if (mapfile_extent(map, middle)->position <= position)
 			low = middle;
 		else
 			high = middle;
@@ -71,56 +102,58 @@ static size_t extent_at(const struct mapfile *map, uint64_t position)
 static int split_at(struct mapfile *map, uint64_t position)
 {
 	size_t index;
-	struct map_extent *extent;
+	struct map_extent *extent, after;
 
 	if (position == 0 || position >= map->size)
 		return 0;
-	index = extent_at(map, position);
-	if (map->extents[index].position == position)
+	index = mapfile_index(map, position);
+	extent = mapfile_extent(map, index);
+	if (extent->position == position)
 		return 0;
-	if (reserve(map, map->count + 1) != 0)
-		return -1;
-	extent = &map->extents[index];
-	memmove(extent + 2, extent + 1, (map->count - index - 1) * sizeof *extent);
-	extent[1] = (struct map_extent){ position, extent->position + extent->size - position,
+	after = (struct map_extent){ position, extent->position + extent->size - position,
 	    extent->state };
 	extent->size = position - extent->position;
-	map->count++;
-	return 0;
+	if (insert_at(map, index + 1, after) == 0)
+		return 0;
+	extent->size += after.size;	/* as it was */
+	return -1;
 }
 
+/* A parsed map's neighbours in the same state become one (the parser appends in order,
+ * so the hole is at the end and the extents are one array). */
 static void merge_neighbours(struct mapfile *map)
 {
 	size_t in, out = 0;
 
+	move_gap(map, map->count);
 	for (in = 1; in < map->count; in++) {
-		if (map->extents[in].state == map->extents[out].state)
-			map->extents[out].size += map->extents[in].size;
+		if (map->slots[in].state == map->slots[out].state)
+			map->slots[out].size += map->slots[in].size;
 		else
-			map->extents[++out] = map->extents[in];
+			map->slots[++out] = map->slots[in];
 	}
 	if (map->count > 0)
-		map->count = out + 1;
+		map->count = map->gap = out + 1;
 }
 
-/* Extents [FIRST, LAST] become one, merged with a neighbour in the same state: only the
- * changed stretch is looked at, and the tail moves once (merging the whole array at every
- * change made a map of many bad areas quadratic). */
+/* Extents [FIRST, LAST] (all in one state now) become one, merged with a neighbour in
+ * the same state: only the changed stretch is looked at. */
 static void merge_around(struct mapfile *map, size_t first, size_t last)
 {
-	struct map_extent *extents = map->extents;
-	uint64_t end = extents[last].position + extents[last].size;
+	char state = mapfile_extent(map, first)->state;
+	struct map_extent *tail;
+	uint64_t end;
 
-	if (first > 0 && extents[first - 1].state == extents[first].state)
+	if (first > 0 && mapfile_extent(map, first - 1)->state == state)
 		first--;
-	if (last + 1 < map->count && extents[last + 1].state == extents[first].state)
-		last++, end = extents[last].position + extents[last].size;
+	if (last + 1 < map->count && mapfile_extent(map, last + 1)->state == state)
+		last++;
 	if (first == last)
 		return;
-	extents[first].size = end - extents[first].position;
-	memmove(&extents[first + 1], &extents[last + 1],
-	    (map->count - last - 1) * sizeof *extents);
-	map->count -= last - first;
+	tail = mapfile_extent(map, last);
+	end = tail->position + tail->size;
+	mapfile_extent(map, first)->size = end - mapfile_extent(map, first)->position;
+	remove_range(map, first + 1, last + 1);
 }
 
 /* Marks [position, position + size) with STATE; the range is clipped to the source. */
@@ -134,10 +167,10 @@ int mapfile_set(struct mapfile *map, uint64_t position, uint64_t size, char stat
 	end = size > map->size - position ? map->size : position + size;
 	if (split_at(map, position) != 0 || split_at(map, end) != 0)
 		return -1;
-	first = extent_at(map, position);
-	last = end == map->size ? map->count - 1 : extent_at(map, end) - 1;
+	first = mapfile_index(map, position);
+	last = end == map->size ? map->count - 1 : mapfile_index(map, end) - 1;
 	for (i = first; i <= last; i++)
-		map->extents[i].state = state;
+		mapfile_extent(map, i)->state = state;
 	merge_around(map, first, last);
 	return 0;
 }
@@ -145,11 +178,25 @@ int mapfile_set(struct mapfile *map, uint64_t position, uint64_t size, char stat
 /* The first extent in STATE that ends after FROM, or NULL. */
 const struct map_extent *mapfile_find(const struct mapfile *map, uint64_t from, char state)
 {
-	size_t i = map->count ? extent_at(map, from) : 0;
+	size_t i = map->count ? mapfile_index(map, from) : 0;
 
 	for (; i < map->count; i++)
-		if (map->extents[i].state == state)
-			return &map->extents[i];
+		if (mapfile_extent(map, i)->state == state)
+			return mapfile_extent(map, i);
+	return NULL;
+}
+
+/* The last extent in STATE that starts before BEFORE, or NULL. */
+const struct map_extent *mapfile_find_before(const struct mapfile *map, uint64_t before,
+    char state)
+{
+	size_t i;
+
+	if (map->count == 0 || before == 0)
+		return NULL;
+	for (i = mapfile_index(map, before - 1) + 1; i-- > 0;)
+		if (mapfile_extent(map, i)->state == state)
+			return mapfile_extent(map, i);
 	return NULL;
 }
 
@@ -159,7 +206,7 @@ void mapfile_totals(const struct mapfile *map, struct map_totals *totals)
 
 	memset(totals, 0, sizeof *totals);
 	for (i = 0; i < map->count; i++) {
-		const struct map_extent *extent = &map->extents[i];
+		const struct map_extent *extent = mapfile_extent(map, i);
 
 		switch (extent->state) {
 		case MAP_NON_TRIED: totals->non_tried += extent->size; break;
@@ -229,9 +276,8 @@ static int parse_extent_line(const char *line, struct map_extent *extent)
 
 static int append_extent(struct mapfile *map, struct map_extent extent)
 {
-	if (reserve(map, map->count + 1) != 0)
+	if (insert_at(map, map->count, extent) != 0)
 		return -1;
-	map->extents[map->count++] = extent;
 	map->size = extent.position + extent.size;
 	return 0;
 }
@@ -314,16 +360,19 @@ char *mapfile_format_with(const struct mapfile *map, const char *creator, const 
 	    + (comment ? strlen(comment) + 1 : 0) + strlen(columns) + 2 + hex_width(
 	    map->current_position) + 64 + strlen(heading);
 	for (i = 0; i < map->count; i++)
-		size += 2 + hex_width(map->extents[i].position) + 4 + hex_width(map->extents[i].size)
-		    + 4;
+		size += 2 + hex_width(mapfile_extent(map, i)->position) + 4
+		    + hex_width(mapfile_extent(map, i)->size) + 4;
 	if (!(text = malloc(size + 1)))
 		return NULL;
 	at = (size_t)sprintf(text, "# Mapfile. Created by %s\n%s%s%s0x%08" PRIX64 "     %c     "
 	    "          %d\n%s", creator, comment ? comment : "", comment ? "\n" : "", columns,
 	    map->current_position, map->current_status, map->current_pass, heading);
-	for (i = 0; i < map->count; i++)
+	for (i = 0; i < map->count; i++) {
+		const struct map_extent *extent = mapfile_extent(map, i);
+
 		at += (size_t)sprintf(text + at, "0x%08" PRIX64 "  0x%08" PRIX64 "  %c\n",
-		    map->extents[i].position, map->extents[i].size, map->extents[i].state);
+		    extent->position, extent->size, extent->state);
+	}
 	if (length)
 		*length = at;
 	return text;

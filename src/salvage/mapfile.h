@@ -14,6 +14,13 @@
  *
  * Adjacent extents in the same state are always merged, so two maps of the same rescue
  * state format to the same text.
+ *
+ * The extents are kept in order in a gap buffer: an array with one hole, which sits where
+ * the last change was. Imaging changes the map near where it changed it last (forwards
+ * while copying, trimming and scraping, backwards in the reverse passes), so a change
+ * costs the distance from the one before, not a move of every extent behind it: a dying
+ * disk's map of a million bad areas is changed in time proportional to the changes, and
+ * found by binary search. mapfile_extent() reads the I-th extent in order.
  */
 #ifndef RESCUE_MAPFILE_H
 #define RESCUE_MAPFILE_H
@@ -37,9 +44,10 @@ struct map_extent {
 
 struct mapfile {
 	uint64_t size;			/* of the source; the extents cover [0, size) exactly */
-	struct map_extent *extents;
-	size_t count;
-	size_t capacity;
+	struct map_extent *slots;	/* [0, gap) and [gap + capacity - count, capacity) */
+	size_t count;			/* extents in use */
+	size_t capacity;		/* slots allocated */
+	size_t gap;			/* where the hole is: the index of the extent after it */
 	uint64_t current_position;
 	char current_status;		/* '?' copying, '*' trimming, '/' scraping, '-' retrying, '+' done */
 	int current_pass;
@@ -50,10 +58,23 @@ struct map_totals {
 	size_t bad_areas;		/* runs of '-' */
 };
 
+/* The extent at INDEX (< count), in order of position. */
+static inline struct map_extent *mapfile_extent(const struct mapfile *map, size_t index)
+{
+	return &map->slots[index < map->gap ? index : index + map->capacity - map->count];
+}
+
 int mapfile_init(struct mapfile *map, uint64_t size);
 void mapfile_free(struct mapfile *map);
 int mapfile_set(struct mapfile *map, uint64_t position, uint64_t size, char state);
+/* The first extent in STATE that ends after FROM, or NULL: the extents between are
+ * looked at one by one, so a caller going through the map passes increasing FROMs. */
 const struct map_extent *mapfile_find(const struct mapfile *map, uint64_t from, char state);
+/* The last extent in STATE that starts before BEFORE, or NULL (the same, backwards). */
+const struct map_extent *mapfile_find_before(const struct mapfile *map, uint64_t before,
+    char state);
+/* The index of the extent holding POSITION (< size). */
+size_t mapfile_index(const struct mapfile *map, uint64_t position);
 void mapfile_totals(const struct mapfile *map, struct map_totals *totals);
 /* Reads LENGTH bytes of mapfile text (no NUL needed): 0, or -1 with WHY naming the line. */
 int mapfile_parse_buffer(const char *text, size_t length, struct mapfile *map, char *why,

@@ -46,13 +46,15 @@ void progress_block_map(const struct mapfile *map, char *blocks, size_t count)
 
 		if (end <= start)
 			end = start + 1;
-		while (i > 0 && map->extents[i].position > start)
+		while (i > 0 && mapfile_extent(map, i)->position > start)
 			i--;
-		for (; i < map->count && map->extents[i].position < end; i++) {
-			if (map->extents[i].position + map->extents[i].size <= start)
+		for (; i < map->count && mapfile_extent(map, i)->position < end; i++) {
+			const struct map_extent *extent = mapfile_extent(map, i);
+
+			if (extent->position + extent->size <= start)
 				continue;
-			if (severity(map->extents[i].state) > severity(worst))
-				worst = map->extents[i].state;
+			if (severity(extent->state) > severity(worst))
+				worst = extent->state;
 		}
 		if (i > 0)
 			i--;	/* the last extent may reach into the next block */

@@ -163,8 +163,8 @@ static void count_rescued(const struct mapfile *map, struct verify_result *resul
 	size_t i;
 
 	for (i = 0; i < map->count; i++)
-		if (map->extents[i].state == MAP_FINISHED) {
-			result->rescued += map->extents[i].size;
+		if (mapfile_extent(map, i)->state == MAP_FINISHED) {
+			result->rescued += mapfile_extent(map, i)->size;
 			result->rescued_ranges++;
 		}
 }
@@ -185,8 +185,8 @@ int verify_run(const struct verify_job *job, struct verify_result *result)
 		goto out;
 	}
 	for (i = 0; i < job->map->count; i++)
-		if (job->map->extents[i].state == MAP_FINISHED
-		    && compare_extent(job, &job->map->extents[i], source, image, chunk, &done,
+		if (mapfile_extent(job->map, i)->state == MAP_FINISHED
+		    && compare_extent(job, mapfile_extent(job->map, i), source, image, chunk, &done,
 		    result) != 0)
 			goto out;
 	status = 0;

@@ -54,6 +54,11 @@ def test_small_memory(ctx):
     disk = lib.make_ext4(ctx.path("plain.img"), 16, files={"a.txt": "hello\n"})
     before = lib.sha256(disk)
     with ctx.guest("--memory", "128", "--disk", disk) as guest:
+        # Under 256 MiB the boot says so before it is ready, with the numbers.
+        low = guest.wait_for(r"^rescue: warning: low memory: (\d+) MiB in all, (\d+) MiB "
+                             r"available \(under 256 MiB\)", timeout=120)
+        assert 64 < int(low.group(1)) < 128 and int(low.group(2)) < int(low.group(1)), \
+            low.group(0)
         ready = guest.wait_for(READY, timeout=120)
         assert ready.group("guarded") == "1", ready.group(0)
     assert lib.sha256(disk) == before, "the source disk changed"

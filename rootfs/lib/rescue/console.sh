@@ -46,6 +46,17 @@ ipv4_addresses() {
 	ip -o -4 addr show scope global 2>/dev/null | awk '{printf "%s%s=%s", sep, $2, $4; sep=","}'
 }
 
+# A machine with under 256 MiB of RAM (src/base/memory.h, MEMORY_LOW_BYTES) gets a
+# warning before the ready line: the operator then knows why a big command may be killed
+# and where to look (rescue disks lists what each running command holds).
+memory_check() {
+	local total available
+	total=$(awk '/^MemTotal:/ {print int($2 / 1024)}' /proc/meminfo)
+	available=$(awk '/^MemAvailable:/ {print int($2 / 1024)}' /proc/meminfo)
+	[ -n "$total" ] && [ "$total" -lt 256 ] || return 0
+	warn "low memory: ${total} MiB in all, ${available:-?} MiB available (under 256 MiB): run one big command at a time; rescue disks shows what each command uses"
+}
+
 ready_line() {
 	local up counts addrs
 	up=$(cut -d' ' -f1 /proc/uptime)

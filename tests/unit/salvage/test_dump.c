@@ -40,6 +40,9 @@ struct memory_sink {
 	size_t log_size, sums_size;
 	char *json, *final_sums;	/* once finished */
 	char *earlier;			/* checkpoint lines, then the log or the manifest */
+	int reads;			/* of EARLIER, so far */
+	int create_at_read;		/* at this reading, CREATE (a file) is made: 0 none */
+	char create[512];
 };
 
 static int begin_volume(void *context, const char *file, uint64_t *size)
@@ -90,8 +93,13 @@ static int read_earlier(void *context, int (*line)(void *, const char *, size_t)
 {
 	struct memory_sink *sink = context;
 	const char *at = sink->earlier, *newline;
+	FILE *file;
 	int rc = 0;
 
+	if (++sink->reads == sink->create_at_read) {
+		assert_non_null(file = fopen(sink->create, "w"));
+		fclose(file);
+	}
 	while (rc == 0 && at && *at) {
 		newline = strchr(at, '\n');
 		rc = line(arg, at, newline ? (size_t)(newline - at) : strlen(at));
@@ -258,6 +266,16 @@ static size_t read_volume(const struct volume *volume, char names[][64], size_t 
 	return count;
 }
 
+/* The memory for matching an earlier manifest a test runs with: none given is the
+ * default (the set of its entries); a prestate of a few bytes makes the join match it
+ * against the walk a node or two at a time (dump.c's bounded join). */
+static size_t resume_memory(void **state)
+{
+	return *state ? *(const size_t *)*state : 0;
+}
+
+static size_t join_two_slots = 32, join_one_slot = 1;
+
 static void test_dump_orders_hashes_and_resumes(void **state)
 {
 	char root[] = "/tmp/test_dump.XXXXXX", why[256], failure[256], names[32][64],
@@ -265,7 +283,7 @@ static void test_dump_orders_hashes_and_resumes(void **state)
 	const char *first[] = { "notes", NULL }, *none[] = { NULL },
 	    *exclude[] = { "*.tmp", NULL };
 	struct dump_options options = { .name = "t", .compress = DUMP_ZSTD, .first = first,
-	    .include = none, .exclude = exclude };
+	    .include = none, .exclude = exclude, .resume_memory = resume_memory(state) };
 	struct memory_sink memory = { 0 };
 	struct dump_sink sink = memory_sink(&memory);
 	struct manifest manifest = { 0 }, again = { 0 };
@@ -352,7 +370,8 @@ static void test_a_run_cut_short_resumes_from_its_checkpoint(void **state)
 	char root[] = "/tmp/test_dump.XXXXXX", why[256], failure[256], name[32];
 	const char *none[] = { NULL };
 	struct dump_options options = { .name = "t", .compress = DUMP_NONE, .volume_size = 1,
-	    .first = none, .include = none, .exclude = none };
+	    .first = none, .include = none, .exclude = none,
+	    .resume_memory = resume_memory(state) };
 	struct memory_sink memory = { .fail_volume = 3 };
 	struct dump_sink sink = memory_sink(&memory);
 	struct manifest manifest = { 0 }, again = { 0 };
@@ -395,6 +414,62 @@ static void test_a_run_cut_short_resumes_from_its_checkpoint(void **state)
 	fstree_release(tree);
 	manifest_free(&manifest);
 	manifest_free(&again);
+	memory_free(&memory);
+	remove_tree(root);
+}
+
+/* A resumed run matching the earlier manifest a node at a time, on a tree that reads
+ * differently in its archiving walk than in its counting walk (a name the counting walk
+ * had passed by the time it appeared): the run stops before it acts on the changed
+ * place, having sent nothing twice; the next run completes, each path once, the files of
+ * the first run not sent again. */
+static void test_a_tree_that_reads_differently_stops_a_bounded_resume(void **state)
+{
+	char root[] = "/tmp/test_dump.XXXXXX", why[256], failure[256], name[32];
+	const char *none[] = { NULL };
+	struct dump_options options = { .name = "t", .compress = DUMP_NONE, .first = none,
+	    .include = none, .exclude = none, .resume_memory = 32 };
+	struct memory_sink memory = { 0 };
+	struct dump_sink sink = memory_sink(&memory);
+	struct manifest first = { 0 }, cut = { 0 }, last = { 0 };
+	struct fstree *tree;
+	int i;
+
+	(void)state;
+	assert_non_null(mkdtemp(root));
+	for (i = 0; i < 6; i++) {
+		snprintf(name, sizeof name, "d/f%d", i);
+		put(root, name, name, strlen(name));
+	}
+	tree = fstree_dir_open(root, why, sizeof why);
+	assert_non_null(tree);
+	assert_int_equal(dump_run(tree, &options, &sink, &first, failure, sizeof failure), 0);
+	assert_int_equal(memory.count, 1);
+
+	/* "a" appears at the second reading, in the count walk, after the top directory was
+	 * listed: the archiving walk meets it where the counting walk met "d". */
+	resume_from(&memory);
+	memory.reads = 0;
+	memory.create_at_read = 2;
+	snprintf(memory.create, sizeof memory.create, "%s/a", root);
+	assert_int_equal(dump_run(tree, &options, &sink, &cut, failure, sizeof failure), -1);
+	assert_non_null(strstr(failure, "the tree read differently from its first walk at a "));
+	assert_int_equal(memory.count, 1);		/* nothing sent */
+
+	resume_from(&memory);
+	memory.create_at_read = 0;
+	assert_int_equal(dump_run(tree, &options, &sink, &last, failure, sizeof failure), 0);
+	assert_int_equal(memory.count, 2);
+	assert_int_equal(entry_named(memory.json, "a")->volume, 2);
+	for (i = 0; i < 6; i++) {
+		snprintf(name, sizeof name, "d/f%d", i);
+		assert_int_equal(entry_named(memory.json, name)->volume, 1);
+	}
+	assert_int_equal(last.settled.copied, 9);	/* ., a, d and six files */
+	fstree_release(tree);
+	manifest_free(&first);
+	manifest_free(&cut);
+	manifest_free(&last);
 	memory_free(&memory);
 	remove_tree(root);
 }
@@ -759,7 +834,12 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dump_orders_hashes_and_resumes),
+		cmocka_unit_test_prestate(test_dump_orders_hashes_and_resumes, &join_two_slots),
+		cmocka_unit_test_prestate(test_dump_orders_hashes_and_resumes, &join_one_slot),
 		cmocka_unit_test(test_a_run_cut_short_resumes_from_its_checkpoint),
+		cmocka_unit_test(test_a_tree_that_reads_differently_stops_a_bounded_resume),
+		cmocka_unit_test_prestate(test_a_run_cut_short_resumes_from_its_checkpoint,
+		    &join_two_slots),
 		cmocka_unit_test(test_times_to_the_second_unless_exact),
 		cmocka_unit_test(test_manifest_round_trip_and_sums),
 		cmocka_unit_test(test_memory_does_not_grow_with_the_files),

@@ -164,7 +164,7 @@ static void test_healthy_disk_saves_the_map_at_start_and_end_only(void **state)
 	assert_int_equal(target->saves, 2);
 	assert_int_equal(target->last_saved.current_status, '+');
 	assert_int_equal(target->last_saved.count, 1);
-	assert_int_equal(target->last_saved.extents[0].state, '+');
+	assert_int_equal(mapfile_extent(&target->last_saved, 0)->state, '+');
 	mapfile_free(&map);
 	mapfile_free(&target->last_saved);
 	free(disk);

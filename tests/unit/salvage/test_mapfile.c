@@ -24,12 +24,15 @@ static void test_marking_splits_and_merges(void **state)
 	assert_int_equal(mapfile_set(&map, 300, 50, '-'), 0);
 	assert_int_equal(mapfile_set(&map, 100, 200, '+'), 0);	/* joins the first */
 	assert_int_equal(map.count, 3);
-	assert_true(map.extents[0].size == 300 && map.extents[0].state == '+');
-	assert_true(map.extents[1].position == 300 && map.extents[1].state == '-');
-	assert_true(map.extents[2].position == 350 && map.extents[2].size == 650);
+	assert_true(mapfile_extent(&map, 0)->size == 300
+	    && mapfile_extent(&map, 0)->state == '+');
+	assert_true(mapfile_extent(&map, 1)->position == 300
+	    && mapfile_extent(&map, 1)->state == '-');
+	assert_true(mapfile_extent(&map, 2)->position == 350
+	    && mapfile_extent(&map, 2)->size == 650);
 	/* Past the end is clipped; a bad state is refused. */
 	assert_int_equal(mapfile_set(&map, 990, 100, '*'), 0);
-	assert_true(map.extents[map.count - 1].size == 10);
+	assert_true(mapfile_extent(&map, map.count - 1)->size == 10);
 	assert_int_equal(mapfile_set(&map, 0, 1, 'x'), -1);
 	mapfile_totals(&map, &totals);
 	assert_true(totals.finished == 300 && totals.bad == 50 && totals.non_tried == 640);
@@ -84,7 +87,8 @@ static void test_bad_maps_are_refused_with_the_line(void **state)
 	/* The two-field status line of ddrescue before 1.20 is fine, and gaps are non-tried. */
 	assert_int_equal(mapfile_parse("0x200 -\n0 512 +\n1024 512 -\n", &map, why, sizeof why), 0);
 	assert_int_equal(map.count, 3);
-	assert_true(map.extents[1].position == 512 && map.extents[1].state == '?');
+	assert_true(mapfile_extent(&map, 1)->position == 512
+	    && mapfile_extent(&map, 1)->state == '?');
 	assert_int_equal(map.current_pass, 1);
 	mapfile_free(&map);
 	assert_int_equal(mapfile_parse("0 ?\n0 0x100 +\n0x100 0xFFFFFFFFFFFFFFFF -\n", &map, why,
@@ -116,16 +120,59 @@ static void test_bad_maps_are_refused_with_the_line(void **state)
 
 /* A buffer and its length: the bytes after LENGTH are never looked at, and no NUL is
  * needed (the copy below has none: reading past it would go off the allocation). */
-/* Random marks against a model of one state per sector: the extents cover the source
- * without gaps, neighbours always differ, and each sector has the state last set. */
+/* The extents of MAP against MODEL (one state per sector): they cover the source without
+ * gaps, neighbours differ, each sector has the state last set. */
+static void assert_map_matches(const struct mapfile *map, const char *model, size_t sectors)
+{
+	const struct map_extent *extent;
+	uint64_t at;
+	size_t i, e;
+
+	for (e = 0, at = 0; e < map->count; at += extent->size, e++) {
+		extent = mapfile_extent(map, e);
+		assert_int_equal(extent->position, at);
+		assert_true(e == 0 || extent->state != mapfile_extent(map, e - 1)->state);
+		for (i = at / 512; i < (at + extent->size) / 512; i++)
+			assert_int_equal(model[i], extent->state);
+	}
+	assert_int_equal(at, sectors * 512);
+}
+
+/* mapfile_find and mapfile_find_before from sector FROM against the model: the nearest
+ * sector in STATE after (at or from FROM on) and before FROM. */
+static void assert_finds_match(const struct mapfile *map, const char *model, size_t sectors,
+    size_t from, char state)
+{
+	const struct map_extent *after = mapfile_find(map, from * 512, state);
+	const struct map_extent *before = mapfile_find_before(map, from * 512, state);
+	size_t i;
+
+	for (i = from; i < sectors && model[i] != state; i++)
+		;
+	if (i == sectors)
+		assert_null(after);
+	else
+		assert_true(after && after->position <= i * 512
+		    && after->position + after->size > i * 512);
+	for (i = from; i > 0 && model[i - 1] != state; i--)
+		;
+	if (i == 0)
+		assert_null(before);
+	else
+		assert_true(before && before->position <= (i - 1) * 512
+		    && before->position + before->size > (i - 1) * 512);
+}
+
+/* Random marks against a model of one state per sector, the gap buffer's hole moving to
+ * each: the map always matches, and finding forwards and backwards agrees with it. */
 static void test_random_marks_match_a_sector_model(void **state)
 {
 	enum { SECTORS = 512 };
 	static const char states[] = "?*/-+";
 	char model[SECTORS];
 	struct mapfile map;
-	uint64_t start, length, at;
-	size_t i, e;
+	uint64_t start, length;
+	size_t i;
 	int round;
 
 	(void)state;
@@ -140,14 +187,38 @@ static void test_random_marks_match_a_sector_model(void **state)
 		assert_int_equal(mapfile_set(&map, start * 512, length * 512, mark), 0);
 		for (i = start; i < start + length && i < SECTORS; i++)
 			model[i] = mark;
-		for (e = 0, at = 0; e < map.count; at += map.extents[e++].size) {
-			assert_int_equal(map.extents[e].position, at);
-			assert_true(e == 0 || map.extents[e].state != map.extents[e - 1].state);
-			for (i = at / 512; i < (at + map.extents[e].size) / 512; i++)
-				assert_int_equal(model[i], map.extents[e].state);
-		}
-		assert_int_equal(at, SECTORS * 512);
+		assert_map_matches(&map, model, SECTORS);
+		assert_finds_match(&map, model, SECTORS, (size_t)(rand() % SECTORS),
+		    states[rand() % 5]);
 	}
+	mapfile_free(&map);
+}
+
+/* A map grown to many extents one sector at a time, forwards and then backwards (as
+ * trimming and the reverse passes do), formats and parses back to the same text. */
+static void test_many_extents_both_ways(void **state)
+{
+	enum { AREAS = 20000 };
+	struct mapfile map, again;
+	char *text, *text_again, why[128];
+	size_t i, length;
+
+	(void)state;
+	assert_int_equal(mapfile_init(&map, (uint64_t)AREAS * 4 * 512), 0);
+	for (i = 0; i < AREAS; i++)
+		assert_int_equal(mapfile_set(&map, i * 4 * 512, 512, MAP_BAD), 0);
+	for (i = AREAS; i-- > 0;)
+		assert_int_equal(mapfile_set(&map, (i * 4 + 2) * 512, 512, MAP_FINISHED), 0);
+	assert_int_equal(map.count, AREAS * 4);
+	assert_int_equal(mapfile_extent(&map, AREAS * 2 + 2)->position, (AREAS / 2 * 4 + 2) * 512);
+	assert_int_equal(mapfile_extent(&map, AREAS * 2 + 2)->state, MAP_FINISHED);
+	assert_non_null(text = mapfile_format(&map, "test", &length));
+	assert_int_equal(mapfile_parse(text, &again, why, sizeof why), 0);
+	assert_non_null(text_again = mapfile_format(&again, "test", NULL));
+	assert_string_equal(text, text_again);
+	free(text_again);
+	free(text);
+	mapfile_free(&again);
 	mapfile_free(&map);
 }
 
@@ -241,6 +312,7 @@ int main(void)
 		cmocka_unit_test(test_bad_maps_are_refused_with_the_line),
 		cmocka_unit_test(test_parse_reads_only_the_given_length),
 		cmocka_unit_test(test_random_marks_match_a_sector_model),
+		cmocka_unit_test(test_many_extents_both_ways),
 		cmocka_unit_test(test_round_trip_with_gnu_ddrescue),
 	};
 
