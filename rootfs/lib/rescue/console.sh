@@ -1,19 +1,16 @@
 # Output helpers for boot scripts: every line goes to every active console
 # (serial and VGA alike), because the operator may be watching either.
 
-consoles() {
-	local c
-	for c in $(cat /sys/class/tty/console/active 2>/dev/null); do
-		[ -c "/dev/$c" ] && echo "/dev/$c"
-	done
-}
-
+# Shell builtins only (read, echo, test): a boot step says several lines, and
+# under emulation every fork shows in the boot time.
 say() {
-	local c
-	for c in $(consoles); do
-		echo "$*" >"$c" 2>/dev/null
+	local c active= up rest
+	read -r active 2>/dev/null </sys/class/tty/console/active
+	for c in $active; do
+		[ -c "/dev/$c" ] && echo "$*" >"/dev/$c" 2>/dev/null
 	done
-	echo "$(cut -d' ' -f1 /proc/uptime) $*" >>/run/rescue/boot.log
+	read -r up rest </proc/uptime
+	echo "$up $*" >>/run/rescue/boot.log
 }
 
 warn() {
@@ -58,8 +55,8 @@ memory_check() {
 }
 
 ready_line() {
-	local up counts addrs
-	up=$(cut -d' ' -f1 /proc/uptime)
+	local up rest counts addrs
+	read -r up rest </proc/uptime
 	counts=$(guard_counts)
 	addrs=$(ipv4_addresses)
 	say "rescue: ready uptime=${up}s disks=${counts#* } guarded=${counts% *} net=${addrs:-none} ssh=$(ssh_state)"
