@@ -138,6 +138,9 @@ static int look_innodb(struct dbpages *pages, const unsigned char *at, size_t le
 			    .group = page.space_id, .number = page.page_number,
 			    .engine = DBPAGES_INNODB, .size_shift = shift_of(innodb_sizes[i]) };
 
+			entry.index_id = (uint32_t)page.index_id;
+			entry.index_root = page.index_id != 0 && page.index_root;
+
 			if (page.space_id == 0 && page.index_id != 0) {
 				pages->names_lsn = page.lsn;
 				(void)innodb_sys_tables_records(at, innodb_sizes[i], add_table_name,

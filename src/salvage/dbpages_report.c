@@ -29,6 +29,8 @@ static void json_report(FILE *out, const struct file_report *report, int comma)
 	    report->page_size, report->declared, report->first, report->end - report->first,
 	    report->found, report->missing, report->free_pages, report->doublewrite);
 	json_member_string(out, "missing_pages", report->missing_text, 1);
+	if (report->engine == DBPAGES_INNODB)
+		fprintf(out, ", \"tablespaces_with_this_space_id\": %u", report->lanes);
 	fprintf(out, ", \"unreadable\": %" PRIu64 ", \"superseded\": %" PRIu64
 	    ", \"other_size\": %" PRIu64 ", \"other_origin\": %" PRIu64 ", \"bad_checksum\": %"
 	    PRIu64 ", \"lsn_min\": %" PRIu64 ", \"lsn_max\": %" PRIu64 "}%s\n", report->unreadable,
@@ -76,6 +78,11 @@ static void text_report(FILE *out, const struct file_report *report)
 		    "\n", report->doublewrite);
 	if (report->missing)
 		fprintf(out, "    missing %" PRIu64 ": %s\n", report->missing, report->missing_text);
+	if (report->lanes > 1)
+		fprintf(out, "    space id %" PRIu32 " is claimed by %u tablespaces (space-%" PRIu32
+		    ".ibd, space-%" PRIu32 "-2.ibd ...), kept apart by their index ids and LSN "
+		    "ranges: this is number %u\n", report->group, report->lanes, report->group,
+		    report->group, report->lane + 1);
 	if (report->foreign && report->engine == DBPAGES_INNODB)
 		fprintf(out, "    %" PRIu64 " index pages of another tablespace with space id %"
 		    PRIu32 " (other index ids), not written\n", report->foreign, report->group);
