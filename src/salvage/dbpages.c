@@ -163,6 +163,8 @@ static int look_pg(struct dbpages *pages, const unsigned char *at, size_t length
 
 	if (verdict == PG_BAD_CHECKSUM)
 		count_bad(pages, DBPAGES_PG, page.attributes);
+	if (verdict == PG_BAD_LINE_POINTER)
+		pages->pg_bad_line_pointers++;
 	if (verdict != PG_PAGE)
 		return 0;
 	if (page.kind != PG_HEAP) {

@@ -60,6 +60,8 @@ struct dbpages {
 	size_t bad_groups;
 	uint64_t bad_elsewhere;		/* wrong checksums past MAX_BAD_GROUPS groups */
 	uint64_t pg_index_pages;	/* PostgreSQL index pages: counted, not written */
+	uint64_t pg_bad_line_pointers;	/* PostgreSQL pages with a valid header and a line
+					 * pointer past the page's end: refused */
 	uint64_t pg_unplaced;		/* heap pages whose block number nothing tells */
 	uint64_t pg_guessed;		/* heap pages placed at a guessed block number */
 	struct table_name *names;	/* from SYS_TABLES pages found, by space id */

@@ -53,9 +53,11 @@ char *dbpages_json_report(const struct writer *writer, size_t *size)
 	fprintf(out, "  ],\n  \"tablespaces\": %u, \"relations\": %u, \"pages_written\": %" PRIu64
 	    ", \"pages_missing\": %" PRIu64 ", \"bad_checksum\": %" PRIu64 ", \"unreadable\": %"
 	    PRIu64 ",\n  \"pg_index_pages\": %" PRIu64 ", \"pg_unplaced\": %" PRIu64
-	    ", \"pg_guessed\": %" PRIu64 "\n}\n", summary->tablespaces, summary->relations,
-	    summary->pages_written, summary->pages_missing, summary->bad_checksums,
-	    summary->unreadable, pages->pg_index_pages, pages->pg_unplaced, pages->pg_guessed);
+	    ", \"pg_guessed\": %" PRIu64 ", \"pg_bad_line_pointers\": %" PRIu64 "\n}\n",
+	    summary->tablespaces, summary->relations, summary->pages_written,
+	    summary->pages_missing, summary->bad_checksums, summary->unreadable,
+	    pages->pg_index_pages, pages->pg_unplaced, pages->pg_guessed,
+	    pages->pg_bad_line_pointers);
 	return fclose(out) == 0 ? text : (free(text), NULL);
 }
 
@@ -115,6 +117,9 @@ char *dbpages_text_report(const struct writer *writer, size_t *size)
 		    "with REINDEX), %" PRIu64 " heap pages without a block number not written, %"
 		    PRIu64 " heap pages placed at a guessed block number\n", pages->pg_index_pages,
 		    pages->pg_unplaced, pages->pg_guessed);
+	if (pages->pg_bad_line_pointers)
+		fprintf(out, "PostgreSQL: %" PRIu64 " pages with a valid header and a line pointer "
+		    "past the end of the page: damaged, never used\n", pages->pg_bad_line_pointers);
 	return fclose(out) == 0 ? text : (free(text), NULL);
 }
 

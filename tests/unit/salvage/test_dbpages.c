@@ -573,6 +573,108 @@ static void test_relation_without_checksums(void **state)
 	free(rel);
 }
 
+/* SIZE bytes of DATA after the disk's end: a page the disk's end cuts. */
+static void append_to_disk(struct disk *disk, const unsigned char *data, size_t size)
+{
+	int fd = open(disk->path, O_WRONLY | O_APPEND);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, size), (ssize_t)size);
+	assert_int_equal(close(fd), 0);
+	disk->size += size;
+}
+
+/* A copy of one of the 8 KiB pages of FILE with a byte of its tuples changed, such that
+ * the checksum refuses it (a few in a thousand such pages pass by chance: the first one
+ * refused is taken). */
+static unsigned char *pg_page_with_wrong_checksum(const unsigned char *file, size_t size)
+{
+	unsigned char *copy = malloc(PG_PAGE_SIZE);
+	struct pg_page page;
+
+	assert_non_null(copy);
+	for (size_t at = 0; at + PG_PAGE_SIZE <= size; at += PG_PAGE_SIZE) {
+		memcpy(copy, file + at, PG_PAGE_SIZE);
+		copy[PG_PAGE_SIZE - 100] ^= 0x01;
+		if (pg_page_parse(copy, PG_PAGE_SIZE, &page) == PG_BAD_CHECKSUM)
+			return copy;
+	}
+	fail_msg("no page of the relation is refused with a changed byte");
+	return NULL;
+}
+
+/* Bad input, each case named in the report: a run of three pages zero-filled and a page
+ * cut by the disk's end (missing, listed by number), an InnoDB and a PostgreSQL page with
+ * a valid header and a wrong checksum (counted, never used: the good copy of the InnoDB
+ * page is written), a PostgreSQL page with a line pointer past its end (counted, never
+ * used). No zero page is taken for a page of space 0. */
+static void test_bad_input_named_in_the_report(void **state)
+{
+	static const unsigned char zeros[3 * IBD_PAGE];
+	size_t full_size, plain_size, rel_size, size;
+	unsigned char *full = dbfixture_read("mariadb", "full.ibd", &full_size);
+	unsigned char *plain = dbfixture_read("pg", "plain.rel", &plain_size);
+	unsigned char *rel = dbfixture_read("pg", "checksummed.rel", &rel_size);
+	unsigned char *innodb_bad, *pg_bad = NULL, *written;
+	struct disk disk = {0};
+	struct dbpages_summary summary;
+	struct pg_page page;
+	char name[64], *report;
+
+	(void)state;
+	if (full == NULL || plain == NULL || rel == NULL)
+		skip();
+	add_pages(&disk, full, 30 * IBD_PAGE, IBD_PAGE, 7, 10);
+	add_pages(&disk, full + 31 * IBD_PAGE, full_size - 31 * IBD_PAGE, IBD_PAGE, 0, 0);
+	add_piece(&disk, zeros, sizeof zeros);
+	innodb_bad = malloc(IBD_PAGE);
+	assert_non_null(innodb_bad);
+	memcpy(innodb_bad, full + 12 * IBD_PAGE, IBD_PAGE);
+	innodb_bad[2000] ^= 0x10;
+	add_piece(&disk, innodb_bad, IBD_PAGE);
+	pg_bad = pg_page_with_wrong_checksum(rel, rel_size);
+	add_piece(&disk, pg_bad, PG_PAGE_SIZE);
+	plain[24 + 3] = 0xff;	/* the first line pointer's length: about 32 KiB */
+	plain[24 + 2] |= 0xfe;
+	assert_int_equal(pg_page_parse(plain, PG_PAGE_SIZE, &page), PG_BAD_LINE_POINTER);
+	add_piece(&disk, plain, PG_PAGE_SIZE);
+	write_disk(&disk, 4711, 60);
+	append_to_disk(&disk, full + 30 * IBD_PAGE, IBD_PAGE / 2);
+
+	assert_int_equal(rebuild(&disk, 0, &summary), 1);
+	assert_int_equal(summary.tablespaces, 1);
+	assert_int_equal(summary.relations, 0);
+	assert_int_equal(summary.pages_missing, 4);
+	assert_int_equal(summary.bad_checksums, 2);
+	snprintf(name, sizeof name, "space-%u.ibd", space_id_of(full));
+	written = output_file(&disk, name, &size);
+	assert_int_equal(size, full_size);
+	assert_memory_equal(written, full, 7 * IBD_PAGE);
+	assert_true(page_is_zero(written + 7 * IBD_PAGE, 3 * IBD_PAGE));
+	assert_memory_equal(written + 10 * IBD_PAGE, full + 10 * IBD_PAGE, 20 * IBD_PAGE);
+	assert_true(page_is_zero(written + 30 * IBD_PAGE, IBD_PAGE));
+	assert_memory_equal(written + 31 * IBD_PAGE, full + 31 * IBD_PAGE,
+	    full_size - 31 * IBD_PAGE);
+	free(written);
+	report = (char *)output_file(&disk, "report.txt", &size);
+	assert_non_null(strstr(report, "missing 4: 7-9,30"));
+	assert_non_null(strstr(report, "wrong checksum 1"));	/* the InnoDB file's line */
+	assert_non_null(strstr(report, "4 missing, 2 with a wrong checksum"));
+	assert_non_null(strstr(report, "1 pages with a valid header and a line pointer past the "
+	    "end of the page: damaged, never used"));
+	free(report);
+	report = (char *)output_file(&disk, "report.json", &size);
+	assert_non_null(strstr(report, "\"pg_bad_line_pointers\": 1"));
+	free(report);
+	assert_json_valid(&disk, "report.json");
+	remove_disk(&disk);
+	free(innodb_bad);
+	free(pg_bad);
+	free(full);
+	free(plain);
+	free(rel);
+}
+
 /* Noise alone: nothing written but the report saying so. */
 static void test_nothing_found(void **state)
 {
@@ -604,6 +706,7 @@ int main(void)
 		cmocka_unit_test(test_two_relations_of_one_shape_without_checksums),
 		cmocka_unit_test(test_tablespace_named_from_sys_tables),
 		cmocka_unit_test(test_relation_without_checksums),
+		cmocka_unit_test(test_bad_input_named_in_the_report),
 		cmocka_unit_test(test_nothing_found),
 	};
 
