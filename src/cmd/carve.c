@@ -29,9 +29,9 @@
  * growing pause (1, 2, 4 ... 30 s), forever unless --give-up bounds it.
  *
  *   --types LIST         only these types (comma-separated, as --list names them)
- *   --db                 database pages too (only them unless --types names types):
- *                        InnoDB and PostgreSQL pages, written back as the files they
- *                        came from under NAME.db/ (below)
+ *   --db                 database pages too (only them and SQLite files unless
+ *                        --types names types): InnoDB and PostgreSQL pages, written
+ *                        back as the files they came from under NAME.db/ (below)
  *   --rules FILE|URL     more types, in foremost's and scalpel's configuration syntax
  *                        (below); carve.rules on the RESCUECFG disk is read too
  *   --free               only the blocks an ext2/3/4 file system marks unused, carved as
@@ -57,8 +57,11 @@
  * With --db every byte scanned is also searched for InnoDB pages (16 KiB, and 4 to 64
  * KiB) and PostgreSQL pages (8 KiB) at every 512-byte offset; after the scan each InnoDB
  * tablespace is written as NAME.db/space-N.ibd (DB.TABLE.ibd when the dictionary names
- * it), each PostgreSQL relation as NAME.db/pg-Aatts, pages never found left as zeros,
- * with NAME.db/report.txt, report.json and RESTORE.md (how to import them). Memory
+ * it; space-N-2.ibd ... when tablespaces of two servers claim one space id), each
+ * PostgreSQL relation as NAME.db/pg-Aatts, pages never found left as zeros, with
+ * NAME.db/report.txt, report.json and RESTORE.md (how to import them). SQLite files
+ * are carved whole under NAME.carve/sqlite/, as found (pages overwritten since stay
+ * so); RESTORE.md gives the sqlite3 commands (.recover) to run on the receiver. Memory
  * holds where the pages are, not the pages: they are read again from SRC when written.
  * Pages inside a file carved as another type, past the 4 MiB window it starts in, are
  * not seen. Pages seen are not kept in the state: a run with --db that is interrupted
@@ -310,8 +313,13 @@ static int choose_types(struct carve_command *run)
 	size_t count = 0, i;
 
 	if (!run->options.types) {
-		if (run->options.db)
-			run->format_count = 0;	/* database pages only */
+		if (run->options.db) {	/* database pages, and SQLite files whole */
+			const struct carve_format *sqlite = carve_format_find(run->formats,
+			    run->format_count, "sqlite");
+
+			run->format_count = sqlite ? 1 : 0;
+			run->formats[0] = sqlite;
+		}
 		return 0;
 	}
 	snprintf(list, sizeof list, "%s", run->options.types);
@@ -627,13 +635,19 @@ static int scan(struct carve_command *run)
  * scans from the start anyway. */
 static void write_pages(struct carve_command *run)
 {
-	char prefix[sizeof run->db_dir + 1];
+	char prefix[sizeof run->db_dir + 1], sqlite_folder[sizeof run->out.dir + 8];
 	struct dbpages_output output = {
 		.read = source_read, .source = &run->source, .store = run->store,
 		.prefix = prefix, .give_up = (int)run->options.give_up, .stop = &stop_requested,
 		.log = run->options.json ? NULL : stderr,
 	};
 
+	/* RESTORE.md says how to recover the SQLite files carved beside the pages. */
+	for (size_t i = 0; i < run->out.count; i++)
+		if (!strcmp(run->out.files[i].type, "sqlite")) {
+			snprintf(sqlite_folder, sizeof sqlite_folder, "%s/sqlite/", run->out.dir);
+			output.sqlite_folder = sqlite_folder;
+		}
 	if (run->line_open)
 		fputc('\n', stderr);
 	run->line_open = 0;

@@ -37,7 +37,8 @@
  *   report.json, report.txt   per tablespace or relation: pages found against declared,
  *               the missing page numbers, the LSN range, wrong-checksum pages, copies
  *               superseded by a higher LSN.
- *   RESTORE.md  how to bring each one back into a server.
+ *   RESTORE.md  how to bring each one back into a server, and the SQLite files the
+ *               same scan carved (output->sqlite_folder) with the sqlite3 shell.
  */
 #ifndef RESCUE_DBPAGES_H
 #define RESCUE_DBPAGES_H
@@ -84,6 +85,9 @@ struct dbpages_output {
 	int give_up;			/* seconds store_recover retries; negative: never */
 	const volatile sig_atomic_t *stop;	/* may be NULL */
 	FILE *log;			/* one line per file written; may be NULL */
+	const char *sqlite_folder;	/* where the same scan put whole SQLite files
+					 * ("vda.carve/sqlite/"): RESTORE.md says how to
+					 * recover them; NULL when it found none */
 };
 
 struct dbpages_summary {

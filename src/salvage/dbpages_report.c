@@ -159,6 +159,30 @@ static const char restore_pg[] =
 "look at a few rows of each (`SELECT * ... LIMIT 5`) to see which table it is. A file\n"
 "of 3 attributes is most likely a TOAST relation.\n\n";
 
+/* SQLite files are carved whole (carve_document.c: from the header to its page count x
+ * page size). The appliance has no sqlite3 shell to run `.recover` itself, so the file is
+ * written as found and the commands for the receiver are given here. Debian 12's (and
+ * Ubuntu's) sqlite3 shell is built without the sqlite_dbpage table `.recover` reads:
+ * there it fails ("SQL logic error"), so `.dump` without its final ROLLBACK is given too
+ * (tests/qemu/test_carve_db.py runs it). */
+static const char restore_sqlite[] =
+"\n## SQLite databases (`%s`, beside this folder)\n\n"
+"Each `f<offset>.sqlite` there is an SQLite database file as it lay on the disk, from its\n"
+"header on, as long as the header says. Pages overwritten since it was deleted are in it\n"
+"as they were found: rescue does not repair them. On the receiver, with the sqlite3 shell:\n\n"
+"    sqlite3 f<offset>.sqlite 'PRAGMA integrity_check'\n\n"
+"`ok` means the file is whole: use it as it is. Otherwise let SQLite's own recovery read\n"
+"what it can into a new database. With a sqlite3 shell that has `.recover` (3.29 or\n"
+"later, built with SQLITE_ENABLE_DBPAGE_VTAB, as sqlite.org's own binaries are):\n\n"
+"    sqlite3 f<offset>.sqlite .recover > recovered.sql\n"
+"    sqlite3 recovered.db < recovered.sql\n\n"
+"(rows whose table it cannot tell go to a table `lost_and_found`). Debian's and Ubuntu's\n"
+"sqlite3 lack that table and stop with \"SQL logic error\"; there, `.dump` gets the rows of\n"
+"every table page it can still reach (fewer: a damaged interior page loses the pages\n"
+"below it). Its last line rolls everything back when it met damage; keep the rows:\n\n"
+"    sqlite3 f<offset>.sqlite .dump | sed 's/^ROLLBACK; -- due to errors$/COMMIT;/' \\\n"
+"        | sqlite3 recovered.db\n";
+
 char *dbpages_restore_text(const struct writer *writer, size_t *size)
 {
 	const char *prefix = writer->output->prefix;
@@ -182,5 +206,7 @@ char *dbpages_restore_text(const struct writer *writer, size_t *size)
 		fputs(restore_pg, out);
 	if (!innodb && !pg)
 		fputs("No database pages were found.\n", out);
+	if (writer->output->sqlite_folder)
+		fprintf(out, restore_sqlite, writer->output->sqlite_folder);
 	return fclose(out) == 0 ? text : (free(text), NULL);
 }
