@@ -73,6 +73,16 @@ int dbpages_feed(struct dbpages *pages, const unsigned char *buffer, size_t leng
 /* How many valid pages the index holds so far (for progress lines). */
 uint64_t dbpages_found(const struct dbpages *pages);
 
+/* The index as bytes, to be kept beside a scan's state so that an interrupted scan goes
+ * on where it stopped: everything fed so far, and POSITION (the caller's resume point,
+ * to be matched on loading). Malloc'd (SIZE set), NULL when out of memory. The layout is
+ * this build's own: only the same program reads it back. */
+void *dbpages_save(const struct dbpages *pages, uint64_t position, size_t *size);
+
+/* Fills PAGES (just opened, nothing fed) from what dbpages_save made: 0 with *POSITION,
+ * or -1 when DATA (SIZE bytes, never trusted) is not such an index for PAGES' engines. */
+int dbpages_load(struct dbpages *pages, const void *data, size_t size, uint64_t *position);
+
 /* Reads SIZE bytes of the source at POSITION: bytes read, or -1 with errno. source_read
  * fits. */
 typedef ssize_t (*dbpages_read_fn)(void *context, void *buffer, size_t size, uint64_t position);

@@ -573,6 +573,67 @@ static void test_relation_without_checksums(void **state)
 	free(rel);
 }
 
+/* The index kept at a point of the scan and loaded into a fresh one, which is fed the
+ * rest, writes the same files as one scan of everything: an interrupted carve --db goes
+ * on where it stopped. The cut falls inside a page (the carried bytes are kept too). A
+ * damaged index is refused. */
+static void test_index_kept_and_loaded(void **state)
+{
+	size_t full_size, rel_size, size, saved_size;
+	unsigned char *full = dbfixture_read("mariadb", "full.ibd", &full_size);
+	unsigned char *rel = dbfixture_read("pg", "checksummed.rel", &rel_size);
+	struct dbpages *before, *after = dbpages_open(DBPAGES_INNODB | DBPAGES_PG);
+	struct disk disk = {0};
+	struct dbpages_summary summary;
+	struct target target;
+	struct store *store;
+	char url[128], why[512], name[64];
+	unsigned char *saved;
+	uint64_t cut, position = 0;
+	uint32_t seed = 3;
+	int transient;
+
+	(void)state;
+	if (full == NULL || rel == NULL)
+		skip();
+	add_pages(&disk, full, full_size, IBD_PAGE, 0, 0);
+	add_pages(&disk, rel, rel_size, PG_PAGE_SIZE, 0, 0);
+	write_disk(&disk, 2718, 80);
+	cut = piece_of(&disk, full + 5 * IBD_PAGE)->offset + 1000;
+	before = dbpages_open(DBPAGES_INNODB | DBPAGES_PG);
+	assert_non_null(before);
+	assert_non_null(after);
+	feed_range(&disk, before, 0, cut, 0, &seed);
+	saved = dbpages_save(before, cut, &saved_size);
+	assert_non_null(saved);
+	dbpages_close(before);
+	saved[saved_size - 1] ^= 1;	/* carried bytes differ: still an index */
+	saved[saved_size - 1] ^= 1;
+	assert_int_equal(dbpages_load(after, saved, saved_size - 1, &position), -1);
+	saved[0] ^= 1;
+	assert_int_equal(dbpages_load(after, saved, saved_size, &position), -1);
+	saved[0] ^= 1;
+	assert_int_equal(dbpages_load(after, saved, saved_size, &position), 0);
+	assert_int_equal(position, cut);
+	free(saved);
+	feed_range(&disk, after, cut, disk.size, 0, &seed);
+	snprintf(url, sizeof url, "file://%s", disk.dir);
+	assert_int_equal(target_parse(url, &target, why, sizeof why), 0);
+	store = store_open(&target, "disk", why, sizeof why, &transient);
+	assert_non_null(store);
+	assert_int_equal(dbpages_write(after, &(struct dbpages_output){ .read = read_disk,
+	    .source = &disk.fd, .store = store, .prefix = "disk.db-" }, &summary), 0);
+	store_close(store);
+	dbpages_close(after);
+	snprintf(name, sizeof name, "space-%u.ibd", space_id_of(full));
+	assert_same_file(&disk, name, full, full_size);
+	assert_same_file(&disk, "pg-4atts", rel, rel_size);
+	(void)size;
+	remove_disk(&disk);
+	free(full);
+	free(rel);
+}
+
 /* SIZE bytes of DATA after the disk's end: a page the disk's end cuts. */
 static void append_to_disk(struct disk *disk, const unsigned char *data, size_t size)
 {
@@ -707,6 +768,7 @@ int main(void)
 		cmocka_unit_test(test_tablespace_named_from_sys_tables),
 		cmocka_unit_test(test_relation_without_checksums),
 		cmocka_unit_test(test_bad_input_named_in_the_report),
+		cmocka_unit_test(test_index_kept_and_loaded),
 		cmocka_unit_test(test_nothing_found),
 	};
 
