@@ -161,8 +161,10 @@ static int write_gap(struct writer *writer, struct file_report *report, uint64_t
 	for (uint64_t number = from; number < to; number++) {
 		uint64_t position = (number - report->first) * report->page_size;
 
-		if (writer->page0 && innodb_page_is_free(writer->page0, report->page_size,
-		    (uint32_t)number) == 1)
+		/* Only a tablespace has a page 0 to ask (the buffer stays allocated for the
+		 * relations written after one). */
+		if (report->engine == DBPAGES_INNODB && writer->page0
+		    && innodb_page_is_free(writer->page0, report->page_size, (uint32_t)number) == 1)
 			report->free_pages++;
 		else if (in_doublewrite(writer, number))
 			report->doublewrite++;

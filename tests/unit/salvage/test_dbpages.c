@@ -736,6 +736,31 @@ static void test_bad_input_named_in_the_report(void **state)
 	free(rel);
 }
 
+/* A relation alone with a block lost: named missing, never "never used" (that is asked
+ * of an InnoDB page 0 only), and the result says pages are missing. */
+static void test_relation_block_missing(void **state)
+{
+	size_t rel_size, size;
+	unsigned char *rel = dbfixture_read("pg", "plain.rel", &rel_size);
+	struct disk disk = {0};
+	struct dbpages_summary summary;
+	char *report;
+
+	(void)state;
+	if (rel == NULL)
+		skip();
+	add_pages(&disk, rel, rel_size, PG_PAGE_SIZE, 5, 6);
+	write_disk(&disk, 1234, 30);
+	assert_int_equal(rebuild(&disk, 1 << 20, &summary), 1);
+	assert_int_equal(summary.pages_missing, 1);
+	report = (char *)output_file(&disk, "report.txt", &size);
+	assert_non_null(strstr(report, "missing 1: 5"));
+	assert_null(strstr(report, "never used"));
+	free(report);
+	remove_disk(&disk);
+	free(rel);
+}
+
 /* Noise alone: nothing written but the report saying so. */
 static void test_nothing_found(void **state)
 {
@@ -769,6 +794,7 @@ int main(void)
 		cmocka_unit_test(test_relation_without_checksums),
 		cmocka_unit_test(test_bad_input_named_in_the_report),
 		cmocka_unit_test(test_index_kept_and_loaded),
+		cmocka_unit_test(test_relation_block_missing),
 		cmocka_unit_test(test_nothing_found),
 	};
 
