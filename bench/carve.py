@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """bench/carve.py: `rescue carve` against PhotoRec, foremost and scalpel, in one TCG guest,
 on one disk: the real files of tests/qemu/carve_fixture.py placed in noise at known
-offsets. Each tool writes to the guest's RAM; recall is byte-exact (a placed file counts
+offsets, three of them (a JPEG, a PNG, a ZIP) in two pieces with noise between. Each tool writes to the guest's RAM; recall is byte-exact (a placed file counts
 when some output file has its sha256), time is the tool's run with the page cache dropped
 before it; peak memory is busybox `time -v`'s maximum resident set. Debian's binaries (testdisk, foremost, scalpel) go into the guest in a
 bench-only extra initramfs with their libraries, as bench/image.py ships ddrescue.
@@ -119,8 +119,10 @@ def report(placement, results, times, peaks):
 def main():
     work = lib.Workdir("bench-carve")
     files = fixture.make_files(work.path())
+    split_files, splits = fixture.split_files()
+    files.update(split_files)
     placement = fixture.noise_disk(work.path("disk.img"), SIZE_MB, files, seed=9,
-                                   gap_sectors=(8, SIZE_MB * 90))
+                                   gap_sectors=(8, SIZE_MB * 90), splits=splits)
     before = lib.sha256(work.path("disk.img"))
     commands = runs(ship(work))
     times = {tool: [] for tool in commands}

@@ -1,8 +1,10 @@
 """`rescue undelete` against ext4magic 0.3.2 (-r and -m) and extundelete 0.2.4 (Debian), on
 the host, on the same images: file systems where the host's kernel wrote an application
 tree and deleted it (tests/fixtures/make-deleted-tree, as root: ext4 with mke2fs's
-defaults, 4 KiB blocks, without metadata_csum, ext3, a wrapped 1 MiB journal, and the
-freed space taken again by a file deleted later).
+defaults, 4 KiB blocks, without metadata_csum, ext3, a wrapped 1 MiB journal, the
+freed space taken again by a file deleted later, inline_data with extended attributes,
+and a journal on an external device, which ext4magic is given with -j; extundelete has
+no way to be told of one).
 
 For each tool: files recovered byte-exact (found anywhere in its output by content), of
 those how many at their original path, and time; printed with the ratios against rescue.
@@ -32,6 +34,8 @@ FIXTURES = [
     ("ext3", ["-t", "ext3"]),
     ("ext4 wrapped journal", ["--wrap", "-J", "size=1"]),
     ("ext4 blocks taken again", ["--reuse"]),
+    ("ext4 inline_data, xattrs", ["--xattrs", "-O", "inline_data"]),
+    ("ext4 external journal", ["--external-journal", "JOURNAL"]),
 ]
 
 
@@ -52,36 +56,45 @@ def build_rescue(work):
 
 
 def make_fixture(work, name, options):
-    flags = [o for o in options if o.startswith("--")]
-    mkfs = [o for o in options if not o.startswith("--")]
-    directory = os.path.join(work, name.replace(" ", "_").replace("(", "").replace(")", ""))
+    """The fixture's directory, image, deletion window, {path: sha256} and its external
+    journal's image (None: the journal is inside)."""
+    directory = os.path.join(work, name.replace(" ", "_").replace("(", "").replace(")", "")
+                             .replace(",", ""))
     os.makedirs(directory)
+    journal = os.path.join(directory, "journal.img") if "JOURNAL" in options else None
+    options = [journal if o == "JOURNAL" else o for o in options]
+    flags = options[:2] if journal else [o for o in options if o.startswith("--")]
+    mkfs = [] if journal else [o for o in options if not o.startswith("--")]
     image, expected = os.path.join(directory, "image"), os.path.join(directory, "expected")
     subprocess.run([SCRIPT] + flags + [image, expected] + mkfs, check=True)
     with open(os.path.join(directory, "deleted.json")) as f:
         deleted = json.load(f)
     window = (deleted["before"] - 3600, deleted["after"] + 60)
     return directory, image, window, {path: sha256(os.path.join(expected, path))
-                                      for path in deleted["files"]}
+                                      for path in deleted["files"]}, journal
 
 
-def run_rescue(rescue, image, out):
+def run_rescue(rescue, image, out, journal=None):
     target = os.path.join(out, "target")
     os.makedirs(target)
-    subprocess.run([rescue, "undelete", image, "file://" + target], capture_output=True)
+    subprocess.run([rescue, "undelete"] + (["--journal", journal] if journal else [])
+                   + [image, "file://" + target], capture_output=True)
     tree = os.path.join(out, "tree")
     os.makedirs(tree)
     for volume in sorted(os.listdir(target)):
         if ".tar." in volume and not volume.endswith(".part"):
-            subprocess.run(["tar", "-xpf", os.path.join(target, volume), "-C", tree],
+            subprocess.run(["tar", "--xattrs", "--xattrs-include=*", "-xpf",
+                            os.path.join(target, volume), "-C", tree],
                            check=True)
     return tree
 
 
-def run_ext4magic(mode, image, out, window=None):
+def run_ext4magic(mode, image, out, window=None, journal=None):
     """Once as a new user runs it (its default window: the last 24 hours), once with the
-    deletion window given as -a/-b: each does better on some images."""
+    deletion window given as -a/-b: each does better on some images. An external journal
+    is given with -j."""
     times = ["-a", str(window[0]), "-b", str(window[1])] if window else []
+    times += ["-j", journal] if journal else []
     subprocess.run(["ext4magic", image, mode] + times + ["-d", out], capture_output=True,
                    stdin=subprocess.DEVNULL, timeout=900)
     return out
@@ -141,13 +154,13 @@ def main():
     try:
         rescue = build_rescue(work)
         for name, options in FIXTURES:
-            directory, image, window, expected = make_fixture(work, name, options)
+            directory, image, window, expected, journal = make_fixture(work, name, options)
             tools = [
-                ("rescue undelete", lambda i, o: run_rescue(rescue, i, o)),
-                ("ext4magic -r", lambda i, o: run_ext4magic("-r", i, o)),
-                ("ext4magic -m", lambda i, o: run_ext4magic("-m", i, o)),
-                ("ext4magic -r -a -b", lambda i, o: run_ext4magic("-r", i, o, window)),
-                ("ext4magic -m -a -b", lambda i, o: run_ext4magic("-m", i, o, window)),
+                ("rescue undelete", lambda i, o: run_rescue(rescue, i, o, journal)),
+                ("ext4magic -r", lambda i, o: run_ext4magic("-r", i, o, None, journal)),
+                ("ext4magic -m", lambda i, o: run_ext4magic("-m", i, o, None, journal)),
+                ("ext4magic -r -a -b", lambda i, o: run_ext4magic("-r", i, o, window, journal)),
+                ("ext4magic -m -a -b", lambda i, o: run_ext4magic("-m", i, o, window, journal)),
                 ("extundelete", run_extundelete),
             ]
             rows = []

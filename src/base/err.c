@@ -20,6 +20,15 @@ void err_set_command(const char *name)
 	current_command = name;
 }
 
+const char *err_text(int errnum)
+{
+	if (errnum == EUCLEAN)
+		return "Structure needs cleaning (the file system's metadata is corrupt)";
+	if (errnum == EBADMSG)
+		return "Bad message (a file system metadata checksum does not match)";
+	return strerror(errnum);
+}
+
 static void write_all(int fd, const char *text, size_t length)
 {
 	while (length > 0) {
@@ -56,7 +65,7 @@ static void err_print(const char *tag, const char *reason, const char *format, v
 
 int err_fatal(int code, const char *format, ...)
 {
-	const char *reason = strerror(errno);
+	const char *reason = err_text(errno);
 	va_list args;
 
 	va_start(args, format);
@@ -77,7 +86,7 @@ int err_fatalx(int code, const char *format, ...)
 
 void err_warn(const char *format, ...)
 {
-	const char *reason = strerror(errno);
+	const char *reason = err_text(errno);
 	va_list args;
 
 	va_start(args, format);

@@ -2,7 +2,7 @@
  *
  * Every message reads "PROG: TAG: WHAT COULD NOT BE DONE TO WHICH VALUE[: REASON]", where PROG is
  * "rescue" or "rescue COMMAND", TAG is "fatal" when the program or command gives up and
- * "warning" when it goes on, and REASON is strerror(errno) for the functions without an x
+ * "warning" when it goes on, and REASON is err_text(errno) for the functions without an x
  * (as in OpenBSD's err/errx).
  */
 #ifndef RESCUE_ERR_H
@@ -17,6 +17,11 @@ enum exit_code {
 };
 
 void err_set_command(const char *name);
+
+/* strerror(ERRNUM), with words for what the kernel's file systems return on damaged
+ * metadata: EUCLEAN (their EFSCORRUPTED, which musl has no text for) and EBADMSG (their
+ * EFSBADCRC). Use it for every REASON shown to a user. */
+const char *err_text(int errnum);
 
 int err_fatal(int code, const char *format, ...) __attribute__((format(printf, 2, 3)));
 int err_fatalx(int code, const char *format, ...) __attribute__((format(printf, 2, 3)));

@@ -26,6 +26,11 @@
 #define RESCUE_CONFIG_MOUNT "/run/rescue/config"
 #define RESCUE_CONFIG_DEVICE_FILE "/run/rescue/cfgdev"
 
+/* https:// fetches trust the image's CA bundle (Debian's ca-certificates, tools/build-image)
+ * and a private CA on the config disk. */
+#define RESCUE_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+#define RESCUE_CONFIG_CA RESCUE_CONFIG_MOUNT "/ca.pem"
+
 /* A file per device that a command is rescuing (repair, image, dump): unguard refuses it. */
 #define RESCUE_BUSY_DIR "/run/rescue/busy"
 /* unguard appends "NAME EPOCH_SECONDS" here: the report's attestation reads it. */

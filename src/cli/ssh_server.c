@@ -32,7 +32,7 @@ static int run_quiet(char *const *argv, const void *input, size_t input_size, ch
 	int code;
 
 	if (spawn_run(&request, &result) != 0) {
-		snprintf(output, size, "cannot run %s: %s", argv[0], strerror(errno));
+		snprintf(output, size, "cannot run %s: %s", argv[0], err_text(errno));
 		return -1;
 	}
 	code = result.timed_out ? -1 : spawn_exit_code(&result);

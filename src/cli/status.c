@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/err.h"
 #include "base/paths.h"
 #include "disk/block.h"
 #include "target/target.h"
@@ -101,7 +102,7 @@ static void print_network(FILE *out)
 	char text[72];
 
 	if (getifaddrs(&interfaces) != 0) {
-		fprintf(out, "net:   unknown (unable to list interfaces: %s)\n", strerror(errno));
+		fprintf(out, "net:   unknown (unable to list interfaces: %s)\n", err_text(errno));
 		return;
 	}
 	ipv4_addresses_format(interfaces, text, sizeof text);
@@ -119,7 +120,7 @@ static void print_guard_and_ssh(FILE *out, const char *sysfs_root, const char *s
 		snprintf(ssh, sizeof ssh, "running (pid %ld)", (long)ssh_pid);
 	if (block_guard_summary(sysfs_root, &summary) != 0) {
 		fprintf(out, "disks: unknown (unable to read %s/block: %s)\nssh:   %s\n",
-		    sysfs_root, strerror(errno), ssh);
+		    sysfs_root, err_text(errno), ssh);
 		return;
 	}
 	fprintf(out, "disks: %u guarded of %u, %llu writes rejected   ssh: %s\n",

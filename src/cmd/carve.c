@@ -18,8 +18,17 @@
  * NAME is the source's kernel name (sda2) unless --name says otherwise. Candidates are
  * looked for at every 512-byte sector start; each is delimited by its own structure
  * (JPEG markers walked to EOI, PNG chunks with their CRCs, the last %%EOF of a PDF, a ZIP's
- * central directory, a gzip or zstd stream decoded to its end, ...); what lies inside a
- * file found (a thumbnail, a member) is not carved again. `--list` names every type.
+ * central directory, a gzip, bzip2 or zstd stream decoded to its end, ...), whatever its
+ * size; what lies inside a file found (a thumbnail, a member) is not carved again.
+ * `--list` names every type.
+ *
+ * A JPEG, PNG or ZIP whose structure breaks off is looked for in two pieces, as a nearly
+ * full file system leaves a file: the rest may start at any 4 KiB block in the 8 MiB
+ * after the first piece (noise or other files between, which are carved as well). It is
+ * joined only when the structure confirms the join: the JPEG's Huffman-coded data
+ * decodes across it, the PNG chunk's CRC or the ZIP member's CRC-32 is right over it,
+ * and the joined file validates whole (up to 32 MiB). The manifest says "joined (...):
+ * pieces at A+LENGTH and B+LENGTH"; a piece whose rest is not found stays "truncated".
  *
  * Unreadable sectors are read once, as zeros, and named in the manifest of every file
  * crossing them (such files count as losses). Files are written as .part and renamed once
@@ -33,7 +42,8 @@
  *                        --types names types): InnoDB and PostgreSQL pages, written
  *                        back as the files they came from under NAME.db/ (below)
  *   --rules FILE|URL     more types, in foremost's and scalpel's configuration syntax
- *                        (below); carve.rules on the RESCUECFG disk is read too
+ *                        (below); carve.rules on the RESCUECFG disk is read too; a URL
+ *                        is https:// (verified) or pinned with #sha256=HEX
  *   --free               only the blocks an ext2/3/4 file system marks unused, carved as
  *                        one stream (a file split around used blocks comes back whole);
  *                        offsets stay those of SRC
@@ -69,6 +79,9 @@
  * that goes with the state it scans again from the start (files already written are
  * not written again). NAME.db/ is written once a scan has reached the end.
  *
+ * While it runs, SRC is marked busy (/run/rescue/busy/NAME): `rescue disks` shows it and
+ * `rescue unguard` refuses it.
+ *
  * Sizes are bytes, 0x hexadecimal, or with K, M, G, T. TARGET must be a directory that
  * exists (ssh://, nfs://, smb://, file://); one on a guarded disk or on SRC's disk is
  * refused.
@@ -91,13 +104,14 @@
 
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/fetch.h"
 #include "base/journal.h"
 #include "base/json.h"
 #include "base/paths.h"
-#include "base/spawn.h"
 #include "cli/command.h"
 #include "cli/opt.h"
 #include "cli/stop.h"
+#include "disk/busy.h"
 #include "disk/cow.h"
 #include "disk/inventory.h"
 #include "fs/extfs.h"
@@ -157,6 +171,7 @@ struct carve_command {
 	uint64_t position_at_start;
 	struct timespec started, shown;
 	int tty, line_open;
+	int busy_written;		/* the source's busy file is ours to remove */
 };
 
 /* ------------------------------------------------------------------ options */
@@ -243,21 +258,15 @@ static int wanted(const char *types, const struct carve_format *format)
 	return strstr(list, needle) != NULL;
 }
 
+/* Rules over the network, held to the rules of every fetch (base/fetch.h): https verified,
+ * http only pinned or opted in. */
 static int fetch_rules(const char *url, char **text, size_t *size)
 {
-	char *argv[] = { "wget", "-q", "-T", "30", "-O", "-", (char *)url, NULL };
-	struct spawn_request request = { .argv = argv, .timeout_seconds = 60 };
-	struct spawn_result result;
+	char why[1024];
+	int code = fetch_url(url, 60, text, size, why, sizeof why);
 
-	if (spawn_run(&request, &result) != 0)
-		return err_fatal(EXIT_SYSTEM, "unable to run wget for the rules %s", url);
-	if (spawn_exit_code(&result) != 0 || result.timed_out) {
-		spawn_result_free(&result);
-		return err_fatalx(EXIT_SYSTEM, "unable to fetch the rules %s: wget failed%s", url,
-		    result.timed_out ? " (timed out)" : "");
-	}
-	*text = result.output;
-	*size = strlen(result.output);
+	if (code != EXIT_OK)
+		return err_fatalx(code, "unable to fetch the rules: %s", why);
 	return 0;
 }
 
@@ -340,6 +349,19 @@ static int choose_types(struct carve_command *run)
 	return 0;
 }
 
+/* Whether a format before the Ith has its type and description: one type found by
+ * several signatures (TIFF's two byte orders, mail's first lines) is listed once. */
+static int listed_before(const struct carve_command *run, size_t i)
+{
+	size_t k;
+
+	for (k = 0; k < i; k++)
+		if (!strcmp(run->formats[k]->type, run->formats[i]->type)
+		    && !strcmp(run->formats[k]->description, run->formats[i]->description))
+			return 1;
+	return 0;
+}
+
 static int list_types(struct carve_command *run)
 {
 	size_t i;
@@ -347,6 +369,8 @@ static int list_types(struct carve_command *run)
 	for (i = 0; i < run->format_count; i++) {
 		const struct carve_format *format = run->formats[i];
 
+		if (listed_before(run, i))
+			continue;
 		if (run->options.json) {
 			printf("{");
 			json_member_string(stdout, "type", format->type, 0);
@@ -672,6 +696,7 @@ static int scan(struct carve_command *run)
 	options.observers = run->db.pages ? &run->observer : NULL;
 	options.observer_count = run->db.pages ? 1 : 0;
 	options.sector_size = 512;
+	options.join_gap = CARVE_JOIN_GAP;
 	if (carve_scan_init(&run->scan, &options, source_read, &run->source, run->extents,
 	    run->extent_count) != 0)
 		return err_fatalx(EXIT_SYSTEM, "out of memory for the scan");
@@ -829,6 +854,16 @@ static int finish(struct carve_command *run, int rc)
 	return code;
 }
 
+/* The busy file tells `rescue unguard` and `rescue disks` that the source is being read;
+ * made before the target is opened, removed after it is closed. */
+static void mark_busy(struct carve_command *run)
+{
+	struct busy_holder holder;
+
+	run->busy_written = busy_mark(RESCUE_BUSY_DIR, run->source.identity.name, "carve",
+	    run->target.display, &holder);
+}
+
 static int prepare(struct carve_command *run)
 {
 	const struct carve_format *const *builtin;
@@ -846,8 +881,10 @@ static int prepare(struct carve_command *run)
 	if (run->options.list)
 		return list_types(run);
 	if ((code = open_source(run)) != 0 || (code = choose_stream(run)) != 0
-	    || (code = choose_target(run)) != 0 || (code = open_target(run)) != 0
-	    || (code = open_pages(run)) != 0)
+	    || (code = choose_target(run)) != 0)
+		return code;
+	mark_busy(run);
+	if ((code = open_target(run)) != 0 || (code = open_pages(run)) != 0)
 		return code;
 	return -1;
 }
@@ -884,6 +921,8 @@ out:
 	dbpages_close(run->db.pages);
 	carve_store_free(&run->out);
 	store_close(run->store);
+	if (run->busy_written)
+		busy_unmark(RESCUE_BUSY_DIR, run->source.identity.name);
 	source_close(&run->source);
 	free(run->extents);
 	carve_rules_free(&run->config_rules);

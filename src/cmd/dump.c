@@ -96,6 +96,7 @@
 #include "base/err.h"
 #include "base/journal.h"
 #include "base/json.h"
+#include "base/shown.h"
 #include "cli/command.h"
 #include "cli/opt.h"
 #include "cli/stop.h"
@@ -329,7 +330,7 @@ static int mount_source(struct dump_command *run)
 		return 0;
 	}
 	snprintf(why, sizeof why, "the kernel will not mount it (%s): %s", probe.type,
-	    strerror(errno));
+	    err_text(errno));
 	if (made_dir)
 		rmdir(dir);
 	if (!is_ext(probe.type))
@@ -1004,9 +1005,14 @@ static void list_problems(const struct manifest_problem *list, size_t total,
 {
 	size_t i;
 
-	for (i = 0; i < MANIFEST_LISTED && i < total && list[i].path; i++)
-		printf("%s%s  %s: %s\n", i ? "" : heading, i ? "" : ":\n", list[i].path,
-		    list[i].reason);
+	/* Names and reasons come from the disk, damaged ones too: shown, never raw. */
+	for (i = 0; i < MANIFEST_LISTED && i < total && list[i].path; i++) {
+		printf("%s%s  ", i ? "" : heading, i ? "" : ":\n");
+		shown_write(stdout, list[i].path, SHOWN_UNCUT);
+		fputs(": ", stdout);
+		shown_write(stdout, list[i].reason, SHOWN_UNCUT);
+		putchar('\n');
+	}
 	if (total > MANIFEST_LISTED)
 		printf("  ... and %zu more (%s lists them all)\n", total - MANIFEST_LISTED,
 		    "the manifest");

@@ -68,6 +68,7 @@
 #include "cli/command.h"
 #include "cli/opt.h"
 #include "cli/stop.h"
+#include "disk/busy.h"
 #include "disk/cow.h"
 #include "disk/inventory.h"
 #include "salvage/imaging.h"
@@ -308,52 +309,25 @@ static int choose_target(struct image_run *run)
 	return 0;
 }
 
-static void busy_path(const struct image_run *run, char *path, size_t size)
-{
-	snprintf(path, size, "%s/%s", RESCUE_BUSY_DIR, run->source.identity.name);
-}
-
 /* The busy file tells `rescue unguard` and `rescue disks` that the source is being read,
  * and a second `rescue image` of the same source that one runs already. A repair's busy
  * file is left alone: reading the disk does not disturb its snapshot. */
 static int mark_busy(struct image_run *run)
 {
-	char path[PATH_MAX], text[256] = "";
-	FILE *file;
-	long pid = 0;
+	struct busy_holder holder;
 
-	busy_path(run, path, sizeof path);
-	file = fopen(path, "re");
-	if (file) {
-		size_t got = fread(text, 1, sizeof text - 1, file);
-
-		text[got] = '\0';
-		fclose(file);
-		if (strncmp(text, "command=image\n", 14) != 0)
-			return 0;
-		if (sscanf(text + 14, "pid=%ld", &pid) == 1 && pid > 0 && pid != (long)getpid()
-		    && kill((pid_t)pid, 0) == 0)
-			return err_fatalx(EXIT_SYSTEM, "unable to image %s: it is being imaged "
-			    "already (process %ld)", run->source.identity.name, pid);
-	}
-	mkdir("/run/rescue", 0755);
-	mkdir(RESCUE_BUSY_DIR, 0755);
-	file = fopen(path, "we");
-	if (file == NULL)
-		return 0;	/* only a hint for other commands: imaging goes on without it */
-	fprintf(file, "command=image\npid=%ld\ntarget=%s\n", (long)getpid(), run->target.display);
-	run->busy_written = fclose(file) == 0;
+	run->busy_written = busy_mark(RESCUE_BUSY_DIR, run->source.identity.name, "image",
+	    run->target.display, &holder);
+	if (!run->busy_written && holder.pid && !strcmp(holder.command, "image"))
+		return err_fatalx(EXIT_SYSTEM, "unable to image %s: it is being imaged "
+		    "already (process %ld)", run->source.identity.name, holder.pid);
 	return 0;
 }
 
 static void unmark_busy(struct image_run *run)
 {
-	char path[PATH_MAX];
-
-	if (!run->busy_written)
-		return;
-	busy_path(run, path, sizeof path);
-	unlink(path);
+	if (run->busy_written)
+		busy_unmark(RESCUE_BUSY_DIR, run->source.identity.name);
 }
 
 /* The end of the part being imaged: the image keeps the source's offsets, so this is the

@@ -344,7 +344,7 @@ static int run(char *const *argv, int timeout, char *output, size_t size)
 	int code;
 
 	if (spawn_run(&request, &result) != 0) {
-		snprintf(output, size, "%s", strerror(errno));
+		snprintf(output, size, "%s", err_text(errno));
 		return -1;
 	}
 	code = result.timed_out ? -1 : spawn_exit_code(&result);

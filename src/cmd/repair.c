@@ -41,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/dirs.h"
 #include "base/err.h"
 #include "base/journal.h"
 #include "base/paths.h"
@@ -48,6 +49,7 @@
 #include "cli/command.h"
 #include "cli/opt.h"
 #include "disk/block.h"
+#include "disk/busy.h"
 #include "disk/cow.h"
 #include "disk/device.h"
 #include "disk/dm.h"
@@ -125,32 +127,14 @@ static int parse_options(int argc, char **argv, struct repair_options *options)
 
 /* ------------------------------------------------------------------ the busy file */
 
-static void busy_path(const char *name, char *path, size_t size)
-{
-	snprintf(path, size, "%s/%s", RESCUE_BUSY_DIR, name);
-}
-
-static void mkdir_parents(const char *dir)
-{
-	char path[PATH_MAX], *slash;
-
-	snprintf(path, sizeof path, "%s", dir);
-	for (slash = path + 1; (slash = strchr(slash, '/')) != NULL; slash++) {
-		*slash = '\0';
-		mkdir(path, 0755);
-		*slash = '/';
-	}
-	mkdir(path, 0755);
-}
-
 /* "KEY=VALUE" lines: what --release has to undo, and for `unguard` that DEV is busy. */
 static int busy_write(const struct repair *repair)
 {
 	char path[PATH_MAX];
 	FILE *file;
 
-	mkdir_parents(RESCUE_BUSY_DIR);
-	busy_path(repair->device.name, path, sizeof path);
+	make_dirs(RESCUE_BUSY_DIR);
+	busy_path(RESCUE_BUSY_DIR, repair->device.name, path, sizeof path);
 	file = fopen(path, "we");
 	if (file == NULL)
 		return err_fatal(EXIT_SYSTEM, "unable to write %s", path);
@@ -411,7 +395,7 @@ static int cow_create(struct repair *repair)
 	if (repair->cow.kind == COW_FILE)
 		code = cow_file_path(repair);
 	else {
-		mkdir_parents(COW_DIR);
+		make_dirs(COW_DIR);
 		snprintf(repair->cow_file, sizeof repair->cow_file, "%s/%.200s.cow", COW_DIR,
 		    repair->device.name);
 		code = cow_ram_size(repair);
@@ -512,7 +496,7 @@ static int refuse_busy(const struct repair *repair)
 	    sizeof partitions) > 0)
 		return err_fatalx(EXIT_SYSTEM, "unable to repair %s: it is a whole disk with "
 		    "partitions (%s); repair one of them", repair->device.name, partitions);
-	busy_path(repair->device.name, path, sizeof path);
+	busy_path(RESCUE_BUSY_DIR, repair->device.name, path, sizeof path);
 	if (access(path, F_OK) == 0)
 		return err_fatalx(EXIT_SYSTEM, "unable to repair %s: it is busy (%s); a repaired "
 		    "copy may exist already: `rescue repair --release %s` removes it",
@@ -640,7 +624,7 @@ static int teardown(struct repair *repair)
 	if (repair->device.name[0]) {
 		char path[PATH_MAX];
 
-		busy_path(repair->device.name, path, sizeof path);
+		busy_path(RESCUE_BUSY_DIR, repair->device.name, path, sizeof path);
 		unlink(path);
 	}
 	return 0;
@@ -653,7 +637,7 @@ static int busy_read(struct repair *repair)
 	ssize_t got;
 	int fd;
 
-	busy_path(repair->device.name, path, sizeof path);
+	busy_path(RESCUE_BUSY_DIR, repair->device.name, path, sizeof path);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return err_fatalx(EXIT_SYSTEM, "unable to release %s: it has no repaired copy "

@@ -3,10 +3,11 @@
  * usage: rescue runbook [--check] FILE|URL
  *
  * FILE is a path, or the name of a file on the RESCUECFG disk (how `rescue.run=NAME` on the
- * kernel command line names it at boot); URL is http:// or https://, fetched with wget.
- * busybox wget checks no TLS certificate: URL#sha256=HEX pins the runbook to the SHA-256 of
- * its bytes, checked before a line of it is read (a runbook can unguard disks); an unpinned
- * URL is fetched with a warning.
+ * kernel command line names it at boot); URL is https://, whose server must show a
+ * certificate from a CA in the image's bundle or in ca.pem on RESCUECFG. URL#sha256=HEX
+ * pins the runbook to the SHA-256 of its bytes, checked before a line of it is read (a
+ * runbook can unguard disks); plain http:// needs such a pin, or rescue.insecure_http=1 on
+ * the kernel command line, which warns on every console and in the journal.
  *
  * Each line is one rescue command, with or without the word "rescue" in front. Words are
  * separated by blanks; '...' and "..." group words; '#' starts a comment; blank lines are
@@ -63,8 +64,8 @@ static int is_url(const char *source)
 	return strncmp(source, "http://", 7) == 0 || strncmp(source, "https://", 8) == 0;
 }
 
-/* The runbook over the network: checked against its #sha256= pin when the URL has one,
- * before a line of it is parsed. */
+/* The runbook over the network: from a verified https server or checked against its
+ * #sha256= pin (base/fetch.h), before a line of it is parsed. */
 static int fetch_runbook(const char *url, char **text, size_t *length)
 {
 	char why[1024];
@@ -72,9 +73,6 @@ static int fetch_runbook(const char *url, char **text, size_t *length)
 
 	if (code != EXIT_OK)
 		return err_fatalx(code, "%s", why);
-	if (!fetch_url_pinned(url))
-		err_warnx("the runbook %s is not pinned: busybox wget checks no certificate, so "
-		    "whoever answered wrote it (URL#sha256=HEX pins it)", url);
 	return EXIT_OK;
 }
 

@@ -40,8 +40,10 @@
  *
  * Options:
  *   -j, --json            status or fingerprints as JSON
- *       --url URL         add-key: fetch the lines from URL (busybox wget, which checks no
- *                         certificate: URL#sha256=HEX pins the file's SHA-256)
+ *       --url URL         add-key: fetch the lines from URL: https:// with a certificate
+ *                         from a known CA (or ca.pem on RESCUECFG); URL#sha256=HEX pins
+ *                         the file's SHA-256; plain http:// only pinned (or with
+ *                         rescue.insecure_http=1, warned)
  *       --config          add-key: take authorized_keys from the RESCUECFG disk
  *       --stdin           password: read the password from one line of stdin
  *       --off             password: remove the password, keys only
@@ -359,8 +361,8 @@ static int add_text(const char *source, char *text, struct ssh_key_list *keys,
 	return 0;
 }
 
-/* Key lines over the network: checked against the URL's #sha256= pin when it has one.
- * NULL with *CODE (usage or system) when they cannot be had. */
+/* Key lines over the network, from a verified https server or checked against the URL's
+ * #sha256= pin (base/fetch.h). NULL with *CODE (usage or system) when they cannot be had. */
 static char *url_fetch(const char *url, int *code)
 {
 	char why[1024], *text;
@@ -371,9 +373,6 @@ static char *url_fetch(const char *url, int *code)
 		err_fatalx(*code, "unable to add keys: %s", why);
 		return NULL;
 	}
-	if (!fetch_url_pinned(url))
-		err_warnx("the keys at %s are not pinned: busybox wget checks no certificate, so "
-		    "whoever answered chose them (URL#sha256=HEX pins them)", url);
 	return text;
 }
 

@@ -396,7 +396,7 @@ static int file_probe(const char *dir, const char *probe, char *why, size_t why_
 	rc = 0;
 out:
 	if (rc != 0) {
-		snprintf(why, why_size, "%s %s: %s", what, path, strerror(errno));
+		snprintf(why, why_size, "%s %s: %s", what, path, err_text(errno));
 		unlink(path);
 	}
 	if (fd >= 0)
@@ -430,7 +430,7 @@ static void file_steps(struct check *check, const char *probe)
 	}
 	step(check, "guard", "ok", "not on a guarded disk");
 	if (statvfs(path, &space) != 0) {
-		step(check, "free space", "FAILED", "statvfs %s: %s", path, strerror(errno));
+		step(check, "free space", "FAILED", "statvfs %s: %s", path, err_text(errno));
 		skip_rest(check, after_dir + 2, "free space unknown");
 		return;
 	}

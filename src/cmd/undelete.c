@@ -37,6 +37,13 @@
  *
  *   --no-carve       only what the journal knows: the free blocks are not carved
  *
+ * A journal on a device of its own (mke2fs -O journal_dev; mkfs.ext4 -J device=...) is
+ * found by its UUID among the disks and partitions the kernel knows, or named:
+ *
+ *   --journal DEV    the external journal device (or an image file of it); read-only,
+ *                    refused when its UUID is not the one the file system names,
+ *                    or when the journal is inside the file system
+ *
  * A file whose name did not survive is listed under unnamed/inode-N; one whose directory
  * did not, under unnamed/inode-N/NAME. Files deleted by a file system's earlier life on
  * the same inode number are found too (their deletion time is then unknown: 0).
@@ -63,6 +70,7 @@
 #include "cli/command.h"
 #include "cli/opt.h"
 #include "cli/stop.h"
+#include "disk/block.h"
 #include "disk/device.h"
 #include "disk/inventory.h"
 #include "salvage/dump.h"
@@ -84,7 +92,7 @@ const struct command command_undelete = {
 	.run = undelete_main,
 };
 
-enum { PATHS_MAX = 64 };
+enum { PATHS_MAX = 64, CANDIDATES_MAX = 256 };
 
 struct undelete_command {
 	struct undelete_options engine;
@@ -92,8 +100,10 @@ struct undelete_command {
 	const char *after_text, *before_text;
 	int json, no_carve;
 	long give_up;
-	const char *source_operand, *target_url, *name_option;
-	char source[PATH_MAX], name[256];
+	const char *source_operand, *target_url, *name_option, *journal_operand;
+	char source[PATH_MAX], name[256], journal[PATH_MAX];
+	char candidate_paths[CANDIDATES_MAX][48];	/* where an external journal may be */
+	const char *candidates[CANDIDATES_MAX + 1];
 	struct undelete undelete;
 	struct target target;
 	struct store *store;
@@ -163,6 +173,7 @@ static int parse_option(int option, struct undelete_command *run)
 		run->paths[count] = optarg;
 		break;
 	case 'n': run->name_option = optarg; break;
+	case 'J': run->journal_operand = optarg; break;
 	case 'j': run->json = 1; break;
 	case 'C': run->no_carve = 1; break;
 	case 'g':
@@ -182,6 +193,7 @@ static int parse_options(int argc, char **argv, struct undelete_command *run)
 		{ "json", no_argument, NULL, 'j' },
 		{ "give-up", required_argument, NULL, 'g' },
 		{ "no-carve", no_argument, NULL, 'C' },
+		{ "journal", required_argument, NULL, 'J' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opt_parser opts = opt_parser(&command_undelete, argc, argv, "a:b:p:n:jg:",
@@ -231,6 +243,60 @@ static int resolve_source(struct undelete_command *run)
 	snprintf(run->source, sizeof run->source, "%s", device.path);
 	snprintf(run->name, sizeof run->name, "%.200s-undeleted", device.name);
 	return 0;
+}
+
+/* --journal DEV: a device, or an image file of one. */
+static int resolve_journal(struct undelete_command *run)
+{
+	const char *operand = run->journal_operand;
+	struct device device;
+	struct stat st;
+
+	if (!operand)
+		return 0;
+	if (stat(operand, &st) == 0 && S_ISREG(st.st_mode)) {
+		snprintf(run->journal, sizeof run->journal, "%s", operand);
+	} else if (device_resolve(operand, &device) != 0) {
+		return err_fatalx(EXIT_USAGE, "unable to read the journal device %s: %s", operand,
+		    device_resolve_error(errno));
+	} else {
+		snprintf(run->journal, sizeof run->journal, "%s", device.path);
+	}
+	run->engine.journal_device = run->journal;
+	return 0;
+}
+
+static void add_candidate(struct undelete_command *run, size_t *count, const char *name)
+{
+	if (*count == CANDIDATES_MAX)
+		return;
+	snprintf(run->candidate_paths[*count], sizeof run->candidate_paths[*count], "/dev/%.40s",
+	    name);
+	run->candidates[*count] = run->candidate_paths[*count];
+	(*count)++;
+}
+
+/* Without --journal, an external journal is looked for by its UUID on every disk and
+ * partition the kernel knows (each read at two places, read-only). */
+static void find_candidates(struct undelete_command *run)
+{
+	const char *root = block_sysfs_root();
+	char **names, partitions[4096], *name, *save;
+	size_t count = 0;
+	int total, i;
+
+	if ((total = block_names(root, &names)) < 0)
+		return;
+	for (i = 0; i < total; i++) {
+		add_candidate(run, &count, names[i]);
+		device_partitions(root, names[i], partitions, sizeof partitions);
+		for (name = strtok_r(partitions, " ", &save); name;
+		    name = strtok_r(NULL, " ", &save))
+			add_candidate(run, &count, name);
+	}
+	block_names_free(names, total);
+	run->candidates[count] = NULL;
+	run->engine.journal_candidates = run->candidates;
 }
 
 static void window_text(const struct undelete_command *run, char *text, size_t size)
@@ -730,7 +796,10 @@ static int undelete_main(int argc, char **argv)
 	stop_requested = 0;
 	if ((code = parse_options(argc, argv, run)) >= 0)
 		goto out;
-	if ((code = resolve_source(run)) != EXIT_OK || (code = scan(run)) != EXIT_OK
+	if (!run->journal_operand)
+		find_candidates(run);
+	if ((code = resolve_source(run)) != EXIT_OK || (code = resolve_journal(run)) != EXIT_OK
+	    || (code = scan(run)) != EXIT_OK
 	    || (code = carve_free_blocks(run)) != EXIT_OK)
 		goto out;
 	if (!run->undelete.count) {

@@ -10,7 +10,7 @@
  *
  * Refused, with the reason: a disk that does not exist; a partition (the guard belongs to
  * the whole disk: the message names it); a disk that is mounted, or one of whose partitions
- * is; a disk being rescued (a repair copy, an image or a dump uses it); a disk that a
+ * is; a disk being rescued (a repair copy, an image or a carve uses it); a disk that a
  * device-mapper or md device is built on; the RESCUECFG disk.
  *
  *   --yes   do not ask (a runbook has nobody to ask)

@@ -9,6 +9,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "base/err.h"
 #include "disk/device.h"
 
 int device_resolve(const char *operand, struct device *device)
@@ -52,7 +53,7 @@ const char *device_resolve_error(int errnum)
 	case ENOTBLK: return "not a block device";
 	case EINVAL: return "not a device name (give sda1 or /dev/sda1)";
 	}
-	return strerror(errnum);
+	return err_text(errnum);
 }
 
 /* mountinfo escapes space, tab, newline and backslash as \ooo. */

@@ -337,7 +337,7 @@ int inventory_disk_in_use(const struct inventory_disk *disk, char *why, size_t s
 	if (disk->mounted[0])
 		return snprintf(why, size, "%s is mounted at %s", disk->name, disk->mounted), 1;
 	if (disk->busy)
-		return snprintf(why, size, "%s is being rescued (a repair copy or an image)",
+		return snprintf(why, size, "%s is being rescued (a repair copy, an image or a carve)",
 		    disk->name), 1;
 	if (disk->holders[0])
 		return snprintf(why, size, "%s is used by %s", disk->name, disk->holders), 1;

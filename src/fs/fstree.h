@@ -78,6 +78,8 @@ struct fstree {
 				 * libext2fs (backup superblock 32768)", "/mnt/x (mounted)" */
 	char error[512];	/* why the last call failed */
 	unsigned block_size;	/* the granularity bad ranges are narrowed down to */
+	uint64_t capacity;	/* bytes the file system can hold (0: unknown): no file
+				 * holds more data, so a record that says it does is damaged */
 };
 
 /* A mounted directory. NULL with WHY when DIR cannot be opened. */

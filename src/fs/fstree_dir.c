@@ -16,9 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "base/err.h"
 #include "fs/fstree.h"
 
 struct dir_tree {
@@ -135,7 +137,7 @@ static int visit_link(struct dir_tree *dir, struct fstree_node *node, fstree_vis
 	ssize_t length = readlinkat(dir->root, node->path, target, sizeof target - 1);
 
 	if (length < 0) {
-		snprintf(problem, sizeof problem, "unable to read the link: %s", strerror(errno));
+		snprintf(problem, sizeof problem, "unable to read the link: %s", err_text(errno));
 		node->problem = problem, node->failed = 1;
 	} else {
 		target[length] = '\0';
@@ -158,7 +160,7 @@ static int walk_path(struct dir_tree *dir, const char *path, const struct ancest
 
 	if (fstatat(dir->root, path[0] ? path : ".", &node.st, AT_SYMLINK_NOFOLLOW) != 0) {
 		snprintf(problem, sizeof problem, errno == ELOOP ? "directory loop: the kernel "
-		    "refuses to enter it (%s)" : "unable to stat: %s", strerror(errno));
+		    "refuses to enter it (%s)" : "unable to stat: %s", err_text(errno));
 		node.problem = problem, node.failed = 1;
 		return visit(context, &node);
 	}
@@ -173,7 +175,7 @@ static int walk_path(struct dir_tree *dir, const char *path, const struct ancest
 	} else if (S_ISDIR(node.st.st_mode)) {
 		if (read_names(dir, path, &names, &count) != 0)
 			snprintf(problem, sizeof problem, "unable to read the directory (%zu "
-			    "entries read): %s", count, strerror(errno)), node.problem = problem;
+			    "entries read): %s", count, err_text(errno)), node.problem = problem;
 		listed = 1;
 	}
 	rc = visit(context, &node);
@@ -365,6 +367,7 @@ static const struct fstree_ops dir_ops = {
 struct fstree *fstree_dir_open(const char *path, char *why, size_t why_size)
 {
 	struct dir_tree *dir = calloc(1, sizeof *dir);
+	struct statvfs fs;
 	struct stat st;
 
 	if (!dir || !(dir->root_path = strdup(path))) {
@@ -374,7 +377,7 @@ struct fstree *fstree_dir_open(const char *path, char *why, size_t why_size)
 	}
 	dir->root = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir->root < 0 || fstat(dir->root, &st) != 0) {
-		snprintf(why, why_size, "unable to open %s: %s", path, strerror(errno));
+		snprintf(why, why_size, "unable to open %s: %s", path, err_text(errno));
 		if (dir->root >= 0)
 			close(dir->root);
 		free(dir->root_path);
@@ -384,6 +387,8 @@ struct fstree *fstree_dir_open(const char *path, char *why, size_t why_size)
 	dir->device = st.st_dev;
 	dir->tree.ops = &dir_ops;
 	dir->tree.block_size = 4096;	/* the page the kernel reads and fails at once */
+	if (fstatvfs(dir->root, &fs) == 0)
+		dir->tree.capacity = (uint64_t)fs.f_blocks * fs.f_frsize;
 	snprintf(dir->tree.description, sizeof dir->tree.description, "%s (mounted)", path);
 	return &dir->tree;
 }

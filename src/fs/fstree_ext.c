@@ -34,6 +34,7 @@
 #include <ext2fs/ext2_fs.h>
 #include <ext2fs/ext2fs.h>
 
+#include "base/err.h"
 #include "base/sort.h"
 #include "fs/extfs.h"
 #include "fs/fstree.h"
@@ -853,7 +854,7 @@ static ssize_t read_device(struct ext_tree *ext, char *buffer, size_t size, uint
 		if (got <= 0) {
 			errno = got == 0 ? EIO : errno;
 			set_error(ext, "unable to read %s at byte %llu: %s", ext->device,
-			    (unsigned long long)(position + done), strerror(errno));
+			    (unsigned long long)(position + done), err_text(errno));
 			return -1;
 		}
 		done += (size_t)got;
@@ -1138,13 +1139,14 @@ struct fstree *fstree_ext_open(const char *device, char *why, size_t why_size)
 	}
 	ext->fd = open(device, O_RDONLY | O_CLOEXEC);
 	if (ext->fd < 0) {
-		snprintf(why, why_size, "unable to open %s: %s", device, strerror(errno));
+		snprintf(why, why_size, "unable to open %s: %s", device, err_text(errno));
 		goto fail;
 	}
 	/* Readahead would stretch each read of a bad area into retries of its neighbours. */
 	posix_fadvise(ext->fd, 0, 0, POSIX_FADV_RANDOM);
 	ext->tree.ops = &ext_ops;
 	ext->tree.block_size = ext->fs->blocksize;
+	ext->tree.capacity = ext2fs_blocks_count(ext->fs->super) * (uint64_t)ext->fs->blocksize;
 	describe(ext, superblock);
 	return &ext->tree;
 fail:

@@ -166,6 +166,7 @@ struct jbd2_log {
 	struct jbd2_revoked *revoked;
 	size_t revoked_count;
 	size_t bad_descriptors, bad_commits, bad_copies;	/* checksums that failed */
+	size_t bad_revokes;		/* a count past the block, or a checksum that failed */
 	uint32_t *owner;			/* newest transaction claiming each ring block */
 	unsigned char *claimed;
 };

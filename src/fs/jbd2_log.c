@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/err.h"
 #include "base/sort.h"
 #include "fs/jbd2.h"
 
@@ -134,8 +135,10 @@ static int scan_revoke(struct scan *scan, uint32_t position, uint32_t sequence)
 	char why[160];
 
 	if (jbd2_parse_revoke(&log->super, scan->block, log->super.block_size, scan->revoked,
-	    scan->revoked_max, &count, &checksum, why, sizeof why) != 0 || checksum == 0)
+	    scan->revoked_max, &count, &checksum, why, sizeof why) != 0 || checksum == 0) {
+		log->bad_revokes++;
 		return 0;
+	}
 	claim(log, position, sequence);
 	for (i = 0; i < count; i++) {
 		if (grow((void **)&log->revoked, &scan->revoked_capacity, log->revoked_count,
@@ -287,7 +290,7 @@ static int read_super(struct scan *scan, uint32_t block_size)
 		return out_of_memory(scan);
 	if (scan->read(scan->context, 0, block) != 0)
 		snprintf(scan->why, scan->why_size, "unable to read the journal superblock: %s",
-		    strerror(errno));
+		    err_text(errno));
 	else if (jbd2_parse_super(block, block_size, &scan->log->super, scan->why,
 	    scan->why_size) == 0)
 		rc = 0;

@@ -93,14 +93,17 @@ int carve_scan_init(struct carve_scan *scan, const struct carve_options *options
 	for (i = 0; i < extent_count; i++)
 		scan->stream_size += extents[i].length;
 	scan->found_by_format = calloc(options->format_count + 1, sizeof *scan->found_by_format);
+	scan->sector = malloc(scan->options.sector_size);
 	note_starts(scan);
-	return scan->found_by_format ? 0 : -1;
+	return scan->found_by_format && scan->sector ? 0 : -1;
 }
 
 void carve_scan_free(struct carve_scan *scan)
 {
 	free(scan->bad);
 	free(scan->found_by_format);
+	free(scan->sector);
+	scan->sector = NULL;
 	scan->bad = NULL;
 	scan->found_by_format = NULL;
 }
@@ -150,23 +153,28 @@ static void remember_bad(struct carve_scan *scan, uint64_t position, uint64_t le
 	scan->bad[scan->bad_count++] = (struct carve_bad){ position, length };
 }
 
-/* One sector at a time, each read once: a known bad one is zeros without a read. */
+/* One whole sector at a time, each read once: a known bad one is zeros without a read.
+ * Whole sectors, because a device opened for direct I/O refuses a read of part of one
+ * (a walker or joiner asks for a few header bytes anywhere). */
 static void read_sectors(struct carve_scan *scan, unsigned char *buffer, size_t size,
     uint64_t position)
 {
-	size_t sector = scan->options.sector_size, done, piece;
+	size_t sector = scan->options.sector_size, done, piece, skip;
+	unsigned char *whole = scan->sector;
+	uint64_t start;
 
 	for (done = 0; done < size; done += piece) {
-		piece = sector - (position + done) % sector;
-		if (piece > size - done)
-			piece = size - done;
-		if (!known_bad(scan, position + done, piece)
-		    && scan->read(scan->read_context, buffer + done, piece, position + done)
-		    == (ssize_t)piece)
+		start = (position + done) / sector * sector;
+		skip = (size_t)(position + done - start);
+		piece = sector - skip < size - done ? sector - skip : size - done;
+		if (!known_bad(scan, start, sector)
+		    && scan->read(scan->read_context, whole, sector, start) == (ssize_t)sector) {
+			memcpy(buffer + done, whole + skip, piece);
 			continue;
+		}
 		memset(buffer + done, 0, piece);
-		if (!known_bad(scan, position + done, piece))
-			remember_bad(scan, position + done, piece);
+		if (!known_bad(scan, start, sector))
+			remember_bad(scan, start, sector);
 	}
 }
 
@@ -205,11 +213,11 @@ static void read_stream(struct carve_scan *scan, unsigned char *buffer, size_t s
 
 /* ------------------------------------------------------------------ one file */
 
-/* The source ranges of stream [POSITION, +LENGTH) that are known bad, as text. */
-static void describe_bad(const struct carve_scan *scan, struct carve_file *file)
+/* The source ranges of stream [POSITION, +LEFT) that are known bad, added to FILE's. */
+static void describe_bad_range(const struct carve_scan *scan, struct carve_file *file,
+    uint64_t position, uint64_t left)
 {
-	uint64_t position = file->stream_position, left = file->length;
-	size_t i, b, used = 0;
+	size_t i, b, used = strlen(file->bad_ranges);
 
 	for (i = 0; i < scan->extent_count && left > 0; i++) {
 		const struct carve_extent *extent = &scan->extents[i];
@@ -242,6 +250,29 @@ static void describe_bad(const struct carve_scan *scan, struct carve_file *file)
 	}
 }
 
+static void describe_bad(const struct carve_scan *scan, struct carve_file *file)
+{
+	if (!file->first_length) {
+		describe_bad_range(scan, file, file->stream_position, file->length);
+		return;
+	}
+	describe_bad_range(scan, file, file->stream_position, file->first_length);
+	describe_bad_range(scan, file, file->second_position, file->length - file->first_length);
+}
+
+/* The stream position of byte DONE of FILE, and how many bytes from there are in the
+ * same piece. */
+static uint64_t file_byte(const struct carve_file *file, uint64_t done, uint64_t *in_piece)
+{
+	if (!file->first_length || done >= file->first_length) {
+		*in_piece = file->length - done;
+		return file->first_length ? file->second_position + (done - file->first_length)
+		    : file->stream_position + done;
+	}
+	*in_piece = file->first_length - done;
+	return file->stream_position + done;
+}
+
 /* Copies stream [FILE's position, +length) to the output (unless HASH_ONLY), hashing it;
  * bytes inside the window come from it, the rest is read again piece by piece. */
 static int copy_file(struct carve_scan *scan, struct carve_output *output,
@@ -254,9 +285,8 @@ static int copy_file(struct carve_scan *scan, struct carve_output *output,
 
 	sha256_init(&hash);
 	for (done = 0; done < file->length;) {
-		uint64_t at = file->stream_position + done;
-		size_t piece = file->length - done < COPY_CHUNK ? (size_t)(file->length - done)
-		    : COPY_CHUNK;
+		uint64_t in_piece, at = file_byte(file, done, &in_piece);
+		size_t piece = in_piece < COPY_CHUNK ? (size_t)in_piece : COPY_CHUNK;
 		const unsigned char *data;
 
 		if (at >= window_position && at + piece <= window_position + window_size) {
@@ -322,6 +352,9 @@ static int walk_at(struct carve_scan *scan, const struct carve_format *format,
 	    position };
 	int verdict;
 
+	/* A walk reads no further than the format's largest file. */
+	if (format->max_size && stream.reader.available > format->max_size)
+		stream.reader.available = format->max_size;
 	memset(result, 0, sizeof *result);
 	verdict = format->walk(format, &stream.reader, result);
 	if (verdict == CARVE_MORE)
@@ -347,13 +380,57 @@ static int validate_at(struct carve_scan *scan, const struct carve_format *forma
 	more = left < scan->options.validate_max ? (size_t)left : scan->options.validate_max;
 	if (format->max_size && more > format->max_size)
 		more = (size_t)format->max_size;
-	if (more <= size)
-		return carve_validate(format, data, size, 1, result);
+	if (more <= size) {
+		/* The window holds as much as the buffer would: walk on from here. */
+		verdict = carve_validate(format, data, size, size >= left || !format->walk
+		    || (format->max_size && size >= format->max_size), result);
+		return verdict == CARVE_MORE ? walk_at(scan, format, position, result) : verdict;
+	}
 	read_stream(scan, big, more, position);
 	verdict = carve_validate(format, big, more, more >= left || !format->walk, result);
 	if (verdict != CARVE_MORE)
 		return verdict;
 	return walk_at(scan, format, position, result);
+}
+
+/* The largest power of two up to CARVE_JOIN_BLOCK that POSITION is a multiple of (and
+ * at least the sector): a file system's blocks, where a file's pieces start. */
+static unsigned join_block(const struct carve_scan *scan, uint64_t position)
+{
+	unsigned block = CARVE_JOIN_BLOCK;
+
+	while (block > scan->options.sector_size && position % block)
+		block /= 2;
+	return block;
+}
+
+/* A truncated candidate at stream POSITION: its rest looked for past where it broke off;
+ * when found, RESULT becomes the joined file. BIG is free for the joined file's bytes. */
+static void try_join(struct carve_scan *scan, const struct carve_format *format,
+    uint64_t position, unsigned char *big, struct carve_result *result)
+{
+	struct stream_reader stream = { { read_candidate, scan->stream_size - position }, scan,
+	    position };
+	struct carve_join join;
+
+	memset(&join, 0, sizeof join);
+	join.format = format;
+	join.reader = &stream.reader;
+	join.broke_at = result->length;
+	join.block = join_block(scan, position);
+	join.gap = scan->options.join_gap;
+	join.scratch = big;
+	join.scratch_size = scan->options.validate_max;
+	if (!format->join(&join))
+		return;
+	result->length = join.length;
+	result->status = CARVE_VALIDATED;
+	result->first_length = join.first_length;
+	result->second_offset = join.second_offset;
+	result->delimited = join.how;
+	result->checked = 0;
+	if (join.type)
+		result->type = join.type, result->ext = join.ext;
 }
 
 /* The first format (of the sector-level ones when SECTOR_START, else only of the
@@ -368,9 +445,12 @@ static int try_formats(struct carve_scan *scan, const unsigned char *data, size_
 
 		if ((!format->byte_level && !sector_start) || !carve_matches(format, data, size))
 			continue;
-		if (validate_at(scan, format, data, size, position, big, result) == CARVE_FOUND
-		    && result->length > 0)
-			return (int)i;
+		if (validate_at(scan, format, data, size, position, big, result) != CARVE_FOUND
+		    || result->length == 0)
+			continue;
+		if (result->status == CARVE_TRUNCATED && format->join && scan->options.join_gap)
+			try_join(scan, format, position, big, result);
+		return (int)i;
 	}
 	return -1;
 }
@@ -443,6 +523,40 @@ static void record(struct carve_scan *scan, struct carve_file *file,
 	file->status = result->status;
 	snprintf(file->delimited, sizeof file->delimited, "%s", result->delimited
 	    ? result->delimited : "");
+	if (!result->first_length)
+		return;
+	file->first_length = result->first_length;
+	file->second_position = position + result->second_offset;
+	snprintf(file->delimited, sizeof file->delimited, "joined (%s): pieces at %" PRIu64 "+%"
+	    PRIu64 " and %" PRIu64 "+%" PRIu64, result->delimited, carve_source_position(scan,
+	    position), file->first_length, carve_source_position(scan, file->second_position),
+	    file->length - file->first_length);
+}
+
+/* The second piece of a joined file is not scanned again for files of its own. */
+static void claim(struct carve_scan *scan, const struct carve_file *file)
+{
+	size_t i, kept = 0;
+
+	for (i = 0; i < scan->claimed_count; i++)
+		if (scan->claimed[i].position + scan->claimed[i].length > file->stream_position)
+			scan->claimed[kept++] = scan->claimed[i];
+	scan->claimed_count = kept;
+	if (kept < sizeof scan->claimed / sizeof scan->claimed[0])
+		scan->claimed[scan->claimed_count++] = (struct carve_bad){ file->second_position,
+		    file->length - file->first_length };
+}
+
+/* Where the scan goes on from POSITION: past a claimed second piece it is in. */
+static uint64_t skip_claimed(const struct carve_scan *scan, uint64_t position)
+{
+	size_t i;
+
+	for (i = 0; i < scan->claimed_count; i++)
+		if (position >= scan->claimed[i].position
+		    && position < scan->claimed[i].position + scan->claimed[i].length)
+			position = scan->claimed[i].position + scan->claimed[i].length;
+	return position;
 }
 
 /* Scans the window from POSITION to its step's end; returns where the scan goes on (past
@@ -455,8 +569,17 @@ static int64_t scan_window(struct carve_scan *scan, struct carve_output *output,
 	struct carve_file file;
 
 	while (position < end) {
-		size_t offset = (size_t)(position - window->position);
-		int found = try_formats(scan, window->data + offset, window->size - offset, position,
+		size_t offset;
+		int found;
+
+		uint64_t past = scan->claimed_count ? skip_claimed(scan, position) : position;
+
+		if (past != position) {
+			position = past + (sector - past % sector) % sector;
+			continue;
+		}
+		offset = (size_t)(position - window->position);
+		found = try_formats(scan, window->data + offset, window->size - offset, position,
 		    position % sector == 0, window->big, &result);
 
 		if (found < 0) {
@@ -470,10 +593,14 @@ static int64_t scan_window(struct carve_scan *scan, struct carve_output *output,
 		scan->found_by_format[found]++;
 		scan->files++;
 		scan->truncated += file.status == CARVE_TRUNCATED;
+		scan->joined += file.first_length != 0;
 		/* What a file holds (a thumbnail, a member) is not carved again on its own,
-		 * when its structure vouches for its length. */
-		position += result.checked && result.checked < file.length ? result.checked
-		    : file.length;
+		 * when its structure vouches for its length; after a joined file's first piece
+		 * comes the gap, which may hold other files. */
+		if (file.first_length)
+			claim(scan, &file);
+		position += file.first_length ? file.first_length : result.checked
+		    && result.checked < file.length ? result.checked : file.length;
 		if (position % sector)
 			position += sector - position % sector;
 	}

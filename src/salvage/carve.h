@@ -49,9 +49,16 @@ struct carve_result {
 					 * scan looks for more files after these only, so a
 					 * false header cannot hide the rest of the disk */
 	char reason[96];		/* CARVE_NOT: why */
+	/* A file joined from two pieces (carve_join.c): the first piece's bytes, and where
+	 * the second starts, from the candidate; 0 for a file in one piece. */
+	uint64_t first_length, second_offset;
 };
 
 struct carve_format;
+struct carve_join;
+/* Looks for the rest of a candidate whose structure broke off (see struct carve_join):
+ * 1 when found and confirmed by the structure (the join's results filled), else 0. */
+typedef int (*carve_joiner)(struct carve_join *join);
 
 /* A candidate too large for the validators' buffer, read piece by piece: SIZE bytes at
  * OFFSET from its start into BUFFER; returns the bytes read, fewer at the stream's end. */
@@ -83,6 +90,9 @@ struct carve_format {
 	/* For a file that is still open at the end of validate_max bytes: its headers
 	 * walked to the end (tar, ISO BMFF); NULL: such a file is truncated there. */
 	carve_walker walk;
+	/* For a truncated candidate: finds where its rest continues (a file in two pieces);
+	 * NULL: such a file stays truncated. */
+	carve_joiner join;
 	const void *context;		/* the rule, for rule formats */
 	int builtin;
 	/* A byte-level format without a MAGIC at offset 0: the bytes its candidates may
@@ -90,6 +100,38 @@ struct carve_format {
 	unsigned char starts[2];
 	size_t start_count;
 };
+
+/* A file in two pieces, as a nearly full file system leaves one: its first piece ends
+ * where its structure broke off, the rest starts at a block boundary a little further on,
+ * after noise or another file. A joiner walks the first piece to learn where the split
+ * may lie, looks through the gap for a block whose bytes continue the structure (a CRC
+ * over the join, Huffman-coded data that decodes on), and hands each such pair of split
+ * and resume to carve_join_try, which reads the two pieces as one file and runs the
+ * format's own validator over it: only a file that validates whole is joined. */
+struct carve_join {
+	const struct carve_format *format;
+	struct carve_reader *reader;	/* the candidate from its first byte */
+	uint64_t broke_at;		/* where the walk of the first piece broke off */
+	unsigned block;			/* pieces start at multiples of this from the candidate */
+	uint64_t gap;			/* the second piece starts at most this far after the
+					 * first one's end */
+	unsigned char *scratch;		/* the joined file is read into this to be validated */
+	size_t scratch_size;		/* (so a joined file is at most this long) */
+	/* When joined: */
+	uint64_t first_length, second_offset, length;
+	const char *how;		/* what confirmed the join */
+	const char *type, *ext;		/* the validator's naming by content */
+	unsigned tries;			/* joined files read and validated */
+};
+
+/* Reads the candidate's [0, SPLIT) and [RESUME, ...) as one file and validates it: 1 and
+ * the join's results filled when it validates to an end past SPLIT, else 0. */
+int carve_join_try(struct carve_join *join, uint64_t split, uint64_t resume, const char *how);
+int carve_join_png(struct carve_join *join);
+/* Whether a PNG chunk's type is four ASCII letters. */
+int carve_png_type_ok(const unsigned char *type);
+int carve_join_zip(struct carve_join *join);
+int carve_join_jpeg(struct carve_join *join);
 
 /* Every built-in format, in the order they are tried; *COUNT gets how many. */
 const struct carve_format *const *carve_builtin_formats(size_t *count);
@@ -109,7 +151,10 @@ struct carve_file {
 	uint64_t length;
 	char type[24], ext[16];
 	enum carve_status status;
-	char delimited[80];
+	char delimited[160];
+	/* Joined from two pieces: the first's bytes, and the stream position of the second
+	 * (which holds the rest); first_length 0 for a file in one piece. */
+	uint64_t first_length, second_position;
 	char sha256[65];
 	uint64_t bad_bytes;		/* unreadable bytes inside it (zeros in the file) */
 	char bad_ranges[160];		/* "START+LENGTH,..." source positions, cut with "..." */
@@ -150,6 +195,8 @@ struct carve_options {
 	size_t step, lookahead;		/* the window; 0: the defaults */
 	size_t validate_max;		/* bytes a walking validator may be given at most */
 	double checkpoint_seconds;	/* 0: the default */
+	uint64_t join_gap;		/* how far after a truncated file's first piece its rest
+					 * is looked for; 0: files are not joined */
 };
 
 struct carve_scan {
@@ -163,15 +210,20 @@ struct carve_scan {
 	struct carve_bad *bad;		/* unreadable source ranges, in order of finding */
 	size_t bad_count, bad_capacity;
 	size_t *found_by_format;	/* files found, per entry of options.formats */
+	unsigned char *sector;		/* one sector, for reads of part of one */
 	unsigned char may_start[256];	/* a byte-level candidate may start with this byte */
 	int byte_level;			/* some format is tried at every byte */
-	size_t files, truncated;
+	size_t files, truncated, joined;
+	/* Second pieces of joined files still ahead: the scan jumps over them. */
+	struct carve_bad claimed[16];
+	size_t claimed_count;
 	uint64_t bytes_read;
 	const volatile sig_atomic_t *stop;
 	char failure[512];
 };
 
-enum { CARVE_STEP = 4 << 20, CARVE_LOOKAHEAD = 8 << 20, CARVE_VALIDATE_MAX = 32 << 20 };
+enum { CARVE_STEP = 4 << 20, CARVE_LOOKAHEAD = 8 << 20, CARVE_VALIDATE_MAX = 32 << 20,
+	CARVE_JOIN_GAP = 8 << 20, CARVE_JOIN_BLOCK = 4096 };
 
 /* Prepares a scan of the stream EXTENTS through READ. 0, or -1 (out of memory). */
 int carve_scan_init(struct carve_scan *scan, const struct carve_options *options,

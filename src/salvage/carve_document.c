@@ -2,6 +2,7 @@
  * carve.h; ZIP has carve_zip.c). None reads past SIZE. */
 /* memmem is a GNU (and BSD) extension in glibc and musl alike. */
 #define _GNU_SOURCE
+#include <stdlib.h>
 #include <string.h>
 
 #include "salvage/carve.h"
@@ -81,6 +82,48 @@ static int pdf_validate(const struct carve_format *format, const unsigned char *
 	if (end)
 		return carve_ran_out(result, end, at_end, "last %%EOF seen before the data ended");
 	return carve_ran_out(result, size, at_end, "data ended before %%EOF");
+}
+
+/* pdf_validate's search for a file larger than the validators' buffer: the data read a
+ * piece at a time, with the KiB before it (where the startxref must be) and a little
+ * after it (what follows a %%EOF). */
+static int pdf_walk(const struct carve_format *format, struct carve_reader *reader,
+    struct carve_result *result)
+{
+	enum { PIECE = 1 << 20, BEFORE = 1024, AFTER = 64 };
+	unsigned char *buffer = malloc(BEFORE + PIECE + AFTER);
+	uint64_t piece_at = 8, base, end = 0;
+	const unsigned char *eof;
+	size_t got, from, at, stop, local;
+	int at_end, verdict = -1;
+
+	(void)format;
+	if (!buffer)
+		return carve_found(result, 0, CARVE_TRUNCATED, "out of memory");
+	for (at_end = 0; !at_end && verdict < 0; piece_at += PIECE) {
+		base = piece_at > BEFORE ? piece_at - BEFORE : 0;
+		from = (size_t)(piece_at - base);
+		got = reader->read(reader, buffer, from + PIECE + AFTER, base);
+		at_end = base + got >= reader->available;
+		if (got <= from)
+			break;
+		stop = got < from + PIECE + 4 ? got : from + PIECE + 4;
+		for (at = from; verdict < 0 && (eof = memmem(buffer + at, stop - at, "%%EOF", 5));) {
+			at = (size_t)(eof - buffer) + 5;
+			if (!pdf_startxref_before(buffer, (size_t)(eof - buffer)))
+				continue;
+			local = skip_eol(buffer, got, at);
+			end = base + local;
+			if (!pdf_continues(buffer, got, local))
+				verdict = carve_found(result, end, CARVE_VALIDATED, "last %%EOF after a "
+				    "startxref, no update after it");
+		}
+	}
+	free(buffer);
+	if (verdict >= 0)
+		return verdict;
+	return carve_found(result, end ? end : reader->available, CARVE_TRUNCATED, end
+	    ? "last %%EOF seen before the data ended" : "data ended before %%EOF");
 }
 
 /* ------------------------------------------------------------------ SQLite */
@@ -295,7 +338,7 @@ static const unsigned char ELF_MAGIC[] = { 0x7f, 'E', 'L', 'F' };
 const struct carve_format carve_format_pdf = {
 	.type = "pdf", .ext = "pdf", .description = "PDF document",
 	.magic = (const unsigned char *)"%PDF-", .magic_size = 5, .magic_offset = 0,
-	.max_size = 1ull << 30, .validate = pdf_validate, .builtin = 1,
+	.max_size = 1ull << 30, .validate = pdf_validate, .walk = pdf_walk, .builtin = 1,
 };
 
 const struct carve_format carve_format_sqlite = {

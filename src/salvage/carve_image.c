@@ -6,6 +6,9 @@
 
 #include "salvage/carve.h"
 
+/* A walk of a file too large for the validators' buffer reads this much at a time. */
+enum { WALK_BUFFER = 65536 };
+
 /* ------------------------------------------------------------------ JPEG */
 
 /* Markers that stand alone, without a length: TEM, RST0-7 (SOI and EOI are handled by
@@ -82,9 +85,65 @@ static int jpeg_validate(const struct carve_format *format, const unsigned char 
 	return carve_ran_out(result, size, at_end, "data ended before EOI");
 }
 
+/* The entropy-coded data from AT in a file too large for the validators' buffer: where
+ * its next marker is, or UINT64_MAX when the data ran out first. */
+static uint64_t entropy_end_walked(struct carve_reader *reader, uint64_t at,
+    unsigned char *buffer, size_t size)
+{
+	size_t got, end;
+
+	for (;;) {
+		if ((got = reader->read(reader, buffer, size, at)) < 2)
+			return UINT64_MAX;
+		if ((end = entropy_end(buffer, got, 0)) < got)
+			return at + end;
+		at += got - 1;	/* the last byte may be a 0xFF whose follower decides */
+	}
+}
+
+/* The marker walk of jpeg_validate for a file larger than the validators' buffer: the
+ * segment headers read one by one, the entropy-coded data searched piece by piece. */
+static int jpeg_walk(const struct carve_format *format, struct carve_reader *reader,
+    struct carve_result *result)
+{
+	unsigned char head[4], buffer[WALK_BUFFER];
+	uint64_t at = 2;
+	int scans = 0;
+
+	(void)format;
+	for (;;) {
+		size_t got = reader->read(reader, head, 4, at);
+
+		if (got < 2)
+			break;
+		if (head[0] != 0xff || head[1] == 0xd8 || head[1] == 0x00
+		    || (head[1] >= 0x02 && head[1] < 0xc0))
+			return scans ? carve_found(result, at, CARVE_TRUNCATED, "marker walk broke "
+			    "off") : carve_not(result, "broken segment chain");
+		if (head[1] == 0xff || standalone_marker(head[1])) {
+			at += head[1] == 0xff ? 1 : 2;
+			continue;
+		}
+		if (head[1] == 0xd9)
+			return scans ? carve_found(result, at + 2, CARVE_VALIDATED, "EOI marker")
+			    : carve_not(result, "EOI before any scan");
+		if (got < 4)
+			break;
+		if (carve_be16(head + 2) < 2)
+			return carve_not(result, "segment length below 2");
+		at += 2 + carve_be16(head + 2);
+		if (head[1] == 0xda) {
+			scans++;
+			if ((at = entropy_end_walked(reader, at, buffer, sizeof buffer)) == UINT64_MAX)
+				break;
+		}
+	}
+	return carve_found(result, reader->available, CARVE_TRUNCATED, "data ended before EOI");
+}
+
 /* ------------------------------------------------------------------ PNG */
 
-static int chunk_type_ok(const unsigned char *type)
+int carve_png_type_ok(const unsigned char *type)
 {
 	int i;
 
@@ -106,7 +165,7 @@ static int png_validate(const struct carve_format *format, const unsigned char *
 	while (at + 12 <= size) {
 		uint32_t length = carve_be32(data + at);
 
-		if (length > 0x7fffffff || !chunk_type_ok(data + at + 4))
+		if (length > 0x7fffffff || !carve_png_type_ok(data + at + 4))
 			return carve_found(result, at, CARVE_TRUNCATED, "chunk walk broke off");
 		if (length > size - at - 12)
 			break;
@@ -120,6 +179,45 @@ static int png_validate(const struct carve_format *format, const unsigned char *
 		at += 12 + length;
 	}
 	return carve_ran_out(result, size, at_end, "data ended before IEND");
+}
+
+/* The chunk walk of png_validate for a file larger than the validators' buffer: each
+ * chunk's CRC computed piece by piece. */
+static int png_walk(const struct carve_format *format, struct carve_reader *reader,
+    struct carve_result *result)
+{
+	unsigned char head[8], buffer[WALK_BUFFER];
+	uint64_t at = 8, done;
+	uint32_t length, crc;
+	size_t piece;
+
+	(void)format;
+	for (;;) {
+		if (reader->read(reader, head, 8, at) != 8)
+			break;
+		length = carve_be32(head);
+		if (length > 0x7fffffff || !carve_png_type_ok(head + 4))
+			return carve_found(result, at, CARVE_TRUNCATED, "chunk walk broke off");
+		crc = (uint32_t)crc32(crc32(0, NULL, 0), head + 4, 4);
+		for (done = 0; done < length; done += piece) {
+			piece = length - done < sizeof buffer ? (size_t)(length - done)
+			    : sizeof buffer;
+			if (reader->read(reader, buffer, piece, at + 8 + done) != piece)
+				return carve_found(result, reader->available, CARVE_TRUNCATED, "data "
+				    "ended before IEND");
+			crc = (uint32_t)crc32(crc, buffer, (uInt)piece);
+		}
+		if (reader->read(reader, buffer, 4, at + 8 + length) != 4)
+			break;
+		if (crc != carve_be32(buffer))
+			return at == 8 ? carve_not(result, "IHDR CRC wrong")
+			    : carve_found(result, at, CARVE_TRUNCATED, "chunk CRC wrong");
+		if (memcmp(head + 4, "IEND", 4) == 0)
+			return carve_found(result, at + 12 + length, CARVE_VALIDATED,
+			    "IEND chunk, every CRC right");
+		at += 12 + length;
+	}
+	return carve_found(result, reader->available, CARVE_TRUNCATED, "data ended before IEND");
 }
 
 /* ------------------------------------------------------------------ GIF */
@@ -221,13 +319,17 @@ static const unsigned char PNG_MAGIC[] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a
 const struct carve_format carve_format_jpeg = {
 	.type = "jpg", .ext = "jpg", .description = "JPEG picture",
 	.magic = JPEG_MAGIC, .magic_size = 3, .magic_offset = 0,
-	.max_size = 256u << 20, .validate = jpeg_validate, .builtin = 1,
+	.max_size = 256u << 20, .validate = jpeg_validate, .walk = jpeg_walk,
+	.join = carve_join_jpeg,
+	.builtin = 1,
 };
 
 const struct carve_format carve_format_png = {
 	.type = "png", .ext = "png", .description = "PNG picture",
 	.magic = PNG_MAGIC, .magic_size = 8, .magic_offset = 0,
-	.max_size = 256u << 20, .validate = png_validate, .builtin = 1,
+	.max_size = 256u << 20, .validate = png_validate, .walk = png_walk,
+	.join = carve_join_png,
+	.builtin = 1,
 };
 
 const struct carve_format carve_format_gif = {

@@ -465,9 +465,11 @@ static const unsigned char MKV_MAGIC[] = { 0x1a, 0x45, 0xdf, 0xa3 };
 		.builtin = 1, \
 	}
 
-FORMAT(tiff_le, "tif", "TIFF picture (little-endian)", "II*\0", 4, 0, 1ull << 32,
+/* Two signatures, one type: --list shows it once. */
+#define TIFF_DESCRIPTION "TIFF picture (little- or big-endian)"
+FORMAT(tiff_le, "tif", TIFF_DESCRIPTION, "II*\0", 4, 0, 1ull << 32,
     tiff_validate);
-FORMAT(tiff_be, "tif", "TIFF picture (big-endian)", "MM\0*", 4, 0, 1ull << 32,
+FORMAT(tiff_be, "tif", TIFF_DESCRIPTION, "MM\0*", 4, 0, 1ull << 32,
     tiff_validate);
 FORMAT(riff, "riff", "RIFF: WebP, WAV, AVI by their form", "RIFF", 4, 0, 1ull << 32,
     riff_validate);

@@ -1,4 +1,4 @@
-/* carve_misc.c: validators of xz and bzip2 streams, mail (mbox and single RFC 822
+/* carve_misc.c: validators of xz streams, mail (mbox and single RFC 822
  * messages), Berkeley DB and GDBM databases (see carve.h). None reads past SIZE. */
 /* memmem is a GNU (and BSD) extension in glibc and musl alike. */
 #define _GNU_SOURCE
@@ -37,41 +37,6 @@ static int xz_validate(const struct carve_format *format, const unsigned char *d
 		    "its index where it says");
 	}
 	return carve_ran_out(result, size, at_end, "data ended before the stream footer");
-}
-
-/* ------------------------------------------------------------------ bzip2 */
-
-/* The end-of-stream marker (the bits of sqrt(pi), 0x177245385090) may sit at any bit;
- * the stream's CRC follows it and the last byte is padded. */
-static int bzip2_validate(const struct carve_format *format, const unsigned char *data,
-    size_t size, int at_end, struct carve_result *result)
-{
-	static const uint64_t END = 0x177245385090ull, MASK = 0xffffffffffffull;
-	uint64_t bits = 0;
-	size_t i;
-	int shift;
-
-	(void)format;
-	if (size < 10 || data[3] < '1' || data[3] > '9' || carve_be32(data + 4) != 0x31415926)
-		return carve_not(result, "no bzip2 block after the header");
-	for (i = 4; i < size; i++) {
-		bits = bits << 8 | data[i];
-		if (i < 10)
-			continue;
-		for (shift = 0; shift < 8; shift++)
-			if ((bits >> shift & MASK) == END) {
-				/* The marker ends SHIFT bits before the end of byte I; 32 bits of CRC
-				 * follow, then padding to a byte. */
-				size_t end = i + 1 + (32 - (size_t)shift + 7) / 8;
-
-				if (end > size)
-					return carve_ran_out(result, size, at_end, "data ended in the "
-					    "stream CRC");
-				return carve_found(result, end, CARVE_VALIDATED, "end-of-stream marker "
-				    "(blocks not decoded)");
-			}
-	}
-	return carve_ran_out(result, size, at_end, "data ended before the end-of-stream marker");
 }
 
 /* ------------------------------------------------------------------ mail */
@@ -225,14 +190,16 @@ static const unsigned char XZ_MAGIC[] = { 0xfd, '7', 'z', 'X', 'Z', 0 };
 	}
 
 FORMAT(xz, "xz", "xz stream", XZ_MAGIC, 6, 1ull << 36, xz_validate);
-FORMAT(bzip2, "bz2", "bzip2 stream", "BZh", 3, 1ull << 36, bzip2_validate);
-FORMAT(mbox, "eml", "mail: an mbox (From line) or one RFC 822 message", "From ", 5,
+/* Four signatures, one type: --list shows it once. */
+#define MAIL_DESCRIPTION "mail: an mbox, or one RFC 822 message (From, Received:, " \
+    "Return-Path: or Delivered-To: first)"
+FORMAT(mbox, "eml", MAIL_DESCRIPTION, "From ", 5,
     256u << 20, mail_validate);
-FORMAT(mail_received, "eml", "mail: an RFC 822 message starting with Received:",
+FORMAT(mail_received, "eml", MAIL_DESCRIPTION,
     "Received: ", 10, 64u << 20, mail_validate);
-FORMAT(mail_return, "eml", "mail: an RFC 822 message starting with Return-Path:",
+FORMAT(mail_return, "eml", MAIL_DESCRIPTION,
     "Return-Path: ", 13, 64u << 20, mail_validate);
-FORMAT(mail_delivered, "eml", "mail: an RFC 822 message starting with Delivered-To:",
+FORMAT(mail_delivered, "eml", MAIL_DESCRIPTION,
     "Delivered-To: ", 14, 64u << 20, mail_validate);
 
 const struct carve_format carve_format_bdb = {

@@ -3,6 +3,7 @@
  * Nothing here reads past SIZE. */
 /* memmem is a GNU (and BSD) extension in glibc and musl alike. */
 #define _GNU_SOURCE
+#include <stdlib.h>
 #include <string.h>
 
 #include <zlib.h>
@@ -10,6 +11,9 @@
 #include <zstd_errors.h>
 
 #include "salvage/carve.h"
+
+/* A walk of a file too large for the validators' buffer reads this much at a time. */
+enum { WALK_BUFFER = 65536 };
 
 enum { ZIP_LOCAL = 0x04034b50, ZIP_CENTRAL = 0x02014b50, ZIP_END = 0x06054b50,
 	ZIP_DESCRIPTOR = 0x08074b50, ZIP64_END = 0x06064b50, ZIP64_LOCATOR = 0x07064b50 };
@@ -248,6 +252,122 @@ static int zip_validate(const struct carve_format *format, const unsigned char *
 	    "record");
 }
 
+/* Inflates from AT through READER (WINDOW_BITS as inflate_length's): the bytes it took up
+ * to the stream's end, -1 when it is not deflate data, -2 when the data ran out first. */
+static int64_t inflate_walked(struct carve_reader *reader, uint64_t at, int window_bits)
+{
+	unsigned char in[WALK_BUFFER], out[WALK_BUFFER];
+	int64_t length = -1;
+	z_stream stream;
+	size_t got;
+	int rc = Z_OK;
+
+	memset(&stream, 0, sizeof stream);
+	if (inflateInit2(&stream, window_bits) != Z_OK)
+		return -1;
+	while (rc == Z_OK || rc == Z_BUF_ERROR) {
+		if (!stream.avail_in) {
+			if (!(got = reader->read(reader, in, sizeof in, at))) {
+				length = -2;
+				break;
+			}
+			at += got;
+			stream.next_in = in;
+			stream.avail_in = (uInt)got;
+		}
+		stream.next_out = out;
+		stream.avail_out = sizeof out;
+		rc = inflate(&stream, Z_NO_FLUSH);
+	}
+	if (rc == Z_STREAM_END)
+		length = (int64_t)stream.total_in;
+	inflateEnd(&stream);
+	return length;
+}
+
+/* A local header at AT read through READER, for zip_walk: where the next record starts,
+ * 0 when the data ran out, -1 when the member is broken or not walkable. */
+static int64_t zip_member_walked(struct carve_reader *reader, uint64_t at,
+    const unsigned char *head, struct zip_walk *walk)
+{
+	unsigned char text[256];
+	uint16_t flags = carve_le16(head + 6), method = carve_le16(head + 8);
+	uint16_t name_length = carve_le16(head + 26);
+	uint64_t compressed = carve_le32(head + 18);
+	uint64_t start = at + 30 + name_length + carve_le16(head + 28);
+	unsigned char *name = malloc(name_length + 1u);
+	int64_t length;
+
+	if (!name || reader->read(reader, name, name_length, at + 30) != name_length) {
+		free(name);
+		return name ? 0 : -1;
+	}
+	note_name(walk, name, name_length);
+	if (walk->locals == 0 && method == 0 && !(flags & 8) && compressed < sizeof text
+	    && named(name, name_length, "mimetype")
+	    && reader->read(reader, text, (size_t)compressed, start) == compressed)
+		note_mimetype(walk, text, (size_t)compressed);
+	free(name);
+	if (!(flags & 8))
+		return compressed == 0xffffffff ? -1 : (int64_t)(start + compressed);
+	if (method != 8)
+		return -1;	/* stored and streamed: not walked piece by piece */
+	if ((length = inflate_walked(reader, start, -15)) < 0)
+		return length == -2 ? 0 : -1;
+	start += (uint64_t)length;
+	if (reader->read(reader, text, 4, start) == 4 && carve_le32(text) == ZIP_DESCRIPTOR)
+		start += 4;
+	return (int64_t)(start + 12);
+}
+
+/* zip_validate's walk for an archive larger than the validators' buffer: the records'
+ * headers read one by one, streamed members inflated piece by piece. */
+static int zip_walk_large(const struct carve_format *format, struct carve_reader *reader,
+    struct carve_result *result)
+{
+	struct zip_walk walk = { 0 };
+	unsigned char head[46];
+	uint64_t at = 0;
+	int64_t next;
+	size_t got;
+	int verdict;
+
+	(void)format;
+	while (at < reader->available && (got = reader->read(reader, head, 46, at)) >= 4) {
+		uint32_t signature = carve_le32(head);
+
+		if (signature == ZIP_LOCAL && !walk.centrals) {
+			if (got < 30 || (next = zip_member_walked(reader, at, head, &walk)) == 0)
+				break;
+			if (next < 0)
+				return zip_broken(at, &walk, result, "member not walkable");
+			walk.locals++;
+			at = (uint64_t)next;
+		} else if (signature == ZIP_CENTRAL) {
+			if (got < 46)
+				break;
+			if (!walk.centrals)
+				walk.central_start = at;
+			walk.centrals++;
+			at += 46u + carve_le16(head + 28) + carve_le16(head + 30) + carve_le16(head + 32);
+		} else if (signature == ZIP64_END && got >= 12) {
+			at += 12 + (uint64_t)carve_le32(head + 4);
+		} else if (signature == ZIP64_LOCATOR) {
+			at += 20;
+		} else if (signature == ZIP_END) {
+			if (got < 22 || at + 22 + carve_le16(head + 20) > reader->available)
+				break;
+			verdict = zip_end(head, 22u + carve_le16(head + 20), 0, &walk, 1, result);
+			result->length += at;
+			return verdict;
+		} else {
+			return zip_broken((size_t)at, &walk, result, "record chain broke off");
+		}
+	}
+	return zip_broken((size_t)(at < reader->available ? at : reader->available), &walk,
+	    result, "data ended before the end record");
+}
+
 /* ------------------------------------------------------------------ gzip, zstd */
 
 /* Members one after another (as `cat a.gz b.gz` makes) are one file. */
@@ -275,6 +395,31 @@ static int gzip_validate(const struct carve_format *format, const unsigned char 
 	    "CRC right");
 }
 
+/* gzip_validate's walk for a stream larger than the validators' buffer. */
+static int gzip_walk(const struct carve_format *format, struct carve_reader *reader,
+    struct carve_result *result)
+{
+	unsigned char head[3];
+	uint64_t at = 0;
+	int64_t length;
+
+	(void)format;
+	while (reader->read(reader, head, 3, at) == 3 && head[0] == 0x1f && head[1] == 0x8b
+	    && head[2] == 8) {
+		length = inflate_walked(reader, at, 31);
+		if (length == -2 && !at)
+			return carve_found(result, reader->available, CARVE_TRUNCATED, "the stream "
+			    "ended inside the deflate stream");
+		if (length < 0 && !at)
+			return carve_not(result, "not a deflate stream");
+		if (length < 0)
+			break;
+		at += (uint64_t)length;
+	}
+	return carve_found(result, at, CARVE_VALIDATED, "deflate stream decoded to its end, "
+	    "CRC right");
+}
+
 /* zstd knows a frame's compressed size from its block headers alone. */
 static int zstd_validate(const struct carve_format *format, const unsigned char *data,
     size_t size, int at_end, struct carve_result *result)
@@ -297,13 +442,15 @@ static const unsigned char ZSTD_MAGIC[] = { 0x28, 0xb5, 0x2f, 0xfd };
 const struct carve_format carve_format_zip = {
 	.type = "zip", .ext = "zip", .description = "ZIP archive (and ODF, OOXML, EPUB, JAR, APK by content)",
 	.magic = ZIP_MAGIC, .magic_size = 4, .magic_offset = 0,
-	.max_size = 4ull << 30, .validate = zip_validate, .builtin = 1,
+	.max_size = 4ull << 30, .validate = zip_validate, .walk = zip_walk_large,
+	.join = carve_join_zip,
+	.builtin = 1,
 };
 
 const struct carve_format carve_format_gzip = {
 	.type = "gz", .ext = "gz", .description = "gzip stream",
 	.magic = GZIP_MAGIC, .magic_size = 3, .magic_offset = 0,
-	.max_size = 4ull << 30, .validate = gzip_validate, .builtin = 1,
+	.max_size = 4ull << 30, .validate = gzip_validate, .walk = gzip_walk, .builtin = 1,
 };
 
 const struct carve_format carve_format_zstd = {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/err.h"
 #include "base/sha256.h"
 #include "base/sort.h"
 #include "salvage/dump.h"
@@ -848,7 +849,7 @@ static void add_xattrs(struct dump *dump, const struct dump_node *node,
 	    : ops->xattrs(dump->tree, node->path, node->st.st_ino, &list, &count);
 	if (rc != 0) {
 		snprintf(reason, sizeof reason, "extended attributes unreadable: %s",
-		    strerror(errno));
+		    err_text(errno));
 		entry->status = MANIFEST_PARTIAL;
 		manifest_set_reason(entry, reason);
 		return;
@@ -937,7 +938,7 @@ static void read_chunk(struct dump *dump, struct fstree_file *file, uint64_t off
 		if (!reason[0])
 			snprintf(reason, reason_size, got < 0 ? "unreadable at byte %llu: %s"
 			    : "ends at byte %llu, before its size%s", (unsigned long long)(offset
-			    + done + (got > 0 ? (size_t)got : 0)), got < 0 ? strerror(errno) : "");
+			    + done + (got > 0 ? (size_t)got : 0)), got < 0 ? err_text(errno) : "");
 		if (got < 0)
 			got = 0;
 		memset(dump->buffer + done + got, 0, piece - (size_t)got);
@@ -985,6 +986,33 @@ static int data_regions(struct dump *dump, const struct dump_node *node,
 		offset = end;
 	}
 	return 0;
+}
+
+/* No file holds more data than its file system: when the regions add up to more, the
+ * file's record is damaged (a directory entry with a wild size), and reading on would
+ * only fail, block by block, for as long as the wild size says. The regions are cut
+ * where the data reaches the capacity; the new end of the file is returned, and REASON
+ * says why, for the missing range from there to the size claimed. */
+static uint64_t regions_cap(const struct dump *dump, struct region *regions, size_t *count,
+    uint64_t size, char *reason, size_t reason_size)
+{
+	uint64_t capacity = dump->tree->capacity, data = 0;
+	size_t i;
+
+	for (i = 0; capacity && i < *count; i++) {
+		if (regions[i].end - regions[i].start <= capacity - data) {
+			data += regions[i].end - regions[i].start;
+			continue;
+		}
+		regions[i].end = regions[i].start + (capacity - data);
+		*count = regions[i].end > regions[i].start ? i + 1 : i;
+		snprintf(reason, reason_size, "its size, %llu bytes, is more than its whole file "
+		    "system holds (%llu bytes): its record is damaged; archived up to byte %llu",
+		    (unsigned long long)size, (unsigned long long)capacity,
+		    (unsigned long long)regions[i].end);
+		return regions[i].end;
+	}
+	return size;
 }
 
 static void sparse_map(struct archive_entry *header, const struct region *regions,
@@ -1100,11 +1128,11 @@ static int archive_file(struct dump *dump, const struct dump_node *node,
 	struct fstree_file *file;
 	struct sha256 hash;
 	size_t count = 0;
-	char reason[256];
+	char reason[256], cut[256] = "";
 	int rc = -1;
 
 	if (!(file = dump->tree->ops->open(dump->tree, node->path, node->st.st_ino))) {
-		snprintf(reason, sizeof reason, "unable to open: %s", strerror(errno));
+		snprintf(reason, sizeof reason, "unable to open: %s", err_text(errno));
 		dump->progress.bytes_done += size;
 		return record(dump, node, MANIFEST_FAILED, reason);
 	}
@@ -1112,6 +1140,8 @@ static int archive_file(struct dump *dump, const struct dump_node *node,
 		fail(dump, "out of memory for the %s", "map of a sparse file");
 		goto out;
 	}
+	size = regions_cap(dump, regions, &count, size, cut, sizeof cut);
+	archive_entry_set_size(header, (la_int64_t)size);
 	sparse_map(header, regions, count, size);
 	if (!(entry = entry_for(dump, node)))
 		goto out;
@@ -1125,6 +1155,13 @@ static int archive_file(struct dump *dump, const struct dump_node *node,
 	sha256_init(&hash);
 	if (copy_content(dump, file, regions, count, size, entry, &hash) != 0)
 		goto out;
+	if (cut[0]) {
+		manifest_add_range(entry, size, (uint64_t)node->st.st_size);
+		entry->status = MANIFEST_PARTIAL;
+		manifest_set_reason(entry, cut);
+		dump->progress.missing_bytes += (uint64_t)node->st.st_size - size;
+		dump->progress.bytes_done += (uint64_t)node->st.st_size - size;
+	}
 	finish_hash(&hash, entry);
 	if (node->st.st_nlink > 1 && link_record(dump, node->st.st_ino, entry) != 0)
 		goto out;

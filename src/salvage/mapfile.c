@@ -177,14 +177,19 @@ static int fail(char *why, size_t why_size, int line, const char *problem)
 	return -1;
 }
 
-/* ddrescue writes hexadecimal with 0x; decimal is accepted too, as ddrescue itself does. */
+/* ddrescue writes hexadecimal with 0x; decimal is accepted too, as ddrescue itself does.
+ * strtoull skips blanks and then takes a sign, turning " -1" into 2^64 - 1: the sign is
+ * looked for after the blanks. */
 static int parse_number(const char **cursor, uint64_t *value)
 {
+	const char *digits = *cursor + strspn(*cursor, " \t\r\v\f");
 	char *end;
 
+	if (*digits == '-' || *digits == '+')
+		return -1;
 	errno = 0;
-	*value = strtoull(*cursor, &end, 0);
-	if (end == *cursor || errno != 0 || **cursor == '-')
+	*value = strtoull(digits, &end, 0);
+	if (end == digits || errno != 0)
 		return -1;
 	*cursor = end;
 	return 0;

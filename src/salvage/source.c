@@ -12,6 +12,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "base/err.h"
 #include "disk/block.h"
 #include "disk/inventory.h"
 #include "salvage/source.h"
@@ -139,7 +140,7 @@ int source_open(const char *operand, int direct, struct source *source, char *wh
 		return refuse(why, why_size, operand, "name too long");
 	if (stat(source->path, &status) != 0)
 		return refuse(why, why_size, operand, errno == ENOENT ? "no such device"
-		    : strerror(errno));
+		    : err_text(errno));
 	if (!S_ISBLK(status.st_mode))
 		return refuse(why, why_size, operand, "not a block device (give a disk or a "
 		    "partition, e.g. sda or /dev/sda2)");
@@ -150,7 +151,7 @@ int source_open(const char *operand, int direct, struct source *source, char *wh
 	disk_facts(disk_dir, &source->identity);
 	if (open_descriptors(source, direct) != 0 || read_geometry(source) != 0) {
 		snprintf(why, why_size, "%s: unable to open for reading: %s", source->path,
-		    strerror(errno));
+		    err_text(errno));
 		source_close(source);
 		return -1;
 	}

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "base/sort.h"
+#include "fs/ext_xattr.h"
 #include "fs/extfs.h"
 #include "salvage/dump.h"
 #include "salvage/undelete_engine.h"
@@ -232,13 +233,72 @@ static int copy_usable(const struct ext2_inode_large *inode)
 	if (!LINUX_S_ISREG(inode->i_mode) && !LINUX_S_ISDIR(inode->i_mode)
 	    && !LINUX_S_ISLNK(inode->i_mode))
 		return 0;
-	if (EXT2_I_SIZE(inode) == 0 || (LINUX_S_ISLNK(inode->i_mode) && inode->i_blocks == 0))
+	if (EXT2_I_SIZE(inode) == 0 || (LINUX_S_ISLNK(inode->i_mode) && inode->i_blocks == 0)
+	    || (inode->i_flags & EXT4_INLINE_DATA_FL))
 		return 1;
 	if (has_extents(inode))
 		return le16(map) == EXTENT_MAGIC && le16(map + 2) > 0;
 	for (i = 0; i < EXT2_N_BLOCKS; i++)
 		if (inode->i_block[i])
 			return 1;
+	return 0;
+}
+
+/* The raw inode's bytes after 128 + i_extra_isize into *AREA (malloc'd), *SIZE of them;
+ * none for a 128-byte inode or a bad i_extra_isize. 0, or -1 without memory. */
+static int xattr_area_of(const unsigned char *raw, size_t inode_size,
+    const struct ext2_inode_large *inode, unsigned char **area, uint16_t *size)
+{
+	size_t start = EXT2_GOOD_OLD_INODE_SIZE + inode->i_extra_isize;
+
+	*area = NULL, *size = 0;
+	if (inode_size <= EXT2_GOOD_OLD_INODE_SIZE || inode->i_extra_isize % 4
+	    || start >= inode_size || inode_size - start > UINT16_MAX)
+		return 0;
+	if (!(*area = malloc(inode_size - start)))
+		return -1;
+	memcpy(*area, raw + start, inode_size - start);
+	*size = (uint16_t)(inode_size - start);
+	return 0;
+}
+
+/* An inline-data directory's entries live in its inode: every copy of one (deleted or
+ * live) is kept for the names (undelete_names.c). 0, or -1 without memory. */
+static int note_inline_dir(struct engine *engine, const unsigned char *raw, size_t size,
+    const struct ext2_inode_large *inode, uint32_t number, uint32_t transaction)
+{
+	struct inline_dir *dir, *bigger;
+	unsigned char *area;
+	uint16_t area_size;
+	ssize_t length;
+
+	if (!LINUX_S_ISDIR(inode->i_mode) || !(inode->i_flags & EXT4_INLINE_DATA_FL)
+	    || !inode->i_links_count)
+		return 0;
+	if (xattr_area_of(raw, size, inode, &area, &area_size) != 0)
+		return -1;
+	if (engine->inline_dir_count == engine->inline_dir_capacity) {
+		engine->inline_dir_capacity = engine->inline_dir_capacity * 2 + 16;
+		if (!(bigger = realloc(engine->inline_dirs, engine->inline_dir_capacity
+		    * sizeof *bigger))) {
+			free(area);
+			return -1;
+		}
+		engine->inline_dirs = bigger;
+	}
+	dir = &engine->inline_dirs[engine->inline_dir_count];
+	*dir = (struct inline_dir){ number, transaction, malloc(size + 64), 0 };
+	length = dir->bytes ? ext_inline_data((const unsigned char *)inode->i_block, area,
+	    area_size, dir->bytes, size + 64) : -1;
+	free(area);
+	if (!dir->bytes)
+		return -1;
+	if (length < 0 || (size_t)length > size + 64) {
+		free(dir->bytes);	/* damaged attributes: no names from this copy */
+		return 0;
+	}
+	dir->size = (size_t)length;
+	engine->inline_dir_count++;
 	return 0;
 }
 
@@ -263,13 +323,17 @@ static int take_copy(struct engine *engine, const struct jbd2_copy *copy,
 		candidate->first_transaction = copy->transaction;
 	if (jbd2_newer(copy->transaction, candidate->last_transaction))
 		candidate->last_transaction = copy->transaction;
+	if (note_inline_dir(engine, block + offset, size, &parsed, inode, copy->transaction))
+		return -1;
 	if (!candidate->deleted || !copy_usable(&parsed) || (candidate->has_copy
 	    && !jbd2_newer(copy->transaction, candidate->transaction)))
 		return 0;
 	candidate->has_copy = 1;
 	candidate->transaction = copy->transaction;
 	candidate->copy = parsed;
-	return 0;
+	free(candidate->xattr_area);
+	return xattr_area_of(block + offset, size, &parsed, &candidate->xattr_area,
+	    &candidate->xattr_area_size);
 }
 
 static int read_inode_copies(struct engine *engine, struct undelete_counts *counts)
@@ -704,6 +768,37 @@ static int slow_link(struct engine *engine, struct undelete_file *file)
 	return 0;
 }
 
+/* An inline-data file: its bytes are the copy's i_block and system.data, whole when they
+ * hold all of its size. A directory's are entries, read for names, not here. */
+static int inline_file(const struct candidate *candidate, struct undelete_file *file)
+{
+	const struct ext2_inode_large *inode = &candidate->copy;
+	size_t size = (size_t)file->size;
+	ssize_t length;
+
+	if (LINUX_S_ISDIR(inode->i_mode) || !size)
+		return 0;
+	if (!(file->inline_data = malloc(size + 1)))
+		return -1;
+	length = ext_inline_data((const unsigned char *)inode->i_block, candidate->xattr_area,
+	    candidate->xattr_area_size, file->inline_data, size);
+	if (length < 0 || (size_t)length < size) {
+		free(file->inline_data);
+		file->inline_data = NULL;
+		file->state = UNDELETE_NAME_ONLY;
+		snprintf(file->reason, sizeof file->reason, "its data was inline in the inode, "
+		    "and the copy holds %s", length < 0 ? "damaged attributes" : "less of it");
+		return 0;
+	}
+	file->inline_data[size] = '\0';
+	file->state = UNDELETE_WHOLE;
+	file->recoverable = file->size;
+	if (LINUX_S_ISLNK(inode->i_mode)
+	    && !(file->link = strndup((const char *)file->inline_data, size)))
+		return -1;
+	return 0;
+}
+
 int engine_build_map(struct engine *engine, struct candidate *candidate,
     struct undelete_file *file)
 {
@@ -714,11 +809,9 @@ int engine_build_map(struct engine *engine, struct candidate *candidate,
 	if (LINUX_S_ISLNK(inode->i_mode) && (rc = fast_link(file, inode)) != 0)
 		return rc < 0 ? -1 : 0;
 	mapping.blocks = (file->size + engine->fs->blocksize - 1) / engine->fs->blocksize;
-	if (inode->i_flags & EXT4_INLINE_DATA_FL) {
-		mapping.incomplete = 1;
-		snprintf(mapping.problem, sizeof mapping.problem, "its data was inline in the "
-		    "inode, which the deletion cleared");
-	} else if (has_extents(inode))
+	if (inode->i_flags & EXT4_INLINE_DATA_FL)
+		return inline_file(candidate, file);
+	if (has_extents(inode))
 		rc = map_extent_node(&mapping, (const unsigned char *)inode->i_block,
 		    sizeof inode->i_block, 0);
 	else
@@ -793,6 +886,14 @@ static int add_file(struct engine *engine, struct undelete *undelete,
 	transaction = jbd2_log_transaction(&engine->log, candidate->transaction);
 	file->inode_committed = transaction ? transaction->commit_seconds : 0;
 	file->name_transaction = candidate->name_transaction;
+	file->xattr_block = candidate->copy.i_file_acl
+	    | (uint64_t)candidate->copy.osd2.linux2.l_i_file_acl_high << 32;
+	if (candidate->xattr_area_size) {
+		if (!(file->xattr_area = malloc(candidate->xattr_area_size)))
+			return -1;
+		memcpy(file->xattr_area, candidate->xattr_area, candidate->xattr_area_size);
+		file->xattr_area_size = candidate->xattr_area_size;
+	}
 	if (!(file->path = names_path(engine, candidate)))
 		return -1;
 	undelete->count++;
@@ -809,6 +910,8 @@ static void file_free(struct undelete_file *file)
 	free(file->link);
 	free(file->runs);
 	free(file->taken);
+	free(file->inline_data);
+	free(file->xattr_area);
 }
 
 /* Only the wanted files stay (after the shared blocks were judged among all of them). */
@@ -987,22 +1090,35 @@ static int open_fs(struct engine *engine, const char *device, char *why, size_t 
 	return 0;
 }
 
+/* What was read, and what of the journal had to be left out (a damaged or stale block is
+ * skipped, never trusted: the user sees how many). */
 static void describe(struct engine *engine, struct undelete *undelete, const char *device)
 {
 	const struct jbd2_super *super = &engine->log.super;
+	const struct jbd2_log *log = &engine->log;
+	char where[160] = "", damage[160] = "";
 
 	undelete->block_size = engine->fs->blocksize;
+	if (engine->journal.device[0])
+		snprintf(where, sizeof where, " on the external device %.100s",
+		    engine->journal.device);
+	if (log->bad_descriptors || log->bad_commits || log->bad_copies || log->bad_revokes)
+		snprintf(damage, sizeof damage, "; left out as damaged or stale: %zu descriptor, "
+		    "%zu commit, %zu revoke blocks, %zu copies", log->bad_descriptors,
+		    log->bad_commits, log->bad_revokes, log->bad_copies);
 	snprintf(undelete->description, sizeof undelete->description, "%s on %.100s, journal "
-	    "of %u blocks (%s), %zu transactions", extfs_type(engine->fs->super), device,
-	    super->max_length, super->incompat & JBD2_INCOMPAT_CSUM_V3 ? "CSUM_V3"
+	    "of %u blocks%s (%s), %zu transactions%s", extfs_type(engine->fs->super), device,
+	    super->max_length, where, super->incompat & JBD2_INCOMPAT_CSUM_V3 ? "CSUM_V3"
 	    : super->incompat & JBD2_INCOMPAT_CSUM_V2 ? "CSUM_V2" : "no checksums",
-	    engine->log.transaction_count);
+	    log->transaction_count, damage);
 }
 
 int undelete_scan(const char *device, const struct undelete_options *options,
     struct undelete *undelete, char *why, size_t why_size, int *code)
 {
 	struct engine *engine = calloc(1, sizeof *engine);
+	struct ext_journal_where where = { options->journal_device,
+	    options->journal_candidates };
 	char said[512];
 
 	memset(undelete, 0, sizeof *undelete);
@@ -1012,9 +1128,10 @@ int undelete_scan(const char *device, const struct undelete_options *options,
 		return -1;
 	}
 	undelete->state = engine;
+	engine->journal.fd = -1;
 	if (open_fs(engine, device, why, why_size, code) != 0)
 		return -1;
-	if (ext_journal_scan(engine->fs, &engine->journal, &engine->log, options->progress,
+	if (ext_journal_scan(engine->fs, &where, &engine->journal, &engine->log, options->progress,
 	    options->progress_context, said, sizeof said) != 0) {
 		snprintf(why, why_size, "unable to read the journal of %s: %s", device, said);
 		return -1;
@@ -1041,8 +1158,13 @@ void undelete_free(struct undelete *undelete)
 		file_free(&undelete->files[i]);
 	free(undelete->files);
 	if (engine) {
-		for (i = 0; i < engine->count; i++)
+		for (i = 0; i < engine->count; i++) {
 			free(engine->candidates[i].name);
+			free(engine->candidates[i].xattr_area);
+		}
+		for (i = 0; i < engine->inline_dir_count; i++)
+			free(engine->inline_dirs[i].bytes);
+		free(engine->inline_dirs);
 		free(engine->candidates);
 		free(engine->index);
 		free(engine->tables);
@@ -1092,6 +1214,10 @@ ssize_t undelete_read(struct undelete *undelete, const struct undelete_file *fil
 		return 0;
 	if (size > file->size - offset)
 		size = (size_t)(file->size - offset);
+	if (file->inline_data) {
+		memcpy(out, file->inline_data + offset, size);
+		return (ssize_t)size;
+	}
 	while (done < size) {
 		within = (offset + done) % block_size;
 		piece = block_size - within < size - done ? (size_t)(block_size - within)
@@ -1102,6 +1228,100 @@ ssize_t undelete_read(struct undelete *undelete, const struct undelete_file *fil
 		done += piece;
 	}
 	return (ssize_t)done;
+}
+
+/* ------------------------------------------------------------------ attributes */
+
+struct xattr_list {
+	struct fstree_xattr *list;
+	size_t count, capacity;
+	int failed;
+};
+
+static int xattr_add(struct xattr_list *xattrs, const char *name, const void *value,
+    size_t size)
+{
+	struct fstree_xattr *bigger, *entry;
+
+	if (xattrs->count == xattrs->capacity) {
+		xattrs->capacity = xattrs->capacity * 2 + 8;
+		if (!(bigger = realloc(xattrs->list, xattrs->capacity * sizeof *bigger)))
+			return -1;
+		xattrs->list = bigger;
+	}
+	entry = &xattrs->list[xattrs->count];
+	entry->name = strdup(name);
+	entry->value = malloc(size ? size : 1);
+	entry->size = size;
+	if (!entry->name || !entry->value) {
+		free(entry->name);
+		free(entry->value);
+		return -1;
+	}
+	memcpy(entry->value, value, size);
+	xattrs->count++;
+	return 0;
+}
+
+/* One attribute as the kernel would list it: ACLs turned into its form, system.data
+ * (inline data), unknown prefixes and values in an inode of their own left out. */
+static int take_xattr(void *context, const struct ext_xattr_entry *entry)
+{
+	struct xattr_list *xattrs = context;
+	unsigned char acl[1024];
+	char name[300];
+	ssize_t size;
+
+	if (!entry->value || ext_xattr_name(entry, name, sizeof name) != 0
+	    || !strcmp(name, "system.data"))
+		return 0;
+	if (entry->index == 2 || entry->index == 3) {
+		if ((size = ext_acl_to_posix(entry->value, entry->value_size, acl, sizeof acl)) < 0)
+			return 0;
+		xattrs->failed |= xattr_add(xattrs, name, acl, (size_t)size) != 0;
+		return xattrs->failed;
+	}
+	xattrs->failed |= xattr_add(xattrs, name, entry->value, entry->value_size) != 0;
+	return xattrs->failed;
+}
+
+/* The attribute block as of the inode copy's transaction: the journal's copy, or the
+ * disk's while the block is free (nothing took it since) or shared (the deletion only
+ * dropped a reference). */
+static void block_xattrs(struct engine *engine, const struct undelete_file *file,
+    struct xattr_list *xattrs)
+{
+	uint32_t from;
+
+	if (!file->xattr_block || file->xattr_block >= ext2fs_blocks_count(engine->fs->super)
+	    || engine_read_as_of(engine, file->xattr_block, file->inode_transaction,
+	    engine->block, &from) != 0)
+		return;
+	if (!from && !block_free(engine, file->xattr_block) && le32(engine->block + 4) < 2)
+		return;
+	ext_xattr_block(engine->block, engine->fs->blocksize, take_xattr, xattrs);
+}
+
+int undelete_xattrs(struct undelete *undelete, const struct undelete_file *file,
+    struct fstree_xattr **list, size_t *count)
+{
+	struct xattr_list xattrs = { NULL, 0, 0, 0 };
+
+	*list = NULL, *count = 0;
+	if (file->carved_type[0])
+		return 0;
+	if (file->xattr_area)
+		ext_xattr_ibody(file->xattr_area, file->xattr_area_size, take_xattr, &xattrs);
+	if (!xattrs.failed)
+		block_xattrs(undelete->state, file, &xattrs);
+	if (xattrs.failed) {
+		fstree_xattrs_free(xattrs.list, xattrs.count);
+		errno = ENOMEM;
+		return -1;
+	}
+	*list = xattrs.list;
+	*count = xattrs.count;
+	return 0;
 }
 
 void undelete_state_text(const struct undelete_file *file, char *text, size_t size)

@@ -68,6 +68,10 @@ struct undelete_file {
 					 * that file's content now, never this one's */
 	size_t taken_count;
 	int map_incomplete;		/* part of the block map is lost (REASON says how) */
+	unsigned char *inline_data;	/* an inline-data file's bytes (SIZE of them), or NULL */
+	unsigned char *xattr_area;	/* its inode's attribute area, as the copy held it */
+	size_t xattr_area_size;
+	uint64_t xattr_block;		/* its attribute block (i_file_acl), 0: none */
 	/* Found by carving the free blocks (undelete_carve), not in the journal: its first
 	 * byte on the device, its type and how its end was found; "" for the journal's. */
 	uint64_t carved_offset;
@@ -81,6 +85,10 @@ struct undelete_options {
 	/* While the journal is read: the journal block just read and how many there are. */
 	void (*progress)(void *context, uint64_t block, uint64_t blocks);
 	void *progress_context;
+	/* An external journal (journal_ext.h): the device named by --journal, else the
+	 * first of the candidates (NULL-terminated) with the file system's journal UUID. */
+	const char *journal_device;
+	const char *const *journal_candidates;
 };
 
 struct undelete_counts {
@@ -95,7 +103,8 @@ struct undelete {
 	struct undelete_file *files;	/* sorted by path */
 	size_t count;
 	struct undelete_counts counts;
-	char description[256];		/* "ext4 on /dev/vdb, journal of 4096 blocks (CSUM_V3)" */
+	char description[600];		/* "ext4 on /dev/vdb, journal of 4096 blocks (CSUM_V3)",
+					 * the external journal device, checksums that failed */
 	unsigned block_size;		/* the file system's */
 	void *state;			/* the engine's own (file system, journal index) */
 };
@@ -127,6 +136,13 @@ struct undelete_carve_options {
  * reads through carve's window. DEVICE is the one scanned. 0, or -1 with WHY. */
 int undelete_carve(struct undelete *undelete, const char *device,
     const struct undelete_carve_options *options, char *why, size_t why_size);
+
+/* FILE's extended attributes: those in its inode copy, and those of its attribute block
+ * when the journal holds the block as of the inode's transaction, or the disk does while
+ * the block is free or still shared (h_refcount > 1). The inline data (system.data) is
+ * not one. 0 with a malloc'd LIST (fstree_xattrs_free), or -1 without memory. */
+int undelete_xattrs(struct undelete *undelete, const struct undelete_file *file,
+    struct fstree_xattr **list, size_t *count);
 
 /* "whole", "partial 37%", "name only" into TEXT. */
 void undelete_state_text(const struct undelete_file *file, char *text, size_t size);

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/err.h"
 #include "base/sort.h"
 #include "salvage/carve.h"
 #include "salvage/carve_store.h"
@@ -213,7 +214,7 @@ static int note_found(struct carving *carving, const struct carve_file *carved)
 	file->state = UNDELETE_WHOLE;
 	file->carved_offset = carved->source_position;
 	snprintf(file->carved_type, sizeof file->carved_type, "%s", carved->type);
-	snprintf(file->carved_how, sizeof file->carved_how, "%s (%s)",
+	snprintf(file->carved_how, sizeof file->carved_how, "%s (%.80s)",
 	    carve_status_name(carved->status), carved->delimited);
 	return map_carved(carving, file, carved->stream_position);
 }
@@ -346,7 +347,7 @@ int undelete_carve(struct undelete *undelete, const char *device,
 		goto out;
 	}
 	if ((carving.fd = open(device, O_RDONLY | O_CLOEXEC)) < 0) {
-		snprintf(why, why_size, "unable to open %s: %s", device, strerror(errno));
+		snprintf(why, why_size, "unable to open %s: %s", device, err_text(errno));
 		goto out;
 	}
 	if (scan_stream(&carving) != 0) {

@@ -32,9 +32,20 @@ struct candidate {
 	char *name;
 	uint32_t name_transaction;
 	size_t next;			/* the next version of the number + 1; 0: none */
+	unsigned char *xattr_area;	/* COPY's bytes after 128 + i_extra_isize (ibody
+					 * attributes, inline data), malloc'd */
+	uint16_t xattr_area_size;
 	uint16_t live_links;		/* the live inode's */
 	uint32_t live_generation;
 	int64_t live_dtime;
+};
+
+/* A journal copy of an inline-data directory (its entries are in the inode): the
+ * directory, the transaction, and its inline bytes (the parent's number, then entries). */
+struct inline_dir {
+	uint32_t owner, transaction;
+	unsigned char *bytes;
+	size_t size;
 };
 
 struct engine {
@@ -48,6 +59,8 @@ struct engine {
 	unsigned char *block;		/* one file-system block, scratch */
 	struct table_span { uint64_t start; uint32_t group; } *tables;
 	size_t table_count;		/* inode tables, sorted by start */
+	struct inline_dir *inline_dirs;
+	size_t inline_dir_count, inline_dir_capacity;
 };
 
 /* The version of INODE a directory entry written in transaction AS_OF names: the newest

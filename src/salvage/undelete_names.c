@@ -4,7 +4,8 @@
  * A copy is taken for a directory block when its entries chain exactly over the block
  * with sane lengths and names. Its directory is known by its "." entry (the first block
  * of every directory), else by the block maps of the deleted directories, else by those
- * of the live ones (read only when some block is still unplaced).
+ * of the live ones (read only when some block is still unplaced). An inline-data
+ * directory keeps its entries in its inode: every journal copy of one names too.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,7 @@
 #include "base/sort.h"
 #include "salvage/undelete_engine.h"
 
-enum { PATH_DEPTH_MAX = 256 };
+enum { PATH_DEPTH_MAX = 256, INLINE_I_BLOCK = 60 };
 
 struct dir_copy {
 	const struct jbd2_copy *copy;
@@ -261,19 +262,19 @@ static int place_copies(struct engine *engine, struct dir_copies *copies)
 
 struct naming {
 	struct engine *engine;
-	const struct dir_copy *copy;
+	uint32_t owner, transaction;	/* the directory copy being read */
 	int failed;
 };
 
 static void name_entry(void *context, uint32_t inode, const char *name, size_t length)
 {
 	struct naming *naming = context;
-	uint32_t transaction = naming->copy->copy->transaction;
+	uint32_t transaction = naming->transaction;
 	struct candidate *candidate = engine_find(naming->engine, inode, transaction);
 	char *copy;
 
 	if (!candidate || !candidate->deleted || (length == 1 && name[0] == '.')
-	    || (length == 2 && !memcmp(name, "..", 2)) || inode == naming->copy->owner)
+	    || (length == 2 && !memcmp(name, "..", 2)) || inode == naming->owner)
 		return;
 	if (candidate->named && !jbd2_newer(transaction, candidate->name_transaction))
 		return;
@@ -287,16 +288,33 @@ static void name_entry(void *context, uint32_t inode, const char *name, size_t l
 	}
 	free(candidate->name);
 	candidate->name = copy;
-	candidate->parent = naming->copy->owner;
+	candidate->parent = naming->owner;
 	candidate->name_transaction = transaction;
 	candidate->named = 1;
+}
+
+/* An inline-data directory's entries: after the parent's number in i_block's 60 bytes,
+ * then the system.data value; each part chains on its own. */
+static void inline_dir_names(struct engine *engine, const struct inline_dir *dir,
+    struct naming *naming)
+{
+	uint32_t inodes = engine->fs->super->s_inodes_count;
+
+	naming->owner = dir->owner;
+	naming->transaction = dir->transaction;
+	if (dir->size < INLINE_I_BLOCK)
+		return;
+	dir_entries(dir->bytes + 4, INLINE_I_BLOCK - 4, inodes, name_entry, naming);
+	if (dir->size > INLINE_I_BLOCK)
+		dir_entries(dir->bytes + INLINE_I_BLOCK, dir->size - INLINE_I_BLOCK, inodes,
+		    name_entry, naming);
 }
 
 int names_collect(struct engine *engine, struct undelete_counts *counts, char *why,
     size_t why_size)
 {
 	struct dir_copies copies = { 0 };
-	struct naming naming = { engine, NULL, 0 };
+	struct naming naming = { engine, 0, 0, 0 };
 	size_t i;
 	int rc = -1;
 
@@ -307,10 +325,13 @@ int names_collect(struct engine *engine, struct undelete_counts *counts, char *w
 		if (!copies.list[i].owner || jbd2_log_read_copy(&engine->log, ext_journal_read,
 		    &engine->journal, copies.list[i].copy, engine->block) != 0)
 			continue;
-		naming.copy = &copies.list[i];
+		naming.owner = copies.list[i].owner;
+		naming.transaction = copies.list[i].copy->transaction;
 		dir_entries(engine->block, engine->fs->blocksize, engine->fs->super->s_inodes_count,
 		    name_entry, &naming);
 	}
+	for (i = 0; i < engine->inline_dir_count && !naming.failed; i++)
+		inline_dir_names(engine, &engine->inline_dirs[i], &naming);
 	rc = naming.failed ? -1 : 0;
 out:
 	if (rc != 0)

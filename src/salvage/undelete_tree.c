@@ -117,15 +117,21 @@ static void close_file(struct fstree_file *file)
 	free(file);
 }
 
-/* Extended attributes live in the inode or a block of their own, which the deletion
- * freed: none are recovered. */
+/* Extended attributes come from the inode copy and the attribute block as the journal
+ * (or the free block) holds them (undelete_xattrs); files are found by path, which is
+ * unique in the sorted list. */
 static int xattrs(struct fstree *tree, const char *path, uint64_t inode,
     struct fstree_xattr **list, size_t *count)
 {
-	(void)tree, (void)path, (void)inode;
+	struct undelete *undelete = tree_of(tree)->undelete;
+	const struct undelete_file *file = bsearch(path, undelete->files, undelete->count,
+	    sizeof *undelete->files, by_path);
+
 	*list = NULL;
 	*count = 0;
-	return 0;
+	if (!file || file->inode != inode)
+		return 0;
+	return undelete_xattrs(undelete, file, list, count);
 }
 
 static void release(struct fstree *tree)

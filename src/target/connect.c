@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/err.h"
 #include "target/target_ops.h"
 
 /* A non-blocking connect, so an address that drops packets costs TIMEOUT, not minutes. */
@@ -63,7 +64,7 @@ int target_tcp_connect(const char *host, unsigned port, int timeout_seconds, cha
 	for (address = addresses; address && fd < 0; address = address->ai_next)
 		fd = connect_one(address, timeout_seconds);
 	if (fd < 0)
-		snprintf(why, why_size, "host %s port %u: %s", host, port, strerror(errno));
+		snprintf(why, why_size, "host %s port %u: %s", host, port, err_text(errno));
 	freeaddrinfo(addresses);
 	return fd;
 }

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/err.h"
 #include "target/nbd.h"
 
 #define NBD_MAGIC 0x4e42444d41474943ULL		/* "NBDMAGIC" */
@@ -74,7 +75,7 @@ static int wait_for(struct nbd *nbd, short events)
 	if (rc == 0)
 		return broke(nbd, "the server did not answer for too long");
 	if (rc < 0)
-		return broke(nbd, strerror(errno));
+		return broke(nbd, err_text(errno));
 	return 0;
 }
 
@@ -92,7 +93,7 @@ static int write_all(struct nbd *nbd, const void *data, size_t size)
 		if (done < 0) {
 			char why[160];
 
-			snprintf(why, sizeof why, "the connection broke: %s", strerror(errno));
+			snprintf(why, sizeof why, "the connection broke: %s", err_text(errno));
 			return broke(nbd, why);
 		}
 		bytes += done, size -= (size_t)done;
@@ -116,7 +117,7 @@ static int read_all(struct nbd *nbd, void *data, size_t size)
 		if (done < 0) {
 			char why[160];
 
-			snprintf(why, sizeof why, "the connection broke: %s", strerror(errno));
+			snprintf(why, sizeof why, "the connection broke: %s", err_text(errno));
 			return broke(nbd, why);
 		}
 		bytes += done, size -= (size_t)done;
@@ -333,7 +334,7 @@ int nbd_ready(struct nbd *nbd)
 	if (nbd->broken)
 		return -1;
 	if (poll(&poller, 1, 0) < 0)
-		return errno == EINTR ? 0 : broke(nbd, strerror(errno));
+		return errno == EINTR ? 0 : broke(nbd, err_text(errno));
 	return (poller.revents & (POLLIN | POLLHUP | POLLERR)) != 0;
 }
 

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/err.h"
 #include "target/netmount.h"
 #include "target/target_ops.h"
 
@@ -33,7 +34,7 @@ static int reach(const struct target *target, char *address, size_t size, char *
 	if (fd < 0)
 		return -1;
 	if (getpeername(fd, (struct sockaddr *)&peer, &length) != 0) {
-		snprintf(why, why_size, "host %s: %s", target->host, strerror(errno));
+		snprintf(why, why_size, "host %s: %s", target->host, err_text(errno));
 		close(fd);
 		return -1;
 	}
@@ -41,7 +42,7 @@ static int reach(const struct target *target, char *address, size_t size, char *
 	raw = peer.ss_family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)&peer)->sin6_addr
 	    : (const void *)&((struct sockaddr_in *)&peer)->sin_addr;
 	if (inet_ntop(peer.ss_family, raw, address, (socklen_t)size) == NULL) {
-		snprintf(why, why_size, "host %s: %s", target->host, strerror(errno));
+		snprintf(why, why_size, "host %s: %s", target->host, err_text(errno));
 		return -1;
 	}
 	return 0;
@@ -171,7 +172,7 @@ static void mount_failed(const struct target *target, const char *source, int er
 		meaning = "the server does not answer";
 		break;
 	default:
-		meaning = strerror(error);
+		meaning = err_text(error);
 	}
 	snprintf(why, why_size, "unable to mount %s from %s port %u: %s", source, target->host,
 	    target_port(target), meaning);
@@ -206,7 +207,7 @@ int netmount_dir(const struct target *target, char *dir, size_t dir_size, char *
 			return -1;
 		}
 		if (make_dirs(point) != 0) {
-			snprintf(why, why_size, "unable to make %s: %s", point, strerror(errno));
+			snprintf(why, why_size, "unable to make %s: %s", point, err_text(errno));
 			return -1;
 		}
 		rc = mount(source, point, type, NETMOUNT_FLAGS, data);

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/err.h"
 #include "target/sftp.h"
 
 enum {
@@ -327,7 +328,7 @@ static int send_some(struct sftp *sftp)
 	sent = sendmsg(sftp->fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
 	if (sent < 0)
 		return errno == EAGAIN || errno == EINTR ? 0
-		    : breaks(sftp, "the connection is lost (%s)", strerror(errno));
+		    : breaks(sftp, "the connection is lost (%s)", err_text(errno));
 	sftp->queued -= (size_t)sent;
 	while (sent > 0) {
 		segment = &sftp->queue[sftp->head];
@@ -358,7 +359,7 @@ static int receive_some(struct sftp *sftp)
 		return breaks(sftp, "%s", "the connection is lost (the server hung up)");
 	if (got < 0)
 		return errno == EAGAIN || errno == EINTR ? 0
-		    : breaks(sftp, "the connection is lost (%s)", strerror(errno));
+		    : breaks(sftp, "the connection is lost (%s)", err_text(errno));
 	sftp->in.length += (size_t)got;
 	return 1;
 }
@@ -376,7 +377,7 @@ static int pump(struct sftp *sftp, int timeout_ms)
 		wait.events |= POLLOUT;
 	rc = poll(&wait, 1, timeout_ms);
 	if (rc < 0)
-		return errno == EINTR ? 0 : breaks(sftp, "poll: %s", strerror(errno));
+		return errno == EINTR ? 0 : breaks(sftp, "poll: %s", err_text(errno));
 	if (rc == 0)
 		return 0;
 	if (wait.revents & POLLOUT) {
@@ -568,7 +569,7 @@ struct sftp *sftp_start(int fd, int stall_seconds, sftp_reply_handler other, voi
 	struct packet packet;
 
 	if (!sftp) {
-		snprintf(why, why_size, "%s", strerror(errno));
+		snprintf(why, why_size, "%s", err_text(errno));
 		close(fd);
 		return NULL;
 	}

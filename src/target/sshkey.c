@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/err.h"
 #include "target/sshkey.h"
 
 static void why_set(char *why, size_t size, const char *format, ...)
@@ -376,7 +377,7 @@ int shadow_set_hash(const char *path, const char *user, const char *hash, long d
 	}
 	text = file_read(path);
 	if (text == NULL) {
-		why_set(why, why_size, "cannot read %s: %s", path, strerror(errno));
+		why_set(why, why_size, "cannot read %s: %s", path, err_text(errno));
 		return -1;
 	}
 	line = user_line(text, user);
@@ -388,18 +389,18 @@ int shadow_set_hash(const char *path, const char *user, const char *hash, long d
 	fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	out = fd >= 0 ? fdopen(fd, "w") : NULL;
 	if (out == NULL) {
-		why_set(why, why_size, "cannot create %s: %s", temporary, strerror(errno));
+		why_set(why, why_size, "cannot create %s: %s", temporary, err_text(errno));
 		if (fd >= 0)
 			close(fd);
 		goto out;
 	}
 	if (write_replaced(out, text, line, user, hash, day) != 0 || fflush(out) != 0
 	    || fsync(fileno(out)) != 0) {
-		why_set(why, why_size, "cannot write %s: %s", temporary, strerror(errno));
+		why_set(why, why_size, "cannot write %s: %s", temporary, err_text(errno));
 		goto out;
 	}
 	if (rename(temporary, path) != 0) {
-		why_set(why, why_size, "cannot rename %s to %s: %s", temporary, path, strerror(errno));
+		why_set(why, why_size, "cannot rename %s to %s: %s", temporary, path, err_text(errno));
 		goto out;
 	}
 	rc = 0;

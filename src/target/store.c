@@ -91,7 +91,7 @@ struct store *store_open(const struct target *target, const char *name, char *wh
 	}
 	store = calloc(1, sizeof *store);
 	if (!store) {
-		snprintf(why, why_size, "%s: %s", target->display, strerror(errno));
+		snprintf(why, why_size, "%s: %s", target->display, err_text(errno));
 		return NULL;
 	}
 	store->ops = ops;

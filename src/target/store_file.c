@@ -17,6 +17,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "base/err.h"
 #include "target/netmount.h"
 #include "target/store.h"
 #include "target/target_ops.h"
@@ -72,13 +73,13 @@ static int file_connect(struct store *store)
 	dir = backend(store)->dir;
 	if (stat(dir, &status) != 0)
 		return store_fail_permanent(store, "unable to use the directory %s: %s", dir,
-		    errno == ENOENT ? "no such directory (create it first)" : strerror(errno));
+		    errno == ENOENT ? "no such directory (create it first)" : err_text(errno));
 	if (!S_ISDIR(status.st_mode))
 		return store_fail_permanent(store, "unable to use %s: not a directory", dir);
 	if (target_file_guard_check(dir, why, sizeof why) != 0)
 		return store_fail_permanent(store, "refused: %s", why);
 	if (access(dir, W_OK) != 0)
-		return store_fail_permanent(store, "unable to write into %s: %s", dir, strerror(errno));
+		return store_fail_permanent(store, "unable to write into %s: %s", dir, err_text(errno));
 	return 0;
 }
 
@@ -101,10 +102,10 @@ static int file_image_open(struct store *store, uint64_t *size)
 	file_disconnect(store);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
-		return store_fail_permanent(store, "unable to open %s: %s", path, strerror(errno));
+		return store_fail_permanent(store, "unable to open %s: %s", path, err_text(errno));
 	if (fstat(fd, &status) != 0) {
 		close(fd);
-		return store_fail_permanent(store, "unable to stat %s: %s", path, strerror(errno));
+		return store_fail_permanent(store, "unable to stat %s: %s", path, err_text(errno));
 	}
 	backend(store)->image_fd = fd;
 	*size = (uint64_t)status.st_size;
@@ -116,10 +117,10 @@ static int write_failed(struct store *store, const char *file, uint64_t position
 {
 	if (errno == ENOSPC || errno == EDQUOT || errno == EFBIG)
 		return store_fail_permanent(store, "target full: unable to write %zu bytes of %s at %"
-		    PRIu64 ": %s", size, file, position, strerror(errno));
+		    PRIu64 ": %s", size, file, position, err_text(errno));
 	return store_fail_permanent(store, "unable to write %zu bytes of %s at %" PRIu64 ": %s",
 	    size,
-	    file, position, strerror(errno));
+	    file, position, err_text(errno));
 }
 
 static int file_pwrite(struct store *store, const void *data, size_t size, uint64_t position)
@@ -154,7 +155,7 @@ static ssize_t file_pread(struct store *store, void *data, size_t size, uint64_t
 	if (got < 0)
 		return store_fail_permanent(store, "unable to read %s at %" PRIu64 ": %s",
 		    store->image_name,
-		    position, strerror(errno));
+		    position, err_text(errno));
 	return got;
 }
 
@@ -163,7 +164,7 @@ static int file_flush(struct store *store)
 	if (fdatasync(backend(store)->image_fd) != 0)
 		return store_fail_permanent(store, "unable to flush %s to storage: %s",
 		    store->image_name,
-		    strerror(errno));
+		    err_text(errno));
 	return 0;
 }
 
@@ -209,7 +210,7 @@ static int file_get(struct store *store, const char *name, char **data, size_t *
 	if (fd < 0 && errno == ENOENT)
 		return 1;
 	if (fd < 0 || read_whole(fd, data, size) != 0) {
-		store_fail_permanent(store, "unable to read %s: %s", path, strerror(errno));
+		store_fail_permanent(store, "unable to read %s: %s", path, err_text(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -278,11 +279,11 @@ static int keep_backup(struct store *store, const char *path)
 	if (access(path, F_OK) != 0)
 		return 0;
 	if (unlink(backup) != 0 && errno != ENOENT)
-		return store_fail_permanent(store, "unable to remove %s: %s", backup, strerror(errno));
+		return store_fail_permanent(store, "unable to remove %s: %s", backup, err_text(errno));
 	if (link(path, backup) == 0 || rename(path, backup) == 0)
 		return 0;
 	return store_fail_permanent(store, "unable to keep %s as %s: %s", path, backup,
-	    strerror(errno));
+	    err_text(errno));
 }
 
 static int file_replace(struct store *store, const char *name, const void *data, size_t size)
@@ -298,7 +299,7 @@ static int file_replace(struct store *store, const char *name, const void *data,
 	}
 	if (rename(temporary, path) != 0) {
 		store_fail_permanent(store, "unable to rename %s to %s: %s", temporary, path,
-		    strerror(errno));
+		    err_text(errno));
 		unlink(temporary);
 		return -1;
 	}
@@ -316,7 +317,7 @@ static int file_size_of(struct store *store, const char *name, uint64_t *size)
 		return -1;
 	if (stat(path, &status) != 0)
 		return errno == ENOENT ? 1 : store_fail_permanent(store, "unable to stat %s: %s", path,
-		    strerror(errno));
+		    err_text(errno));
 	*size = (uint64_t)status.st_size;
 	return 0;
 }
@@ -330,7 +331,7 @@ static int file_rename(struct store *store, const char *old_name, const char *ne
 		return -1;
 	if (rename(old_path, new_path) != 0 && !(errno == ENOENT && access(new_path, F_OK) == 0))
 		return store_fail_permanent(store, "unable to rename %s to %s: %s", old_path, new_path,
-		    strerror(errno));
+		    err_text(errno));
 	sync_directory(store);
 	return 0;
 }
@@ -343,7 +344,7 @@ static int file_mkdir(struct store *store, const char *name)
 		return -1;
 	if (mkdir(path, 0755) != 0 && errno != EEXIST)
 		return store_fail_permanent(store, "unable to make the directory %s: %s", path,
-		    strerror(errno));
+		    err_text(errno));
 	return 0;
 }
 
@@ -353,7 +354,7 @@ static int file_free_space(struct store *store, uint64_t *bytes)
 
 	if (statvfs(backend(store)->dir, &status) != 0)
 		return store_fail_permanent(store, "unable to read the free space of %s: %s",
-		    backend(store)->dir, strerror(errno));
+		    backend(store)->dir, err_text(errno));
 	*bytes = (uint64_t)status.f_bavail * status.f_frsize;
 	return 0;
 }

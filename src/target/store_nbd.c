@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/err.h"
 #include "target/nbd.h"
 #include "target/nbd_map.h"
 #include "target/store.h"
@@ -116,7 +117,7 @@ static void write_replied(struct nbd_backend *state, const struct nbd_reply *rep
 		return;
 	if (reply->error && !state->refused[0])
 		snprintf(state->refused, sizeof state->refused, "the server refused %zu bytes at "
-		    "offset %" PRIu64 ": %s", entry->size, entry->offset, strerror((int)reply->error));
+		    "offset %" PRIu64 ": %s", entry->size, entry->offset, err_text((int)reply->error));
 	pending_drop(state, entry);
 }
 
@@ -239,7 +240,7 @@ static int read_export(struct store *store, void *data, size_t size, uint64_t po
 			return lost(store);
 		if (error)
 			return store_fail_permanent(store, "unable to read %zu bytes at offset %" PRIu64
-			    " of the export: %s", chunk, position + done, strerror((int)error));
+			    " of the export: %s", chunk, position + done, err_text((int)error));
 		if (nbd_data(state->nbd, (unsigned char *)data + done, chunk) != 0)
 			return lost(store);
 		done += chunk;
@@ -387,7 +388,7 @@ static int nbd_store_flush(struct store *store)
 		return lost(store);
 	if (error)
 		return store_fail_permanent(store, "the server could not flush the export: %s",
-		    strerror((int)error));
+		    err_text((int)error));
 	return 0;
 }
 
@@ -533,7 +534,7 @@ static int nbd_store_replace(struct store *store, const char *name, const void *
 	if (error) {
 		free(raw);
 		return store_fail_permanent(store, "the server refused the map's write: %s",
-		    strerror((int)error));
+		    err_text((int)error));
 	}
 	if (nbd_store_flush(store) != 0) {
 		free(raw);

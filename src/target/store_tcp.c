@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/err.h"
 #include "target/store.h"
 #include "target/target_ops.h"
 
@@ -138,12 +139,12 @@ static int tcp_pwrite(struct store *store, const void *data, size_t size, uint64
 		    ? "a read error made imaging skip ahead, or --input-position" : "going back");
 	while (size) {
 		if (wait_writable(state->fd) != 0)
-			return broken(store, strerror(errno));
+			return broken(store, err_text(errno));
 		done = send(state->fd, bytes, size, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (done < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (done < 0)
-			return broken(store, strerror(errno));
+			return broken(store, err_text(errno));
 		bytes += done, size -= (size_t)done, state->sent += (uint64_t)done;
 	}
 	return 0;
@@ -158,7 +159,7 @@ static int wait_receiver(struct store *store)
 	ssize_t got;
 
 	if (shutdown(state->fd, SHUT_WR) != 0)
-		return broken(store, strerror(errno));
+		return broken(store, err_text(errno));
 	for (;;) {
 		int rc = poll(&poller, 1, STALL * 1000);
 
@@ -166,12 +167,12 @@ static int wait_receiver(struct store *store)
 			continue;
 		if (rc <= 0)
 			return broken(store, rc == 0 ? "the receiver did not close the connection "
-			    "after the last byte" : strerror(errno));
+			    "after the last byte" : err_text(errno));
 		got = recv(state->fd, discard, sizeof discard, 0);
 		if (got == 0)
 			break;
 		if (got < 0 && errno != EINTR)
-			return broken(store, strerror(errno));
+			return broken(store, err_text(errno));
 	}
 	state->finished = 1;
 	return 0;
@@ -212,25 +213,25 @@ static int tcp_replace(struct store *store, const char *name, const void *data, 
 
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		return store_fail_permanent(store, "unable to create %s for the map: %s", dir,
-		    strerror(errno));
+		    err_text(errno));
 	snprintf(path, sizeof path, "%s/%s", dir, name);
 	snprintf(temporary, sizeof temporary, "%s.tmp", path);
 	snprintf(backup, sizeof backup, "%s.bak", path);
 	fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return store_fail_permanent(store, "unable to write %s: %s", temporary,
-		    strerror(errno));
+		    err_text(errno));
 	if (write(fd, data, size) != (ssize_t)size) {
 		close(fd);
 		return store_fail_permanent(store, "unable to write %s: %s", temporary,
-		    strerror(errno));
+		    err_text(errno));
 	}
 	close(fd);
 	if (link(path, backup) != 0 && errno == EEXIST && unlink(backup) == 0)
 		link(path, backup);
 	if (rename(temporary, path) != 0)
 		return store_fail_permanent(store, "unable to rename %s: %s", temporary,
-		    strerror(errno));
+		    err_text(errno));
 	return 0;
 }
 

@@ -102,7 +102,7 @@ int target_file_guard_check(const char *path, char *why, size_t why_size)
 	dev_t device;
 
 	if (realpath(path, resolved) == NULL) {
-		snprintf(why, why_size, "cannot resolve %s: %s", path, strerror(errno));
+		snprintf(why, why_size, "cannot resolve %s: %s", path, err_text(errno));
 		return -1;
 	}
 	if (mount_device(resolved, &device, source, sizeof source) != 0) {

@@ -141,7 +141,7 @@ static int run_tool(char *const *argv, char *output, size_t size)
 	int rc;
 
 	if (spawn_run(&request, &result) != 0) {
-		message(output, size, "cannot run %s: %s", argv[0], strerror(errno));
+		message(output, size, "cannot run %s: %s", argv[0], err_text(errno));
 		return -1;
 	}
 	rc = spawn_exit_code(&result);
@@ -207,7 +207,7 @@ int target_client_key(char *private_path, size_t path_size, char *public, size_t
 	int from_config;
 
 	if (dir_make(dir) != 0) {
-		message(why, why_size, "cannot create %s: %s", dir, strerror(errno));
+		message(why, why_size, "cannot create %s: %s", dir, err_text(errno));
 		return -1;
 	}
 	from_config = config_key(dir, private_path, path_size, why, why_size);
@@ -290,7 +290,7 @@ static int known_hosts_from_config(const struct target *target, const char *dest
 		return 0;
 	out = fopen(destination, "we");
 	if (out == NULL) {
-		message(why, why_size, "cannot write %s: %s", destination, strerror(errno));
+		message(why, why_size, "cannot write %s: %s", destination, err_text(errno));
 		fclose(in);
 		return -1;
 	}
@@ -445,7 +445,7 @@ static void session_child(const struct target *target, const char *subsystem, in
 	if (target->password[0])
 		setenv("DROPBEAR_PASSWORD", target->password, 1);
 	execvp(argv[0], argv);
-	fprintf(stderr, "dbclient: %s\n", strerror(errno));
+	fprintf(stderr, "dbclient: %s\n", err_text(errno));
 	_exit(127);
 }
 
@@ -461,7 +461,7 @@ int target_ssh_subsystem(const struct target *target, const char *subsystem, int
 		return -1;
 	session->errors = memfd_create("rescue-ssh-session", MFD_CLOEXEC);
 	if (session->errors < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
-		message(why, why_size, "cannot start dbclient: %s", strerror(errno));
+		message(why, why_size, "cannot start dbclient: %s", err_text(errno));
 		if (session->errors >= 0)
 			close(session->errors);
 		return -1;
@@ -471,7 +471,7 @@ int target_ssh_subsystem(const struct target *target, const char *subsystem, int
 		session_child(target, subsystem, pair[1], session->errors, key);
 	close(pair[1]);
 	if (session->pid < 0) {
-		message(why, why_size, "cannot start dbclient: %s", strerror(errno));
+		message(why, why_size, "cannot start dbclient: %s", err_text(errno));
 		close(pair[0]);
 		close(session->errors);
 		return -1;
@@ -604,7 +604,7 @@ static int host_files(const struct target *target, char *known, char *stamp, siz
 	host_home(target, home, sizeof home);
 	snprintf(known, size, "%s/.ssh", home);
 	if (dir_make(known) != 0) {
-		message(why, why_size, "cannot create %s: %s", known, strerror(errno));
+		message(why, why_size, "cannot create %s: %s", known, err_text(errno));
 		return -1;
 	}
 	snprintf(known, size, "%s/.ssh/known_hosts", home);

@@ -20,6 +20,7 @@ import subprocess
 import tarfile
 import wave
 import zipfile
+import zlib
 
 SHIPPED = {
     "jpg": ["/usr/share/doc/syslinux-common/examples/syslinux_splash.jpg"],
@@ -136,6 +137,43 @@ def make_files(directory):
     return files
 
 
+def _rechunked_png(png, size):
+    """PNG with its image data in IDAT chunks of SIZE bytes (the same picture, another
+    file: recall is counted by sha256)."""
+    at, chunks, idat = 8, [], b""
+    while at < len(png):
+        length, kind = struct.unpack(">I4s", png[at:at + 8])
+        body = png[at + 8:at + 8 + length]
+        at += 12 + length
+        if kind == b"IDAT":
+            idat += body
+        elif kind == b"IEND":
+            chunks += [(b"IDAT", idat[i:i + size]) for i in range(0, len(idat), size)]
+            chunks.append((kind, body))
+        else:
+            chunks.append((kind, body))
+    return png[:8] + b"".join(struct.pack(">I", len(body)) + kind + body + struct.pack(
+        ">I", zlib.crc32(kind + body)) for kind, body in chunks)
+
+
+def split_files():
+    """Files to place in two pieces (noise_disk's SPLITS): a second JPEG from Debian, its
+    PNG with the image data in other chunks, and a ZIP of text, with where each is split
+    and the noise between."""
+    words = [b"backup", b"restore", b"sector", b"spool", b"journal", b"the", b"night"]
+    rng = random.Random(5)
+    text = b" ".join(rng.choice(words) for _ in range(12000))
+    files = {
+        "jpg-split": ("jpg", _first(["/usr/share/doc/syslinux-common/examples/"
+                                     "m16-640x640-syslinux.jpg"])),
+        "png-split": ("png", _rechunked_png(_first(SHIPPED["png"]), 16384)),
+        "zip-split": ("zip", _zip([("notes/a.txt", text), ("notes/b.txt", text[::-1])])),
+    }
+    splits = {"jpg-split": (3 * 4096, 64 << 10), "png-split": (9 * 4096, 1 << 20),
+              "zip-split": (2 * 4096, 200 << 10)}
+    return files, splits
+
+
 # A type no built-in validator knows, for a rule: found at any byte, as rules are.
 RULE = "note  n  8000  RESCUE-NOTE\\x3a  END-OF-NOTE\n"
 NOTE = b"RESCUE-NOTE: the backup key is in the blue binder\n" * 20 + b"END-OF-NOTE"
@@ -145,10 +183,13 @@ NOTE = b"RESCUE-NOTE: the backup key is in the blue binder\n" * 20 + b"END-OF-NO
 SLACK_ZEROED = {"mbox"}
 
 
-def noise_disk(path, size_mb, files, seed=3, gap_sectors=(8, 200), shift=None):
+def noise_disk(path, size_mb, files, seed=3, gap_sectors=(8, 200), shift=None, splits=None):
     """Writes FILES into noise at sector-aligned offsets (plus SHIFT[name] bytes):
-    [{name, type, offset, length, sha256}] in the order placed."""
-    shift = shift or {}
+    [{name, type, offset, length, sha256}] in the order placed. SPLITS[name] =
+    (FIRST, GAP) places that file in two pieces, as a nearly full file system does: at a
+    4 KiB block, its first FIRST bytes, then GAP bytes of noise, then the rest (the entry
+    gets "resume", where the rest starts)."""
+    shift, splits = shift or {}, splits or {}
     rng = random.Random(seed)
     size = size_mb << 20
     with open(path, "wb") as f:
@@ -157,16 +198,23 @@ def noise_disk(path, size_mb, files, seed=3, gap_sectors=(8, 200), shift=None):
     with open(path, "r+b") as f:
         for name, (kind, data) in sorted(files.items()):
             offset += rng.randint(*gap_sectors) * 512 + shift.get(name, 0)
-            if offset + len(data) > size:
+            first, gap = splits.get(name, (len(data), 0))
+            if name in splits:
+                offset += -offset % 4096
+            if offset + len(data) + gap > size:
                 raise ValueError("%s does not fit in %d MiB" % (name, size_mb))
             f.seek(offset)
-            f.write(data)
+            f.write(data[:first])
+            f.seek(offset + first + gap)
+            f.write(data[first:])
             if name in SLACK_ZEROED:
                 f.write(bytes(-len(data) % 512))
             placement.append({"name": name, "type": kind, "offset": offset,
                               "length": len(data),
                               "sha256": hashlib.sha256(data).hexdigest()})
-            offset += (len(data) + 511) // 512 * 512 - shift.get(name, 0)
+            if name in splits:
+                placement[-1]["resume"] = offset + first + gap
+            offset += (len(data) + gap + 511) // 512 * 512 - shift.get(name, 0)
     return placement
 
 

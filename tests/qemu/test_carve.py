@@ -2,10 +2,12 @@
 host's OpenSSH over ssh://: every placed file comes back byte for byte at its offset, a
 type added by a carve.rules line on the RESCUECFG disk among them; a blkdebug bad sector
 inside the JPEG makes it the one file named with unreadable bytes (exit 1), equal to the
-original with that sector zeroed; `sha256sum -c` on the host passes. `--free` on an ext4
+original with that sector zeroed; a JPEG, a PNG and a ZIP placed in two pieces with noise
+between come back whole, joined, their manifest lines naming both pieces; `sha256sum -c` on the host passes. `--free` on an ext4
 finds the files deleted from it and not the live one. Bad input is refused with exit 2,
 naming the value. The first run's link is cut twice and it reconnects. A guest killed
-mid-run is booted again and the same command finishes
+mid-run (while it runs, `rescue disks` shows the source busy and `rescue unguard`
+refuses it) is booted again and the same command finishes
 the carving without writing again any file that was already on the target. The source
 disks' sha256 are unchanged."""
 
@@ -29,8 +31,10 @@ SECTOR = 512
 def _sources(ctx):
     files = fixture.make_files(ctx.path())
     files["note"] = ("note", fixture.NOTE)
+    split_files, splits = fixture.split_files()
+    files.update(split_files)
     placement = fixture.noise_disk(ctx.path("src.img"), SIZE_MB, files, seed=3,
-                                   gap_sectors=(8, 2400), shift={"note": 100})
+                                   gap_sectors=(8, 2400), shift={"note": 100}, splits=splits)
     jpeg = next(p for p in placement if p["type"] == "jpg")
     bad = (jpeg["offset"] + 30000) // SECTOR
     faults = lib.blkdebug_config(ctx.path("faults.conf"), [bad])
@@ -75,6 +79,14 @@ def _check_recall(placement, out, name, bad):
     assert len(carved) == jpeg["length"] and carved[relative:relative + SECTOR] == bytes(SECTOR)
     others = [e for e in manifest["files"] if e["bad_bytes"] and e is not entry]
     assert not others, others
+    # Files in two pieces come back whole, joined, their pieces named.
+    by_offset = {e["offset"]: e for e in manifest["files"]}
+    for placed in (p for p in placement if "resume" in p):
+        entry = by_offset[placed["offset"]]
+        assert entry["status"] == "validated" and re.match(
+            r"joined \(.*\): pieces at %d\+\d+ and %d\+\d+$" % (placed["offset"],
+                                                               placed["resume"]),
+            entry["delimited"]), entry
     note = next(e for e in manifest["files"] if e["type"] == "note")
     assert note["status"] == "unvalidated" and note["delimited"] == "the rule's footer", note
     odt = next(p for p in placement if p["name"] == "odt")
@@ -151,6 +163,12 @@ def test_carve_recall_rules_free_bad_sector_and_resume(ctx):
     # Killed mid-run: the host waits for a few files to arrive, then the guest dies.
     lib.console_run(guest, "rescue carve vda %s%s > /tmp/c.log 2>&1 &" % (url, resumed))
     lib.wait_until(lambda: len(_files_on(resumed, "vda")) >= 3, 300, "three carved files")
+    # While it runs, the source is marked busy: listed so, and unguard refuses it.
+    code, text = lib.console_run(guest, "rescue disks --json vda")
+    disk = json.loads(text[text.index("{"):])["disks"][0]
+    assert code == 0 and disk["busy"] is True, text
+    code, text = lib.console_run(guest, "rescue unguard --yes vda")
+    assert code == 2 and "vda is being rescued" in text, "exit %d:\n%s" % (code, text)
     guest.stop()
     there = _files_on(resumed, "vda")
     assert len(there) < len(placement), "the run ended before the guest was killed"

@@ -7,6 +7,7 @@ host's loopback, through which the host reaches the appliance. Every disk's
 sha256 is unchanged."""
 
 import functools
+import hashlib
 import http.server
 import json
 import os
@@ -173,14 +174,21 @@ def test_ssh_keys_password_reverse(ctx):
     assert len(_status(port, key_a, known_hosts)["keys"]) == 3
 
     # From a URL: the good line is added, the junk one named; exit 1 (some refused).
+    # Plain http needs a pin (https with a CA is tested in test_fetch_tls.py).
     url_keys = "http://10.0.2.2:%d/keys" % web
     code, text = lib.console_run(guest, "rescue ssh add-key --url %s" % url_keys)
+    assert code == 2 and "refused %s: plain http" % url_keys in text, (code, text)
+    with open(os.path.join(www, "keys"), "rb") as f:
+        keys_sha = hashlib.sha256(f.read()).hexdigest()
+    code, text = lib.console_run(guest, "rescue ssh add-key --url %s#sha256=%s"
+                                 % (url_keys, keys_sha))
     assert code == 1, (code, text)
-    assert "line 3 of %s: the key data is not base64" % url_keys in text, text
+    assert "line 3 of %s#sha256=%s: the key data is not base64" % (url_keys, keys_sha) \
+        in text, text
     lib.ssh(port, key_c, "true", known_hosts, check=True)
-    assert "are not pinned" in text, text
-    code, text = lib.console_run(guest, "rescue ssh add-key --url http://10.0.2.2:%d/none" % web)
-    assert code == 3 and "unable to fetch" in text, text
+    code, text = lib.console_run(guest, "rescue ssh add-key --url http://10.0.2.2:%d/none"
+                                 "#sha256=%s" % (web, keys_sha))
+    assert code == 3 and "unable to fetch" in text and "answered 404" in text, text
     # Pinned by SHA-256: a file that is not the one pinned lets no key in.
     code, text = lib.console_run(guest, "rescue ssh add-key --url %s#sha256=%s" % (url_keys, "0" * 64))
     assert code == 3 and "not the pinned " + "0" * 64 in text, text

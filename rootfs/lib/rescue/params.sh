@@ -7,7 +7,7 @@
 # reported and ignored.
 
 PARAM_DIR=/run/rescue/param
-PARAMS_KNOWN="ssh_key net target target_password run poweroff"
+PARAMS_KNOWN="ssh_key net target target_password run poweroff insecure_http"
 
 param_set() {
 	local name=$1 value=$2 n
@@ -52,24 +52,28 @@ params_read() {
 }
 
 # params_merge_conf FILE: rescue.conf lines NAME=VALUE, '#' comments; the
-# kernel command line, read first, keeps priority.
+# kernel command line, read first, keeps priority. The file is parsed by
+# `rescue config --raw` (src/cli/conf_parse.c, fuzzed), which gives one
+# "N NAME=VALUE" or "N !PROBLEM" line per line of the file; a NUL byte or an
+# endless line stays there, and problems come back escaped.
 params_merge_conf() {
-	local file=$1 line name value n=0
+	local file=$1 lines=/run/rescue/conf.lines line n entry name value
+	rescue config --raw "$file" >$lines 2>/run/rescue/conf.errors
+	if [ ! -s $lines ] && [ -s /run/rescue/conf.errors ]; then
+		warn "rescue.conf: $(shown "$(cat /run/rescue/conf.errors)") (ignored)"
+	fi
 	while IFS= read -r line || [ -n "$line" ]; do
-		n=$((n + 1))
-		line=${line%%#*}
-		line=$(echo "$line" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//')
-		[ -n "$line" ] || continue
-		case $line in
-		*=*) name=${line%%=*} value=${line#*=} ;;
-		*) warn "rescue.conf line $n: expected NAME=VALUE, got '$(shown "$line")' (ignored)"; continue ;;
+		n=${line%% *}
+		entry=${line#* }
+		case $entry in
+		'!'*) warn "rescue.conf line $n: ${entry#!}"; continue ;;
 		esac
-		name=${name#rescue.}
+		name=${entry%%=*} value=${entry#*=}
 		if [ "$name" != ssh_key ] && [ -e "$PARAM_DIR/$name" ]; then
 			continue
 		fi
 		param_take "rescue.conf line $n" "$name" "$value"
-	done <"$file"
+	done <$lines
 }
 
 valid_url() {
@@ -85,6 +89,14 @@ params_check() {
 	case $v in
 	""|0|1) ;;
 	*) warn "rescue.poweroff=$(shown "$v"): expected 0 or 1 (ignored)"; rm -f $PARAM_DIR/poweroff ;;
+	esac
+	# rescue.insecure_http=1 lets `rescue` fetch unpinned http:// runbooks and key
+	# files (src/base/fetch.h); each such fetch warns again on every console.
+	v=$(param_get insecure_http)
+	case $v in
+	""|0) ;;
+	1) warn "rescue.insecure_http=1: http:// runbooks and key files without a #sha256= pin will be fetched unauthenticated; anyone on the path can change them" ;;
+	*) warn "rescue.insecure_http=$(shown "$v"): expected 0 or 1 (ignored)"; rm -f $PARAM_DIR/insecure_http ;;
 	esac
 	v=$(param_get target)
 	if [ -n "$v" ] && ! valid_url "$v"; then

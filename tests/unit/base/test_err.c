@@ -33,6 +33,27 @@ static void test_fatal_at_top_level_appends_strerror(void **state)
 	capture_free(&capture);
 }
 
+/* What the kernel's file systems return for damaged metadata, in words whatever the libc:
+ * musl (the appliance's) has no text for EUCLEAN and printed "No error information" when
+ * a damaged xfs would not mount or an ext4 directory entry could not be read. */
+static void test_corrupt_metadata_errors_are_named(void **state)
+{
+	struct capture capture;
+
+	(void)state;
+	assert_non_null(strstr(err_text(EUCLEAN), "metadata is corrupt"));
+	assert_non_null(strstr(err_text(EBADMSG), "checksum"));
+	assert_string_equal(err_text(EACCES), strerror(EACCES));
+	err_set_command("dump");
+	capture_start(&capture);
+	errno = EUCLEAN;
+	err_warn("%s: unable to stat", "dir1");
+	capture_stop(&capture);
+	assert_non_null(strstr(capture.err, "rescue dump: warning: dir1: unable to stat: "));
+	assert_non_null(strstr(capture.err, "metadata is corrupt"));
+	capture_free(&capture);
+}
+
 static void test_fatalx_names_the_command_without_reason(void **state)
 {
 	struct capture capture;
@@ -106,6 +127,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_fatal_at_top_level_appends_strerror, reset_command),
 		cmocka_unit_test_setup(test_fatalx_names_the_command_without_reason, reset_command),
+		cmocka_unit_test_setup(test_corrupt_metadata_errors_are_named, reset_command),
 		cmocka_unit_test_setup(test_warnings_are_tagged_and_keep_errno_of_the_failure,
 		    reset_command),
 		cmocka_unit_test_setup(test_usage_error_shows_synopsis_and_hint, reset_command),

@@ -224,6 +224,34 @@ static void test_version_and_command_help(void **state)
 	run_free(&run);
 }
 
+/* Every type once, whatever the number of signatures that find it (TIFF's two byte
+ * orders, mail's four first lines). */
+static void test_carve_list_names_each_type_once(void **state)
+{
+	char seen[4096] = ",", type[32], needle[40];
+	const char *line;
+	struct run run;
+	int types = 0;
+
+	(void)state;
+	run_simple(&run, ARGV("carve", "--list"), "");
+	assert_int_equal(exit_code(&run), 0);
+	for (line = run.out; *line; line = strchr(line, '\n') + 1) {
+		assert_int_equal(sscanf(line, "%31s", type), 1);
+		snprintf(needle, sizeof needle, ",%s,", type);
+		if (strstr(seen, needle))
+			fail_msg("carve --list names %s twice:\n%s", type, run.out);
+		strcat(seen, type);
+		strcat(seen, ",");
+		types++;
+		assert_non_null(strchr(line, '\n'));
+	}
+	assert_non_null(strstr(seen, ",tif,"));
+	assert_non_null(strstr(seen, ",eml,"));
+	assert_true(types > 20);
+	run_free(&run);
+}
+
 /* What sshd does for `ssh root@host 'rescue disks --json'` when rescue is the login shell. */
 static void test_dash_c_runs_the_line_with_the_shell(void **state)
 {
@@ -727,6 +755,7 @@ int main(void)
 		cmocka_unit_test(test_help_lists_the_commands),
 		cmocka_unit_test(test_unknown_command_is_a_usage_error_naming_it),
 		cmocka_unit_test(test_version_and_command_help),
+		cmocka_unit_test(test_carve_list_names_each_type_once),
 		cmocka_unit_test(test_dash_c_runs_the_line_with_the_shell),
 		cmocka_unit_test(test_no_arguments_and_login_shell_open_the_menu),
 		cmocka_unit_test(test_menu_lists_disks_from_sysfs_with_the_command_line),

@@ -52,7 +52,7 @@ static void load_journal(const char *image, struct memory_journal *memory)
 	uint32_t i;
 
 	assert_int_equal(extfs_open(image, &fs, &superblock, why, sizeof why), 0);
-	assert_int_equal(ext_journal_open(fs, &journal, why, sizeof why), 0);
+	assert_int_equal(ext_journal_open(fs, NULL, &journal, why, sizeof why), 0);
 	memory->blocks = journal.blocks;
 	memory->block_size = journal.block_size;
 	memory->data = malloc(journal.blocks * journal.block_size);

@@ -51,8 +51,13 @@ int deleted_tree_make(struct deleted_tree *tree, const char *const *options)
 	snprintf(tree->image, sizeof tree->image, "%s/image", tree->dir);
 	snprintf(tree->expected, sizeof tree->expected, "%s/expected", tree->dir);
 	/* The script's own flags come before the image, mkfs's options after. */
-	for (; options && options[i] && !strncmp(options[i], "--", 2); i++)
+	for (; options && options[i] && !strncmp(options[i], "--", 2); i++) {
 		argv[used++] = (char *)options[i];
+		if (strcmp(options[i], "--external-journal") != 0)
+			continue;
+		snprintf(tree->journal, sizeof tree->journal, "%s/journal", tree->dir);
+		argv[used++] = tree->journal;
+	}
 	argv[used++] = tree->image;
 	argv[used++] = tree->expected;
 	for (; options && options[i] && used + 1 < sizeof argv / sizeof *argv; i++)

@@ -9,11 +9,13 @@ struct deleted_tree {
 	char dir[64];		/* a temporary directory holding the rest */
 	char image[128];
 	char expected[128];	/* the deleted files' bytes at their relative paths */
+	char journal[128];	/* with --external-journal: the journal device's image */
 	long before, after;	/* the deletion happened between these (seconds) */
 };
 
 /* Makes one with mkfs OPTIONS (NULL-terminated; "-t", "ext3" first for mkfs.ext3; the
- * script's --wrap and --fill, when wanted, before them): 0, or
+ * script's --wrap, --fill, ..., when wanted, before them; --external-journal without its
+ * path, which is TREE->journal): 0, or
  * 1 when this host cannot (not root: the caller skips, saying why). The test fails when
  * the script itself fails. */
 int deleted_tree_make(struct deleted_tree *tree, const char *const *options);

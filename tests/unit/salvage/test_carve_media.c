@@ -54,6 +54,48 @@ static void test_streams_by_their_tools(void **state)
 	free(blob.data);
 }
 
+/* bzip2 streams decoded block by block: many blocks (level 1, 100 kB each), long runs
+ * of one byte (the initial run-length coding), two streams one after the other (pbzip2's
+ * way), noise after; a flipped bit inside a block is caught by its CRC, where the old
+ * search for the end marker called the stream whole. */
+static void test_bzip2_decoded_to_its_end(void **state)
+{
+	struct blob blob, two;
+	struct carve_result result;
+	const struct carve_format *format = format_named("bz2");
+	size_t half;
+
+	(void)state;
+	blob = command_output("{ seq 1 200000; head -c 300000 /dev/zero; seq 5 7 90000; } "
+	    "| bzip2 -1 -c");
+	assert_true(blob.size > 100000);
+	expect_whole("bz2", blob, NULL);
+	expect_cut("bz2", blob);
+	assert_int_equal(carve_validate(format, blob.data, blob.size, 1, &result), CARVE_FOUND);
+	assert_string_equal(result.delimited, "every block decoded with its CRC right, to the "
+	    "end-of-stream marker and stream CRC");
+	/* Two streams: one file. */
+	two.size = 2 * blob.size;
+	two.data = malloc(two.size);
+	assert_non_null(two.data);
+	memcpy(two.data, blob.data, blob.size);
+	memcpy(two.data + blob.size, blob.data, blob.size);
+	expect_whole("bz2", two, NULL);
+	/* One flipped bit in a later block's data: the blocks before it stay, the file is
+	 * truncated inside that one. */
+	half = blob.size / 2;
+	blob.data[half] ^= 0x10;
+	assert_int_equal(carve_validate(format, blob.data, blob.size, 1, &result), CARVE_FOUND);
+	assert_int_equal(result.status, CARVE_TRUNCATED);
+	assert_true(result.length > 10 && result.length < blob.size);
+	/* In the first block: not a stream at all. */
+	blob.data[half] ^= 0x10;
+	blob.data[40] ^= 0x01;
+	assert_int_equal(carve_validate(format, blob.data, blob.size, 1, &result), CARVE_NOT);
+	free(two.data);
+	free(blob.data);
+}
+
 static void put_le16(unsigned char *p, unsigned v)
 {
 	p[0] = (unsigned char)v, p[1] = (unsigned char)(v >> 8);
@@ -190,6 +232,7 @@ static void test_berkeley_db_and_gdbm(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bzip2_decoded_to_its_end),
 		cmocka_unit_test(test_ogg_shipped),
 		cmocka_unit_test(test_streams_by_their_tools),
 		cmocka_unit_test(test_tiff_strips),

@@ -653,6 +653,51 @@ static void test_include_takes_the_directories_above(void **state)
 	remove_tree(root);
 }
 
+/* A damaged directory entry (seen on a vfat in test_damaged_fs.py) can claim a file far
+ * larger than the file system: reading its claimed size, block after failing block, took
+ * hours. No file holds more data than its file system: past that the record is damaged,
+ * the file is archived up to the file system's size and the rest is a missing range. */
+static void test_a_file_larger_than_its_file_system_is_cut_there(void **state)
+{
+	char root[] = "/tmp/test_dump.XXXXXX", why[256], failure[256], names[8][64];
+	static char data[256 << 10], content[256 << 10];
+	const char *none[] = { NULL };
+	struct dump_options options = { .name = "t", .compress = DUMP_NONE, .first = none,
+	    .include = none, .exclude = none };
+	struct memory_sink memory = { 0 };
+	struct dump_sink sink = memory_sink(&memory);
+	struct manifest manifest = { 0 };
+	const struct manifest_entry *entry;
+	struct fstree *tree;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof data; i++)
+		data[i] = (char)('a' + i % 26);
+	assert_non_null(mkdtemp(root));
+	put(root, "claims-too-much.bin", data, sizeof data);
+	put(root, "fits.txt", "fits\n", 5);
+	tree = fstree_dir_open(root, why, sizeof why);
+	assert_non_null(tree);
+	assert_true(tree->capacity > 0);
+	tree->capacity = 64 << 10;	/* as if the file system were 64 KiB */
+	assert_int_equal(dump_run(tree, &options, &sink, &manifest, failure, sizeof failure), 0);
+	entry = entry_named(memory.json, "claims-too-much.bin");
+	assert_int_equal(entry->status, MANIFEST_PARTIAL);
+	assert_int_equal(entry->missing_count, 1);
+	assert_true(entry->missing[0].start == 64 << 10 && entry->missing[0].end == sizeof data);
+	assert_non_null(strstr(entry->reason, "more than its whole file system holds"));
+	assert_int_equal(entry_named(memory.json, "fits.txt")->status, MANIFEST_COPIED);
+	/* What was archived is the file's first 64 KiB, as they are. */
+	read_volume(&memory.volumes[0], names, 8, "claims-too-much.bin", content, sizeof content);
+	assert_int_equal(strlen(content), 64 << 10);
+	assert_memory_equal(content, data, 64 << 10);
+	fstree_release(tree);
+	manifest_free(&manifest);
+	memory_free(&memory);
+	remove_tree(root);
+}
+
 static void test_patterns(void **state)
 {
 	(void)state;
@@ -719,6 +764,7 @@ int main(void)
 		cmocka_unit_test(test_manifest_round_trip_and_sums),
 		cmocka_unit_test(test_memory_does_not_grow_with_the_files),
 		cmocka_unit_test(test_include_takes_the_directories_above),
+		cmocka_unit_test(test_a_file_larger_than_its_file_system_is_cut_there),
 		cmocka_unit_test(test_patterns),
 		cmocka_unit_test(test_a_bind_mount_loop_is_reported_not_entered),
 	};

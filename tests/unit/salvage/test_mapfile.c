@@ -91,6 +91,27 @@ static void test_bad_maps_are_refused_with_the_line(void **state)
 	    sizeof why), -1);
 	assert_string_equal(why, "line 3: block ends past 2^64 bytes");
 	mapfile_free(&map);
+	/* Ends that wrap past 2^64 to a small number, by a large position or by a size that
+	 * strtoull would read from a negative number. */
+	assert_int_equal(mapfile_parse("0 ?\n0xFFFFFFFFFFFFFF00 0x100 +\n", &map, why,
+	    sizeof why), -1);
+	assert_string_equal(why, "line 2: block ends past 2^64 bytes");
+	mapfile_free(&map);
+	assert_int_equal(mapfile_parse("0 ?\n0 0x8000000000000000 +\n"
+	    "0x8000000000000000 0x8000000000000000 -\n", &map, why, sizeof why), -1);
+	assert_string_equal(why, "line 3: block ends past 2^64 bytes");
+	mapfile_free(&map);
+	/* A negative number is not a position or a size, wherever the blanks before it are:
+	 * strtoull would take " -1" as 2^64 - 1. */
+	assert_int_equal(mapfile_parse("0 ?\n0 -1 +\n", &map, why, sizeof why), -1);
+	assert_string_equal(why, "line 2: expected pos size status");
+	mapfile_free(&map);
+	assert_int_equal(mapfile_parse("0 ?\n0x100\t-0x100 +\n", &map, why, sizeof why), -1);
+	assert_string_equal(why, "line 2: expected pos size status");
+	mapfile_free(&map);
+	assert_int_equal(mapfile_parse(" -5 ?\n0 0x100 +\n", &map, why, sizeof why), -1);
+	assert_string_equal(why, "line 1: expected current_pos current_status");
+	mapfile_free(&map);
 }
 
 /* A buffer and its length: the bytes after LENGTH are never looked at, and no NUL is

@@ -1,8 +1,9 @@
 /* test_undelete.c: the undelete engine on file systems where the host's kernel wrote a
  * tree and deleted it (tests/fixtures/make-deleted-tree): every deleted file comes back
  * at its path, byte-exact, on ext4 with mke2fs's defaults (1 KiB blocks at this size),
- * 4 KiB blocks, without metadata_csum, ext3 (indirect blocks), and a small journal that
- * has wrapped; after the freed blocks were all taken again nothing comes back whole; the
+ * 4 KiB blocks, without metadata_csum, ext3 (indirect blocks), a small journal that
+ * has wrapped, a journal on an external device (named, or found by its UUID), and
+ * inline_data (contents and directory entries in the inode) with extended attributes; after the freed blocks were all taken again nothing comes back whole; the
  * time window and --path select; an ext2 and something that is not ext are refused; a
  * PNG and a gzip file whose inodes the journal no longer holds come back by carving the
  * free blocks, under unnamed/. */
@@ -19,6 +20,7 @@
 #include <cmocka.h>
 
 #include "base/spawn.h"
+#include "fs/fstree.h"
 #include "salvage/undelete.h"
 #include "lib/deleted_tree.h"
 #include "lib/run_ok.h"
@@ -44,10 +46,13 @@ static const struct undelete_file *find(const struct undelete *undelete, const c
 static void scan(const struct deleted_tree *tree, const struct undelete_options *options,
     struct undelete *undelete)
 {
+	struct undelete_options with_journal = *options;
 	char why[512] = "";
 	int code;
 
-	if (undelete_scan(tree->image, options, undelete, why, sizeof why, &code) != 0)
+	if (tree->journal[0] && !with_journal.journal_device)
+		with_journal.journal_device = tree->journal;
+	if (undelete_scan(tree->image, &with_journal, undelete, why, sizeof why, &code) != 0)
 		fail_msg("scan of %s failed (%d): %s", tree->image, code, why);
 }
 
@@ -159,6 +164,179 @@ static void test_wrapped_journal(void **state)
 
 	(void)state;
 	with_tree("--wrap", options, check_everything_back);
+}
+
+/* The journal on a device of its own (mke2fs -O journal_dev), named as --journal names
+ * it: everything back, the description naming the device. */
+static void check_external_journal(const struct deleted_tree *tree)
+{
+	struct undelete_options options = { 0 };
+	struct undelete undelete;
+
+	check_everything_back(tree);
+	scan(tree, &options, &undelete);
+	assert_non_null(strstr(undelete.description, "on the external device"));
+	assert_non_null(strstr(undelete.description, tree->journal));
+	undelete_free(&undelete);
+}
+
+/* Found by its UUID among candidates that are not it (the file system itself, a missing
+ * path) and it; without it among them, refused with the UUID and the way to name it;
+ * another journal device (not this file system's) named is refused with both UUIDs. */
+static void check_external_journal_found(const struct deleted_tree *tree)
+{
+	char missing[160], other[160], why[512];
+	const char *candidates[] = { tree->image, missing, tree->journal, NULL };
+	struct undelete_options options = { .journal_candidates = candidates };
+	struct undelete undelete;
+	int code;
+
+	snprintf(missing, sizeof missing, "%s/no-such-device", tree->dir);
+	assert_int_equal(undelete_scan(tree->image, &options, &undelete, why, sizeof why, &code),
+	    0);
+	assert_true(undelete.counts.deleted_inodes >= DELETED_COUNT);
+	undelete_free(&undelete);
+	candidates[2] = NULL;
+	assert_int_equal(undelete_scan(tree->image, &options, &undelete, why, sizeof why, &code),
+	    -1);
+	assert_int_equal(code, 3);
+	assert_non_null(strstr(why, "--journal DEV"));
+	undelete_free(&undelete);
+	snprintf(other, sizeof other, "%s/other-journal", tree->dir);
+	run_ok(ARGV("truncate", "-s", "8M", other));
+	run_ok(ARGV("mke2fs", "-q", "-F", "-O", "journal_dev", "-b", "4096", other));
+	options.journal_device = other;
+	assert_int_equal(undelete_scan(tree->image, &options, &undelete, why, sizeof why, &code),
+	    -1);
+	assert_non_null(strstr(why, "not this file system's"));
+	undelete_free(&undelete);
+	options.journal_device = tree->image;
+	assert_int_equal(undelete_scan(tree->image, &options, &undelete, why, sizeof why, &code),
+	    -1);
+	assert_non_null(strstr(why, "is not an external journal device"));
+	undelete_free(&undelete);
+}
+
+/* --journal for a file system whose journal is its inode 8: refused, not ignored. */
+static void check_journal_named_needlessly(const struct deleted_tree *tree)
+{
+	struct undelete_options options = { .journal_device = tree->image };
+	struct undelete undelete;
+	char why[512];
+	int code;
+
+	assert_int_equal(undelete_scan(tree->image, &options, &undelete, why, sizeof why, &code),
+	    -1);
+	assert_non_null(strstr(why, "the journal is inside the file system (inode 8)"));
+	undelete_free(&undelete);
+}
+
+static void test_external_journal(void **state)
+{
+	static const char *const options[] = { "--external-journal", NULL };
+
+	(void)state;
+	with_tree(NULL, options, check_external_journal);
+	with_tree(NULL, options, check_external_journal_found);
+	with_tree(NULL, NULL, check_journal_named_needlessly);
+}
+
+static void test_external_journal_1k(void **state)
+{
+	static const char *const options[] = { "--external-journal", "-b", "1024", NULL };
+
+	(void)state;
+	with_tree(NULL, options, check_external_journal);
+}
+
+static const struct fstree_xattr *find_xattr(const struct fstree_xattr *list, size_t count,
+    const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		if (!strcmp(list[i].name, name))
+			return &list[i];
+	return NULL;
+}
+
+static void check_xattr(struct undelete *undelete, const char *path, const char *name,
+    const void *value, size_t size)
+{
+	const struct undelete_file *file = find(undelete, path);
+	const struct fstree_xattr *found;
+	struct fstree_xattr *list;
+	size_t count;
+
+	assert_non_null(file);
+	assert_int_equal(undelete_xattrs(undelete, file, &list, &count), 0);
+	if (!(found = find_xattr(list, count, name)))
+		fail_msg("%s: no %s among %zu attributes", path, name, count);
+	assert_int_equal(found->size, size);
+	assert_memory_equal(found->value, value, size);
+	assert_null(find_xattr(list, count, "system.data"));
+	fstree_xattrs_free(list, count);
+}
+
+/* ext4 with inline_data: the small files (secrets.env, 90 bytes: i_block and system.data;
+ * leaf.txt, 33: i_block alone) and the long link come back with their bytes, and the
+ * directories, whose entries are in their inodes, give every path; the attributes set
+ * before the deletion (make-deleted-tree --xattrs) come back: in the inode, in an
+ * attribute block (user.big, 300 bytes), a POSIX ACL in the kernel's form. */
+static void check_inline_and_xattrs(const struct deleted_tree *tree)
+{
+	static const unsigned char acl[] = { 2, 0, 0, 0, 1, 0, 6, 0, 0xff, 0xff, 0xff, 0xff,
+	    2, 0, 4, 0, 0xe8, 3, 0, 0, 4, 0, 4, 0, 0xff, 0xff, 0xff, 0xff, 16, 0, 4, 0, 0xff,
+	    0xff, 0xff, 0xff, 32, 0, 0, 0, 0xff, 0xff, 0xff, 0xff };
+	struct undelete_options options = { 0 };
+	struct undelete undelete;
+	unsigned char big[300];
+	size_t i;
+
+	check_everything_back(tree);
+	for (i = 0; i < 256; i++)
+		big[i] = (unsigned char)i;
+	memset(big + 256, 'x', 44);
+	scan(tree, &options, &undelete);
+	assert_non_null(find(&undelete, "srv/app/config/secrets.env")->inline_data);
+	assert_string_equal(find(&undelete, "srv/app/config/long-link")->link,
+	    "/srv/shared/a-rather-long-directory-name/a-rather-long-directory-name/"
+	    "a-rather-long-directory-name/a-rather-long-directory-name/x");
+	check_xattr(&undelete, "notes.txt", "user.comment", "kept with the file", 18);
+	check_xattr(&undelete, "srv/app/README", "user.origin", "deploy-2026", 11);
+	check_xattr(&undelete, "srv/app/README", "user.big", big, sizeof big);
+	check_xattr(&undelete, "srv/app/config/secrets.env", "system.posix_acl_access", acl,
+	    sizeof acl);
+	undelete_free(&undelete);
+}
+
+static void test_inline_data_and_xattrs(void **state)
+{
+	static const char *const options[] = { "--xattrs", "-O", "inline_data", NULL };
+
+	(void)state;
+	with_tree(NULL, options, check_inline_and_xattrs);
+}
+
+/* Without inline_data the same attributes come back (the files' bytes in blocks). */
+static void check_xattrs(const struct deleted_tree *tree)
+{
+	struct undelete_options options = { 0 };
+	struct undelete undelete;
+
+	check_everything_back(tree);
+	scan(tree, &options, &undelete);
+	check_xattr(&undelete, "notes.txt", "user.comment", "kept with the file", 18);
+	check_xattr(&undelete, "srv/app/README", "user.origin", "deploy-2026", 11);
+	undelete_free(&undelete);
+}
+
+static void test_xattrs_4k(void **state)
+{
+	static const char *const options[] = { "--xattrs", "-b", "4096", NULL };
+
+	(void)state;
+	with_tree(NULL, options, check_xattrs);
 }
 
 /* The freed blocks taken again by a new file (all but a few hundred): what is still whole
@@ -428,6 +606,10 @@ int main(void)
 		cmocka_unit_test(test_ext4_4k_blocks),
 		cmocka_unit_test(test_ext4_without_metadata_csum),
 		cmocka_unit_test(test_ext3),
+		cmocka_unit_test(test_external_journal),
+		cmocka_unit_test(test_external_journal_1k),
+		cmocka_unit_test(test_inline_data_and_xattrs),
+		cmocka_unit_test(test_xattrs_4k),
 		cmocka_unit_test(test_wrapped_journal),
 		cmocka_unit_test(test_overwritten_blocks),
 		cmocka_unit_test(test_blocks_of_a_file_deleted_later),
