@@ -38,9 +38,9 @@
  * growing pause (1, 2, 4 ... 30 s), forever unless --give-up bounds it.
  *
  *   --types LIST         only these types (comma-separated, as --list names them)
- *   --db                 database pages too (only them unless --types names types):
- *                        InnoDB and PostgreSQL pages, written back as the files they
- *                        came from under NAME.db/ (below)
+ *   --db                 database pages too (only them and SQLite files unless
+ *                        --types names types): InnoDB and PostgreSQL pages, written
+ *                        back as the files they came from under NAME.db/ (below)
  *   --rules FILE|URL     more types, in foremost's and scalpel's configuration syntax
  *                        (below); carve.rules on the RESCUECFG disk is read too; a URL
  *                        is https:// (verified) or pinned with #sha256=HEX
@@ -67,13 +67,17 @@
  * With --db every byte scanned is also searched for InnoDB pages (16 KiB, and 4 to 64
  * KiB) and PostgreSQL pages (8 KiB) at every 512-byte offset; after the scan each InnoDB
  * tablespace is written as NAME.db/space-N.ibd (DB.TABLE.ibd when the dictionary names
- * it), each PostgreSQL relation as NAME.db/pg-Aatts, pages never found left as zeros,
- * with NAME.db/report.txt, report.json and RESTORE.md (how to import them). Memory
+ * it; space-N-2.ibd ... when tablespaces of two servers claim one space id), each
+ * PostgreSQL relation as NAME.db/pg-Aatts, pages never found left as zeros, with
+ * NAME.db/report.txt, report.json and RESTORE.md (how to import them). SQLite files
+ * are carved whole under NAME.carve/sqlite/, as found (pages overwritten since stay
+ * so); RESTORE.md gives the sqlite3 commands (.recover) to run on the receiver. Memory
  * holds where the pages are, not the pages: they are read again from SRC when written.
  * Pages inside a file carved as another type, past the 4 MiB window it starts in, are
- * not seen. Pages seen are not kept in the state: a run with --db that is interrupted
- * scans again from the start (the files already written are not written again), and
- * NAME.db/ is written only once a scan has reached the end.
+ * not seen. Where the pages lie is kept in NAME.db.index, written before each state
+ * (40 bytes a page): an interrupted --db run resumes like any carve; without an index
+ * that goes with the state it scans again from the start (files already written are
+ * not written again). NAME.db/ is written once a scan has reached the end.
  *
  * While it runs, SRC is marked busy (/run/rescue/busy/NAME): `rescue disks` shows it and
  * `rescue unguard` refuses it.
@@ -161,7 +165,9 @@ struct carve_command {
 	struct carve_observer observer;
 	struct dbpages_summary db_summary;
 	int db_result;			/* dbpages_write's; -2 when it did not run */
+	int db_resumed;			/* the page index was loaded: the scan goes on */
 	char db_dir[300];		/* "NAME.db" */
+	char db_index[300];		/* "NAME.db.index": the page index kept with the state */
 	uint64_t position_at_start;
 	struct timespec started, shown;
 	int tty, line_open;
@@ -319,8 +325,13 @@ static int choose_types(struct carve_command *run)
 	size_t count = 0, i;
 
 	if (!run->options.types) {
-		if (run->options.db)
-			run->format_count = 0;	/* database pages only */
+		if (run->options.db) {	/* database pages, and SQLite files whole */
+			const struct carve_format *sqlite = carve_format_find(run->formats,
+			    run->format_count, "sqlite");
+
+			run->format_count = sqlite ? 1 : 0;
+			run->formats[0] = sqlite;
+		}
 		return 0;
 	}
 	snprintf(list, sizeof list, "%s", run->options.types);
@@ -516,9 +527,59 @@ static int open_target(struct carve_command *run)
 	return 0;
 }
 
-/* --db: the page index, and the scan from the stream's start. Pages seen before an
- * interruption are not in the state, so a resumed run scans everything again; the files
- * the state records are not written again (carve_store skips them). */
+/* The page index, written before each state (carve_store's before_save): the state
+ * never names a position whose pages the index lacks. */
+static int keep_pages_index(void *context, uint64_t position)
+{
+	struct carve_command *run = context;
+	size_t size;
+	void *data = dbpages_save(run->db.pages, position, &size);
+
+	if (!data) {
+		snprintf(run->out.failure, sizeof run->out.failure, "out of memory for %s",
+		    run->db_index);
+		return -1;
+	}
+	while (store_replace(run->store, run->db_index, data, size) != 0)
+		if (store_recover(run->store, (int)run->options.give_up, &stop_requested,
+		    run->out.failure, sizeof run->out.failure) != 0) {
+			free(data);
+			return -1;
+		}
+	free(data);
+	return 0;
+}
+
+/* A saved index that goes with the state loaded: the scan resumes at the state's
+ * position with the pages seen before it. Any other (none, older, of another build) is
+ * set aside and the scan starts again from the stream's start for the pages (the files
+ * the state records are still not written again). 0, or an exit code. */
+static int resume_pages(struct carve_command *run)
+{
+	char *data = NULL;
+	size_t size = 0;
+	uint64_t position = 0;
+	int found;
+
+	if (run->out.position == 0)
+		return 0;
+	while ((found = store_get(run->store, run->db_index, &data, &size)) < 0)
+		if (store_recover(run->store, (int)run->options.give_up, &stop_requested,
+		    run->out.failure, sizeof run->out.failure) != 0)
+			return err_fatalx(EXIT_SYSTEM, "unable to read %s on %s: %s", run->db_index,
+			    run->target.display, run->out.failure);
+	if (found == 0 && dbpages_load(run->db.pages, data, size, &position) == 0
+	    && position == run->out.position) {
+		run->db_resumed = 1;
+	} else {
+		dbpages_close(run->db.pages);
+		run->db.pages = dbpages_open(DBPAGES_INNODB | DBPAGES_PG);
+	}
+	free(data);
+	return run->db.pages ? 0 : err_fatalx(EXIT_SYSTEM, "out of memory for the database pages");
+}
+
+/* --db: the page index, from the saved one when it goes with the state. */
 static int open_pages(struct carve_command *run)
 {
 	run->db_result = -2;
@@ -527,10 +588,13 @@ static int open_pages(struct carve_command *run)
 	run->db.pages = dbpages_open(DBPAGES_INNODB | DBPAGES_PG);
 	if (!run->db.pages)
 		return err_fatalx(EXIT_SYSTEM, "out of memory for the database pages");
+	snprintf(run->db_dir, sizeof run->db_dir, "%s.db", run->name);
+	snprintf(run->db_index, sizeof run->db_index, "%s.db.index", run->name);
 	run->db.scan = &run->scan;
 	carve_db_observer(&run->db, &run->observer);
-	snprintf(run->db_dir, sizeof run->db_dir, "%s.db", run->name);
-	return 0;
+	run->out.before_save = keep_pages_index;
+	run->out.before_save_context = run;
+	return resume_pages(run);
 }
 
 /* ------------------------------------------------------------------ progress */
@@ -636,7 +700,8 @@ static int scan(struct carve_command *run)
 	if (carve_scan_init(&run->scan, &options, source_read, &run->source, run->extents,
 	    run->extent_count) != 0)
 		return err_fatalx(EXIT_SYSTEM, "out of memory for the scan");
-	run->scan.position = run->position_at_start = run->db.pages ? 0 : run->out.position;
+	run->scan.position = run->position_at_start = run->db.pages && !run->db_resumed ? 0
+	    : run->out.position;
 	run->scan.stop = &stop_requested;
 	carve_store_output(&run->out, &output);
 	output.progress = progress;
@@ -649,16 +714,22 @@ static int scan(struct carve_command *run)
 
 /* --db, after a whole scan: the tablespaces and relations under NAME.db/ (no file of the
  * store is open now, as dbpages_write needs). A stopped scan writes none: the next run
- * scans from the start anyway. */
+ * goes on from the index kept with the state. */
 static void write_pages(struct carve_command *run)
 {
-	char prefix[sizeof run->db_dir + 1];
+	char prefix[sizeof run->db_dir + 1], sqlite_folder[sizeof run->out.dir + 8];
 	struct dbpages_output output = {
 		.read = source_read, .source = &run->source, .store = run->store,
 		.prefix = prefix, .give_up = (int)run->options.give_up, .stop = &stop_requested,
 		.log = run->options.json ? NULL : stderr,
 	};
 
+	/* RESTORE.md says how to recover the SQLite files carved beside the pages. */
+	for (size_t i = 0; i < run->out.count; i++)
+		if (!strcmp(run->out.files[i].type, "sqlite")) {
+			snprintf(sqlite_folder, sizeof sqlite_folder, "%s/sqlite/", run->out.dir);
+			output.sqlite_folder = sqlite_folder;
+		}
 	if (run->line_open)
 		fputc('\n', stderr);
 	run->line_open = 0;
@@ -705,8 +776,8 @@ static void print_pages_text(const struct carve_command *run)
 	const struct dbpages_summary *summary = &run->db_summary;
 
 	if (run->db_result == -2) {
-		printf("%s/: not written: the scan stopped before the end (the same command scans "
-		    "again from the start)\n", run->db_dir);
+		printf("%s/: not written: the scan stopped before the end (the same command goes "
+		    "on from %s)\n", run->db_dir, run->db_index);
 		return;
 	}
 	printf("%s/: %u tablespaces, %u relations, %" PRIu64 " pages written, %" PRIu64
@@ -834,8 +905,9 @@ static int carve_main(int argc, char **argv)
 	if (!run->options.json)
 		printf("carving %s (%" PRIu64 " bytes%s) to %s%s\n", run->source.identity.name,
 		    run->out.stream_size, run->options.free_space ? " of free blocks" : "",
-		    run->target.display, !run->out.position ? "" : run->db.pages ? ", again from "
-		    "the start for the database pages (files already written are not written "
+		    run->target.display, !run->out.position ? "" : run->db.pages
+		    && !run->db_resumed ? ", again from the start for the database pages (no "
+		    "page index goes with the state; files already written are not written "
 		    "again)" : ", resuming from its state");
 	fflush(stdout);
 	stop_signals_catch(saved);

@@ -435,6 +435,8 @@ static int output_checkpoint(void *context, uint64_t position)
 {
 	struct carve_store *out = context;
 
+	if (out->before_save && out->before_save(out->before_save_context, position) != 0)
+		return -1;
 	return carve_store_save(out, position, position >= out->stream_size);
 }
 

@@ -38,6 +38,11 @@ struct carve_store {
 	size_t made_count;
 	char writing[600];		/* the file being written, its final name */
 	int open;
+	/* Called with the position before each state is saved (the database pages'
+	 * index is kept first, so that a state never names a position it lacks); a
+	 * nonzero return stops the scan with out->failure set. May be NULL. */
+	int (*before_save)(void *context, uint64_t position);
+	void *before_save_context;
 	int give_up;			/* store_recover's */
 	const volatile sig_atomic_t *stop;
 	char failure[1400];

@@ -138,6 +138,9 @@ static int look_innodb(struct dbpages *pages, const unsigned char *at, size_t le
 			    .group = page.space_id, .number = page.page_number,
 			    .engine = DBPAGES_INNODB, .size_shift = shift_of(innodb_sizes[i]) };
 
+			entry.index_id = (uint32_t)page.index_id;
+			entry.index_root = page.index_id != 0 && page.index_root;
+
 			if (page.space_id == 0 && page.index_id != 0) {
 				pages->names_lsn = page.lsn;
 				(void)innodb_sys_tables_records(at, innodb_sizes[i], add_table_name,
@@ -160,6 +163,8 @@ static int look_pg(struct dbpages *pages, const unsigned char *at, size_t length
 
 	if (verdict == PG_BAD_CHECKSUM)
 		count_bad(pages, DBPAGES_PG, page.attributes);
+	if (verdict == PG_BAD_LINE_POINTER)
+		pages->pg_bad_line_pointers++;
 	if (verdict != PG_PAGE)
 		return 0;
 	if (page.kind != PG_HEAP) {
@@ -255,5 +260,102 @@ int dbpages_feed(struct dbpages *pages, const unsigned char *buffer, size_t leng
 	if (done == (size_t)-1)
 		return -1;
 	keep_tail(pages, buffer, length, source_offset, done);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ keeping the index */
+
+/* What dbpages_save writes first; the entries, bad counts, names and carried bytes
+ * follow in that order. */
+struct saved_index {
+	char magic[16];
+	uint64_t position, count, bad_groups, bad_elsewhere, pg_index_pages, pg_unplaced,
+	    pg_guessed, pg_bad_line_pointers, name_count, carry_length, carry_offset, engines,
+	    max_page;
+};
+static const char saved_magic[16] = "rescue-dbindex1";
+
+void *dbpages_save(const struct dbpages *pages, uint64_t position, size_t *size)
+{
+	struct saved_index header = { .position = position, .count = pages->count,
+	    .bad_groups = pages->bad_groups, .bad_elsewhere = pages->bad_elsewhere,
+	    .pg_index_pages = pages->pg_index_pages, .pg_unplaced = pages->pg_unplaced,
+	    .pg_guessed = pages->pg_guessed, .pg_bad_line_pointers = pages->pg_bad_line_pointers,
+	    .name_count = pages->name_count, .carry_length = pages->carry_length,
+	    .carry_offset = pages->carry_offset, .engines = pages->engines,
+	    .max_page = pages->max_page };
+	size_t parts[4] = { pages->count * sizeof *pages->entries,
+	    pages->bad_groups * sizeof *pages->bad, pages->name_count * sizeof *pages->names,
+	    pages->carry_length };
+	const void *sources[4] = { pages->entries, pages->bad, pages->names, pages->carry };
+	unsigned char *data, *at;
+
+	memcpy(header.magic, saved_magic, sizeof header.magic);
+	*size = sizeof header + parts[0] + parts[1] + parts[2] + parts[3];
+	data = malloc(*size);
+	if (data == NULL)
+		return NULL;
+	memcpy(data, &header, sizeof header);
+	at = data + sizeof header;
+	for (int i = 0; i < 4; i++) {
+		if (parts[i])
+			memcpy(at, sources[i], parts[i]);
+		at += parts[i];
+	}
+	return data;
+}
+
+/* The header's counts fit the bounds this build keeps and the bytes that follow; 0. */
+static int check_saved(const struct dbpages *pages, const struct saved_index *header,
+    size_t rest)
+{
+	if (memcmp(header->magic, saved_magic, sizeof header->magic) != 0
+	    || header->engines != pages->engines || header->max_page != pages->max_page
+	    || header->bad_groups > MAX_BAD_GROUPS || header->carry_length > 2 * pages->max_page
+	    || header->count > rest / sizeof *pages->entries
+	    || header->name_count > rest / sizeof *pages->names)
+		return -1;
+	return rest == header->count * sizeof *pages->entries + header->bad_groups
+	    * sizeof *pages->bad + header->name_count * sizeof *pages->names
+	    + header->carry_length ? 0 : -1;
+}
+
+int dbpages_load(struct dbpages *pages, const void *data, size_t size, uint64_t *position)
+{
+	const unsigned char *at = (const unsigned char *)data + sizeof (struct saved_index);
+	struct saved_index header;
+	size_t entries, names;
+
+	if (size < sizeof header)
+		return -1;
+	memcpy(&header, data, sizeof header);
+	if (check_saved(pages, &header, size - sizeof header) != 0)
+		return -1;
+	entries = (size_t)header.count * sizeof *pages->entries;
+	names = (size_t)header.name_count * sizeof *pages->names;
+	pages->entries = malloc(entries + 1);
+	pages->names = malloc(names + 1);
+	if (pages->entries == NULL || pages->names == NULL)
+		return -1;
+	memcpy(pages->entries, at, entries);
+	at += entries;
+	memcpy(pages->bad, at, (size_t)header.bad_groups * sizeof *pages->bad);
+	at += header.bad_groups * sizeof *pages->bad;
+	memcpy(pages->names, at, names);
+	at += names;
+	memcpy(pages->carry, at, (size_t)header.carry_length);
+	for (size_t i = 0; i < header.name_count; i++)
+		pages->names[i].name[sizeof pages->names[i].name - 1] = '\0';
+	pages->count = pages->capacity = (size_t)header.count;
+	pages->name_count = pages->name_capacity = (size_t)header.name_count;
+	pages->bad_groups = (size_t)header.bad_groups;
+	pages->bad_elsewhere = header.bad_elsewhere;
+	pages->pg_index_pages = header.pg_index_pages;
+	pages->pg_unplaced = header.pg_unplaced;
+	pages->pg_guessed = header.pg_guessed;
+	pages->pg_bad_line_pointers = header.pg_bad_line_pointers;
+	pages->carry_length = (size_t)header.carry_length;
+	pages->carry_offset = header.carry_offset;
+	*position = header.position;
 	return 0;
 }

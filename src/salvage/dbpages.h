@@ -37,7 +37,8 @@
  *   report.json, report.txt   per tablespace or relation: pages found against declared,
  *               the missing page numbers, the LSN range, wrong-checksum pages, copies
  *               superseded by a higher LSN.
- *   RESTORE.md  how to bring each one back into a server.
+ *   RESTORE.md  how to bring each one back into a server, and the SQLite files the
+ *               same scan carved (output->sqlite_folder) with the sqlite3 shell.
  */
 #ifndef RESCUE_DBPAGES_H
 #define RESCUE_DBPAGES_H
@@ -72,6 +73,16 @@ int dbpages_feed(struct dbpages *pages, const unsigned char *buffer, size_t leng
 /* How many valid pages the index holds so far (for progress lines). */
 uint64_t dbpages_found(const struct dbpages *pages);
 
+/* The index as bytes, to be kept beside a scan's state so that an interrupted scan goes
+ * on where it stopped: everything fed so far, and POSITION (the caller's resume point,
+ * to be matched on loading). Malloc'd (SIZE set), NULL when out of memory. The layout is
+ * this build's own: only the same program reads it back. */
+void *dbpages_save(const struct dbpages *pages, uint64_t position, size_t *size);
+
+/* Fills PAGES (just opened, nothing fed) from what dbpages_save made: 0 with *POSITION,
+ * or -1 when DATA (SIZE bytes, never trusted) is not such an index for PAGES' engines. */
+int dbpages_load(struct dbpages *pages, const void *data, size_t size, uint64_t *position);
+
 /* Reads SIZE bytes of the source at POSITION: bytes read, or -1 with errno. source_read
  * fits. */
 typedef ssize_t (*dbpages_read_fn)(void *context, void *buffer, size_t size, uint64_t position);
@@ -84,6 +95,9 @@ struct dbpages_output {
 	int give_up;			/* seconds store_recover retries; negative: never */
 	const volatile sig_atomic_t *stop;	/* may be NULL */
 	FILE *log;			/* one line per file written; may be NULL */
+	const char *sqlite_folder;	/* where the same scan put whole SQLite files
+					 * ("vda.carve/sqlite/"): RESTORE.md says how to
+					 * recover them; NULL when it found none */
 };
 
 struct dbpages_summary {

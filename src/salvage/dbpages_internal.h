@@ -17,11 +17,21 @@ struct page_entry {
 	uint64_t lsn;
 	uint32_t group;
 	uint32_t number;
-	uint32_t xmin_low, xmin_high;	/* PostgreSQL: its tuples' transaction ids */
+	union {
+		struct {		/* PostgreSQL: its tuples' transaction ids */
+			uint32_t xmin_low, xmin_high;
+		};
+		struct {		/* InnoDB index pages: the low 32 bits of the
+					 * index id and whether it is the root; 0 on
+					 * other pages */
+			uint32_t index_id, index_root;
+		};
+	};
 	uint8_t engine;
 	uint8_t size_shift;		/* the page size is 1 << size_shift */
 	uint8_t written;		/* the copy dbpages_write chose and wrote */
-	uint8_t lane;			/* PostgreSQL: which relation of its group */
+	uint8_t lane;			/* which file of its group: PostgreSQL relations of
+					 * one shape, InnoDB tablespaces of one space id */
 	uint8_t unused[4];
 };
 
@@ -50,6 +60,8 @@ struct dbpages {
 	size_t bad_groups;
 	uint64_t bad_elsewhere;		/* wrong checksums past MAX_BAD_GROUPS groups */
 	uint64_t pg_index_pages;	/* PostgreSQL index pages: counted, not written */
+	uint64_t pg_bad_line_pointers;	/* PostgreSQL pages with a valid header and a line
+					 * pointer past the page's end: refused */
 	uint64_t pg_unplaced;		/* heap pages whose block number nothing tells */
 	uint64_t pg_guessed;		/* heap pages placed at a guessed block number */
 	struct table_name *names;	/* from SYS_TABLES pages found, by space id */
@@ -63,7 +75,8 @@ struct dbpages {
 	size_t max_page;
 };
 
-enum { MISSING_TEXT = 512, PG_SEGMENT_BLOCKS = 131072, MAX_INDEXES = 64 };
+enum { MISSING_TEXT = 512, PG_SEGMENT_BLOCKS = 131072, MAX_INDEXES = 64,
+	READ_BACK_CHUNK = 1 << 20 };
 
 /* What the reports say about one file written. */
 struct file_report {
@@ -82,6 +95,8 @@ struct file_report {
 					 * (other index ids), or of another relation of this
 					 * shape (no tuple in common), not written */
 	uint64_t lsn_min, lsn_max;
+	unsigned lane, lanes;		/* InnoDB: this file is lane + 1 of LANES
+					 * tablespaces claiming its space id */
 	char missing_text[MISSING_TEXT];	/* "3-5,9,..." */
 	uint64_t missing_first, missing_last;	/* the range not yet in the text */
 };
@@ -92,6 +107,7 @@ struct writer {
 	struct dbpages_summary *summary;
 	unsigned char *buffer;		/* one page of the largest size */
 	unsigned char *chosen;		/* the PostgreSQL page written for the block at hand */
+	unsigned char *readback;	/* READ_BACK_CHUNK bytes of a file written, read back */
 	unsigned char *page0;		/* the tablespace's page 0 while it is written, or NULL */
 	uint32_t doublewrite[2];	/* space 0: the doublewrite runs' first pages, or 0 */
 	/* The tablespace's own indexes while it is written: the ids on its root pages.
@@ -101,6 +117,12 @@ struct writer {
 	struct file_report *reports;
 	size_t report_count, report_capacity;
 };
+
+/* dbpages_spaces.c: ENTRIES (COUNT, one InnoDB space id, sorted by page number, the
+ * highest LSN first) told apart into the tablespaces that claim the space id: sets each
+ * entry's lane and returns how many tablespaces there are (1 when nothing tells two
+ * apart), or 0 when out of memory. */
+unsigned dbpages_split_tablespaces(struct page_entry *entries, size_t count);
 
 /* dbpages.c: looks at the tail of the last buffer fed, whatever its length; 0 or -1. */
 int dbpages_finish_scan(struct dbpages *pages);

@@ -29,6 +29,8 @@ static void json_report(FILE *out, const struct file_report *report, int comma)
 	    report->page_size, report->declared, report->first, report->end - report->first,
 	    report->found, report->missing, report->free_pages, report->doublewrite);
 	json_member_string(out, "missing_pages", report->missing_text, 1);
+	if (report->engine == DBPAGES_INNODB)
+		fprintf(out, ", \"tablespaces_with_this_space_id\": %u", report->lanes);
 	fprintf(out, ", \"unreadable\": %" PRIu64 ", \"superseded\": %" PRIu64
 	    ", \"other_size\": %" PRIu64 ", \"other_origin\": %" PRIu64 ", \"bad_checksum\": %"
 	    PRIu64 ", \"lsn_min\": %" PRIu64 ", \"lsn_max\": %" PRIu64 "}%s\n", report->unreadable,
@@ -51,9 +53,11 @@ char *dbpages_json_report(const struct writer *writer, size_t *size)
 	fprintf(out, "  ],\n  \"tablespaces\": %u, \"relations\": %u, \"pages_written\": %" PRIu64
 	    ", \"pages_missing\": %" PRIu64 ", \"bad_checksum\": %" PRIu64 ", \"unreadable\": %"
 	    PRIu64 ",\n  \"pg_index_pages\": %" PRIu64 ", \"pg_unplaced\": %" PRIu64
-	    ", \"pg_guessed\": %" PRIu64 "\n}\n", summary->tablespaces, summary->relations,
-	    summary->pages_written, summary->pages_missing, summary->bad_checksums,
-	    summary->unreadable, pages->pg_index_pages, pages->pg_unplaced, pages->pg_guessed);
+	    ", \"pg_guessed\": %" PRIu64 ", \"pg_bad_line_pointers\": %" PRIu64 "\n}\n",
+	    summary->tablespaces, summary->relations, summary->pages_written,
+	    summary->pages_missing, summary->bad_checksums, summary->unreadable,
+	    pages->pg_index_pages, pages->pg_unplaced, pages->pg_guessed,
+	    pages->pg_bad_line_pointers);
 	return fclose(out) == 0 ? text : (free(text), NULL);
 }
 
@@ -76,6 +80,11 @@ static void text_report(FILE *out, const struct file_report *report)
 		    "\n", report->doublewrite);
 	if (report->missing)
 		fprintf(out, "    missing %" PRIu64 ": %s\n", report->missing, report->missing_text);
+	if (report->lanes > 1)
+		fprintf(out, "    space id %" PRIu32 " is claimed by %u tablespaces (space-%" PRIu32
+		    ".ibd, space-%" PRIu32 "-2.ibd ...), kept apart by their index ids and LSN "
+		    "ranges: this is number %u\n", report->group, report->lanes, report->group,
+		    report->group, report->lane + 1);
 	if (report->foreign && report->engine == DBPAGES_INNODB)
 		fprintf(out, "    %" PRIu64 " index pages of another tablespace with space id %"
 		    PRIu32 " (other index ids), not written\n", report->foreign, report->group);
@@ -108,6 +117,9 @@ char *dbpages_text_report(const struct writer *writer, size_t *size)
 		    "with REINDEX), %" PRIu64 " heap pages without a block number not written, %"
 		    PRIu64 " heap pages placed at a guessed block number\n", pages->pg_index_pages,
 		    pages->pg_unplaced, pages->pg_guessed);
+	if (pages->pg_bad_line_pointers)
+		fprintf(out, "PostgreSQL: %" PRIu64 " pages with a valid header and a line pointer "
+		    "past the end of the page: damaged, never used\n", pages->pg_bad_line_pointers);
 	return fclose(out) == 0 ? text : (free(text), NULL);
 }
 
@@ -147,6 +159,30 @@ static const char restore_pg[] =
 "look at a few rows of each (`SELECT * ... LIMIT 5`) to see which table it is. A file\n"
 "of 3 attributes is most likely a TOAST relation.\n\n";
 
+/* SQLite files are carved whole (carve_document.c: from the header to its page count x
+ * page size). The appliance has no sqlite3 shell to run `.recover` itself, so the file is
+ * written as found and the commands for the receiver are given here. Debian 12's (and
+ * Ubuntu's) sqlite3 shell is built without the sqlite_dbpage table `.recover` reads:
+ * there it fails ("SQL logic error"), so `.dump` without its final ROLLBACK is given too
+ * (tests/qemu/test_carve_db.py runs it). */
+static const char restore_sqlite[] =
+"\n## SQLite databases (`%s`, beside this folder)\n\n"
+"Each `f<offset>.sqlite` there is an SQLite database file as it lay on the disk, from its\n"
+"header on, as long as the header says. Pages overwritten since it was deleted are in it\n"
+"as they were found: rescue does not repair them. On the receiver, with the sqlite3 shell:\n\n"
+"    sqlite3 f<offset>.sqlite 'PRAGMA integrity_check'\n\n"
+"`ok` means the file is whole: use it as it is. Otherwise let SQLite's own recovery read\n"
+"what it can into a new database. With a sqlite3 shell that has `.recover` (3.29 or\n"
+"later, built with SQLITE_ENABLE_DBPAGE_VTAB, as sqlite.org's own binaries are):\n\n"
+"    sqlite3 f<offset>.sqlite .recover > recovered.sql\n"
+"    sqlite3 recovered.db < recovered.sql\n\n"
+"(rows whose table it cannot tell go to a table `lost_and_found`). Debian's and Ubuntu's\n"
+"sqlite3 lack that table and stop with \"SQL logic error\"; there, `.dump` gets the rows of\n"
+"every table page it can still reach (fewer: a damaged interior page loses the pages\n"
+"below it). Its last line rolls everything back when it met damage; keep the rows:\n\n"
+"    sqlite3 f<offset>.sqlite .dump | sed 's/^ROLLBACK; -- due to errors$/COMMIT;/' \\\n"
+"        | sqlite3 recovered.db\n";
+
 char *dbpages_restore_text(const struct writer *writer, size_t *size)
 {
 	const char *prefix = writer->output->prefix;
@@ -170,5 +206,7 @@ char *dbpages_restore_text(const struct writer *writer, size_t *size)
 		fputs(restore_pg, out);
 	if (!innodb && !pg)
 		fputs("No database pages were found.\n", out);
+	if (writer->output->sqlite_folder)
+		fprintf(out, restore_sqlite, writer->output->sqlite_folder);
 	return fclose(out) == 0 ? text : (free(text), NULL);
 }

@@ -161,8 +161,10 @@ static int write_gap(struct writer *writer, struct file_report *report, uint64_t
 	for (uint64_t number = from; number < to; number++) {
 		uint64_t position = (number - report->first) * report->page_size;
 
-		if (writer->page0 && innodb_page_is_free(writer->page0, report->page_size,
-		    (uint32_t)number) == 1)
+		/* Only a tablespace has a page 0 to ask (the buffer stays allocated for the
+		 * relations written after one). */
+		if (report->engine == DBPAGES_INNODB && writer->page0
+		    && innodb_page_is_free(writer->page0, report->page_size, (uint32_t)number) == 1)
 			report->free_pages++;
 		else if (in_doublewrite(writer, number))
 			report->doublewrite++;
@@ -251,26 +253,65 @@ static int write_best_copy(struct writer *writer, struct file_report *report,
 	return 0;
 }
 
-/* Every page written is read back from the store and must be the page it was. */
+/* Reads LENGTH bytes of the file being written at POSITION whole into WRITER->readback;
+ * 0, 1 when the file is shorter, -1 when the store failed. */
+static int read_written(struct writer *writer, size_t length, uint64_t position)
+{
+	size_t done = 0;
+
+	while (done < length) {
+		ssize_t got = store_pread(writer->output->store, writer->readback + done,
+		    length - done, position + done);
+
+		if (got < 0) {
+			if (recover(writer) != 0)
+				return -1;
+			continue;
+		}
+		if (got == 0)
+			return 1;
+		done += (size_t)got;
+	}
+	return 0;
+}
+
+/* Every page written is read back from the store and must be the page it was. The pages
+ * are read in runs of up to READ_BACK_CHUNK bytes: over ssh:// a read is a round trip,
+ * and one a page made reading back cost minutes under emulation. */
 static int read_back(struct writer *writer, const struct file_report *report,
     const struct page_entry *entries, size_t count)
 {
-	for (size_t i = 0; i < count; i++) {
-		uint64_t position = (entries[i].number - report->first) * report->page_size;
-		ssize_t got;
+	size_t size = report->page_size, i = 0, j;
 
-		if (!entries[i].written)
+	while (i < count) {
+		uint64_t start = (entries[i].number - report->first) * size, end = start;
+		int code;
+
+		if (!entries[i].written) {
+			i++;
 			continue;
-		while ((got = store_pread(writer->output->store, writer->buffer, report->page_size,
-		    position)) < 0)
-			if (recover(writer) != 0)
-				return -1;
-		if ((size_t)got != report->page_size
-		    || !page_matches(&entries[i], writer->buffer, report->page_size)) {
-			snprintf(writer->summary->failure, sizeof writer->summary->failure,
-			    "%s: page %" PRIu32 " read back from the target differs from the "
-			    "page written", report->name, entries[i].number);
+		}
+		for (j = i; j < count; j++) {
+			uint64_t page_end = (entries[j].number - report->first) * size + size;
+
+			if (entries[j].written && page_end - start > READ_BACK_CHUNK)
+				break;
+			if (entries[j].written)
+				end = page_end;
+		}
+		code = read_written(writer, (size_t)(end - start), start);
+		if (code < 0)
 			return -1;
+		for (; i < j; i++) {
+			uint64_t position = (entries[i].number - report->first) * size;
+
+			if (entries[i].written && (code != 0
+			    || !page_matches(&entries[i], writer->readback + (position - start), size))) {
+				snprintf(writer->summary->failure, sizeof writer->summary->failure,
+				    "%s: page %" PRIu32 " read back from the target differs from the "
+				    "page written", report->name, entries[i].number);
+				return -1;
+			}
 		}
 	}
 	return 0;
@@ -376,6 +417,16 @@ static void name_tablespace(struct writer *writer, struct file_report *report)
 	const struct dbpages *pages = writer->pages;
 	const char *prefix = writer->output->prefix;
 
+	if (report->lanes > 1) {
+		/* Which of them the dictionary named is not known: no name from it. */
+		if (report->lane == 0)
+			snprintf(report->name, sizeof report->name, "%sspace-%" PRIu32 ".ibd", prefix,
+			    report->group);
+		else
+			snprintf(report->name, sizeof report->name, "%sspace-%" PRIu32 "-%u.ibd",
+			    prefix, report->group, report->lane + 1);
+		return;
+	}
 	snprintf(report->name, sizeof report->name, "%sspace-%" PRIu32 ".ibd", prefix,
 	    report->group);
 	for (size_t i = 0; i < pages->name_count; i++) {
@@ -450,7 +501,8 @@ static void find_doublewrite(struct writer *writer, const struct page_entry *ent
 /* One tablespace: as long as its page 0 declares, or up to its highest page found when
  * page 0 is lost. Pages past the declared size belong to an older life of the space id
  * (page 0 is rewritten whenever the file grows) and are counted, not written. */
-static int write_tablespace(struct writer *writer, struct page_entry *entries, size_t count)
+static int write_tablespace(struct writer *writer, struct page_entry *entries, size_t count,
+    unsigned lanes)
 {
 	struct file_report *report = new_report(writer, DBPAGES_INNODB, entries[0].group);
 	struct innodb_page first;
@@ -460,6 +512,8 @@ static int write_tablespace(struct writer *writer, struct page_entry *entries, s
 
 	if (report == NULL)
 		return out_of_memory(writer);
+	report->lane = entries[0].lane;
+	report->lanes = lanes;
 	name_tablespace(writer, report);
 	if (read_fsp_header(writer, entries, count, &first) == 0) {
 		report->page_size = first.fsp_page_size;
@@ -663,14 +717,32 @@ static void assign_lanes(struct page_entry *entries, size_t count)
 	}
 }
 
-static void split_relations(struct dbpages *pages)
+/* Each group split into its files: the relations of one shape, the tablespaces of one
+ * space id (dbpages_spaces.c). Entries come sorted by group and number, all in lane 0. */
+static int split_groups(struct dbpages *pages)
 {
 	for (size_t begin = 0, end; begin < pages->count; begin = end) {
 		end = group_end(pages, begin);
 		if (pages->entries[begin].engine == DBPAGES_PG)
 			assign_lanes(pages->entries + begin, end - begin);
+		else if (dbpages_split_tablespaces(pages->entries + begin, end - begin) == 0)
+			return -1;
 	}
 	qsort(pages->entries, pages->count, sizeof *pages->entries, entry_order);
+	return 0;
+}
+
+/* How many files the group of ENTRIES[BEGIN] was split into: its last entry's lane + 1
+ * (entries are sorted by lane within a group). */
+static unsigned lanes_of_group(const struct dbpages *pages, size_t begin)
+{
+	size_t last = begin;
+
+	while (last + 1 < pages->count && pages->entries[last + 1].engine
+	    == pages->entries[begin].engine && pages->entries[last + 1].group
+	    == pages->entries[begin].group)
+		last++;
+	return (unsigned)pages->entries[last].lane + 1;
 }
 
 static int write_groups(struct writer *writer)
@@ -680,12 +752,16 @@ static int write_groups(struct writer *writer)
 	if (pages->count == 0)
 		return 0;	/* entries may be NULL: qsort must not see it */
 	qsort(pages->entries, pages->count, sizeof *pages->entries, entry_order);
-	split_relations(pages);
-	for (size_t begin = 0, end; begin < pages->count; begin = end) {
+	if (split_groups(pages) != 0)
+		return out_of_memory(writer);
+	for (size_t begin = 0, end, lanes = 0; begin < pages->count; begin = end) {
 		end = group_end(pages, begin);
-		if ((pages->entries[begin].engine == DBPAGES_INNODB
-		    ? write_tablespace : write_relation)(writer, pages->entries + begin,
-		    end - begin) != 0)
+		if (pages->entries[begin].lane == 0)
+			lanes = lanes_of_group(pages, begin);
+		if (pages->entries[begin].engine == DBPAGES_INNODB
+		    ? write_tablespace(writer, pages->entries + begin, end - begin,
+		    (unsigned)lanes) != 0
+		    : write_relation(writer, pages->entries + begin, end - begin) != 0)
 			return -1;
 	}
 	return 0;
@@ -701,7 +777,9 @@ int dbpages_write(struct dbpages *pages, const struct dbpages_output *output,
 	writer.buffer = malloc(INNODB_MAX_PAGE);
 	writer.page0 = malloc(INNODB_MAX_PAGE);
 	writer.chosen = malloc(PG_PAGE_SIZE);
+	writer.readback = malloc(READ_BACK_CHUNK);
 	if (writer.buffer == NULL || writer.page0 == NULL || writer.chosen == NULL
+	    || writer.readback == NULL
 	    || dbpages_finish_scan(pages) != 0) {
 		out_of_memory(&writer);
 		goto out;
@@ -716,6 +794,7 @@ int dbpages_write(struct dbpages *pages, const struct dbpages_output *output,
 	result = summary->pages_missing || summary->unreadable ? 1 : 0;
 out:
 	free(writer.reports);
+	free(writer.readback);
 	free(writer.chosen);
 	free(writer.page0);
 	free(writer.buffer);

@@ -21,7 +21,7 @@ mariadb_start() {
 	if [ ! -d "$dir/mysql" ]; then
 		mariadb-install-db --no-defaults --datadir="$dir" --user="$(id -un)" \
 		    --auth-root-authentication-method=normal --skip-test-db \
-		    >"$dir.install.log" 2>&1 || { cat "$dir.install.log" >&2; return 1; }
+		    --innodb-log-file-size=16M >"$dir.install.log" 2>&1 || { cat "$dir.install.log" >&2; return 1; }
 	fi
 	"$MARIADBD" --no-defaults --datadir="$dir" --socket="$dir.sock" --skip-networking \
 	    --pid-file="$dir.pid" --user="$(id -un)" --log-error="$dir.err" \

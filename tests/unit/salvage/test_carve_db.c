@@ -5,6 +5,7 @@
  * disk, or the disk with a block left out as --free leaves out used blocks, so stream
  * positions differ from source offsets after it. */
 #include <fcntl.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -231,11 +232,126 @@ static void test_stream_with_a_gap(void **state)
 	free(full);
 }
 
+/* A --db carve stopped halfway (its page index kept by carve_store's before_save hook,
+ * as rescue carve keeps NAME.db.index) and resumed from the saved state with the index
+ * loaded: the tablespace is written whole, byte for byte, as by one scan. */
+struct kept_index {
+	struct carve_db *db;
+	void *data;
+	size_t size;
+	int saves;
+};
+
+static int keep_index(void *context, uint64_t position)
+{
+	struct kept_index *kept = context;
+
+	free(kept->data);
+	kept->data = dbpages_save(kept->db->pages, position, &kept->size);
+	kept->saves++;
+	return kept->data ? 0 : -1;
+}
+
+static volatile sig_atomic_t stop_halfway;
+static uint64_t halfway;
+
+static void stop_at_half(void *context, uint64_t position, int force)
+{
+	(void)context, (void)force;
+	if (position >= halfway)
+		stop_halfway = 1;
+}
+
+/* One run of the carve over EXTENTS: stopped halfway when STOP is set, resuming from
+ * the state and KEPT's index when there is a state. The scan's result. */
+static int carve_run_once(struct disk *disk, const struct carve_extent *extents, size_t count,
+    struct carve_db *db, struct kept_index *kept, struct store *store, int stop)
+{
+	struct carve_observer observer;
+	struct carve_options options = { .observers = &observer, .observer_count = 1,
+	    .sector_size = 512, .step = 96 << 10, .lookahead = 1 << 20 };
+	struct carve_scan scan;
+	struct carve_store out;
+	struct carve_output output;
+	char why[512];
+	uint64_t position = 0;
+	int result;
+
+	assert_int_equal(carve_scan_init(&scan, &options, read_disk, &disk->fd, extents, count),
+	    0);
+	db->scan = &scan;
+	carve_db_observer(db, &observer);
+	carve_store_init(&out, store, "disk", "# rescue source: disk", scan.stream_size);
+	assert_int_equal(carve_store_load(&out, why, sizeof why), 0);
+	if (out.position > 0) {
+		assert_int_equal(dbpages_load(db->pages, kept->data, kept->size, &position), 0);
+		assert_int_equal(position, out.position);
+		scan.position = out.position;
+	}
+	out.before_save = keep_index;
+	out.before_save_context = kept;
+	carve_store_output(&out, &output);
+	output.progress = stop ? stop_at_half : no_progress;
+	stop_halfway = 0;
+	halfway = scan.stream_size / 2;
+	scan.stop = &stop_halfway;
+	result = carve_run(&scan, &output);
+	carve_store_free(&out);
+	carve_scan_free(&scan);
+	return result;
+}
+
+static void test_stopped_and_resumed(void **state)
+{
+	size_t full_size;
+	unsigned char *full = dbfixture_read("mariadb", "full.ibd", &full_size);
+	struct dbpages_summary summary;
+	struct disk disk = { 0 };
+	struct carve_extent pieces[2];
+	struct carve_db db;
+	struct kept_index kept = { .db = &db };
+	struct target target;
+	struct store *store;
+	char url[128], why[512];
+	uint64_t pages_then;
+	int transient;
+
+	(void)state;
+	if (full == NULL)
+		skip();
+	write_disk(&disk, full, full_size);
+	pieces[0] = (struct carve_extent){ 0, disk.gap };
+	pieces[1] = (struct carve_extent){ disk.gap + NOISE, disk.size - disk.gap - NOISE };
+	snprintf(url, sizeof url, "file://%s", disk.dir);
+	assert_int_equal(target_parse(url, &target, why, sizeof why), 0);
+	store = store_open(&target, "disk", why, sizeof why, &transient);
+	assert_non_null(store);
+	db.pages = dbpages_open(DBPAGES_INNODB | DBPAGES_PG);
+	assert_int_equal(carve_run_once(&disk, pieces, 2, &db, &kept, store, 1), 1);
+	pages_then = dbpages_found(db.pages);
+	assert_true(pages_then > 0);
+	dbpages_close(db.pages);	/* the machine rebooted */
+	db.pages = dbpages_open(DBPAGES_INNODB | DBPAGES_PG);
+	assert_int_equal(carve_run_once(&disk, pieces, 2, &db, &kept, store, 0), 0);
+	assert_true(dbpages_found(db.pages) > pages_then);
+	assert_int_equal(store_mkdir(store, "disk.db"), 0);
+	assert_int_equal(dbpages_write(db.pages, &(struct dbpages_output){ .read = read_disk,
+	    .source = &disk.fd, .store = store, .prefix = "disk.db/" }, &summary), 0);
+	assert_int_equal(summary.pages_missing, 0);
+	check_tablespace(&disk, full, full_size);
+	store_close(store);
+	dbpages_close(db.pages);
+	free(kept.data);
+	remove_disk(&disk);
+	free(full);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_whole_disk),
 		cmocka_unit_test(test_stream_with_a_gap),
+		cmocka_unit_test(test_stopped_and_resumed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

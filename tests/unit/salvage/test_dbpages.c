@@ -406,16 +406,27 @@ static void test_missing_and_damaged_pages(void **state)
 	free(rel);
 }
 
+/* The pages of FILE that are not zeros are in WRITTEN at the same place, and WRITTEN is as
+ * long as FILE. */
+static void assert_pages_of(const unsigned char *file, size_t file_size,
+    const unsigned char *written, size_t size)
+{
+	assert_int_equal(size, file_size);
+	for (size_t at = 0; at + IBD_PAGE <= size; at += IBD_PAGE)
+		if (!page_is_zero(file + at, IBD_PAGE) && memcmp(written + at, file + at, IBD_PAGE))
+			fail_msg("page %zu differs from the original's", at / IBD_PAGE);
+}
+
 /* Another server's tablespace with the same space id, some of its index pages newer
- * than ours: the index pages written are all of the tablespace whose roots (page 3 on)
- * were found newest, and the other's are counted in the report, never mixed in. Pages
- * without an index id (the insert buffer bitmap, page 1) still go by LSN alone. */
+ * than ours, its LSNs inside our range: both are written, each from its own pages (index
+ * pages by their index ids, pages 0-2 by LSN), each equal to the file its server wrote,
+ * and the report names both. */
 static void test_two_tablespaces_with_one_space_id(void **state)
 {
-	size_t ours_size, other_size, size, index_pages = 0;
+	size_t ours_size, other_size, size, first_size, second_size;
 	unsigned char *ours = dbfixture_read("mariadb", "full.v1.ibd", &ours_size);
 	unsigned char *other = dbfixture_read("mariadb", "other.ibd", &other_size);
-	unsigned char *written;
+	unsigned char *first, *second;
 	struct disk disk = {0};
 	struct dbpages_summary summary;
 	struct innodb_page page, theirs;
@@ -435,21 +446,24 @@ static void test_two_tablespaces_with_one_space_id(void **state)
 	add_pages(&disk, ours, ours_size, IBD_PAGE, 0, 0);
 	add_pages(&disk, other, other_size, IBD_PAGE, 0, 0);
 	write_disk(&disk, 31337, 100);
-	assert_true(rebuild(&disk, 1 << 20, &summary) >= 0);
+	assert_int_equal(rebuild(&disk, 1 << 20, &summary), 0);
+	assert_int_equal(summary.tablespaces, 2);
+	/* The newest index page is ours: ours keeps the plain name. */
 	snprintf(name, sizeof name, "space-%u.ibd", space_id_of(ours));
-	written = output_file(&disk, name, &size);
-	assert_int_equal(size, ours_size);
-	for (size_t at = 0; at < size; at += IBD_PAGE)
-		if (innodb_page_parse(ours + at, IBD_PAGE, IBD_PAGE, &page) == INNODB_PAGE
-		    && page.index_id != 0) {
-			assert_memory_equal(written + at, ours + at, IBD_PAGE);
-			index_pages++;
-		}
-	assert_true(index_pages > 50);
+	first = output_file(&disk, name, &first_size);
+	assert_pages_of(ours, ours_size, first, first_size);
+	snprintf(name, sizeof name, "space-%u-2.ibd", space_id_of(ours));
+	second = output_file(&disk, name, &second_size);
+	assert_pages_of(other, other_size, second, second_size);
 	report = (char *)output_file(&disk, "report.txt", &size);
-	assert_non_null(strstr(report, "of another tablespace with space id"));
+	snprintf(name, sizeof name, "space id %u is claimed by 2 tablespaces", space_id_of(ours));
+	assert_non_null(strstr(report, name));
+	assert_non_null(strstr(report, "this is number 2"));
+	assert_null(strstr(report, "of another tablespace with space id"));
 	free(report);
-	free(written);
+	assert_json_valid(&disk, "report.json");
+	free(first);
+	free(second);
 	remove_disk(&disk);
 	free(ours);
 	free(other);
@@ -559,6 +573,194 @@ static void test_relation_without_checksums(void **state)
 	free(rel);
 }
 
+/* The index kept at a point of the scan and loaded into a fresh one, which is fed the
+ * rest, writes the same files as one scan of everything: an interrupted carve --db goes
+ * on where it stopped. The cut falls inside a page (the carried bytes are kept too). A
+ * damaged index is refused. */
+static void test_index_kept_and_loaded(void **state)
+{
+	size_t full_size, rel_size, size, saved_size;
+	unsigned char *full = dbfixture_read("mariadb", "full.ibd", &full_size);
+	unsigned char *rel = dbfixture_read("pg", "checksummed.rel", &rel_size);
+	struct dbpages *before, *after = dbpages_open(DBPAGES_INNODB | DBPAGES_PG);
+	struct disk disk = {0};
+	struct dbpages_summary summary;
+	struct target target;
+	struct store *store;
+	char url[128], why[512], name[64];
+	unsigned char *saved;
+	uint64_t cut, position = 0;
+	uint32_t seed = 3;
+	int transient;
+
+	(void)state;
+	if (full == NULL || rel == NULL)
+		skip();
+	add_pages(&disk, full, full_size, IBD_PAGE, 0, 0);
+	add_pages(&disk, rel, rel_size, PG_PAGE_SIZE, 0, 0);
+	write_disk(&disk, 2718, 80);
+	cut = piece_of(&disk, full + 5 * IBD_PAGE)->offset + 1000;
+	before = dbpages_open(DBPAGES_INNODB | DBPAGES_PG);
+	assert_non_null(before);
+	assert_non_null(after);
+	feed_range(&disk, before, 0, cut, 0, &seed);
+	saved = dbpages_save(before, cut, &saved_size);
+	assert_non_null(saved);
+	dbpages_close(before);
+	saved[saved_size - 1] ^= 1;	/* carried bytes differ: still an index */
+	saved[saved_size - 1] ^= 1;
+	assert_int_equal(dbpages_load(after, saved, saved_size - 1, &position), -1);
+	saved[0] ^= 1;
+	assert_int_equal(dbpages_load(after, saved, saved_size, &position), -1);
+	saved[0] ^= 1;
+	assert_int_equal(dbpages_load(after, saved, saved_size, &position), 0);
+	assert_int_equal(position, cut);
+	free(saved);
+	feed_range(&disk, after, cut, disk.size, 0, &seed);
+	snprintf(url, sizeof url, "file://%s", disk.dir);
+	assert_int_equal(target_parse(url, &target, why, sizeof why), 0);
+	store = store_open(&target, "disk", why, sizeof why, &transient);
+	assert_non_null(store);
+	assert_int_equal(dbpages_write(after, &(struct dbpages_output){ .read = read_disk,
+	    .source = &disk.fd, .store = store, .prefix = "disk.db-" }, &summary), 0);
+	store_close(store);
+	dbpages_close(after);
+	snprintf(name, sizeof name, "space-%u.ibd", space_id_of(full));
+	assert_same_file(&disk, name, full, full_size);
+	assert_same_file(&disk, "pg-4atts", rel, rel_size);
+	(void)size;
+	remove_disk(&disk);
+	free(full);
+	free(rel);
+}
+
+/* SIZE bytes of DATA after the disk's end: a page the disk's end cuts. */
+static void append_to_disk(struct disk *disk, const unsigned char *data, size_t size)
+{
+	int fd = open(disk->path, O_WRONLY | O_APPEND);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, size), (ssize_t)size);
+	assert_int_equal(close(fd), 0);
+	disk->size += size;
+}
+
+/* A copy of one of the 8 KiB pages of FILE with a byte of its tuples changed, such that
+ * the checksum refuses it (a few in a thousand such pages pass by chance: the first one
+ * refused is taken). */
+static unsigned char *pg_page_with_wrong_checksum(const unsigned char *file, size_t size)
+{
+	unsigned char *copy = malloc(PG_PAGE_SIZE);
+	struct pg_page page;
+
+	assert_non_null(copy);
+	for (size_t at = 0; at + PG_PAGE_SIZE <= size; at += PG_PAGE_SIZE) {
+		memcpy(copy, file + at, PG_PAGE_SIZE);
+		copy[PG_PAGE_SIZE - 100] ^= 0x01;
+		if (pg_page_parse(copy, PG_PAGE_SIZE, &page) == PG_BAD_CHECKSUM)
+			return copy;
+	}
+	fail_msg("no page of the relation is refused with a changed byte");
+	return NULL;
+}
+
+/* Bad input, each case named in the report: a run of three pages zero-filled and a page
+ * cut by the disk's end (missing, listed by number), an InnoDB and a PostgreSQL page with
+ * a valid header and a wrong checksum (counted, never used: the good copy of the InnoDB
+ * page is written), a PostgreSQL page with a line pointer past its end (counted, never
+ * used). No zero page is taken for a page of space 0. */
+static void test_bad_input_named_in_the_report(void **state)
+{
+	static const unsigned char zeros[3 * IBD_PAGE];
+	size_t full_size, plain_size, rel_size, size;
+	unsigned char *full = dbfixture_read("mariadb", "full.ibd", &full_size);
+	unsigned char *plain = dbfixture_read("pg", "plain.rel", &plain_size);
+	unsigned char *rel = dbfixture_read("pg", "checksummed.rel", &rel_size);
+	unsigned char *innodb_bad, *pg_bad = NULL, *written;
+	struct disk disk = {0};
+	struct dbpages_summary summary;
+	struct pg_page page;
+	char name[64], *report;
+
+	(void)state;
+	if (full == NULL || plain == NULL || rel == NULL)
+		skip();
+	add_pages(&disk, full, 30 * IBD_PAGE, IBD_PAGE, 7, 10);
+	add_pages(&disk, full + 31 * IBD_PAGE, full_size - 31 * IBD_PAGE, IBD_PAGE, 0, 0);
+	add_piece(&disk, zeros, sizeof zeros);
+	innodb_bad = malloc(IBD_PAGE);
+	assert_non_null(innodb_bad);
+	memcpy(innodb_bad, full + 12 * IBD_PAGE, IBD_PAGE);
+	innodb_bad[2000] ^= 0x10;
+	add_piece(&disk, innodb_bad, IBD_PAGE);
+	pg_bad = pg_page_with_wrong_checksum(rel, rel_size);
+	add_piece(&disk, pg_bad, PG_PAGE_SIZE);
+	plain[24 + 3] = 0xff;	/* the first line pointer's length: about 32 KiB */
+	plain[24 + 2] |= 0xfe;
+	assert_int_equal(pg_page_parse(plain, PG_PAGE_SIZE, &page), PG_BAD_LINE_POINTER);
+	add_piece(&disk, plain, PG_PAGE_SIZE);
+	write_disk(&disk, 4711, 60);
+	append_to_disk(&disk, full + 30 * IBD_PAGE, IBD_PAGE / 2);
+
+	assert_int_equal(rebuild(&disk, 0, &summary), 1);
+	assert_int_equal(summary.tablespaces, 1);
+	assert_int_equal(summary.relations, 0);
+	assert_int_equal(summary.pages_missing, 4);
+	assert_int_equal(summary.bad_checksums, 2);
+	snprintf(name, sizeof name, "space-%u.ibd", space_id_of(full));
+	written = output_file(&disk, name, &size);
+	assert_int_equal(size, full_size);
+	assert_memory_equal(written, full, 7 * IBD_PAGE);
+	assert_true(page_is_zero(written + 7 * IBD_PAGE, 3 * IBD_PAGE));
+	assert_memory_equal(written + 10 * IBD_PAGE, full + 10 * IBD_PAGE, 20 * IBD_PAGE);
+	assert_true(page_is_zero(written + 30 * IBD_PAGE, IBD_PAGE));
+	assert_memory_equal(written + 31 * IBD_PAGE, full + 31 * IBD_PAGE,
+	    full_size - 31 * IBD_PAGE);
+	free(written);
+	report = (char *)output_file(&disk, "report.txt", &size);
+	assert_non_null(strstr(report, "missing 4: 7-9,30"));
+	assert_non_null(strstr(report, "wrong checksum 1"));	/* the InnoDB file's line */
+	assert_non_null(strstr(report, "4 missing, 2 with a wrong checksum"));
+	assert_non_null(strstr(report, "1 pages with a valid header and a line pointer past the "
+	    "end of the page: damaged, never used"));
+	free(report);
+	report = (char *)output_file(&disk, "report.json", &size);
+	assert_non_null(strstr(report, "\"pg_bad_line_pointers\": 1"));
+	free(report);
+	assert_json_valid(&disk, "report.json");
+	remove_disk(&disk);
+	free(innodb_bad);
+	free(pg_bad);
+	free(full);
+	free(plain);
+	free(rel);
+}
+
+/* A relation alone with a block lost: named missing, never "never used" (that is asked
+ * of an InnoDB page 0 only), and the result says pages are missing. */
+static void test_relation_block_missing(void **state)
+{
+	size_t rel_size, size;
+	unsigned char *rel = dbfixture_read("pg", "plain.rel", &rel_size);
+	struct disk disk = {0};
+	struct dbpages_summary summary;
+	char *report;
+
+	(void)state;
+	if (rel == NULL)
+		skip();
+	add_pages(&disk, rel, rel_size, PG_PAGE_SIZE, 5, 6);
+	write_disk(&disk, 1234, 30);
+	assert_int_equal(rebuild(&disk, 1 << 20, &summary), 1);
+	assert_int_equal(summary.pages_missing, 1);
+	report = (char *)output_file(&disk, "report.txt", &size);
+	assert_non_null(strstr(report, "missing 1: 5"));
+	assert_null(strstr(report, "never used"));
+	free(report);
+	remove_disk(&disk);
+	free(rel);
+}
+
 /* Noise alone: nothing written but the report saying so. */
 static void test_nothing_found(void **state)
 {
@@ -590,6 +792,9 @@ int main(void)
 		cmocka_unit_test(test_two_relations_of_one_shape_without_checksums),
 		cmocka_unit_test(test_tablespace_named_from_sys_tables),
 		cmocka_unit_test(test_relation_without_checksums),
+		cmocka_unit_test(test_bad_input_named_in_the_report),
+		cmocka_unit_test(test_index_kept_and_loaded),
+		cmocka_unit_test(test_relation_block_missing),
 		cmocka_unit_test(test_nothing_found),
 	};
 
