@@ -38,7 +38,7 @@ def build_driver(ctx):
     lib.run(["gcc", "-std=c11", "-D_DEFAULT_SOURCE", "-Wall", "-Wextra", "-Werror", "-g",
              "-I" + os.path.join(lib.TOP, "src"), "-I" + build + "/gen", "-o", driver,
              os.path.join(lib.TOP, "tests", "qemu", "store_ssh_drive.c")] + objects
-            + ["-lext2fs", "-lcom_err", "-larchive", "-lzstd", "-lz"])  # src/Makefile LDLIBS_HOST
+            + ["-lext2fs", "-lcom_err", "-larchive", "-lzstd", "-lz", "-lmbedtls", "-lmbedx509", "-lmbedcrypto"])  # src/Makefile LDLIBS_HOST
     return driver
 
 
