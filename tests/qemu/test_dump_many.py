@@ -85,13 +85,23 @@ def dump_many(ctx, files, memory_limit_kb, timeout):
     command = ("rescue dump --compress zstd vda ssh://root@10.0.2.2:%d%s > /tmp/dump.log 2>&1 "
                "& pid=$!; sleep 3; rescue disks > /tmp/disks.txt; "
                "while kill -0 $pid 2>/dev/null; do "
-               "grep VmHWM /proc/$pid/status >> /tmp/hwm 2>/dev/null; sleep 1; done; "
+               "grep VmHWM /proc/$pid/status >> /tmp/hwm 2>/dev/null; sh /tmp/sample; "
+               "sleep 1; done; "
                "wait $pid; echo \"dump exit $?\"; tail -n 8 /tmp/dump.log; tail -n 1 /tmp/hwm; "
                "echo \"dump pid $pid\"; cat /tmp/disks.txt; "
                # a kill says why (the console has kernel messages off)
                "dmesg | grep -iE 'out of memory|oom-kill|killed process' | tail -n 8; "
+               "sh /tmp/why; "
                "grep -E '^(MemAvailable|Shmem|Slab):' /proc/meminfo"
                % (sshd.port, out))
+    # Each second, the guest's memory and the three largest processes; after a kill, the
+    # last samples and the kernel's report (an OOM kill names the allocation that failed:
+    # a fork's order-2 stack, with memory "available", is fragmentation). In scripts:
+    # busybox ash takes command lines of at most 1,024 characters.
+    lib.console_run(guest, "echo 'echo $(grep -E \"^(MemFree|MemAvailable|Slab|SUnreclaim|"
+                    "Shmem):\" /proc/meminfo) $(grep -h VmRSS /proc/[0-9]*/status | sort -k2 -n "
+                    "| tail -n 3 | tr -s \" \\n\" \" \") >> /tmp/memlog' > /tmp/sample; "
+                    "echo 'tail -n 10 /tmp/memlog; dmesg | tail -n 70' > /tmp/why", timeout=30)
     started = time.monotonic()
     code, text = lib.console_run(guest, command, timeout=timeout)
     seconds = time.monotonic() - started
