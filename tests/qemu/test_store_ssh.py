@@ -35,10 +35,12 @@ def build_driver(ctx):
     objects = [o for o in glob.glob(build + "/host/obj/*/*.o")
                if not o.endswith("/cli/main.o") and "/unit/" not in o]
     driver = ctx.path("store_ssh_drive")
+    libraries = subprocess.run(["make", "-s", "-C", os.path.join(lib.TOP, "src"), "host-ldlibs"],
+                               check=True, capture_output=True, text=True).stdout.split()
     lib.run(["gcc", "-std=c11", "-D_DEFAULT_SOURCE", "-Wall", "-Wextra", "-Werror", "-g",
              "-I" + os.path.join(lib.TOP, "src"), "-I" + build + "/gen", "-o", driver,
              os.path.join(lib.TOP, "tests", "qemu", "store_ssh_drive.c")] + objects
-            + ["-lext2fs", "-lcom_err", "-larchive", "-lzstd", "-lz", "-lmbedtls", "-lmbedx509", "-lmbedcrypto"])  # src/Makefile LDLIBS_HOST
+            + libraries)
     return driver
 
 
