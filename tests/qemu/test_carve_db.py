@@ -44,11 +44,15 @@ TIMEOUT = 1500
 ROUNDTRIP = os.path.join(lib.TOP, "tests", "db", "roundtrip")
 # (disk, roundtrip kind, rows a table, image size). Measured 2026-12-06 (TCG, -j 1): the
 # whole test in 221 s, of which the MariaDB carve (45 MiB of pages to ssh://) ~110 s and
-# each PostgreSQL one ~30 s. MARIADB_ROWS / PG_ROWS / MARIADB_IMAGE / PG_IMAGE change them.
+# each PostgreSQL one ~30 s. MARIADB_ROWS / PG_ROWS / MARIADB_IMAGE / PG_IMAGE /
+# PG_TOAST_IMAGE (vdb) / TOAST_ROWS (tests/db/roundtrip, 300) change them.
 CASES = (
     ("vda", "mariadb", int(os.environ.get("MARIADB_ROWS", "150000")),
      os.environ.get("MARIADB_IMAGE", "256M")),
-    ("vdb", "pg", int(os.environ.get("PG_ROWS", "100000")), os.environ.get("PG_IMAGE", "96M")),
+    # 160M: with the TOASTed table's 3 MB and their WAL, 96M ran out of space (the
+    # server stopped: "No space left on device" writing pg_wal).
+    ("vdb", "pg", int(os.environ.get("PG_ROWS", "100000")),
+     os.environ.get("PG_TOAST_IMAGE", "160M")),
     ("vdc", "pg-plain", int(os.environ.get("PG_ROWS", "100000")),
      os.environ.get("PG_IMAGE", "96M")),
 )

@@ -909,6 +909,13 @@ static void test_toast_bad_input(void **state)
 	text = (char *)output_file(&disk, "report.json", &size);
 	assert_non_null(strstr(text, "\"duplicate_chunks\": 4, \"bad_chunks\": 1"));
 	{
+		unsigned long gaps = 0;
+
+		assert_non_null(strstr(text, "\"values_with_gaps\": "));
+		gaps = strtoul(strstr(text, "\"values_with_gaps\": ") + 20, NULL, 10);
+		assert_true(gaps >= 1);	/* the lost block's values that go on past it */
+	}
+	{
 		char *found = strstr(text, "\"toasted\": {");
 		unsigned long complete, partial, missing, count, oid;
 
