@@ -356,34 +356,52 @@ static int open_store(struct image_run *run)
 	return 0;
 }
 
+static int feed_map(void *context, const char *data, size_t size)
+{
+	return mapfile_reader_feed(context, data, size);
+}
+
 /* The map on the target, when there is one, after checking it belongs to this source;
- * a new map otherwise. A map that cannot be used is refused and never touched. */
+ * a new map otherwise. A map that cannot be used is refused and never touched. It is
+ * parsed as it is read, a piece at a time: a million bad areas are some 40 MB of text. */
 static int load_map(struct image_run *run)
 {
-	char *text = NULL, why[1024];
-	size_t size;
-	int found = store_get(run->store, run->map_name, &text, &size);
+	struct mapfile_reader *reader = malloc(sizeof *reader);
+	char why[1024];
+	int found;
 
-	if (found < 0)
+	if (reader == NULL)
+		return err_fatalx(EXIT_SYSTEM, "unable to read the map: out of memory");
+	mapfile_reader_start(reader, &run->map, SOURCE_IDENTITY_PREFIX);
+	found = store_get_pieces(run->store, run->map_name, feed_map, reader);
+	if (found == 0)
+		found = mapfile_reader_finish(reader) == 0 ? 0 : 2;
+	if (found < 0 || found == 1)
+		mapfile_free(&run->map);
+	if (found < 0) {
+		free(reader);
 		return err_fatalx(EXIT_SYSTEM, "unable to read the map: %s", store_error(run->store));
+	}
 	if (found == 1) {
+		free(reader);
 		mapfile_init(&run->map, run->source.identity.size);
 		run->map.current_status = MAP_NON_TRIED;
 		run->map.current_pass = 1;
 		return 0;
 	}
-	if (mapfile_parse_buffer(text, size, &run->map, why, sizeof why) != 0) {
-		free(text);
+	if (found == 2) {
+		snprintf(why, sizeof why, "%s", reader->why);
+		free(reader);
 		return err_fatalx(EXIT_SYSTEM, "unable to resume from %s on %s: not a mapfile (%s); "
 		    "it was left as it is", run->map_name, run->target.display, why);
 	}
-	if (source_check_map(&run->source.identity, text, run->map.size, why, sizeof why) != 0) {
-		free(text);
+	found = source_check_map(&run->source.identity, reader->kept, run->map.size, why,
+	    sizeof why);
+	free(reader);
+	if (found != 0)
 		return err_fatalx(EXIT_SYSTEM, "unable to resume from %s on %s: %s; it was left as "
 		    "it is (use --name for a new image of this disk)", run->map_name,
 		    run->target.display, why);
-	}
-	free(text);
 	run->resumed = 1;
 	return 0;
 }

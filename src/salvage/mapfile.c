@@ -218,12 +218,6 @@ void mapfile_totals(const struct mapfile *map, struct map_totals *totals)
 	}
 }
 
-static int fail(char *why, size_t why_size, int line, const char *problem)
-{
-	snprintf(why, why_size, "line %d: %s", line, problem);
-	return -1;
-}
-
 /* ddrescue writes hexadecimal with 0x; decimal is accepted too, as ddrescue itself does.
  * strtoull skips blanks and then takes a sign, turning " -1" into 2^64 - 1: the sign is
  * looked for after the blanks. */
@@ -282,51 +276,154 @@ static int append_extent(struct mapfile *map, struct map_extent extent)
 	return 0;
 }
 
-/* Reads a mapfile of LENGTH bytes at TEXT (no NUL needed; one inside ends it); MAP gets
- * its extents and size (the end of the last extent). Extents must be in order without
- * overlap, as ddrescue writes them; gaps are non-tried. Each line is copied into a bounded
- * buffer before it is parsed, so nothing past LENGTH is ever read. */
+void mapfile_reader_start(struct mapfile_reader *reader, struct mapfile *map,
+    const char *keep_prefix)
+{
+	memset(reader, 0, sizeof *reader);
+	reader->map = map;
+	reader->keep_prefix = keep_prefix;
+	mapfile_init(map, 0);
+}
+
+static int reader_fail(struct mapfile_reader *reader, const char *problem)
+{
+	snprintf(reader->why, sizeof reader->why, "line %d: %s", reader->number, problem);
+	reader->failed = 1;
+	return -1;
+}
+
+/* The first line that starts with the reader's KEEP_PREFIX is kept whole (a comment). */
+static void keep_line(struct mapfile_reader *reader, const char *line)
+{
+	size_t prefix = reader->keep_prefix ? strlen(reader->keep_prefix) : 0;
+
+	if (prefix && !reader->kept[0] && strncmp(line, reader->keep_prefix, prefix) == 0)
+		snprintf(reader->kept, sizeof reader->kept, "%s", line);
+}
+
+/* One whole line (NUL-terminated, without its newline). Extents must be in order without
+ * overlap, as ddrescue writes them; gaps are non-tried. */
+static int reader_line(struct mapfile_reader *reader, const char *line)
+{
+	struct mapfile *map = reader->map;
+	struct map_extent extent;
+	char first = line[strspn(line, " \t\r")];
+
+	if (first == '#' || first == '\0') {
+		keep_line(reader, line);
+		return 0;
+	}
+	if (!reader->have_status) {
+		if (parse_status_line(line, map) != 0)
+			return reader_fail(reader, "expected current_pos current_status");
+		reader->have_status = 1;
+		return 0;
+	}
+	if (parse_extent_line(line, &extent) != 0)
+		return reader_fail(reader, "expected pos size status");
+	if (extent.position < map->size || extent.size == 0)
+		return reader_fail(reader, "block overlaps the one before or is empty");
+	if (extent.size > UINT64_MAX - extent.position)
+		return reader_fail(reader, "block ends past 2^64 bytes");
+	if (extent.position > map->size && append_extent(map, (struct map_extent){
+	    map->size, extent.position - map->size, MAP_NON_TRIED }) != 0)
+		return reader_fail(reader, "out of memory");
+	if (append_extent(map, extent) != 0)
+		return reader_fail(reader, "out of memory");
+	return 0;
+}
+
+/* The line held so far ends (at a newline or at the end of the text). */
+static int reader_end_line(struct mapfile_reader *reader)
+{
+	int skipped = reader->skipping;
+
+	reader->line[reader->length] = '\0';
+	reader->length = 0;
+	reader->skipping = 0;
+	return skipped ? 0 : reader_line(reader, reader->line);
+}
+
+/* A line longer than the buffer: a comment is passed over (ddrescue's "# Command line:"
+ * may be long), anything else can be no mapfile line. */
+static int reader_overflow(struct mapfile_reader *reader)
+{
+	reader->line[reader->length] = '\0';
+	if (reader->line[strspn(reader->line, " \t\r")] != '#') {
+		snprintf(reader->why, sizeof reader->why, "line %d: longer than %d bytes, which "
+		    "no mapfile line is", reader->number, MAPFILE_LINE_MAX);
+		reader->failed = 1;
+		return -1;
+	}
+	reader->skipping = 1;
+	reader->length = 0;
+	return 0;
+}
+
+int mapfile_reader_feed(struct mapfile_reader *reader, const char *data, size_t size)
+{
+	const char *end = data + size, *newline, *nul;
+	size_t piece;
+
+	if (reader->failed)
+		return -1;
+	if (reader->ended)
+		return 0;
+	if ((nul = memchr(data, '\0', size)) != NULL) {
+		end = nul;	/* a NUL ends the text */
+		reader->ended = 1;
+	}
+	for (; data < end; data += piece) {
+		newline = memchr(data, '\n', (size_t)(end - data));
+		piece = (size_t)((newline ? newline : end) - data);
+		if (!reader->open)
+			reader->number++;
+		if (!reader->skipping) {
+			size_t room = MAPFILE_LINE_MAX - reader->length;
+
+			memcpy(reader->line + reader->length, data, piece < room ? piece : room);
+			reader->length += piece < room ? piece : room;
+			if (piece > room && reader_overflow(reader) != 0)
+				return -1;
+		}
+		if (newline) {
+			piece++;
+			if (reader_end_line(reader) != 0)
+				return -1;
+		}
+		reader->open = !newline;
+	}
+	return 0;
+}
+
+int mapfile_reader_finish(struct mapfile_reader *reader)
+{
+	if (reader->failed)
+		return -1;
+	if (reader->open && reader_end_line(reader) != 0)
+		return -1;
+	reader->open = 0;
+	if (!reader->have_status)
+		return reader_fail(reader, "no status line: not a mapfile");
+	merge_neighbours(reader->map);
+	return 0;
+}
+
+/* Reads a mapfile of LENGTH bytes at TEXT (no NUL needed; one inside ends it) through the
+ * reader, a line at a time: nothing past LENGTH is ever read. */
 int mapfile_parse_buffer(const char *text, size_t length, struct mapfile *map, char *why,
     size_t why_size)
 {
-	const char *line = text, *end = text + length, *newline;
-	struct map_extent extent;
-	int number = 0, have_status = 0;
-	char copy[256];
-	size_t size;
+	struct mapfile_reader reader;
+	int rc;
 
-	mapfile_init(map, 0);
-	if (memchr(text, '\0', length))
-		end = memchr(text, '\0', length);
-	for (; line < end; line = newline ? newline + 1 : end) {
-		newline = memchr(line, '\n', (size_t)(end - line));
-		size = (size_t)((newline ? newline : end) - line);
-		number++;
-		snprintf(copy, sizeof copy, "%.*s", (int)(size < 255 ? size : 255), line);
-		if (copy[strspn(copy, " \t\r")] == '#' || copy[strspn(copy, " \t\r")] == '\0')
-			continue;
-		if (!have_status) {
-			if (parse_status_line(copy, map) != 0)
-				return fail(why, why_size, number, "expected current_pos current_status");
-			have_status = 1;
-			continue;
-		}
-		if (parse_extent_line(copy, &extent) != 0)
-			return fail(why, why_size, number, "expected pos size status");
-		if (extent.position < map->size || extent.size == 0)
-			return fail(why, why_size, number, "block overlaps the one before or is empty");
-		if (extent.size > UINT64_MAX - extent.position)
-			return fail(why, why_size, number, "block ends past 2^64 bytes");
-		if (extent.position > map->size && append_extent(map, (struct map_extent){
-		    map->size, extent.position - map->size, MAP_NON_TRIED }) != 0)
-			return fail(why, why_size, number, "out of memory");
-		if (append_extent(map, extent) != 0)
-			return fail(why, why_size, number, "out of memory");
-	}
-	if (!have_status)
-		return fail(why, why_size, number, "no status line: not a mapfile");
-	merge_neighbours(map);
-	return 0;
+	mapfile_reader_start(&reader, map, NULL);
+	rc = mapfile_reader_feed(&reader, text, length);
+	if (rc == 0)
+		rc = mapfile_reader_finish(&reader);
+	if (rc != 0)
+		snprintf(why, why_size, "%s", reader.why);
+	return rc;
 }
 
 int mapfile_parse(const char *text, struct mapfile *map, char *why, size_t why_size)

@@ -206,6 +206,22 @@ int store_get(struct store *store, const char *name, char **data, size_t *size)
 	return store->ops->get(store, name, data, size);
 }
 
+int store_get_pieces(struct store *store, const char *name, store_piece_fn *piece,
+    void *context)
+{
+	char *data;
+	size_t size;
+	int rc;
+
+	if (store->ops->get_pieces)
+		return store->ops->get_pieces(store, name, piece, context);
+	if ((rc = store->ops->get(store, name, &data, &size)) != 0)
+		return rc;
+	rc = piece(context, data, size) ? 2 : 0;
+	free(data);
+	return rc;
+}
+
 int store_replace(struct store *store, const char *name, const void *data, size_t size)
 {
 	return store->ops->replace(store, name, data, size);

@@ -31,6 +31,9 @@
 
 struct store;
 
+/* One piece of a file being read: 0 to go on, nonzero to stop the reading. */
+typedef int store_piece_fn(void *context, const char *data, size_t size);
+
 struct store_ops {
 	const char *scheme;
 	/* Connects and checks the target's directory; 0 or -1 (store_fail called). */
@@ -46,6 +49,10 @@ struct store_ops {
 	 * 1 when it does not exist, -1. */
 	int (*get)(struct store *store, const char *name, char **data, size_t *size);
 	int (*replace)(struct store *store, const char *name, const void *data, size_t size);
+	/* The file NAME handed to PIECE a bounded piece at a time, in order (store_get_pieces);
+	 * NULL: the scheme's files are small (nbd:// keeps the map in 1 MiB), get is used. */
+	int (*get_pieces)(struct store *store, const char *name, store_piece_fn *piece,
+	    void *context);
 	/* The size of the file NAME in the target directory: 0, 1 when it does not exist, -1.
 	 * file and ssh only. */
 	int (*size_of)(struct store *store, const char *name, uint64_t *size);
@@ -110,6 +117,11 @@ int store_pwrite(struct store *store, const void *data, size_t size, uint64_t po
 ssize_t store_pread(struct store *store, void *data, size_t size, uint64_t position);
 int store_flush(struct store *store);
 int store_get(struct store *store, const char *name, char **data, size_t *size);
+/* The file NAME a piece at a time (so a map of a million areas is never held as text):
+ * 0 when PIECE took it all, 1 when it does not exist, 2 when PIECE stopped the reading,
+ * -1 when the store failed (store_error). */
+int store_get_pieces(struct store *store, const char *name, store_piece_fn *piece,
+    void *context);
 int store_replace(struct store *store, const char *name, const void *data, size_t size);
 int store_rename(struct store *store, const char *old_name, const char *new_name);
 int store_size_of(struct store *store, const char *name, uint64_t *size);

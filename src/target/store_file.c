@@ -219,6 +219,30 @@ static int file_get(struct store *store, const char *name, char **data, size_t *
 	return 0;
 }
 
+static int file_get_pieces(struct store *store, const char *name, store_piece_fn *piece,
+    void *context)
+{
+	char path[PATH_MAX], buffer[65536];
+	ssize_t got;
+	int fd, rc = 0;
+
+	if (path_of(store, name, path, sizeof path) != 0)
+		return -1;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		return 1;
+	if (fd < 0)
+		return store_fail_permanent(store, "unable to read %s: %s", path, err_text(errno));
+	while (rc == 0 && ((got = read(fd, buffer, sizeof buffer)) > 0
+	    || (got < 0 && errno == EINTR)))
+		if (got > 0 && piece(context, buffer, (size_t)got) != 0)
+			rc = 2;
+	if (rc == 0 && got < 0)
+		rc = store_fail_permanent(store, "unable to read %s: %s", path, err_text(errno));
+	close(fd);
+	return rc;
+}
+
 static int write_temporary(struct store *store, const char *name, const void *data,
     size_t size, char *temporary, size_t temporary_size)
 {
@@ -374,6 +398,7 @@ const struct store_ops store_ops_file = {
 	.pread = file_pread,
 	.flush = file_flush,
 	.get = file_get,
+	.get_pieces = file_get_pieces,
 	.replace = file_replace,
 	.size_of = file_size_of,
 	.rename = file_rename,

@@ -474,35 +474,67 @@ static void close_after_failure(struct store *store, const char *handle, size_t 
 	store->transient = transient;
 }
 
-/* The file behind HANDLE from its start, into a malloc'd *BUFFER (NUL added). */
-static int read_whole(struct store *store, const char *path, const char *handle,
-    size_t handle_size, char **buffer, size_t *used)
+/* The file behind HANDLE from its start, handed to PIECE a read reply at a time: 0, -1,
+ * or 2 when PIECE stopped it. */
+static int read_pieces(struct store *store, const char *path, const char *handle,
+    size_t handle_size, store_piece_fn *piece, void *context)
 {
 	struct ssh_backend *ssh = backend(store);
 	const unsigned char *got;
 	struct sftp_reply reply;
+	uint64_t offset = 0;
 	size_t length;
-	char *bigger;
 
 	for (;;) {
-		if (call(store, sftp_send_read(ssh->sftp, handle, handle_size, *used, SFTP_WRITE_MAX),
+		if (call(store, sftp_send_read(ssh->sftp, handle, handle_size, offset, SFTP_WRITE_MAX),
 		    &reply) != 0)
 			return -1;
 		if (sftp_reply_data(&reply, &got, &length) != 0)
 			break;
-		if (!(bigger = realloc(*buffer, *used + length + 1)))
-			return store_fail_permanent(store, "out of memory reading %s", path);
-		*buffer = bigger;
-		memcpy(*buffer + *used, got, length);
-		*used += length;
+		if (piece(context, (const char *)got, length) != 0)
+			return 2;
+		offset += length;
 	}
 	if (reply.status != SFTP_EOF)
 		return store_fail_permanent(store, "unable to read %s: %s", path,
 		    sftp_status_text(&reply));
-	if (!*buffer && !(*buffer = malloc(1)))
-		return store_fail_permanent(store, "out of memory reading %s", path);
-	(*buffer)[*used] = '\0';
 	return 0;
+}
+
+struct whole {
+	char *buffer;
+	size_t used;
+};
+
+static int append_piece(void *context, const char *data, size_t size)
+{
+	struct whole *whole = context;
+	char *bigger = realloc(whole->buffer, whole->used + size + 1);
+
+	if (!bigger)
+		return -1;
+	whole->buffer = bigger;
+	memcpy(whole->buffer + whole->used, data, size);
+	whole->used += size;
+	return 0;
+}
+
+/* The file behind HANDLE from its start, into a malloc'd *BUFFER (NUL added). */
+static int read_whole(struct store *store, const char *path, const char *handle,
+    size_t handle_size, char **buffer, size_t *used)
+{
+	struct whole whole = { NULL, 0 };
+	int rc = read_pieces(store, path, handle, handle_size, append_piece, &whole);
+
+	if (rc == 0 && !whole.buffer && !(whole.buffer = malloc(1)))
+		rc = 2;
+	if (rc == 2)
+		rc = store_fail_permanent(store, "out of memory reading %s", path);
+	if (rc == 0)
+		whole.buffer[whole.used] = '\0';
+	*buffer = whole.buffer;
+	*used = whole.used;
+	return rc;
 }
 
 static int ssh_get(struct store *store, const char *name, char **data, size_t *size)
@@ -534,6 +566,31 @@ static int ssh_get(struct store *store, const char *name, char **data, size_t *s
 	*data = buffer;
 	*size = used;
 	return 0;
+}
+
+static int ssh_get_pieces(struct store *store, const char *name, store_piece_fn *piece,
+    void *context)
+{
+	struct ssh_backend *ssh = backend(store);
+	char path[PATH_MAX], handle[SFTP_HANDLE_MAX];
+	size_t handle_size;
+	struct sftp_reply reply;
+	int rc;
+
+	if (!ssh->sftp || sftp_broken(ssh->sftp))
+		return lost(store);
+	if (remote_path(store, name, path, sizeof path) != 0
+	    || call(store, sftp_send_open(ssh->sftp, path, SFTP_READ), &reply) != 0)
+		return -1;
+	if (sftp_reply_handle(&reply, handle, &handle_size) != 0)
+		return reply.status == SFTP_NO_SUCH_FILE ? 1
+		    : store_fail_permanent(store, "unable to read %s: %s", path,
+		    sftp_status_text(&reply));
+	rc = read_pieces(store, path, handle, handle_size, piece, context);
+	if (rc == 0)
+		return close_handle(store, handle, handle_size);
+	close_after_failure(store, handle, handle_size);
+	return rc;
 }
 
 /* Every write of DATA to HANDLE, all sent before the first reply is awaited (a manifest of
@@ -751,6 +808,7 @@ const struct store_ops store_ops_ssh = {
 	.pread = ssh_pread,
 	.flush = ssh_flush,
 	.get = ssh_get,
+	.get_pieces = ssh_get_pieces,
 	.replace = ssh_replace,
 	.size_of = ssh_size_of,
 	.rename = ssh_rename,
