@@ -257,14 +257,14 @@ static int parse_status_line(const char *line, struct mapfile *map)
 static int parse_extent_line(const char *line, struct map_extent *extent)
 {
 	const char *cursor = line;
+	uint64_t position, size;
 	char state, rest;
 
-	if (parse_number(&cursor, &extent->position) != 0
-	    || parse_number(&cursor, &extent->size) != 0)
+	if (parse_number(&cursor, &position) != 0 || parse_number(&cursor, &size) != 0)
 		return -1;
 	if (sscanf(cursor, " %c %c", &state, &rest) != 1 || !valid_state(state))
 		return -1;
-	extent->state = state;
+	*extent = (struct map_extent){ position, size, state };
 	return 0;
 }
 

@@ -36,11 +36,14 @@ enum map_state {
 	MAP_FINISHED = '+',
 };
 
+/* Packed: 17 bytes, not 24. A dying disk's map holds two extents a bad area (the bad
+ * sectors and the good run after them), so a million bad areas cost 34 MB, not 48.
+ * Nothing takes the address of a member (the compiler would say so). */
 struct map_extent {
 	uint64_t position;
 	uint64_t size;
 	char state;
-};
+} __attribute__((packed));
 
 struct mapfile {
 	uint64_t size;			/* of the source; the extents cover [0, size) exactly */
