@@ -557,49 +557,65 @@ static int cover_zeros(struct image_run *run)
 	return zero_sector(run, run->zeros_end - run->source.identity.sector_size);
 }
 
+static size_t produce_map(void *context, const char **piece)
+{
+	return mapfile_writer_next(context, piece);
+}
+
+/* The sha256 of the text WRITER makes. */
+static void hash_map(struct mapfile_writer *writer, unsigned char digest[32])
+{
+	struct sha256 hash;
+	const char *piece;
+	size_t length;
+
+	sha256_init(&hash);
+	while ((length = mapfile_writer_next(writer, &piece)) > 0)
+		sha256_update(&hash, piece, length);
+	sha256_final(&hash, digest);
+}
+
 /* The map is written only once the image data it claims is on the target. A map the
- * target already holds, with nothing written since, is not sent again. */
+ * target already holds, with nothing written since, is not sent again. The text is made
+ * a piece at a time, once for its hash and once as it is written: a map of a million bad
+ * areas is some 50 MB of text, never held. */
 static int save_map(struct image_run *run, const struct mapfile *map)
 {
 	static const unsigned char none[32];
 	unsigned char digest[32];
-	struct sha256 hash;
-	char identity[512], *text;
-	size_t length;
+	struct mapfile_writer *writer = malloc(sizeof *writer);
+	char identity[512];
+	int rc = -1;
 
-	/* One copy of the text, at its exact size, and its hash to compare with the last
-	 * one saved: a map of many bad areas is tens of MB. */
-	source_identity_line(&run->source.identity, identity, sizeof identity);
-	text = mapfile_format_with(map, "rescue " RESCUE_VERSION, identity, &length);
-	if (text == NULL) {
+	if (writer == NULL) {
 		snprintf(run->failure, sizeof run->failure, "out of memory for the map");
 		return -1;
 	}
-	if (cover_zeros(run) != 0) {
-		free(text);
-		return -1;
-	}
-	sha256_init(&hash);
-	sha256_update(&hash, text, length);
-	sha256_final(&hash, digest);
+	source_identity_line(&run->source.identity, identity, sizeof identity);
+	if (cover_zeros(run) != 0)
+		goto out;
+	mapfile_writer_start(writer, map, "rescue " RESCUE_VERSION, identity);
+	hash_map(writer, digest);
 	if (memcmp(run->saved_map, none, sizeof none) && !run->written_since_save
 	    && !memcmp(digest, run->saved_map, sizeof digest)) {
-		free(text);
-		return 0;
+		rc = 0;
+		goto out;
 	}
 	for (;;) {
+		mapfile_writer_start(writer, map, "rescue " RESCUE_VERSION, identity);
 		if (store_flush(run->store) == 0
-		    && store_replace(run->store, run->map_name, text, length) == 0) {
-			free(text);
+		    && store_replace_pieces(run->store, run->map_name, produce_map, writer) == 0) {
 			memcpy(run->saved_map, digest, sizeof digest);
 			run->written_since_save = 0;
-			return 0;
+			rc = 0;
+			break;
 		}
 		if (recover(run) != 0)
 			break;
 	}
-	free(text);
-	return -1;
+out:
+	free(writer);
+	return rc;
 }
 
 static int sink_save_map(void *context, const struct mapfile *map)

@@ -441,38 +441,77 @@ static size_t hex_width(uint64_t value)
 	return digits < 8 ? 8 : digits;
 }
 
+static const char COLUMNS[] = "# current_pos  current_status  current_pass\n";
+static const char HEADING[] = "#      pos        size  status\n";
+
+/* The lines before the extents into TEXT (room for SIZE bytes, NUL included). */
+static size_t format_heading(const struct mapfile *map, const char *creator,
+    const char *comment, char *text, size_t size)
+{
+	int length = snprintf(text, size, "# Mapfile. Created by %s\n%s%s%s0x%08" PRIX64 "     %c"
+	    "               %d\n%s", creator, comment ? comment : "", comment ? "\n" : "",
+	    COLUMNS, map->current_position, map->current_status, map->current_pass, HEADING);
+
+	return length < 0 ? 0 : (size_t)length < size ? (size_t)length : size - 1;
+}
+
+static size_t format_extent(const struct map_extent *extent, char *text)
+{
+	return (size_t)sprintf(text, "0x%08" PRIX64 "  0x%08" PRIX64 "  %c\n", extent->position,
+	    extent->size, extent->state);
+}
+
 /* The text of MAP, malloc'ed, with COMMENT (a whole line, without its newline; NULL: none)
  * after the first; NULL when out of memory. It is measured first and allocated once, at
  * its exact size: a map of a million bad areas is some 50 MB of text, and a growing buffer
- * would need half as much again while it moves. */
+ * would need half as much again while it moves (the writer below holds 64 KiB of it). */
 char *mapfile_format_with(const struct mapfile *map, const char *creator, const char *comment,
     size_t *length)
 {
-	static const char columns[] = "# current_pos  current_status  current_pass\n";
-	static const char heading[] = "#      pos        size  status\n";
 	size_t size, i, at;
 	char *text;
 
 	size = strlen("# Mapfile. Created by \n") + strlen(creator)
-	    + (comment ? strlen(comment) + 1 : 0) + strlen(columns) + 2 + hex_width(
-	    map->current_position) + 64 + strlen(heading);
+	    + (comment ? strlen(comment) + 1 : 0) + strlen(COLUMNS) + 2 + hex_width(
+	    map->current_position) + 64 + strlen(HEADING);
 	for (i = 0; i < map->count; i++)
 		size += 2 + hex_width(mapfile_extent(map, i)->position) + 4
 		    + hex_width(mapfile_extent(map, i)->size) + 4;
 	if (!(text = malloc(size + 1)))
 		return NULL;
-	at = (size_t)sprintf(text, "# Mapfile. Created by %s\n%s%s%s0x%08" PRIX64 "     %c     "
-	    "          %d\n%s", creator, comment ? comment : "", comment ? "\n" : "", columns,
-	    map->current_position, map->current_status, map->current_pass, heading);
-	for (i = 0; i < map->count; i++) {
-		const struct map_extent *extent = mapfile_extent(map, i);
-
-		at += (size_t)sprintf(text + at, "0x%08" PRIX64 "  0x%08" PRIX64 "  %c\n",
-		    extent->position, extent->size, extent->state);
-	}
+	at = format_heading(map, creator, comment, text, size + 1);
+	for (i = 0; i < map->count; i++)
+		at += format_extent(mapfile_extent(map, i), text + at);
 	if (length)
 		*length = at;
 	return text;
+}
+
+void mapfile_writer_start(struct mapfile_writer *writer, const struct mapfile *map,
+    const char *creator, const char *comment)
+{
+	writer->map = map;
+	writer->creator = creator;
+	writer->comment = comment;
+	writer->next = 0;
+	writer->started = 0;
+}
+
+/* A line of an extent is at most 42 bytes ("0x" and 16 digits twice, the state). */
+size_t mapfile_writer_next(struct mapfile_writer *writer, const char **piece)
+{
+	size_t at = 0;
+
+	if (!writer->started) {
+		at = format_heading(writer->map, writer->creator, writer->comment, writer->buffer,
+		    sizeof writer->buffer);
+		writer->started = 1;
+	}
+	while (writer->next < writer->map->count && sizeof writer->buffer - at > 64)
+		at += format_extent(mapfile_extent(writer->map, writer->next++),
+		    writer->buffer + at);
+	*piece = writer->buffer;
+	return at;
 }
 
 char *mapfile_format(const struct mapfile *map, const char *creator, size_t *length)

@@ -113,5 +113,18 @@ int mapfile_parse(const char *text, struct mapfile *map, char *why, size_t why_s
 char *mapfile_format_with(const struct mapfile *map, const char *creator, const char *comment,
     size_t *length);
 char *mapfile_format(const struct mapfile *map, const char *creator, size_t *length);
+/* The same text a piece at a time, for a writer that sends it as it comes: start, then
+ * next until it returns 0; each piece lies in the writer's buffer, valid until the next
+ * call. The pieces together are mapfile_format_with()'s text. */
+struct mapfile_writer {
+	const struct mapfile *map;
+	const char *creator, *comment;
+	size_t next;		/* the next extent */
+	int started;		/* the heading is out */
+	char buffer[65536];
+};
+void mapfile_writer_start(struct mapfile_writer *writer, const struct mapfile *map,
+    const char *creator, const char *comment);
+size_t mapfile_writer_next(struct mapfile_writer *writer, const char **piece);
 
 #endif

@@ -598,7 +598,7 @@ static int ssh_get_pieces(struct store *store, const char *name, store_piece_fn 
  * sftp-server answers in order, so the replies are taken in the order the requests went.
  * DATA stays as it is until this returns: the requests refer to it, uncopied. */
 static int write_all_at_once(struct store *store, const char *path, const char *handle,
-    size_t handle_size, const void *data, size_t size)
+    size_t handle_size, uint64_t at, const void *data, size_t size)
 {
 	struct ssh_backend *ssh = backend(store);
 	size_t done, chunk, count, i, refused;
@@ -609,7 +609,7 @@ static int write_all_at_once(struct store *store, const char *path, const char *
 		return store_fail_permanent(store, "unable to write %s: out of memory", path);
 	for (done = 0, count = 0; done < size; done += chunk) {
 		chunk = size - done < SFTP_WRITE_MAX ? size - done : SFTP_WRITE_MAX;
-		ids[count++] = sftp_send_write_ref(ssh->sftp, handle, handle_size, done,
+		ids[count++] = sftp_send_write_ref(ssh->sftp, handle, handle_size, at + done,
 		    (const char *)data + done, chunk);
 	}
 	/* Every reply is awaited, even after a refusal: no request may outlive DATA. */
@@ -644,12 +644,17 @@ static int sync_handle(struct store *store, const char *path, const char *handle
 
 /* Writes PATH whole, synced: every write's status awaited (a map is small). The handle is
  * closed on every way out, so a refused write leaves no file open on the server. */
-static int write_whole(struct store *store, const char *path, const void *data, size_t size)
+/* PATH created (or emptied) and written with what PRODUCE makes, a piece at a time. */
+static int write_produced(struct store *store, const char *path, store_producer_fn *produce,
+    void *context)
 {
 	struct ssh_backend *ssh = backend(store);
 	char handle[SFTP_HANDLE_MAX];
 	struct sftp_reply reply;
-	size_t handle_size;
+	size_t handle_size, length;
+	const char *piece;
+	uint64_t at = 0;
+	int rc = 0;
 
 	if (call(store, sftp_send_open(ssh->sftp, path, SFTP_WRITE | SFTP_CREAT | SFTP_TRUNC),
 	    &reply) != 0)
@@ -657,8 +662,11 @@ static int write_whole(struct store *store, const char *path, const void *data, 
 	if (sftp_reply_handle(&reply, handle, &handle_size) != 0)
 		return store_fail_permanent(store, "unable to create %s: %s", path,
 		    sftp_status_text(&reply));
-	if (write_all_at_once(store, path, handle, handle_size, data, size) != 0
-	    || sync_handle(store, path, handle, handle_size) != 0) {
+	while (rc == 0 && (length = produce(context, &piece)) > 0) {
+		rc = write_all_at_once(store, path, handle, handle_size, at, piece, length);
+		at += length;
+	}
+	if (rc != 0 || sync_handle(store, path, handle, handle_size) != 0) {
 		close_after_failure(store, handle, handle_size);
 		return -1;
 	}
@@ -679,7 +687,8 @@ static int status_call(struct store *store, uint32_t id, int missing_ok, const c
 	    sftp_status_text(&reply));
 }
 
-static int ssh_replace(struct store *store, const char *name, const void *data, size_t size)
+static int ssh_replace_pieces(struct store *store, const char *name, store_producer_fn *produce,
+    void *context)
 {
 	struct ssh_backend *ssh = backend(store);
 	char path[PATH_MAX], temporary[PATH_MAX + 8], backup[PATH_MAX + 8];
@@ -690,7 +699,7 @@ static int ssh_replace(struct store *store, const char *name, const void *data, 
 		return -1;
 	snprintf(temporary, sizeof temporary, "%s.tmp", path);
 	snprintf(backup, sizeof backup, "%s.bak", path);
-	if (write_whole(store, temporary, data, size) != 0)
+	if (write_produced(store, temporary, produce, context) != 0)
 		return -1;
 	if (sftp_has_extension(ssh->sftp, "posix-rename@openssh.com")) {
 		if (sftp_has_extension(ssh->sftp, "hardlink@openssh.com")
@@ -707,6 +716,13 @@ static int ssh_replace(struct store *store, const char *name, const void *data, 
 	}
 	return status_call(store, sftp_send_rename(ssh->sftp, temporary, path), 0, "rename into",
 	    path);
+}
+
+static int ssh_replace(struct store *store, const char *name, const void *data, size_t size)
+{
+	struct store_one_piece one = { data, size, 0 };
+
+	return ssh_replace_pieces(store, name, store_give_one_piece, &one);
 }
 
 static int ssh_size_of(struct store *store, const char *name, uint64_t *size)
@@ -809,6 +825,7 @@ const struct store_ops store_ops_ssh = {
 	.flush = ssh_flush,
 	.get = ssh_get,
 	.get_pieces = ssh_get_pieces,
+	.replace_pieces = ssh_replace_pieces,
 	.replace = ssh_replace,
 	.size_of = ssh_size_of,
 	.rename = ssh_rename,

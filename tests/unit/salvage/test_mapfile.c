@@ -299,6 +299,24 @@ static void test_a_map_larger_than_the_buffer_reads_the_same_in_pieces(void **st
 		free(got);
 	}
 	assert_int_equal(whole.count, 40000);
+	/* Written a piece at a time, the map is the same text as formatted whole. */
+	{
+		struct mapfile_writer *writer = malloc(sizeof *writer);
+		const char *piece;
+		size_t at = 0, piece_length, pieces = 0;
+
+		assert_non_null(writer);
+		mapfile_writer_start(writer, &map, "test", "# rescue source: vdb size 163840000 "
+		    "sector 512 model \"M\" serial \"S\"");
+		while ((piece_length = mapfile_writer_next(writer, &piece)) > 0) {
+			assert_true(at + piece_length <= length);
+			assert_memory_equal(piece, text + at, piece_length);
+			at += piece_length, pieces++;
+		}
+		assert_int_equal(at, length);
+		assert_true(pieces > 1);
+		free(writer);
+	}
 	free(expected);
 	free(text);
 	mapfile_free(&whole);
