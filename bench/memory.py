@@ -10,6 +10,11 @@
   onedir  `rescue dump` of one directory of N files (BENCH_MEMORY_DIR_FILES, default
           100000; the issue's case is 1000000) against GNU tar: the walk reads a directory
           a window of 65,536 names at a time
+  direct  `rescue dump --direct` (libext2fs, never mounted) of an ext4 image (mke2fs -d,
+          on a read-only loop device) whose one directory holds N empty files
+          (BENCH_MEMORY_DIRECT_FILES, default 1000,100000; the issue's case is 1000000),
+          with bytes per entry over the first (smallest) run: the direct walk reads a
+          directory a window of entries at a time too
   image   `rescue image` resuming from a map of N bad areas (a loop device over a sparse
           file, every other 4 KiB bad, nothing left to read) against GNU ddrescue -n on
           the same map (BENCH_MEMORY_AREAS, default 1000,100000; add 1000000), and
@@ -36,7 +41,7 @@ import sys
 import tempfile
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RESCUE = os.path.join(TOP, "build", "rescue", "host", "rescue")
+RESCUE = os.environ.get("BENCH_RESCUE") or os.path.join(TOP, "build", "rescue", "host", "rescue")
 TRIM_DDRESCUE_MAX = int(os.environ.get("BENCH_MEMORY_TRIM_DDRESCUE_MAX", "100000"))
 
 
@@ -105,6 +110,55 @@ def bench_one_directory(work, count):
     print("onedir %8d files in one directory: rescue dump %7d KiB (%6.1f s, exit %d), "
           "GNU tar %6d KiB (%5.1f s)" % (count, ours[0], ours[1], ours[2], tar[0], tar[1]))
     sys.stdout.flush()
+
+
+def ext_image_one_directory(work, count):
+    """An ext4 image whose directory big/ holds COUNT empty files, made through a loop mount
+    (mke2fs -d scans the whole directory for each name it adds: hours for a million)."""
+    image, mounted = os.path.join(work, "fs.img"), os.path.join(work, "mnt")
+    os.makedirs(mounted)
+    # 1 KiB a file of inode table and directory, with room to spare.
+    subprocess.run(["mke2fs", "-q", "-t", "ext4", "-N", str(count + 1024), "-F", image,
+                    "%dM" % (64 + count // 512)], check=True)
+    subprocess.run(["mount", "-o", "loop", image, mounted], check=True)
+    try:
+        os.makedirs(os.path.join(mounted, "big"))
+        for i in range(count):
+            os.close(os.open(os.path.join(mounted, "big", "file-%07d.txt" % i),
+                             os.O_CREAT | os.O_WRONLY, 0o644))
+    finally:
+        subprocess.run(["umount", mounted], check=True)
+    return image
+
+
+def dump_direct(work, image, rescue=None):
+    """Peak RSS, wall, exit of `rescue dump --direct` of IMAGE (on a read-only loop device)."""
+    out = tempfile.mkdtemp(prefix="out.", dir=work)
+    loop = subprocess.run(["losetup", "--find", "--show", "--read-only", image],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        return measured([rescue or RESCUE, "dump", "--direct", "--compress", "none", loop,
+                         "file://" + out])
+    finally:
+        subprocess.run(["losetup", "-d", loop])
+        shutil.rmtree(out)
+
+
+def bench_one_directory_direct(work, count):
+    ours = dump_direct(work, ext_image_one_directory(work, count))
+    line = ("direct %8d entries in one directory: rescue dump --direct %7d KiB (%6.1f s, "
+            "exit %d)" % (count, ours[0], ours[1], ours[2]))
+    first = bench_one_directory_direct.first
+    if first and count > first[0]:
+        line += "; %+.1f B/entry over the %d-entry run" % (
+            (ours[0] - first[1]) * 1024.0 / (count - first[0]), first[0])
+    if not first:
+        bench_one_directory_direct.first = (count, ours[0])
+    print(line)
+    sys.stdout.flush()
+
+
+bench_one_directory_direct.first = None
 
 
 def map_of(path, areas):
@@ -255,6 +309,8 @@ def main():
         raise SystemExit("bench: %s missing: run make -C src check first" % RESCUE)
     each_in_work_dir(bench_disks, counts("BENCH_MEMORY_DISKS", "1,200,1000"))
     each_in_work_dir(bench_one_directory, counts("BENCH_MEMORY_DIR_FILES", "100000"))
+    each_in_work_dir(bench_one_directory_direct, counts("BENCH_MEMORY_DIRECT_FILES",
+                                                       "1000,100000"))
     each_in_work_dir(bench_dump, counts("BENCH_MEMORY_FILES", "10000,100000"))
     each_in_work_dir(bench_image, counts("BENCH_MEMORY_AREAS", "1000,100000"))
 

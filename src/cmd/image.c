@@ -356,34 +356,52 @@ static int open_store(struct image_run *run)
 	return 0;
 }
 
+static int feed_map(void *context, const char *data, size_t size)
+{
+	return mapfile_reader_feed(context, data, size);
+}
+
 /* The map on the target, when there is one, after checking it belongs to this source;
- * a new map otherwise. A map that cannot be used is refused and never touched. */
+ * a new map otherwise. A map that cannot be used is refused and never touched. It is
+ * parsed as it is read, a piece at a time: a million bad areas are some 40 MB of text. */
 static int load_map(struct image_run *run)
 {
-	char *text = NULL, why[1024];
-	size_t size;
-	int found = store_get(run->store, run->map_name, &text, &size);
+	struct mapfile_reader *reader = malloc(sizeof *reader);
+	char why[1024];
+	int found;
 
-	if (found < 0)
+	if (reader == NULL)
+		return err_fatalx(EXIT_SYSTEM, "unable to read the map: out of memory");
+	mapfile_reader_start(reader, &run->map, SOURCE_IDENTITY_PREFIX);
+	found = store_get_pieces(run->store, run->map_name, feed_map, reader);
+	if (found == 0)
+		found = mapfile_reader_finish(reader) == 0 ? 0 : 2;
+	if (found < 0 || found == 1)
+		mapfile_free(&run->map);
+	if (found < 0) {
+		free(reader);
 		return err_fatalx(EXIT_SYSTEM, "unable to read the map: %s", store_error(run->store));
+	}
 	if (found == 1) {
+		free(reader);
 		mapfile_init(&run->map, run->source.identity.size);
 		run->map.current_status = MAP_NON_TRIED;
 		run->map.current_pass = 1;
 		return 0;
 	}
-	if (mapfile_parse_buffer(text, size, &run->map, why, sizeof why) != 0) {
-		free(text);
+	if (found == 2) {
+		snprintf(why, sizeof why, "%s", reader->why);
+		free(reader);
 		return err_fatalx(EXIT_SYSTEM, "unable to resume from %s on %s: not a mapfile (%s); "
 		    "it was left as it is", run->map_name, run->target.display, why);
 	}
-	if (source_check_map(&run->source.identity, text, run->map.size, why, sizeof why) != 0) {
-		free(text);
+	found = source_check_map(&run->source.identity, reader->kept, run->map.size, why,
+	    sizeof why);
+	free(reader);
+	if (found != 0)
 		return err_fatalx(EXIT_SYSTEM, "unable to resume from %s on %s: %s; it was left as "
 		    "it is (use --name for a new image of this disk)", run->map_name,
 		    run->target.display, why);
-	}
-	free(text);
 	run->resumed = 1;
 	return 0;
 }
@@ -539,49 +557,65 @@ static int cover_zeros(struct image_run *run)
 	return zero_sector(run, run->zeros_end - run->source.identity.sector_size);
 }
 
+static size_t produce_map(void *context, const char **piece)
+{
+	return mapfile_writer_next(context, piece);
+}
+
+/* The sha256 of the text WRITER makes. */
+static void hash_map(struct mapfile_writer *writer, unsigned char digest[32])
+{
+	struct sha256 hash;
+	const char *piece;
+	size_t length;
+
+	sha256_init(&hash);
+	while ((length = mapfile_writer_next(writer, &piece)) > 0)
+		sha256_update(&hash, piece, length);
+	sha256_final(&hash, digest);
+}
+
 /* The map is written only once the image data it claims is on the target. A map the
- * target already holds, with nothing written since, is not sent again. */
+ * target already holds, with nothing written since, is not sent again. The text is made
+ * a piece at a time, once for its hash and once as it is written: a map of a million bad
+ * areas is some 50 MB of text, never held. */
 static int save_map(struct image_run *run, const struct mapfile *map)
 {
 	static const unsigned char none[32];
 	unsigned char digest[32];
-	struct sha256 hash;
-	char identity[512], *text;
-	size_t length;
+	struct mapfile_writer *writer = malloc(sizeof *writer);
+	char identity[512];
+	int rc = -1;
 
-	/* One copy of the text, at its exact size, and its hash to compare with the last
-	 * one saved: a map of many bad areas is tens of MB. */
-	source_identity_line(&run->source.identity, identity, sizeof identity);
-	text = mapfile_format_with(map, "rescue " RESCUE_VERSION, identity, &length);
-	if (text == NULL) {
+	if (writer == NULL) {
 		snprintf(run->failure, sizeof run->failure, "out of memory for the map");
 		return -1;
 	}
-	if (cover_zeros(run) != 0) {
-		free(text);
-		return -1;
-	}
-	sha256_init(&hash);
-	sha256_update(&hash, text, length);
-	sha256_final(&hash, digest);
+	source_identity_line(&run->source.identity, identity, sizeof identity);
+	if (cover_zeros(run) != 0)
+		goto out;
+	mapfile_writer_start(writer, map, "rescue " RESCUE_VERSION, identity);
+	hash_map(writer, digest);
 	if (memcmp(run->saved_map, none, sizeof none) && !run->written_since_save
 	    && !memcmp(digest, run->saved_map, sizeof digest)) {
-		free(text);
-		return 0;
+		rc = 0;
+		goto out;
 	}
 	for (;;) {
+		mapfile_writer_start(writer, map, "rescue " RESCUE_VERSION, identity);
 		if (store_flush(run->store) == 0
-		    && store_replace(run->store, run->map_name, text, length) == 0) {
-			free(text);
+		    && store_replace_pieces(run->store, run->map_name, produce_map, writer) == 0) {
 			memcpy(run->saved_map, digest, sizeof digest);
 			run->written_since_save = 0;
-			return 0;
+			rc = 0;
+			break;
 		}
 		if (recover(run) != 0)
 			break;
 	}
-	free(text);
-	return -1;
+out:
+	free(writer);
+	return rc;
 }
 
 static int sink_save_map(void *context, const struct mapfile *map)

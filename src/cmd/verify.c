@@ -77,9 +77,10 @@ struct verify_state {
 	struct target target;
 	struct store *store;
 	char name[256];
-	char *map_text;
+	char identity[MAPFILE_LINE_MAX + 1];	/* the map's "# rescue source:" line, or "" */
 	struct mapfile map;
 	int map_parsed;
+	char map_why[160];		/* why the map could not be read, or "" */
 	struct source source;
 	int source_open;
 	uint64_t image_size;
@@ -144,18 +145,52 @@ static int open_store(struct verify_state *state, const char *name)
 	return EXIT_OK;
 }
 
-/* NAME.map into state->map_text: 0, 1 when the target has none, -1 after a message. */
-static int fetch_map(struct verify_state *state, const char *name)
+/* A map read from the target, parsed as it comes (a million bad areas are some 40 MB of
+ * text, never held): the extents, the identity line, why it could not be parsed. */
+struct map_read {
+	struct mapfile map;
+	char identity[MAPFILE_LINE_MAX + 1];
+	char why[160];
+};
+
+static int feed_map(void *context, const char *data, size_t size)
 {
+	return mapfile_reader_feed(context, data, size);
+}
+
+/* NAME.map into READ: 0 (READ->why says whether it parsed), 1 when the target has none,
+ * -1 after a message. READ->map is to be freed on 0. */
+static int fetch_map(struct verify_state *state, const char *name, struct map_read *read)
+{
+	struct mapfile_reader *reader = malloc(sizeof *reader);
 	char file[300];
-	size_t size;
 	int found;
 
 	snprintf(file, sizeof file, "%s.map", name);
-	found = store_get(state->store, file, &state->map_text, &size);
+	if (reader == NULL)
+		return err_fatalx(EXIT_SYSTEM, "unable to read %s: out of memory", file), -1;
+	mapfile_reader_start(reader, &read->map, SOURCE_IDENTITY_PREFIX);
+	found = store_get_pieces(state->store, file, feed_map, reader);
+	if (found == 0 && mapfile_reader_finish(reader) != 0)
+		found = 2;
+	snprintf(read->why, sizeof read->why, "%s", found == 2 ? reader->why : "");
+	snprintf(read->identity, sizeof read->identity, "%s", reader->kept);
+	free(reader);
 	if (found < 0)
 		err_fatalx(EXIT_SYSTEM, "unable to read %s: %s", file, store_error(state->store));
+	if (found == 0 || found == 2)
+		return 0;
+	mapfile_free(&read->map);
 	return found;
+}
+
+/* READ becomes the map being verified. */
+static void take_map(struct verify_state *state, struct map_read *read)
+{
+	state->map = read->map;
+	state->map_parsed = 1;
+	snprintf(state->identity, sizeof state->identity, "%s", read->identity);
+	snprintf(state->map_why, sizeof state->map_why, "%s", read->why);
 }
 
 /* Every block device this machine has, disks and partitions: the names a map may have. */
@@ -189,18 +224,17 @@ static void free_names(char **names, int count)
 }
 
 /* Notes one map found while searching: the first is kept, later ones only named. */
-static void note_found(struct verify_state *state, const char *name, char **kept, int *matches,
-    char *found, size_t found_size)
+static void note_found(struct verify_state *state, const char *name, struct map_read *read,
+    int *matches, char *found, size_t found_size)
 {
 	size_t used = strlen(found);
 
 	if ((*matches)++ == 0) {
-		*kept = state->map_text;
+		take_map(state, read);
 		snprintf(state->name, sizeof state->name, "%s", name);
 	} else {
-		free(state->map_text);
+		mapfile_free(&read->map);
 	}
-	state->map_text = NULL;
 	snprintf(found + used, found_size - used, "%s%s.map", used ? ", " : "", name);
 }
 
@@ -209,23 +243,29 @@ static void note_found(struct verify_state *state, const char *name, char **kept
  * is opened (store.h: the name is only used from image_open on). */
 static int search_map(struct verify_state *state)
 {
-	char **names, *kept = NULL, found[1024] = "";
+	char **names, found[1024] = "";
+	struct map_read *read = malloc(sizeof *read);
 	int count, i, got, matches = 0, code = EXIT_SYSTEM;
 
+	if (read == NULL)
+		return err_fatalx(EXIT_SYSTEM, "unable to search for a map: out of memory");
+
 	count = device_names(&names);
-	if (count < 0)
+	if (count < 0) {
+		free(read);
 		return err_fatal(EXIT_SYSTEM, "unable to list the block devices in %s/class/block",
 		    block_sysfs_root());
+	}
 	for (i = 0; i < count; i++) {
 		if (names[i] == NULL)
 			continue;
 		if (state->store == NULL && open_store(state, names[i]) != EXIT_OK)
 			goto out;
-		got = fetch_map(state, names[i]);
+		got = fetch_map(state, names[i], read);
 		if (got < 0)
 			goto out;
 		if (got == 0)
-			note_found(state, names[i], &kept, &matches, found, sizeof found);
+			note_found(state, names[i], read, &matches, found, sizeof found);
 	}
 	if (matches == 1) {
 		store_set_name(state->store, state->name);
@@ -238,17 +278,14 @@ static int search_map(struct verify_state *state)
 		    "give SRC or --name", state->target.display, found);
 	}
 out:
-	if (code == EXIT_OK)
-		state->map_text = kept;
-	else
-		free(kept);
+	free(read);
 	free_names(names, count);
 	return code;
 }
 
 static int load_map(struct verify_state *state, const struct verify_options *options)
 {
-	char why[256];
+	struct map_read *read;
 	int got, code;
 
 	if (options->name || options->source) {
@@ -256,7 +293,12 @@ static int load_map(struct verify_state *state, const struct verify_options *opt
 		    : state->source.identity.name);
 		if (open_store(state, state->name) != EXIT_OK)
 			return EXIT_SYSTEM;
-		got = fetch_map(state, state->name);
+		if (!(read = malloc(sizeof *read)))
+			return err_fatalx(EXIT_SYSTEM, "unable to verify: out of memory");
+		got = fetch_map(state, state->name, read);
+		if (got == 0)
+			take_map(state, read);
+		free(read);
 		if (got < 0)
 			return EXIT_SYSTEM;
 		if (got > 0)
@@ -265,10 +307,9 @@ static int load_map(struct verify_state *state, const struct verify_options *opt
 	} else if ((code = search_map(state)) != EXIT_OK) {
 		return code;
 	}
-	if (mapfile_parse(state->map_text, &state->map, why, sizeof why) != 0)
+	if (state->map_why[0])
 		return err_fatalx(EXIT_SYSTEM, "unable to read %s.map in %s: %s", state->name,
-		    state->target.display, why);
-	state->map_parsed = 1;
+		    state->target.display, state->map_why);
 	return EXIT_OK;
 }
 
@@ -280,12 +321,12 @@ static int find_source(struct verify_state *state)
 	char why[512], **names;
 	int count, i;
 
-	if (source_identity_parse(state->map_text, &recorded) != 1)
+	if (source_identity_parse(state->identity, &recorded) != 1)
 		return err_usage(command_verify.usage, "%s.map in %s does not name its source "
 		    "(no \"# rescue source:\" line, as in a map of GNU ddrescue): give SRC",
 		    state->name, state->target.display);
 	if (source_open(recorded.name, 0, &state->source, why, sizeof why) == 0
-	    && source_check_map(&state->source.identity, state->map_text, state->map.size,
+	    && source_check_map(&state->source.identity, state->identity, state->map.size,
 	    why, sizeof why) == 0)
 		return state->source_open = 1, EXIT_OK;
 	source_close(&state->source);
@@ -294,7 +335,7 @@ static int find_source(struct verify_state *state)
 		if (names[i] == NULL || source_open(names[i], 0, &state->source, why,
 		    sizeof why) != 0)
 			continue;
-		if (source_check_map(&state->source.identity, state->map_text, state->map.size,
+		if (source_check_map(&state->source.identity, state->identity, state->map.size,
 		    why, sizeof why) == 0) {
 			free_names(names, count);
 			return state->source_open = 1, EXIT_OK;
@@ -313,7 +354,7 @@ static int check_map(struct verify_state *state)
 {
 	char why[1024];
 
-	if (source_check_map(&state->source.identity, state->map_text, state->map.size, why,
+	if (source_check_map(&state->source.identity, state->identity, state->map.size, why,
 	    sizeof why) == 0)
 		return EXIT_OK;
 	return err_fatalx(EXIT_SYSTEM, "refusing to verify %s.map in %s against %s: %s",
@@ -462,7 +503,6 @@ static void release_run(struct verify_state *state)
 		source_close(&state->source);
 	if (state->map_parsed)
 		mapfile_free(&state->map);
-	free(state->map_text);
 	store_close(state->store);
 }
 

@@ -88,6 +88,17 @@ struct fstree *fstree_dir_open(const char *dir, char *why, size_t why_size);
  * default. Tests make it small to walk large directories in many windows. */
 enum { FSTREE_DIR_WINDOW = 65536 };
 void fstree_dir_window(size_t names);
+/* The bytes of entries (5 bytes and the name each) a direct walk holds of one directory at
+ * a time (fstree_ext.c); 0: the default. Tests make it small to walk large directories in
+ * many windows; fstree_ext_stats() says what the walks since the last call held at most
+ * and how often they read a directory, and starts counting again. */
+enum { FSTREE_EXT_WINDOW = 2 << 20 };
+struct fstree_ext_stats {
+	size_t largest_buffer;		/* bytes of the largest window buffer allocated */
+	unsigned long long readings;	/* directory readings (one per window) */
+};
+void fstree_ext_window(size_t bytes);
+void fstree_ext_stats(struct fstree_ext_stats *stats);
 /* An ext2/3/4 file system on DEVICE (or an image file), opened read-only with libext2fs:
  * the primary superblock first, then the backups (as extfs.h does). NULL with WHY, naming
  * what libext2fs said of each superblock tried, when none works. */

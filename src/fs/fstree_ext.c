@@ -7,9 +7,12 @@
  * sector failed, and the caller narrows a failed read down to the blocks that fail.
  *
  * What the contract leaves to the backend, chosen so:
- *   - A directory is listed whole before it is reported. When its blocks cannot all be
+ *   - A directory is read to its end before it is reported. When its blocks cannot all be
  *     read, its own node carries the problem (failed 0: its stat is good), and the entries
- *     read before the error follow it as usual.
+ *     read before the error follow it as usual. Its entries are visited in the order the
+ *     directory holds them (its blocks in order, as e2fsck and debugfs list them), a
+ *     window of them at a time (struct listing): a directory of a million entries costs
+ *     the window's 2 MiB, not 25 MB, for a reading of it up to the end of each window.
  *   - failed is 1 when the node has no trustworthy stat: its inode cannot be read, holds
  *     no file type (cleared under a live entry), is a reserved inode (the journal...), or
  *     its name holds a '/' (the path then shows '?' for it).
@@ -239,14 +242,38 @@ struct walk {
 	unsigned depth;
 };
 
-/* The entries of one directory, packed: the inode number (4 bytes), the name's length
- * (1 byte), the name. A million entries cost 20-odd MB, not a million fixed records. */
+/* A window of one directory's entries, packed: the inode number (4 bytes), the name's
+ * length (1 byte), the name; at most window_bytes of them (one entry at least), whatever
+ * the directory holds. The window is a stretch of the directory's own order: the SKIP
+ * entries before it were visited already, and each reading of the directory after the
+ * first stops once the window is full. The first reading goes on to the end, counting
+ * (TOTAL) without keeping, so the directory's node can say how many entries it has read
+ * when a block fails, as it did when the directory was held whole. */
 struct listing {
 	unsigned char *bytes;
 	size_t length, size;
-	unsigned entries;
+	unsigned entries;	/* in the window */
+	unsigned long long seen;	/* met by this reading so far */
+	unsigned long long skip;	/* before the window */
+	unsigned long long total;	/* met by the first reading */
+	int first;		/* this is the first reading: count on past the window */
+	int full;		/* an entry did not fit: more follow the window */
 	int no_memory;
 };
+
+static size_t window_bytes = FSTREE_EXT_WINDOW;
+static struct fstree_ext_stats window_stats;
+
+void fstree_ext_window(size_t bytes)
+{
+	window_bytes = bytes ? bytes : FSTREE_EXT_WINDOW;
+}
+
+void fstree_ext_stats(struct fstree_ext_stats *stats)
+{
+	*stats = window_stats;
+	memset(&window_stats, 0, sizeof window_stats);
+}
 
 static int path_push(struct path *path, const char *name, size_t length)
 {
@@ -331,6 +358,8 @@ static void reached_free(struct reached_set *set)
 	free(set->slots);
 }
 
+/* The buffer grows as entries come, up to the window and one entry more: a small
+ * directory costs what it holds. */
 static int listing_add(struct listing *listing, ext2_ino_t ino, const char *name,
     unsigned length)
 {
@@ -338,12 +367,16 @@ static int listing_add(struct listing *listing, ext2_ino_t ino, const char *name
 
 	if (need > listing->size) {
 		size_t size = need > 2 * listing->size ? need + 4096 : 2 * listing->size;
-		unsigned char *bigger = realloc(listing->bytes, size);
+		unsigned char *bigger;
 
-		if (bigger == NULL)
+		if (size > window_bytes + sizeof ino + 1 + 255)
+			size = need > window_bytes ? need : window_bytes + sizeof ino + 1 + 255;
+		if ((bigger = realloc(listing->bytes, size)) == NULL)
 			return -1;
 		listing->bytes = bigger;
 		listing->size = size;
+		if (size > window_stats.largest_buffer)
+			window_stats.largest_buffer = size;
 	}
 	memcpy(listing->bytes + listing->length, &ino, sizeof ino);
 	listing->bytes[listing->length + sizeof ino] = (unsigned char)length;
@@ -353,7 +386,9 @@ static int listing_add(struct listing *listing, ext2_ino_t ino, const char *name
 	return 0;
 }
 
-/* "." and ".." are skipped by name, wherever a corrupt directory holds them. */
+/* "." and ".." are skipped by name, wherever a corrupt directory holds them. Entries
+ * before the window are passed over; once one does not fit, a later reading stops and
+ * the first counts on. */
 static int list_entry(ext2_ino_t dir, int entry, struct ext2_dir_entry *dirent, int offset,
     int blocksize, char *buf, void *data)
 {
@@ -364,6 +399,13 @@ static int list_entry(ext2_ino_t dir, int entry, struct ext2_dir_entry *dirent, 
 	if ((length == 1 && dirent->name[0] == '.')
 	    || (length == 2 && dirent->name[0] == '.' && dirent->name[1] == '.'))
 		return 0;
+	if (++listing->seen <= listing->skip)
+		return 0;
+	if (!listing->full && listing->entries > 0
+	    && listing->length + sizeof dirent->inode + 1 + (size_t)length > window_bytes)
+		listing->full = 1;
+	if (listing->full)
+		return listing->first ? 0 : DIRENT_ABORT;
 	if (listing_add(listing, dirent->inode, dirent->name, (unsigned)length) != 0) {
 		listing->no_memory = 1;
 		return DIRENT_ABORT;
@@ -373,10 +415,20 @@ static int list_entry(ext2_ino_t dir, int entry, struct ext2_dir_entry *dirent, 
 
 /* Without flags, entries of inode 0 (deleted) are left out and inline-data directories
  * are read too (DIRENT_FLAG_INCLUDE_INLINE_DATA is libext2fs's own, for its inline pass);
- * the iteration stops at the first block it cannot read or parse. */
-static errcode_t list_directory(ext2_filsys fs, ext2_ino_t ino, struct listing *listing)
+ * the iteration stops at the first block it cannot read or parse. Reads the window after
+ * the SKIP entries visited already. */
+static errcode_t list_directory(ext2_filsys fs, ext2_ino_t ino, struct listing *listing,
+    unsigned long long skip)
 {
-	return ext2fs_dir_iterate2(fs, ino, 0, NULL, list_entry, listing);
+	errcode_t code;
+
+	listing->length = 0, listing->entries = 0, listing->seen = 0;
+	listing->skip = skip, listing->full = 0, listing->first = skip == 0;
+	code = ext2fs_dir_iterate2(fs, ino, 0, NULL, list_entry, listing);
+	if (listing->first)
+		listing->total = listing->seen;
+	window_stats.readings++;
+	return code;
 }
 
 static int out_of_memory(struct walk *walk)
@@ -417,8 +469,8 @@ static int report_directory(struct walk *walk, ext2_ino_t ino,
 
 	if (code == 0)
 		return report(walk, ino, inode, NULL, NULL);
-	snprintf(problem, sizeof problem, "directory blocks unreadable, %u entries read: %s",
-	    listing->entries, error_message(code));
+	snprintf(problem, sizeof problem, "directory blocks unreadable, %llu entries read: %s",
+	    listing->total, error_message(code));
 	return report(walk, ino, inode, NULL, problem);
 }
 
@@ -553,18 +605,43 @@ static int walk_listing(struct walk *walk, const struct listing *listing)
 	return result;
 }
 
+/* The window after the one just visited (VISITED entries so far): a directory that read
+ * as far once and now reads less stops the walk (its node was visited already and cannot
+ * carry the problem), the tree's error saying which. */
+static int next_window(struct walk *walk, ext2_ino_t ino, struct listing *listing,
+    unsigned long long visited)
+{
+	errcode_t code = list_directory(walk->ext->fs, ino, listing, visited);
+
+	if (listing->no_memory)
+		return out_of_memory(walk);
+	if (listing->full || visited + listing->entries >= listing->total)
+		return 0;
+	errno = errno_of(code ? code : EXT2_ET_SHORT_READ);
+	set_error(walk->ext, "unable to read the directory %s (inode %u) again past entry %llu "
+	    "of %llu: %s", walk->path.length ? walk->path.text : "/", ino, visited
+	    + listing->entries, listing->total, error_message(code ? code : EXT2_ET_SHORT_READ));
+	return -1;
+}
+
 static int walk_directory(struct walk *walk, ext2_ino_t ino, struct ext2_inode_large *inode)
 {
 	struct listing listing = { 0 };
-	errcode_t code = list_directory(walk->ext->fs, ino, &listing);
+	errcode_t code = list_directory(walk->ext->fs, ino, &listing, 0);
+	unsigned long long visited = 0;
 	int result;
 
 	if (listing.no_memory)
 		result = out_of_memory(walk);
 	else
 		result = report_directory(walk, ino, inode, &listing, code);
-	if (result == 0)
+	while (result == 0) {
 		result = walk_listing(walk, &listing);
+		visited += listing.entries;
+		if (result != 0 || !listing.full)
+			break;
+		result = next_window(walk, ino, &listing, visited);
+	}
 	free(listing.bytes);
 	return result;
 }

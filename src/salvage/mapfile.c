@@ -218,12 +218,6 @@ void mapfile_totals(const struct mapfile *map, struct map_totals *totals)
 	}
 }
 
-static int fail(char *why, size_t why_size, int line, const char *problem)
-{
-	snprintf(why, why_size, "line %d: %s", line, problem);
-	return -1;
-}
-
 /* ddrescue writes hexadecimal with 0x; decimal is accepted too, as ddrescue itself does.
  * strtoull skips blanks and then takes a sign, turning " -1" into 2^64 - 1: the sign is
  * looked for after the blanks. */
@@ -263,14 +257,14 @@ static int parse_status_line(const char *line, struct mapfile *map)
 static int parse_extent_line(const char *line, struct map_extent *extent)
 {
 	const char *cursor = line;
+	uint64_t position, size;
 	char state, rest;
 
-	if (parse_number(&cursor, &extent->position) != 0
-	    || parse_number(&cursor, &extent->size) != 0)
+	if (parse_number(&cursor, &position) != 0 || parse_number(&cursor, &size) != 0)
 		return -1;
 	if (sscanf(cursor, " %c %c", &state, &rest) != 1 || !valid_state(state))
 		return -1;
-	extent->state = state;
+	*extent = (struct map_extent){ position, size, state };
 	return 0;
 }
 
@@ -282,51 +276,154 @@ static int append_extent(struct mapfile *map, struct map_extent extent)
 	return 0;
 }
 
-/* Reads a mapfile of LENGTH bytes at TEXT (no NUL needed; one inside ends it); MAP gets
- * its extents and size (the end of the last extent). Extents must be in order without
- * overlap, as ddrescue writes them; gaps are non-tried. Each line is copied into a bounded
- * buffer before it is parsed, so nothing past LENGTH is ever read. */
+void mapfile_reader_start(struct mapfile_reader *reader, struct mapfile *map,
+    const char *keep_prefix)
+{
+	memset(reader, 0, sizeof *reader);
+	reader->map = map;
+	reader->keep_prefix = keep_prefix;
+	mapfile_init(map, 0);
+}
+
+static int reader_fail(struct mapfile_reader *reader, const char *problem)
+{
+	snprintf(reader->why, sizeof reader->why, "line %d: %s", reader->number, problem);
+	reader->failed = 1;
+	return -1;
+}
+
+/* The first line that starts with the reader's KEEP_PREFIX is kept whole (a comment). */
+static void keep_line(struct mapfile_reader *reader, const char *line)
+{
+	size_t prefix = reader->keep_prefix ? strlen(reader->keep_prefix) : 0;
+
+	if (prefix && !reader->kept[0] && strncmp(line, reader->keep_prefix, prefix) == 0)
+		snprintf(reader->kept, sizeof reader->kept, "%s", line);
+}
+
+/* One whole line (NUL-terminated, without its newline). Extents must be in order without
+ * overlap, as ddrescue writes them; gaps are non-tried. */
+static int reader_line(struct mapfile_reader *reader, const char *line)
+{
+	struct mapfile *map = reader->map;
+	struct map_extent extent;
+	char first = line[strspn(line, " \t\r")];
+
+	if (first == '#' || first == '\0') {
+		keep_line(reader, line);
+		return 0;
+	}
+	if (!reader->have_status) {
+		if (parse_status_line(line, map) != 0)
+			return reader_fail(reader, "expected current_pos current_status");
+		reader->have_status = 1;
+		return 0;
+	}
+	if (parse_extent_line(line, &extent) != 0)
+		return reader_fail(reader, "expected pos size status");
+	if (extent.position < map->size || extent.size == 0)
+		return reader_fail(reader, "block overlaps the one before or is empty");
+	if (extent.size > UINT64_MAX - extent.position)
+		return reader_fail(reader, "block ends past 2^64 bytes");
+	if (extent.position > map->size && append_extent(map, (struct map_extent){
+	    map->size, extent.position - map->size, MAP_NON_TRIED }) != 0)
+		return reader_fail(reader, "out of memory");
+	if (append_extent(map, extent) != 0)
+		return reader_fail(reader, "out of memory");
+	return 0;
+}
+
+/* The line held so far ends (at a newline or at the end of the text). */
+static int reader_end_line(struct mapfile_reader *reader)
+{
+	int skipped = reader->skipping;
+
+	reader->line[reader->length] = '\0';
+	reader->length = 0;
+	reader->skipping = 0;
+	return skipped ? 0 : reader_line(reader, reader->line);
+}
+
+/* A line longer than the buffer: a comment is passed over (ddrescue's "# Command line:"
+ * may be long), anything else can be no mapfile line. */
+static int reader_overflow(struct mapfile_reader *reader)
+{
+	reader->line[reader->length] = '\0';
+	if (reader->line[strspn(reader->line, " \t\r")] != '#') {
+		snprintf(reader->why, sizeof reader->why, "line %d: longer than %d bytes, which "
+		    "no mapfile line is", reader->number, MAPFILE_LINE_MAX);
+		reader->failed = 1;
+		return -1;
+	}
+	reader->skipping = 1;
+	reader->length = 0;
+	return 0;
+}
+
+int mapfile_reader_feed(struct mapfile_reader *reader, const char *data, size_t size)
+{
+	const char *end = data + size, *newline, *nul;
+	size_t piece;
+
+	if (reader->failed)
+		return -1;
+	if (reader->ended)
+		return 0;
+	if ((nul = memchr(data, '\0', size)) != NULL) {
+		end = nul;	/* a NUL ends the text */
+		reader->ended = 1;
+	}
+	for (; data < end; data += piece) {
+		newline = memchr(data, '\n', (size_t)(end - data));
+		piece = (size_t)((newline ? newline : end) - data);
+		if (!reader->open)
+			reader->number++;
+		if (!reader->skipping) {
+			size_t room = MAPFILE_LINE_MAX - reader->length;
+
+			memcpy(reader->line + reader->length, data, piece < room ? piece : room);
+			reader->length += piece < room ? piece : room;
+			if (piece > room && reader_overflow(reader) != 0)
+				return -1;
+		}
+		if (newline) {
+			piece++;
+			if (reader_end_line(reader) != 0)
+				return -1;
+		}
+		reader->open = !newline;
+	}
+	return 0;
+}
+
+int mapfile_reader_finish(struct mapfile_reader *reader)
+{
+	if (reader->failed)
+		return -1;
+	if (reader->open && reader_end_line(reader) != 0)
+		return -1;
+	reader->open = 0;
+	if (!reader->have_status)
+		return reader_fail(reader, "no status line: not a mapfile");
+	merge_neighbours(reader->map);
+	return 0;
+}
+
+/* Reads a mapfile of LENGTH bytes at TEXT (no NUL needed; one inside ends it) through the
+ * reader, a line at a time: nothing past LENGTH is ever read. */
 int mapfile_parse_buffer(const char *text, size_t length, struct mapfile *map, char *why,
     size_t why_size)
 {
-	const char *line = text, *end = text + length, *newline;
-	struct map_extent extent;
-	int number = 0, have_status = 0;
-	char copy[256];
-	size_t size;
+	struct mapfile_reader reader;
+	int rc;
 
-	mapfile_init(map, 0);
-	if (memchr(text, '\0', length))
-		end = memchr(text, '\0', length);
-	for (; line < end; line = newline ? newline + 1 : end) {
-		newline = memchr(line, '\n', (size_t)(end - line));
-		size = (size_t)((newline ? newline : end) - line);
-		number++;
-		snprintf(copy, sizeof copy, "%.*s", (int)(size < 255 ? size : 255), line);
-		if (copy[strspn(copy, " \t\r")] == '#' || copy[strspn(copy, " \t\r")] == '\0')
-			continue;
-		if (!have_status) {
-			if (parse_status_line(copy, map) != 0)
-				return fail(why, why_size, number, "expected current_pos current_status");
-			have_status = 1;
-			continue;
-		}
-		if (parse_extent_line(copy, &extent) != 0)
-			return fail(why, why_size, number, "expected pos size status");
-		if (extent.position < map->size || extent.size == 0)
-			return fail(why, why_size, number, "block overlaps the one before or is empty");
-		if (extent.size > UINT64_MAX - extent.position)
-			return fail(why, why_size, number, "block ends past 2^64 bytes");
-		if (extent.position > map->size && append_extent(map, (struct map_extent){
-		    map->size, extent.position - map->size, MAP_NON_TRIED }) != 0)
-			return fail(why, why_size, number, "out of memory");
-		if (append_extent(map, extent) != 0)
-			return fail(why, why_size, number, "out of memory");
-	}
-	if (!have_status)
-		return fail(why, why_size, number, "no status line: not a mapfile");
-	merge_neighbours(map);
-	return 0;
+	mapfile_reader_start(&reader, map, NULL);
+	rc = mapfile_reader_feed(&reader, text, length);
+	if (rc == 0)
+		rc = mapfile_reader_finish(&reader);
+	if (rc != 0)
+		snprintf(why, why_size, "%s", reader.why);
+	return rc;
 }
 
 int mapfile_parse(const char *text, struct mapfile *map, char *why, size_t why_size)
@@ -344,38 +441,77 @@ static size_t hex_width(uint64_t value)
 	return digits < 8 ? 8 : digits;
 }
 
+static const char COLUMNS[] = "# current_pos  current_status  current_pass\n";
+static const char HEADING[] = "#      pos        size  status\n";
+
+/* The lines before the extents into TEXT (room for SIZE bytes, NUL included). */
+static size_t format_heading(const struct mapfile *map, const char *creator,
+    const char *comment, char *text, size_t size)
+{
+	int length = snprintf(text, size, "# Mapfile. Created by %s\n%s%s%s0x%08" PRIX64 "     %c"
+	    "               %d\n%s", creator, comment ? comment : "", comment ? "\n" : "",
+	    COLUMNS, map->current_position, map->current_status, map->current_pass, HEADING);
+
+	return length < 0 ? 0 : (size_t)length < size ? (size_t)length : size - 1;
+}
+
+static size_t format_extent(const struct map_extent *extent, char *text)
+{
+	return (size_t)sprintf(text, "0x%08" PRIX64 "  0x%08" PRIX64 "  %c\n", extent->position,
+	    extent->size, extent->state);
+}
+
 /* The text of MAP, malloc'ed, with COMMENT (a whole line, without its newline; NULL: none)
  * after the first; NULL when out of memory. It is measured first and allocated once, at
  * its exact size: a map of a million bad areas is some 50 MB of text, and a growing buffer
- * would need half as much again while it moves. */
+ * would need half as much again while it moves (the writer below holds 64 KiB of it). */
 char *mapfile_format_with(const struct mapfile *map, const char *creator, const char *comment,
     size_t *length)
 {
-	static const char columns[] = "# current_pos  current_status  current_pass\n";
-	static const char heading[] = "#      pos        size  status\n";
 	size_t size, i, at;
 	char *text;
 
 	size = strlen("# Mapfile. Created by \n") + strlen(creator)
-	    + (comment ? strlen(comment) + 1 : 0) + strlen(columns) + 2 + hex_width(
-	    map->current_position) + 64 + strlen(heading);
+	    + (comment ? strlen(comment) + 1 : 0) + strlen(COLUMNS) + 2 + hex_width(
+	    map->current_position) + 64 + strlen(HEADING);
 	for (i = 0; i < map->count; i++)
 		size += 2 + hex_width(mapfile_extent(map, i)->position) + 4
 		    + hex_width(mapfile_extent(map, i)->size) + 4;
 	if (!(text = malloc(size + 1)))
 		return NULL;
-	at = (size_t)sprintf(text, "# Mapfile. Created by %s\n%s%s%s0x%08" PRIX64 "     %c     "
-	    "          %d\n%s", creator, comment ? comment : "", comment ? "\n" : "", columns,
-	    map->current_position, map->current_status, map->current_pass, heading);
-	for (i = 0; i < map->count; i++) {
-		const struct map_extent *extent = mapfile_extent(map, i);
-
-		at += (size_t)sprintf(text + at, "0x%08" PRIX64 "  0x%08" PRIX64 "  %c\n",
-		    extent->position, extent->size, extent->state);
-	}
+	at = format_heading(map, creator, comment, text, size + 1);
+	for (i = 0; i < map->count; i++)
+		at += format_extent(mapfile_extent(map, i), text + at);
 	if (length)
 		*length = at;
 	return text;
+}
+
+void mapfile_writer_start(struct mapfile_writer *writer, const struct mapfile *map,
+    const char *creator, const char *comment)
+{
+	writer->map = map;
+	writer->creator = creator;
+	writer->comment = comment;
+	writer->next = 0;
+	writer->started = 0;
+}
+
+/* A line of an extent is at most 42 bytes ("0x" and 16 digits twice, the state). */
+size_t mapfile_writer_next(struct mapfile_writer *writer, const char **piece)
+{
+	size_t at = 0;
+
+	if (!writer->started) {
+		at = format_heading(writer->map, writer->creator, writer->comment, writer->buffer,
+		    sizeof writer->buffer);
+		writer->started = 1;
+	}
+	while (writer->next < writer->map->count && sizeof writer->buffer - at > 64)
+		at += format_extent(mapfile_extent(writer->map, writer->next++),
+		    writer->buffer + at);
+	*piece = writer->buffer;
+	return at;
 }
 
 char *mapfile_format(const struct mapfile *map, const char *creator, size_t *length)

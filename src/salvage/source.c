@@ -297,7 +297,7 @@ static int unquote(const char **cursor, char *value, size_t size)
 	return 0;
 }
 
-static const char IDENTITY_PREFIX[] = "# rescue source: ";
+static const char IDENTITY_PREFIX[] = SOURCE_IDENTITY_PREFIX;
 
 static const char *identity_line_in(const char *text)
 {

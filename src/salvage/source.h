@@ -52,6 +52,9 @@ void source_close(struct source *source);
  * CONTEXT is the struct source: usable as imaging_source.read. */
 ssize_t source_read(void *context, void *buffer, size_t size, uint64_t position);
 
+/* How the identity line begins (a mapfile comment). */
+#define SOURCE_IDENTITY_PREFIX "# rescue source: "
+
 /* "# rescue source: vda size 67108864 sector 512 model \"...\" serial \"...\"" (no newline). */
 void source_identity_line(const struct source_identity *identity, char *line, size_t size);
 

@@ -206,9 +206,66 @@ int store_get(struct store *store, const char *name, char **data, size_t *size)
 	return store->ops->get(store, name, data, size);
 }
 
+int store_get_pieces(struct store *store, const char *name, store_piece_fn *piece,
+    void *context)
+{
+	char *data;
+	size_t size;
+	int rc;
+
+	if (store->ops->get_pieces)
+		return store->ops->get_pieces(store, name, piece, context);
+	if ((rc = store->ops->get(store, name, &data, &size)) != 0)
+		return rc;
+	rc = piece(context, data, size) ? 2 : 0;
+	free(data);
+	return rc;
+}
+
 int store_replace(struct store *store, const char *name, const void *data, size_t size)
 {
 	return store->ops->replace(store, name, data, size);
+}
+
+size_t store_give_one_piece(void *context, const char **piece)
+{
+	struct store_one_piece *one = context;
+
+	if (one->given++ || one->size == 0)
+		return 0;
+	*piece = one->data;
+	return one->size;
+}
+
+/* The pieces in one buffer, for the schemes that write a file in one go. */
+static int replace_gathered(struct store *store, const char *name, store_producer_fn *produce,
+    void *context)
+{
+	char *whole = NULL, *bigger;
+	const char *piece;
+	size_t size = 0, length;
+	int rc;
+
+	while ((length = produce(context, &piece)) > 0) {
+		if (!(bigger = realloc(whole, size + length))) {
+			free(whole);
+			return store_fail_permanent(store, "unable to write %s: out of memory", name);
+		}
+		whole = bigger;
+		memcpy(whole + size, piece, length);
+		size += length;
+	}
+	rc = store->ops->replace(store, name, whole ? whole : "", size);
+	free(whole);
+	return rc;
+}
+
+int store_replace_pieces(struct store *store, const char *name, store_producer_fn *produce,
+    void *context)
+{
+	if (store->ops->replace_pieces)
+		return store->ops->replace_pieces(store, name, produce, context);
+	return replace_gathered(store, name, produce, context);
 }
 
 int store_rename(struct store *store, const char *old_name, const char *new_name)

@@ -31,6 +31,12 @@
 
 struct store;
 
+/* One piece of a file being read: 0 to go on, nonzero to stop the reading. */
+typedef int store_piece_fn(void *context, const char *data, size_t size);
+/* The next piece of a file being written: its length with *PIECE pointing at it (valid
+ * until the next call), 0 at the end. */
+typedef size_t store_producer_fn(void *context, const char **piece);
+
 struct store_ops {
 	const char *scheme;
 	/* Connects and checks the target's directory; 0 or -1 (store_fail called). */
@@ -46,6 +52,14 @@ struct store_ops {
 	 * 1 when it does not exist, -1. */
 	int (*get)(struct store *store, const char *name, char **data, size_t *size);
 	int (*replace)(struct store *store, const char *name, const void *data, size_t size);
+	/* The file NAME handed to PIECE a bounded piece at a time, in order (store_get_pieces);
+	 * NULL: the scheme's files are small (nbd:// keeps the map in 1 MiB), get is used. */
+	int (*get_pieces)(struct store *store, const char *name, store_piece_fn *piece,
+	    void *context);
+	/* store_replace with the content made a piece at a time by PRODUCE; NULL: the pieces
+	 * are gathered and replace is used. */
+	int (*replace_pieces)(struct store *store, const char *name, store_producer_fn *produce,
+	    void *context);
 	/* The size of the file NAME in the target directory: 0, 1 when it does not exist, -1.
 	 * file and ssh only. */
 	int (*size_of)(struct store *store, const char *name, uint64_t *size);
@@ -110,7 +124,17 @@ int store_pwrite(struct store *store, const void *data, size_t size, uint64_t po
 ssize_t store_pread(struct store *store, void *data, size_t size, uint64_t position);
 int store_flush(struct store *store);
 int store_get(struct store *store, const char *name, char **data, size_t *size);
+/* The file NAME a piece at a time (so a map of a million areas is never held as text):
+ * 0 when PIECE took it all, 1 when it does not exist, 2 when PIECE stopped the reading,
+ * -1 when the store failed (store_error). */
+int store_get_pieces(struct store *store, const char *name, store_piece_fn *piece,
+    void *context);
 int store_replace(struct store *store, const char *name, const void *data, size_t size);
+/* The same, the content made by PRODUCE a piece at a time and written as it comes (file
+ * and ssh; the others gather it first), so a map of a million areas is never held whole
+ * as text. PRODUCE is called again from its start when this is called again. */
+int store_replace_pieces(struct store *store, const char *name, store_producer_fn *produce,
+    void *context);
 int store_rename(struct store *store, const char *old_name, const char *new_name);
 int store_size_of(struct store *store, const char *name, uint64_t *size);
 /* The directory NAME (a relative path, no "..") in the target directory. */
@@ -123,6 +147,13 @@ int store_transient(const struct store *store);
 /* For backends: record what failed ("TARGET: unable to ...") and return -1. A permanent
  * failure stays whatever is tried again (no such directory, permission, full, login
  * refused); a transient one may pass after store_reconnect (connection lost, timeout). */
+/* For backends: a producer handing out DATA as one piece (replace over replace_pieces). */
+struct store_one_piece {
+	const char *data;
+	size_t size;
+	int given;
+};
+size_t store_give_one_piece(void *context, const char **piece);
 int store_fail_permanent(struct store *store, const char *format, ...)
     __attribute__((format(printf, 2, 3)));
 int store_fail_transient(struct store *store, const char *format, ...)

@@ -219,12 +219,56 @@ static int file_get(struct store *store, const char *name, char **data, size_t *
 	return 0;
 }
 
-static int write_temporary(struct store *store, const char *name, const void *data,
-    size_t size, char *temporary, size_t temporary_size)
+static int file_get_pieces(struct store *store, const char *name, store_piece_fn *piece,
+    void *context)
 {
-	const char *bytes = data, *slash = strrchr(name, '/');
-	int folder = slash ? (int)(slash - name + 1) : 0;
-	size_t done = 0;
+	char path[PATH_MAX], buffer[65536];
+	ssize_t got;
+	int fd, rc = 0;
+
+	if (path_of(store, name, path, sizeof path) != 0)
+		return -1;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		return 1;
+	if (fd < 0)
+		return store_fail_permanent(store, "unable to read %s: %s", path, err_text(errno));
+	while (rc == 0 && ((got = read(fd, buffer, sizeof buffer)) > 0
+	    || (got < 0 && errno == EINTR)))
+		if (got > 0 && piece(context, buffer, (size_t)got) != 0)
+			rc = 2;
+	if (rc == 0 && got < 0)
+		rc = store_fail_permanent(store, "unable to read %s: %s", path, err_text(errno));
+	close(fd);
+	return rc;
+}
+
+/* Writes SIZE bytes of DATA to FD at its position: 0, or -1 with errno. */
+static int write_all(int fd, const char *data, size_t size, size_t *done)
+{
+	size_t at = 0;
+
+	while (at < size) {
+		ssize_t wrote = write(fd, data + at, size - at);
+
+		if (wrote < 0 && errno == EINTR)
+			continue;
+		if (wrote == 0)
+			errno = ENOSPC;
+		if (wrote <= 0)
+			return -1;
+		at += (size_t)wrote;
+		*done += (size_t)wrote;
+	}
+	return 0;
+}
+
+static int write_temporary(struct store *store, const char *name, store_producer_fn *produce,
+    void *context, char *temporary, size_t temporary_size)
+{
+	const char *slash = strrchr(name, '/'), *piece;
+	int folder = slash ? (int)(slash - name + 1) : 0, failed = 0;
+	size_t done = 0, length = 0;
 	int fd;
 
 	/* Beside NAME, in its folder when it has one ("vda.db/report.json"), so that the
@@ -235,21 +279,12 @@ static int write_temporary(struct store *store, const char *name, const void *da
 		    name);
 	fd = mkstemp(temporary);
 	if (fd < 0)
-		return write_failed(store, temporary, 0, size);
+		return write_failed(store, temporary, 0, 0);
 	fchmod(fd, 0644);
-	while (done < size) {
-		ssize_t wrote = write(fd, bytes + done, size - done);
-
-		if (wrote < 0 && errno == EINTR)
-			continue;
-		if (wrote == 0)
-			errno = ENOSPC;
-		if (wrote <= 0)
-			break;
-		done += (size_t)wrote;
-	}
-	if (done < size || fsync(fd) != 0) {
-		write_failed(store, temporary, done, size - done);
+	while (!failed && (length = produce(context, &piece)) > 0)
+		failed = write_all(fd, piece, length, &done) != 0;
+	if (failed || fsync(fd) != 0) {
+		write_failed(store, temporary, done, failed ? length : 0);
 		close(fd);
 		unlink(temporary);
 		return -1;
@@ -286,12 +321,13 @@ static int keep_backup(struct store *store, const char *path)
 	    err_text(errno));
 }
 
-static int file_replace(struct store *store, const char *name, const void *data, size_t size)
+static int file_replace_pieces(struct store *store, const char *name, store_producer_fn *produce,
+    void *context)
 {
 	char path[PATH_MAX], temporary[PATH_MAX];
 
 	if (path_of(store, name, path, sizeof path) != 0
-	    || write_temporary(store, name, data, size, temporary, sizeof temporary) != 0)
+	    || write_temporary(store, name, produce, context, temporary, sizeof temporary) != 0)
 		return -1;
 	if (keep_backup(store, path) != 0) {
 		unlink(temporary);
@@ -306,6 +342,13 @@ static int file_replace(struct store *store, const char *name, const void *data,
 	/* The rename itself is only durable once the directory is on storage too. */
 	sync_directory(store);
 	return 0;
+}
+
+static int file_replace(struct store *store, const char *name, const void *data, size_t size)
+{
+	struct store_one_piece one = { data, size, 0 };
+
+	return file_replace_pieces(store, name, store_give_one_piece, &one);
 }
 
 static int file_size_of(struct store *store, const char *name, uint64_t *size)
@@ -374,6 +417,8 @@ const struct store_ops store_ops_file = {
 	.pread = file_pread,
 	.flush = file_flush,
 	.get = file_get,
+	.get_pieces = file_get_pieces,
+	.replace_pieces = file_replace_pieces,
 	.replace = file_replace,
 	.size_of = file_size_of,
 	.rename = file_rename,

@@ -474,35 +474,67 @@ static void close_after_failure(struct store *store, const char *handle, size_t 
 	store->transient = transient;
 }
 
-/* The file behind HANDLE from its start, into a malloc'd *BUFFER (NUL added). */
-static int read_whole(struct store *store, const char *path, const char *handle,
-    size_t handle_size, char **buffer, size_t *used)
+/* The file behind HANDLE from its start, handed to PIECE a read reply at a time: 0, -1,
+ * or 2 when PIECE stopped it. */
+static int read_pieces(struct store *store, const char *path, const char *handle,
+    size_t handle_size, store_piece_fn *piece, void *context)
 {
 	struct ssh_backend *ssh = backend(store);
 	const unsigned char *got;
 	struct sftp_reply reply;
+	uint64_t offset = 0;
 	size_t length;
-	char *bigger;
 
 	for (;;) {
-		if (call(store, sftp_send_read(ssh->sftp, handle, handle_size, *used, SFTP_WRITE_MAX),
+		if (call(store, sftp_send_read(ssh->sftp, handle, handle_size, offset, SFTP_WRITE_MAX),
 		    &reply) != 0)
 			return -1;
 		if (sftp_reply_data(&reply, &got, &length) != 0)
 			break;
-		if (!(bigger = realloc(*buffer, *used + length + 1)))
-			return store_fail_permanent(store, "out of memory reading %s", path);
-		*buffer = bigger;
-		memcpy(*buffer + *used, got, length);
-		*used += length;
+		if (piece(context, (const char *)got, length) != 0)
+			return 2;
+		offset += length;
 	}
 	if (reply.status != SFTP_EOF)
 		return store_fail_permanent(store, "unable to read %s: %s", path,
 		    sftp_status_text(&reply));
-	if (!*buffer && !(*buffer = malloc(1)))
-		return store_fail_permanent(store, "out of memory reading %s", path);
-	(*buffer)[*used] = '\0';
 	return 0;
+}
+
+struct whole {
+	char *buffer;
+	size_t used;
+};
+
+static int append_piece(void *context, const char *data, size_t size)
+{
+	struct whole *whole = context;
+	char *bigger = realloc(whole->buffer, whole->used + size + 1);
+
+	if (!bigger)
+		return -1;
+	whole->buffer = bigger;
+	memcpy(whole->buffer + whole->used, data, size);
+	whole->used += size;
+	return 0;
+}
+
+/* The file behind HANDLE from its start, into a malloc'd *BUFFER (NUL added). */
+static int read_whole(struct store *store, const char *path, const char *handle,
+    size_t handle_size, char **buffer, size_t *used)
+{
+	struct whole whole = { NULL, 0 };
+	int rc = read_pieces(store, path, handle, handle_size, append_piece, &whole);
+
+	if (rc == 0 && !whole.buffer && !(whole.buffer = malloc(1)))
+		rc = 2;
+	if (rc == 2)
+		rc = store_fail_permanent(store, "out of memory reading %s", path);
+	if (rc == 0)
+		whole.buffer[whole.used] = '\0';
+	*buffer = whole.buffer;
+	*used = whole.used;
+	return rc;
 }
 
 static int ssh_get(struct store *store, const char *name, char **data, size_t *size)
@@ -536,12 +568,37 @@ static int ssh_get(struct store *store, const char *name, char **data, size_t *s
 	return 0;
 }
 
+static int ssh_get_pieces(struct store *store, const char *name, store_piece_fn *piece,
+    void *context)
+{
+	struct ssh_backend *ssh = backend(store);
+	char path[PATH_MAX], handle[SFTP_HANDLE_MAX];
+	size_t handle_size;
+	struct sftp_reply reply;
+	int rc;
+
+	if (!ssh->sftp || sftp_broken(ssh->sftp))
+		return lost(store);
+	if (remote_path(store, name, path, sizeof path) != 0
+	    || call(store, sftp_send_open(ssh->sftp, path, SFTP_READ), &reply) != 0)
+		return -1;
+	if (sftp_reply_handle(&reply, handle, &handle_size) != 0)
+		return reply.status == SFTP_NO_SUCH_FILE ? 1
+		    : store_fail_permanent(store, "unable to read %s: %s", path,
+		    sftp_status_text(&reply));
+	rc = read_pieces(store, path, handle, handle_size, piece, context);
+	if (rc == 0)
+		return close_handle(store, handle, handle_size);
+	close_after_failure(store, handle, handle_size);
+	return rc;
+}
+
 /* Every write of DATA to HANDLE, all sent before the first reply is awaited (a manifest of
  * 100k files is some 30 MB: one round trip per 128 KiB cost seconds). OpenSSH's
  * sftp-server answers in order, so the replies are taken in the order the requests went.
  * DATA stays as it is until this returns: the requests refer to it, uncopied. */
 static int write_all_at_once(struct store *store, const char *path, const char *handle,
-    size_t handle_size, const void *data, size_t size)
+    size_t handle_size, uint64_t at, const void *data, size_t size)
 {
 	struct ssh_backend *ssh = backend(store);
 	size_t done, chunk, count, i, refused;
@@ -552,7 +609,7 @@ static int write_all_at_once(struct store *store, const char *path, const char *
 		return store_fail_permanent(store, "unable to write %s: out of memory", path);
 	for (done = 0, count = 0; done < size; done += chunk) {
 		chunk = size - done < SFTP_WRITE_MAX ? size - done : SFTP_WRITE_MAX;
-		ids[count++] = sftp_send_write_ref(ssh->sftp, handle, handle_size, done,
+		ids[count++] = sftp_send_write_ref(ssh->sftp, handle, handle_size, at + done,
 		    (const char *)data + done, chunk);
 	}
 	/* Every reply is awaited, even after a refusal: no request may outlive DATA. */
@@ -587,12 +644,17 @@ static int sync_handle(struct store *store, const char *path, const char *handle
 
 /* Writes PATH whole, synced: every write's status awaited (a map is small). The handle is
  * closed on every way out, so a refused write leaves no file open on the server. */
-static int write_whole(struct store *store, const char *path, const void *data, size_t size)
+/* PATH created (or emptied) and written with what PRODUCE makes, a piece at a time. */
+static int write_produced(struct store *store, const char *path, store_producer_fn *produce,
+    void *context)
 {
 	struct ssh_backend *ssh = backend(store);
 	char handle[SFTP_HANDLE_MAX];
 	struct sftp_reply reply;
-	size_t handle_size;
+	size_t handle_size, length;
+	const char *piece;
+	uint64_t at = 0;
+	int rc = 0;
 
 	if (call(store, sftp_send_open(ssh->sftp, path, SFTP_WRITE | SFTP_CREAT | SFTP_TRUNC),
 	    &reply) != 0)
@@ -600,8 +662,11 @@ static int write_whole(struct store *store, const char *path, const void *data, 
 	if (sftp_reply_handle(&reply, handle, &handle_size) != 0)
 		return store_fail_permanent(store, "unable to create %s: %s", path,
 		    sftp_status_text(&reply));
-	if (write_all_at_once(store, path, handle, handle_size, data, size) != 0
-	    || sync_handle(store, path, handle, handle_size) != 0) {
+	while (rc == 0 && (length = produce(context, &piece)) > 0) {
+		rc = write_all_at_once(store, path, handle, handle_size, at, piece, length);
+		at += length;
+	}
+	if (rc != 0 || sync_handle(store, path, handle, handle_size) != 0) {
 		close_after_failure(store, handle, handle_size);
 		return -1;
 	}
@@ -622,7 +687,8 @@ static int status_call(struct store *store, uint32_t id, int missing_ok, const c
 	    sftp_status_text(&reply));
 }
 
-static int ssh_replace(struct store *store, const char *name, const void *data, size_t size)
+static int ssh_replace_pieces(struct store *store, const char *name, store_producer_fn *produce,
+    void *context)
 {
 	struct ssh_backend *ssh = backend(store);
 	char path[PATH_MAX], temporary[PATH_MAX + 8], backup[PATH_MAX + 8];
@@ -633,7 +699,7 @@ static int ssh_replace(struct store *store, const char *name, const void *data, 
 		return -1;
 	snprintf(temporary, sizeof temporary, "%s.tmp", path);
 	snprintf(backup, sizeof backup, "%s.bak", path);
-	if (write_whole(store, temporary, data, size) != 0)
+	if (write_produced(store, temporary, produce, context) != 0)
 		return -1;
 	if (sftp_has_extension(ssh->sftp, "posix-rename@openssh.com")) {
 		if (sftp_has_extension(ssh->sftp, "hardlink@openssh.com")
@@ -650,6 +716,13 @@ static int ssh_replace(struct store *store, const char *name, const void *data, 
 	}
 	return status_call(store, sftp_send_rename(ssh->sftp, temporary, path), 0, "rename into",
 	    path);
+}
+
+static int ssh_replace(struct store *store, const char *name, const void *data, size_t size)
+{
+	struct store_one_piece one = { data, size, 0 };
+
+	return ssh_replace_pieces(store, name, store_give_one_piece, &one);
 }
 
 static int ssh_size_of(struct store *store, const char *name, uint64_t *size)
@@ -751,6 +824,8 @@ const struct store_ops store_ops_ssh = {
 	.pread = ssh_pread,
 	.flush = ssh_flush,
 	.get = ssh_get,
+	.get_pieces = ssh_get_pieces,
+	.replace_pieces = ssh_replace_pieces,
 	.replace = ssh_replace,
 	.size_of = ssh_size_of,
 	.rename = ssh_rename,

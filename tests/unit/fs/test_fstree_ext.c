@@ -740,6 +740,165 @@ static void test_a_wiped_extent_leaf_fails_only_its_blocks(void **state)
 	fstree_release(tree);
 }
 
+/* ---- a directory larger than the window ---- */
+
+enum {
+	HUGE = 200000,		/* entries of huge/, named e000000 to e199999 */
+	HUGE_SUBDIR = 20000,	/* every so many entries one is a directory with one file */
+	HUGE_ENTRY = 4 + 1 + 7,	/* bytes an entry takes in a window */
+	SMALL_WINDOW = 64 << 10,
+};
+
+struct paths {
+	char **paths;
+	size_t count, capacity;
+};
+
+static int collect_path(void *context, const struct fstree_node *node)
+{
+	struct paths *paths = context;
+
+	if (paths->count == paths->capacity) {
+		paths->capacity = paths->capacity ? 2 * paths->capacity : 1024;
+		paths->paths = realloc(paths->paths, paths->capacity * sizeof *paths->paths);
+		assert_non_null(paths->paths);
+	}
+	assert_null(node->problem);
+	assert_non_null(paths->paths[paths->count++] = strdup(node->path));
+	return 0;
+}
+
+static void paths_free(struct paths *paths)
+{
+	while (paths->count)
+		free(paths->paths[--paths->count]);
+	free(paths->paths);
+}
+
+/* The walk of IMAGE with a window of WINDOW bytes (0: the default), and what it held. */
+static void walk_windowed(const char *image, size_t window, struct paths *paths,
+    struct fstree_ext_stats *stats)
+{
+	struct fstree *tree = open_tree(image);
+
+	memset(paths, 0, sizeof *paths);
+	fstree_ext_window(window);
+	fstree_ext_stats(stats);	/* counts from here */
+	assert_int_equal(tree->ops->walk(tree, collect_path, paths), 0);
+	fstree_ext_stats(stats);
+	fstree_ext_window(0);
+	fstree_release(tree);
+}
+
+/* 0 when COMMAND ran and exited 0. */
+static int run_quietly(char *const *argv)
+{
+	struct spawn_request request = { .argv = argv, .flags = SPAWN_STDERR };
+	struct spawn_result result;
+	int code = spawn_run(&request, &result) == 0 ? spawn_exit_code(&result) : -1;
+
+	if (code != 0)
+		print_message("%s: %s\n", argv[0], result.output ? result.output : "did not run");
+	spawn_result_free(&result);
+	return code;
+}
+
+/* The entries are made by the kernel through a loop mount: mke2fs -d adds each name
+ * after a scan of the whole directory (minutes for 200,000); NULL without root. */
+static const char *make_huge(void)
+{
+	static char image[192];
+	char mounted[192], path[256];
+	unsigned i;
+	int fd;
+
+	snprintf(mounted, sizeof mounted, "%s/huge-mount", made.dir);
+	snprintf(image, sizeof image, "%s/huge.img", made.dir);
+	assert_int_equal(mkdir(mounted, 0755), 0);
+	run_ok(ARGV("mke2fs", "-q", "-t", "ext4", "-N", "210000", "-F", image, "128M"));
+	if (run_quietly(ARGV("mount", "-o", "loop", image, mounted)) != 0)
+		return NULL;
+	snprintf(path, sizeof path, "%s/huge", mounted);
+	assert_int_equal(mkdir(path, 0755), 0);
+	for (i = 0; i < HUGE; i++) {
+		snprintf(path, sizeof path, "%s/huge/e%06u", mounted, i);
+		if (i % HUGE_SUBDIR == HUGE_SUBDIR / 2) {
+			assert_int_equal(mkdir(path, 0755), 0);
+			snprintf(path, sizeof path, "%s/huge/e%06u/inner", mounted, i);
+		}
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+		assert_true(fd >= 0);
+		close(fd);
+	}
+	run_ok(ARGV("umount", mounted));
+	return image;
+}
+
+/* Each of huge/'s entries once (and the files in its subdirectories, right after them). */
+static void each_entry_once(const struct paths *paths)
+{
+	unsigned char *seen = calloc(HUGE, 1);
+	unsigned number, inner = 0, i;
+	char rest[16];
+
+	assert_non_null(seen);
+	for (i = 0; i < paths->count; i++) {
+		if (sscanf(paths->paths[i], "huge/e%6u%15s", &number, rest) == 2) {
+			assert_string_equal(rest, "/inner");
+			assert_int_equal(number % HUGE_SUBDIR, HUGE_SUBDIR / 2);
+			assert_true(i > 0 && strncmp(paths->paths[i - 1], paths->paths[i], 12) == 0);
+			inner++;
+		} else if (sscanf(paths->paths[i], "huge/e%6u", &number) == 1) {
+			assert_true(number < HUGE);
+			assert_int_equal(seen[number]++, 0);
+		}
+	}
+	for (number = 0; number < HUGE; number++)
+		assert_int_equal(seen[number], 1);
+	assert_int_equal(inner, HUGE / HUGE_SUBDIR);
+	free(seen);
+}
+
+/* A directory of 200,000 entries walked a window at a time visits what a walk holding it
+ * whole does, in the same order, each entry once, while the walker's window buffer never
+ * passes the window (and one entry); held whole, it is the directory's size. The kernel
+ * makes an indexed (htree) directory of it: its blocks are read in order, not by hash. */
+static void test_a_huge_directory_is_walked_a_window_at_a_time(void **state)
+{
+	const char *image = make_huge();
+	struct paths whole, small, standard;
+	struct fstree_ext_stats whole_stats, small_stats, standard_stats;
+	size_t i;
+
+	(void)state;
+	if (image == NULL)
+		skip();		/* no loop mount: not root */
+	walk_windowed(image, (size_t)1 << 30, &whole, &whole_stats);
+	walk_windowed(image, SMALL_WINDOW, &small, &small_stats);
+	walk_windowed(image, 0, &standard, &standard_stats);
+	/* The root, lost+found, huge, its entries and the files in its subdirectories. */
+	assert_int_equal(whole.count, 3 + HUGE + HUGE / HUGE_SUBDIR);
+	assert_int_equal(small.count, whole.count);
+	assert_int_equal(standard.count, whole.count);
+	for (i = 0; i < whole.count; i++) {
+		assert_string_equal(small.paths[i], whole.paths[i]);
+		assert_string_equal(standard.paths[i], whole.paths[i]);
+	}
+	each_entry_once(&small);
+	assert_true(whole_stats.largest_buffer >= (size_t)HUGE * HUGE_ENTRY);
+	assert_true(small_stats.largest_buffer <= SMALL_WINDOW + 4 + 1 + 255);
+	assert_true(standard_stats.largest_buffer <= FSTREE_EXT_WINDOW + 4 + 1 + 255);
+	/* One reading a directory when it fits, one a window of huge/ when it does not. */
+	assert_int_equal(whole_stats.readings, 3 + HUGE / HUGE_SUBDIR);
+	assert_true(small_stats.readings >= whole_stats.readings - 1
+	    + (unsigned long long)HUGE * HUGE_ENTRY / SMALL_WINDOW);
+	assert_true(small_stats.readings <= whole_stats.readings - 1
+	    + (unsigned long long)HUGE * HUGE_ENTRY / (SMALL_WINDOW - 4 - 1 - 255) + 1);
+	paths_free(&whole);
+	paths_free(&small);
+	paths_free(&standard);
+}
+
 static void test_what_is_not_ext_is_refused_naming_it(void **state)
 {
 	char path[192], why[512];
@@ -769,6 +928,7 @@ int main(void)
 		cmocka_unit_test(test_a_wiped_directory_block_and_inode_are_problems),
 		cmocka_unit_test(test_a_wiped_extent_leaf_fails_only_its_blocks),
 		cmocka_unit_test(test_what_is_not_ext_is_refused_naming_it),
+		cmocka_unit_test(test_a_huge_directory_is_walked_a_window_at_a_time),
 	};
 
 	return cmocka_run_group_tests_name("fstree_ext", tests, make_image, remove_image);

@@ -246,6 +246,115 @@ static void test_parse_reads_only_the_given_length(void **state)
 	free(exact);
 }
 
+/* TEXT through a reader in pieces of STEP bytes: 0 or -1 with WHY, the map formatted. */
+static int read_in_pieces(const char *text, size_t step, char **formatted, char *kept,
+    char *why, size_t why_size)
+{
+	struct mapfile_reader *reader = malloc(sizeof *reader);
+	struct mapfile map;
+	size_t length = strlen(text), at, piece;
+	int rc = 0;
+
+	assert_non_null(reader);
+	mapfile_reader_start(reader, &map, "# rescue source: ");
+	for (at = 0; at < length && rc == 0; at += piece) {
+		piece = length - at < step ? length - at : step;
+		rc = mapfile_reader_feed(reader, text + at, piece);
+	}
+	if (rc == 0)
+		rc = mapfile_reader_finish(reader);
+	snprintf(why, why_size, "%s", rc ? reader->why : "");
+	if (kept)
+		strcpy(kept, reader->kept);
+	*formatted = rc ? NULL : mapfile_format(&map, "test", NULL);
+	mapfile_free(&map);
+	free(reader);
+	return rc;
+}
+
+/* A map of 20,000 areas (some 600 KB, hundreds of reader buffers) read a piece at a time,
+ * lines split anywhere, gives the map a reading of the whole text does; the identity
+ * line is kept whatever the pieces. */
+static void test_a_map_larger_than_the_buffer_reads_the_same_in_pieces(void **state)
+{
+	static const size_t steps[] = { 1, 7, 4096, 1 << 20 };
+	struct mapfile map, whole;
+	char why[160], *text, *expected, *got, kept[MAPFILE_LINE_MAX + 1];
+	size_t i, length;
+
+	(void)state;
+	mapfile_init(&map, (uint64_t)40000 * 4096);
+	for (i = 0; i < 20000; i++)
+		mapfile_set(&map, (uint64_t)i * 8192, 4096, i % 3 ? '-' : '/');
+	text = mapfile_format_with(&map, "test", "# rescue source: vdb size 163840000 sector 512 "
+	    "model \"M\" serial \"S\"", &length);
+	assert_true(length > 100 * MAPFILE_LINE_MAX);
+	assert_int_equal(mapfile_parse(text, &whole, why, sizeof why), 0);
+	expected = mapfile_format(&whole, "test", NULL);
+	for (i = 0; i < sizeof steps / sizeof *steps; i++) {
+		assert_int_equal(read_in_pieces(text, steps[i], &got, kept, why, sizeof why), 0);
+		assert_string_equal(got, expected);
+		assert_string_equal(kept, "# rescue source: vdb size 163840000 sector 512 model "
+		    "\"M\" serial \"S\"");
+		free(got);
+	}
+	assert_int_equal(whole.count, 40000);
+	/* Written a piece at a time, the map is the same text as formatted whole. */
+	{
+		struct mapfile_writer *writer = malloc(sizeof *writer);
+		const char *piece;
+		size_t at = 0, piece_length, pieces = 0;
+
+		assert_non_null(writer);
+		mapfile_writer_start(writer, &map, "test", "# rescue source: vdb size 163840000 "
+		    "sector 512 model \"M\" serial \"S\"");
+		while ((piece_length = mapfile_writer_next(writer, &piece)) > 0) {
+			assert_true(at + piece_length <= length);
+			assert_memory_equal(piece, text + at, piece_length);
+			at += piece_length, pieces++;
+		}
+		assert_int_equal(at, length);
+		assert_true(pieces > 1);
+		free(writer);
+	}
+	free(expected);
+	free(text);
+	mapfile_free(&whole);
+	mapfile_free(&map);
+}
+
+/* A line longer than any mapfile line is refused by its number, however it comes; a long
+ * comment (ddrescue's command line may be one) is passed over. */
+static void test_a_line_longer_than_any_valid_one_is_refused(void **state)
+{
+	static const size_t steps[] = { 1, 100, 1 << 20 };
+	size_t size = 3 * MAPFILE_LINE_MAX, i, at;
+	char *text = malloc(2 * size + 200), *got, why[160];
+	struct mapfile map;
+
+	(void)state;
+	assert_non_null(text);
+	at = (size_t)sprintf(text, "# ");
+	memset(text + at, 'c', size), at += size;
+	at += (size_t)sprintf(text + at, "\n0 +\n0 0x200 +\n0x200 ");
+	memset(text + at, '0', size), at += size;
+	sprintf(text + at, "200 -\n");
+	for (i = 0; i < sizeof steps / sizeof *steps; i++) {
+		assert_int_equal(read_in_pieces(text, steps[i], &got, NULL, why, sizeof why), -1);
+		assert_string_equal(why, "line 4: longer than 1024 bytes, which no mapfile line is");
+	}
+	assert_int_equal(mapfile_parse(text, &map, why, sizeof why), -1);
+	assert_string_equal(why, "line 4: longer than 1024 bytes, which no mapfile line is");
+	mapfile_free(&map);
+	/* The same line at the longest a line may be is read (0200, octal, as strtoull and
+	 * ddrescue take it). */
+	memmove(text + at - size + MAPFILE_LINE_MAX - 11, text + at, strlen(text + at) + 1);
+	assert_int_equal(read_in_pieces(text, 100, &got, NULL, why, sizeof why), 0);
+	assert_non_null(strstr(got, "0x00000200  0x00000080  -\n"));
+	free(got);
+	free(text);
+}
+
 static char *run_output(const char *command)
 {
 	char buffer[65536];
@@ -311,6 +420,8 @@ int main(void)
 		cmocka_unit_test(test_format_then_parse_gives_the_same_map),
 		cmocka_unit_test(test_bad_maps_are_refused_with_the_line),
 		cmocka_unit_test(test_parse_reads_only_the_given_length),
+		cmocka_unit_test(test_a_map_larger_than_the_buffer_reads_the_same_in_pieces),
+		cmocka_unit_test(test_a_line_longer_than_any_valid_one_is_refused),
 		cmocka_unit_test(test_random_marks_match_a_sector_model),
 		cmocka_unit_test(test_many_extents_both_ways),
 		cmocka_unit_test(test_round_trip_with_gnu_ddrescue),

@@ -132,6 +132,46 @@ static void test_map_replaced_with_the_old_one_kept(void **state)
 	remove_dir(dir);
 }
 
+/* Pieces of "line N\n" for N up to 5, each handed out on its own. */
+static size_t produce_lines(void *context, const char **piece)
+{
+	static char line[16];
+	int *next = context;
+
+	if (*next > 5)
+		return 0;
+	*piece = line;
+	return (size_t)snprintf(line, sizeof line, "line %d\n", (*next)++);
+}
+
+static int gather_piece(void *context, const char *data, size_t size)
+{
+	strncat(context, data, size);
+	return 0;
+}
+
+/* A file written a piece at a time and read back a piece at a time: the pieces in order,
+ * the old file kept as .bak, nothing else left; a missing file is 1. */
+static void test_files_written_and_read_a_piece_at_a_time(void **state)
+{
+	char *dir = temporary_dir(), why[512], got[256] = "", *text;
+	int transient, next = 1;
+	struct store *store = open_store(dir, why, sizeof why, &transient);
+
+	(void)state;
+	assert_int_equal(store_get_pieces(store, "vdb.map", gather_piece, got), 1);
+	assert_int_equal(store_replace(store, "vdb.map", "old\n", 4), 0);
+	assert_int_equal(store_replace_pieces(store, "vdb.map", produce_lines, &next), 0);
+	assert_int_equal(store_get_pieces(store, "vdb.map", gather_piece, got), 0);
+	assert_string_equal(got, "line 1\nline 2\nline 3\nline 4\nline 5\n");
+	text = file_text(dir, "vdb.map.bak");
+	assert_string_equal(text, "old\n");
+	free(text);
+	assert_int_equal(entries(dir), 2);
+	store_close(store);
+	remove_dir(dir);
+}
+
 /* A dump volume: written as .part under its own name, then renamed; done again (a reply
  * lost in a reconnect), the rename still succeeds; nbd-like schemes are not asked. */
 static void test_named_file_sized_and_renamed(void **state)
@@ -233,6 +273,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_image_written_at_positions_and_read_back),
 		cmocka_unit_test(test_map_replaced_with_the_old_one_kept),
+		cmocka_unit_test(test_files_written_and_read_a_piece_at_a_time),
 		cmocka_unit_test(test_named_file_sized_and_renamed),
 		cmocka_unit_test(test_missing_directory_is_a_permanent_error_naming_it),
 		cmocka_unit_test(test_full_target_is_named_full),
