@@ -64,14 +64,19 @@ static int output_append(struct spawn_result *result, const char *data, size_t s
 	return 0;
 }
 
+/* -1 for no limit; else the whole seconds left, 0 once the time is up. Past the limit the
+ * difference goes below 0 (whole seconds of two clock readings: 1.01 s can count as 2), and
+ * a negative count must not read as "no limit". */
 static int seconds_left(const struct spawn_request *request, const struct timespec *start)
 {
 	struct timespec now;
+	int left;
 
 	if (request->timeout_seconds <= 0)
 		return -1;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return request->timeout_seconds - (int)(now.tv_sec - start->tv_sec);
+	left = request->timeout_seconds - (int)(now.tv_sec - start->tv_sec);
+	return left > 0 ? left : 0;
 }
 
 /* Feeds the input and drains the output until the child closes its output. */
