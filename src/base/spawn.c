@@ -64,14 +64,19 @@ static int output_append(struct spawn_result *result, const char *data, size_t s
 	return 0;
 }
 
+/* -1 for no limit; else the whole seconds left, 0 once the time is up. Past the limit the
+ * difference goes below 0 (whole seconds of two clock readings: 1.01 s can count as 2), and
+ * a negative count must not read as "no limit". */
 static int seconds_left(const struct spawn_request *request, const struct timespec *start)
 {
 	struct timespec now;
+	int left;
 
 	if (request->timeout_seconds <= 0)
 		return -1;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return request->timeout_seconds - (int)(now.tv_sec - start->tv_sec);
+	left = request->timeout_seconds - (int)(now.tv_sec - start->tv_sec);
+	return left > 0 ? left : 0;
 }
 
 /* Feeds the input and drains the output until the child closes its output. */
@@ -126,45 +131,75 @@ static int exchange(const struct spawn_request *request, struct pipes *pipes,
 	return 0;
 }
 
-/* Returns 0 when the program ran (whatever its exit status), -1 with errno when it could
- * not be started or watched. A program that is not found exits 127, as in a shell. */
-int spawn_run(const struct spawn_request *request, struct spawn_result *result)
+/* Returns 0 with the child running, or -1 with errno and nothing started. */
+int spawn_start(const struct spawn_request *request, struct spawn_child *child)
 {
 	struct pipes pipes = { { -1, -1 }, { -1, -1 } };
-	int saved, rc = -1;
-	pid_t child;
+	int saved;
 
-	memset(result, 0, sizeof *result);
-	if (output_append(result, "", 0) != 0)
-		return -1;
+	child->pid = -1;
+	child->input = child->output = -1;
 	if ((request->input && pipe2(pipes.input, O_CLOEXEC) != 0)
 	    || (!(request->flags & SPAWN_PASS) && pipe2(pipes.output, O_CLOEXEC) != 0))
-		goto out;
-	child = fork();
-	if (child < 0)
-		goto out;
-	if (child == 0)
+		goto fail;
+	child->pid = fork();
+	if (child->pid < 0)
+		goto fail;
+	if (child->pid == 0)
 		child_exec(request, &pipes);
 	close(pipes.input[0]);
 	close(pipes.output[1]);
-	pipes.input[0] = pipes.output[1] = -1;
 	/* A blocking write of the whole input would wait for the child, which may itself be
 	 * waiting for us to read its output. */
 	if (pipes.input[1] >= 0)
 		fcntl(pipes.input[1], F_SETFL, O_NONBLOCK);
-	rc = exchange(request, &pipes, result);
+	child->input = pipes.input[1];
+	child->output = pipes.output[0];
+	return 0;
+fail:
+	saved = errno;
+	pipes_close(&pipes);
+	errno = saved;
+	return -1;
+}
+
+/* Returns 0 when the program ran (whatever its exit status), -1 with errno when it could
+ * not be watched; the child is waited for either way. */
+int spawn_finish(const struct spawn_request *request, struct spawn_child *child,
+    struct spawn_result *result)
+{
+	struct pipes pipes = { { -1, child->input }, { child->output, -1 } };
+	int saved, rc;
+
+	memset(result, 0, sizeof *result);
+	rc = output_append(result, "", 0);
+	if (rc == 0)
+		rc = exchange(request, &pipes, result);
 	if (rc != 0 || result->timed_out)
-		kill(child, SIGKILL);
-	while (waitpid(child, &result->status, 0) < 0)
+		kill(child->pid, SIGKILL);
+	while (waitpid(child->pid, &result->status, 0) < 0)
 		if (errno != EINTR) {
 			rc = -1;
 			break;
 		}
-out:
 	saved = errno;
 	pipes_close(&pipes);
+	child->input = child->output = -1;
 	errno = saved;
 	return rc;
+}
+
+/* Returns 0 when the program ran (whatever its exit status), -1 with errno when it could
+ * not be started or watched. A program that is not found exits 127, as in a shell. */
+int spawn_run(const struct spawn_request *request, struct spawn_result *result)
+{
+	struct spawn_child child;
+
+	if (spawn_start(request, &child) != 0) {
+		memset(result, 0, sizeof *result);
+		return -1;
+	}
+	return spawn_finish(request, &child, result);
 }
 
 /* The exit code a shell would show: 128 + N for a signal. */

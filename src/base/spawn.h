@@ -37,7 +37,22 @@ struct spawn_result {
 	int truncated;		/* the program said more than SPAWN_OUTPUT_MAX */
 };
 
+/* A program started and not yet finished: what spawn_finish needs. */
+struct spawn_child {
+	pid_t pid;
+	int input;		/* our end of its stdin pipe, or -1 */
+	int output;		/* our end of its stdout pipe, or -1 */
+};
+
 int spawn_run(const struct spawn_request *request, struct spawn_result *result);
+/* spawn_run in two halves, so that several programs can run at once: spawn_start starts
+ * the program (0, or -1 with errno and nothing left running); spawn_finish feeds its input,
+ * collects its output and waits for it, as spawn_run does, with the timeout counted from
+ * there. Children may be finished in any order: one whose output outgrows a pipe (64 KiB)
+ * waits until its turn comes. REQUEST must be the same at both calls. */
+int spawn_start(const struct spawn_request *request, struct spawn_child *child);
+int spawn_finish(const struct spawn_request *request, struct spawn_child *child,
+    struct spawn_result *result);
 int spawn_exit_code(const struct spawn_result *result);
 void spawn_result_free(struct spawn_result *result);
 

@@ -5,6 +5,7 @@
 
 #include "base/err.h"
 #include "cli/opt.h"
+#include "target/target.h"
 
 /* Both musl and glibc restart getopt from scratch when optind is 0, which the menu and the
  * tests need: they parse several command lines in one process. A command with more long
@@ -116,5 +117,24 @@ int opt_seconds(const struct command *command, const char *option, const char *t
 	*seconds = strtol(text, &end, 10);
 	if (*end || end == text || *seconds < 0)
 		return err_usage(command->usage, "%s %s: not a number of seconds", option, text);
+	return 0;
+}
+
+int opt_file_name(const struct command *command, const char *option, const char *name)
+{
+	if (!name[0] || strchr(name, '/') || strlen(name) > 200)
+		return err_usage(command->usage, "%s %s: not a plain file name", option, name);
+	return 0;
+}
+
+int opt_source_target(struct opt_parser *opts, const char **source, const char **target)
+{
+	if (opt_operands(opts, 1, 2) != 0)
+		return opts->exit_code;
+	*source = opts->operands[0];
+	*target = opts->operand_count > 1 ? opts->operands[1] : target_default();
+	if (*target == NULL)
+		return err_usage(opts->command->usage, "no TARGET given and no default target "
+		    "(rescue.target=) set");
 	return 0;
 }

@@ -47,5 +47,12 @@ int opt_no_options(struct opt_parser *opts, int min_operands, int max_operands);
  * error's exit code (naming OPTION and TEXT) when it is not one. */
 int opt_seconds(const struct command *command, const char *option, const char *text,
     long *seconds);
+/* NAME, the value of OPTION, as the name of a command's files on the target: 0, or the
+ * usage error's exit code when it is empty, holds a '/' or is longer than 200 bytes. */
+int opt_file_name(const struct command *command, const char *option, const char *name);
+/* The operands SOURCE [TARGET] of a command that writes to a target; TARGET is by default
+ * the one set at boot (rescue.target=). 0, or the usage error's exit code: too few or too
+ * many operands, or no TARGET and no default. */
+int opt_source_target(struct opt_parser *opts, const char **source, const char **target);
 
 #endif

@@ -117,22 +117,76 @@ int ssh_host_keys_read(struct ssh_host_key *host_keys)
 	return count;
 }
 
+/* One dropbearkey per missing host key, all started at once: each is a few tenths of a
+ * second of CPU under emulation, on the boot's path to `rescue: ready` when SSH is on.
+ * Every one is waited for before the server starts, so it never reads a key half written;
+ * the first failure in type order is told, with what dropbearkey said. */
+struct host_key_maker {
+	char path[128];
+	char *argv[6];
+	struct spawn_request request;
+	struct spawn_child child;
+	int started;		/* 1 running, 0 the key was there, -1 not started (errno) */
+	int error;
+};
+
+static void host_key_maker_start(struct host_key_maker *maker, const char *type)
+{
+	snprintf(maker->path, sizeof maker->path, HOST_KEY_FORMAT, type);
+	maker->started = 0;
+	if (file_exists(maker->path))
+		return;
+	maker->argv[0] = "dropbearkey";
+	maker->argv[1] = "-t";
+	maker->argv[2] = (char *)type;
+	maker->argv[3] = "-f";
+	maker->argv[4] = maker->path;
+	maker->argv[5] = NULL;
+	maker->request = (struct spawn_request){ .argv = maker->argv, .flags = SPAWN_STDERR,
+	    .timeout_seconds = 60 };
+	maker->started = spawn_start(&maker->request, &maker->child) == 0 ? 1 : -1;
+	maker->error = errno;
+}
+
+/* 0 when the key is there (made now or before), else -1 with the reason in WHY. */
+static int host_key_maker_finish(struct host_key_maker *maker, char *why, size_t size)
+{
+	struct spawn_result result;
+	int code;
+
+	if (maker->started == 0)
+		return 0;
+	if (maker->started < 0) {
+		snprintf(why, size, "cannot run dropbearkey: %s", err_text(maker->error));
+		return -1;
+	}
+	if (spawn_finish(&maker->request, &maker->child, &result) != 0) {
+		snprintf(why, size, "cannot run dropbearkey: %s", err_text(errno));
+		spawn_result_free(&result);
+		return -1;
+	}
+	code = result.timed_out ? -1 : spawn_exit_code(&result);
+	snprintf(why, size, "%s", result.output);
+	spawn_result_free(&result);
+	return code == 0 ? 0 : -1;
+}
+
 static int host_keys_make(void)
 {
-	char path[128], output[1024];
+	struct host_key_maker makers[SSH_HOST_KEYS_MAX];
+	char why[SSH_HOST_KEYS_MAX][1024];
+	int failed = -1;
 	size_t i;
 
 	mkdir("/etc/dropbear", 0755);
-	for (i = 0; i < SSH_HOST_KEYS_MAX; i++) {
-		char *argv[] = { "dropbearkey", "-t", (char *)host_key_types[i], "-f", path, NULL };
-
-		snprintf(path, sizeof path, HOST_KEY_FORMAT, host_key_types[i]);
-		if (file_exists(path))
-			continue;
-		if (run_quiet(argv, NULL, 0, output, sizeof output, 60) != 0)
-			return err_fatalx(EXIT_SYSTEM, "unable to make the host key %s: %s", path,
-			    output);
-	}
+	for (i = 0; i < SSH_HOST_KEYS_MAX; i++)
+		host_key_maker_start(&makers[i], host_key_types[i]);
+	for (i = 0; i < SSH_HOST_KEYS_MAX; i++)
+		if (host_key_maker_finish(&makers[i], why[i], sizeof why[i]) != 0 && failed < 0)
+			failed = (int)i;
+	if (failed >= 0)
+		return err_fatalx(EXIT_SYSTEM, "unable to make the host key %s: %s",
+		    makers[failed].path, why[failed]);
 	return 0;
 }
 

@@ -219,19 +219,13 @@ static int parse_options(int argc, char **argv, struct carve_command_options *op
 		if ((code = parse_option(option, options)) != 0)
 			return code;
 	}
-	if (opt_operands(&opts, options->list ? 0 : 1, options->list ? 0 : 2) != 0)
-		return opts.exit_code;
 	if (options->list)
-		return -1;
-	options->source_operand = opts.operands[0];
-	options->target_url = opts.operand_count > 1 ? opts.operands[1] : target_default();
-	if (!options->target_url)
-		return err_usage(command_carve.usage, "no TARGET given and no default target "
-		    "(rescue.target=) set");
-	if (options->name && (!options->name[0] || strchr(options->name, '/')
-	    || strlen(options->name) > 200))
-		return err_usage(command_carve.usage, "--name %s: not a plain file name",
-		    options->name);
+		return opt_operands(&opts, 0, 0) != 0 ? opts.exit_code : -1;
+	if ((code = opt_source_target(&opts, &options->source_operand,
+	    &options->target_url)) != 0)
+		return code;
+	if (options->name && (code = opt_file_name(&command_carve, "--name", options->name)) != 0)
+		return code;
 	return -1;
 }
 

@@ -262,17 +262,11 @@ static int parse_options(int argc, char **argv, struct dump_command_options *opt
 		if ((code = parse_option(option, options)) >= 0)
 			return code;
 	}
-	if (opt_operands(&opts, 1, 2) != 0)
-		return opts.exit_code;
-	options->source_operand = opts.operands[0];
-	options->target_url = opts.operand_count > 1 ? opts.operands[1] : target_default();
-	if (!options->target_url)
-		return err_usage(command_dump.usage, "no TARGET given and no default target "
-		    "(rescue.target=) set");
-	if (options->name && (!options->name[0] || strchr(options->name, '/')
-	    || strlen(options->name) > 200))
-		return err_usage(command_dump.usage, "--name %s: not a plain file name",
-		    options->name);
+	if ((code = opt_source_target(&opts, &options->source_operand,
+	    &options->target_url)) != 0)
+		return code;
+	if (options->name && (code = opt_file_name(&command_dump, "--name", options->name)) != 0)
+		return code;
 	options->engine.first = options->first;
 	options->engine.include = options->include;
 	options->engine.exclude = options->exclude;

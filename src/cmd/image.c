@@ -204,13 +204,9 @@ static int parse_options(int argc, char **argv, struct image_options *options)
 		case 'j': options->json = 1; break;
 		case OPT_STOP: return opts.exit_code;
 		}
-	if (opt_operands(&opts, 1, 2) != 0)
-		return opts.exit_code;
-	options->source_operand = opts.operands[0];
-	options->target_url = opts.operand_count > 1 ? opts.operands[1] : target_default();
-	if (options->target_url == NULL)
-		return err_usage(command_image.usage, "no TARGET given and no default target "
-		    "(rescue.target=) set");
+	if ((code = opt_source_target(&opts, &options->source_operand,
+	    &options->target_url)) != 0)
+		return code;
 	return -1;
 }
 

@@ -19,7 +19,9 @@
  * own process with no input (so commands that ask, like unguard, need --yes), and each in
  * the journal. The runbook goes on after exit 0 or 1 (done, or done with losses) and stops
  * at the first worse exit. It prints "rescue: runbook NAME line N: COMMAND" before each
- * line and, at the end, "rescue: runbook NAME exit N".
+ * line, "rescue: runbook NAME line N exit C" after it (so a watcher knows each line's exit
+ * even for a last line, such as a report, that ships the journal before its own entry is
+ * in it) and, at the end, "rescue: runbook NAME exit N".
  *
  *   --check    check the runbook only, run nothing
  *
@@ -151,6 +153,7 @@ static int run_lines(const struct runbook *book, int *lines_run)
 		journal_quote_command(line->argc, (char **)line->argv, quoted, sizeof quoted);
 		printf("rescue: runbook %s line %d: rescue %s\n", book->name, line->number, quoted);
 		code = run_line(line);
+		printf("rescue: runbook %s line %d exit %d\n", book->name, line->number, code);
 		(*lines_run)++;
 		if (code > EXIT_LOSSES && !line->ignore_failure)
 			return code;

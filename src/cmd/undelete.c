@@ -214,10 +214,9 @@ static int parse_options(int argc, char **argv, struct undelete_command *run)
 	if (run->engine.after && run->engine.before && run->engine.after > run->engine.before)
 		return err_usage(command_undelete.usage, "--after %s is later than --before %s",
 		    run->after_text, run->before_text);
-	if (run->name_option && (!run->name_option[0] || strchr(run->name_option, '/')
-	    || strlen(run->name_option) > 200))
-		return err_usage(command_undelete.usage, "--name %s: not a plain file name",
-		    run->name_option);
+	if (run->name_option
+	    && (code = opt_file_name(&command_undelete, "--name", run->name_option)) != 0)
+		return code;
 	run->engine.paths = run->paths;
 	return -1;
 }

@@ -47,9 +47,17 @@ def _shipped(ctx, name):
     assert report["result"] == "passed", report
     assert all(r["passed"] for r in report["expectations"]), report["expectations"]
     assert [n for n in report["appliance_report"] if n.endswith(".json")], report
-    assert re.search(r"^\[ *[\d.]+s\] line \d+ took [\d.]+ s$", output, re.M), output
+    assert re.search(r"^\[ *[\d.]+s\] line \d+ took [\d.]+ s, exit \d+$", output, re.M), output
+    # Every line's exit is known, the closing report's too (its journal entry is written
+    # after the report that ships the journal, so it can only come from the console).
+    lines = report["runbook"]
+    assert lines and all(isinstance(l.get("exit"), int) for l in lines), lines
+    assert lines[-1]["command"] == "rescue report" and lines[-1]["exit"] == 0, lines[-1]
     with open(os.path.join(out, "rehearsal.txt")) as f:
-        assert "PASSED" in f.readline()
+        text = f.read()
+    assert "PASSED" in text.splitlines()[0], text
+    assert re.search(r"^  line %d +[\d.]+ s +exit 0 +rescue report$" % lines[-1]["number"],
+                     text, re.M), text
     return out, report, output
 
 

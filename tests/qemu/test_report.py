@@ -77,4 +77,9 @@ def test_report_to_ssh_and_file_targets(ctx):
     assert isinstance(inventory, dict) and "disks" in inventory, str(inventory)[:300]
     assert {d["name"] for d in inventory["disks"]} >= {"vda", "vdb"}, inventory
     assert "wrote %s/%s" % (target, txt) in console.replace("\r", ""), "no verified-write line"
+    # The report cannot hold its own exit (its entry is journaled when it ends); the runbook
+    # prints every line's exit after it, the closing report's too.
+    exits = re.findall(r"^rescue: runbook post-mortem\.run line (\d) exit (\d+)\r?$", console,
+                       re.M)
+    assert exits == [("1", "0"), ("2", "3"), ("3", "2"), ("4", "0")], exits
     assert [lib.sha256(d) for d in disks] == before, "a source disk changed"

@@ -623,7 +623,53 @@ class SshServer(_Daemon):
         self._start(["/usr/sbin/sshd", "-D", "-e", "-f", self.config], "sshd")
 
 
-class CuttingProxy:
+class _Proxy:
+    """What the two proxies share: a listening socket on 127.0.0.1 whose connections a
+    subclass's _accept() forwards, each as a link {"sockets": (client, upstream), ...} in
+    self._live, and stop(), which closes the listener and every link's sockets. The guest
+    reaches a proxy as 10.0.2.2:PORT with `--host-port PORT`."""
+
+    def _listen(self, port=None):
+        self._lock = threading.Lock()
+        self._live = []
+        self._stopped = False
+        self._server = socket.socket()
+        self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._server.bind(("127.0.0.1", port or 0))
+        self._server.listen(8)
+        self.port = self._server.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @staticmethod
+    def _shutdown(sockets):
+        """Shuts SOCKETS down both ways; the peers see the link close."""
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def stop(self):
+        # _stopped also ends the pumps a CuttingProxy(freeze=True) holds frozen.
+        self._stopped = True
+        self._server.close()
+        with self._lock:
+            for link in self._live:
+                for sock in link["sockets"]:
+                    try:
+                        sock.close()
+                    except OSError:
+                        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
+class CuttingProxy(_Proxy):
     """A TCP proxy on 127.0.0.1:self.port to 127.0.0.1:TARGET_PORT that breaks
     connections, as a flaky network does, to test reconnecting clients.
 
@@ -649,15 +695,7 @@ class CuttingProxy:
         self.connections = 0
         self._random = random.Random(seed)
         self._low, self._high = low, high
-        self._lock = threading.Lock()
-        self._live = []
-        self._server = socket.socket()
-        self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._server.bind(("127.0.0.1", port or 0))
-        self._server.listen(8)
-        self.port = self._server.getsockname()[1]
-        self._stopped = False
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._listen(port)
 
     def _accept(self):
         while not self._stopped:
@@ -685,13 +723,8 @@ class CuttingProxy:
         if link["broken"]:
             return
         link["broken"] = True
-        if self.freeze:
-            return
-        for sock in link["sockets"]:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        if not self.freeze:
+            self._shutdown(link["sockets"])
 
     def _pump(self, link, source, sink):
         while True:
@@ -719,11 +752,7 @@ class CuttingProxy:
                 sink.sendall(data)
             except OSError:
                 break
-        for sock in (source, sink):
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        self._shutdown((source, sink))
 
     def cut_now(self):
         with self._lock:
@@ -732,27 +761,8 @@ class CuttingProxy:
                     self.cut_count += 1
                     self._break(link)
 
-    def stop(self):
-        self._stopped = True
-        self._server.close()
-        with self._lock:
-            for link in self._live:
-                link["broken"] = False
-                for sock in link["sockets"]:
-                    try:
-                        sock.close()
-                    except OSError:
-                        pass
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
-
-
-class LinkProxy:
+class LinkProxy(_Proxy):
     """A TCP proxy on 127.0.0.1:self.port to HOST:PORT whose link fails on a
     schedule, as a flaky line does overnight.
 
@@ -774,17 +784,9 @@ class LinkProxy:
                                key=lambda e: e["at_bytes"])
         self._timed = sorted((e for e in events if "at_seconds" in e),
                              key=lambda e: e["at_seconds"])
-        self._lock = threading.Lock()
-        self._live = []
         self._started = None
         self._stalled_until = 0.0
-        self._stopped = False
-        self._server = socket.socket()
-        self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._server.bind(("127.0.0.1", 0))
-        self._server.listen(8)
-        self.port = self._server.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._listen()
 
     def _note(self, text):
         """Records TEXT (called with the lock held)."""
@@ -800,11 +802,7 @@ class LinkProxy:
         live = [link for link in self._live if not link["closed"]]
         for link in live:
             link["closed"] = True
-            for sock in link["sockets"]:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            self._shutdown(link["sockets"])
         self._note("cut %d connection%s" % (len(live), "" if len(live) == 1 else "s"))
 
     def _clock(self):
@@ -863,26 +861,4 @@ class LinkProxy:
                 break
         with self._lock:
             link["closed"] = True
-        for sock in (source, sink):
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def stop(self):
-        self._stopped = True
-        self._server.close()
-        with self._lock:
-            for link in self._live:
-                for sock in link["sockets"]:
-                    try:
-                        sock.close()
-                    except OSError:
-                        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
+        self._shutdown((source, sink))

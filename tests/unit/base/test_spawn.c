@@ -3,9 +3,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "base/spawn.h"
@@ -79,6 +82,39 @@ static void test_missing_program_exits_127_and_timeout_kills(void **state)
 	spawn_result_free(&result);
 }
 
+/* Started children run at once: a reader of a FIFO gets what a writer started after it
+ * sends, and they can be finished in either order. Were spawn_start to wait for its child,
+ * the reader would give up after its own timeout with nothing read. */
+static void test_started_children_run_at_once(void **state)
+{
+	char dir[] = "/tmp/test_spawn.XXXXXX", fifo[64], read_it[128], write_it[128];
+	struct spawn_request reader = { .argv = ARGV("timeout", "20", "sh", "-c", read_it),
+	    .timeout_seconds = 30 };
+	struct spawn_request writer = { .argv = ARGV("sh", "-c", write_it),
+	    .timeout_seconds = 30 };
+	struct spawn_child reading, writing;
+	struct spawn_result result;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	snprintf(read_it, sizeof read_it, "read line <%s && echo \"got $line\"", fifo);
+	snprintf(write_it, sizeof write_it, "echo hello >%s; echo sent", fifo);
+	assert_int_equal(spawn_start(&reader, &reading), 0);
+	assert_int_equal(spawn_start(&writer, &writing), 0);
+	assert_int_equal(spawn_finish(&writer, &writing, &result), 0);
+	assert_int_equal(spawn_exit_code(&result), 0);
+	assert_string_equal(result.output, "sent\n");
+	spawn_result_free(&result);
+	assert_int_equal(spawn_finish(&reader, &reading, &result), 0);
+	assert_int_equal(spawn_exit_code(&result), 0);
+	assert_string_equal(result.output, "got hello\n");
+	spawn_result_free(&result);
+	unlink(fifo);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -86,6 +122,7 @@ int main(void)
 		cmocka_unit_test(test_large_input_echoed_back),
 		cmocka_unit_test(test_environment_reaches_only_the_child),
 		cmocka_unit_test(test_missing_program_exits_127_and_timeout_kills),
+		cmocka_unit_test(test_started_children_run_at_once),
 	};
 
 	return cmocka_run_group_tests_name("spawn", tests, NULL, NULL);

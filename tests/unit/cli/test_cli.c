@@ -585,6 +585,10 @@ static void test_runbook_goes_on_after_losses_and_stops_at_worse(void **state)
 	assert_non_null(strstr(run.out, "rescue: runbook book line 2: rescue version\nrescue "));
 	assert_non_null(strstr(run.out, "rescue: runbook book line 3: rescue log --bogus\n"));
 	assert_non_null(strstr(run.out, "rescue: runbook book line 4: rescue log --tail x\n"));
+	/* Each line's exit is printed after it, the one that stopped the runbook too. */
+	assert_non_null(strstr(run.out, "\nrescue: runbook book line 2 exit 0\n"));
+	assert_non_null(strstr(run.out, "\nrescue: runbook book line 3 exit 2\n"));
+	assert_non_null(strstr(run.out, "\nrescue: runbook book line 4 exit 2\n"));
 	assert_null(strstr(run.out, "line 5"));
 	assert_non_null(strstr(run.out, "\nrescue: runbook book exit 2\n"));
 	run_free(&run);

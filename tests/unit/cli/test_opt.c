@@ -5,7 +5,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "base/err.h"
@@ -168,6 +171,98 @@ static void test_double_dash_ends_options(void **state)
 	capture_free(&result.capture);
 }
 
+/* What the shared checks of salvaging commands return and say, captured like a parse. */
+static void file_name(const char *name, struct parse_result *result)
+{
+	memset(result, 0, sizeof *result);
+	err_set_command("fake");
+	capture_start(&result->capture);
+	result->exit_code = opt_file_name(&command_fake, "--name", name);
+	capture_stop(&result->capture);
+}
+
+static void source_target(int argc, char **argv, const char **source, const char **target,
+    struct parse_result *result)
+{
+	struct opt_parser opts;
+
+	memset(result, 0, sizeof *result);
+	*source = *target = NULL;
+	err_set_command("fake");
+	capture_start(&result->capture);
+	opts = opt_parser(&command_fake, argc, argv, "jt:", fake_long_options);
+	while (opt_next(&opts) >= 0)
+		;
+	result->exit_code = opt_source_target(&opts, source, target);
+	capture_stop(&result->capture);
+}
+
+#define SOURCE_TARGET(source, target, result, ...) \
+	source_target((int)(sizeof (char *[]){ "fake", __VA_ARGS__ } / sizeof (char *)), \
+	    (char *[]){ "fake", __VA_ARGS__, NULL }, source, target, result)
+
+/* A --name names files on the target: one plain name, no path, not empty, not huge. */
+static void test_file_name_is_one_plain_name(void **state)
+{
+	char long_name[202];
+	struct parse_result result;
+
+	(void)state;
+	file_name("nightly", &result);
+	assert_int_equal(result.exit_code, 0);
+	assert_string_equal(result.capture.err, "");
+	capture_free(&result.capture);
+	file_name("a/b", &result);
+	assert_usage_error(&result, "--name a/b: not a plain file name");
+	file_name("", &result);
+	assert_usage_error(&result, "--name : not a plain file name");
+	memset(long_name, 'n', 201);
+	long_name[201] = '\0';
+	file_name(long_name + 1, &result);
+	assert_int_equal(result.exit_code, 0);
+	capture_free(&result.capture);
+	file_name(long_name, &result);
+	assert_int_equal(result.exit_code, EXIT_USAGE);
+	assert_non_null(strstr(result.capture.err, ": not a plain file name\n"));
+	capture_free(&result.capture);
+}
+
+/* SOURCE [TARGET]: TARGET given wins, else the boot's rescue.target=, else a usage error. */
+static void test_source_and_target_or_the_default_target(void **state)
+{
+	char dir[] = "/tmp/test_opt.XXXXXX", path[64];
+	const char *source, *target;
+	struct parse_result result;
+	FILE *file;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	setenv("RESCUE_PARAM_DIR", dir, 1);
+	SOURCE_TARGET(&source, &target, &result, "-j", "sda", "ssh://h/x");
+	assert_int_equal(result.exit_code, 0);
+	assert_string_equal(source, "sda");
+	assert_string_equal(target, "ssh://h/x");
+	capture_free(&result.capture);
+	SOURCE_TARGET(&source, &target, &result, "sda");
+	assert_usage_error(&result, "no TARGET given and no default target (rescue.target=) set");
+	SOURCE_TARGET(&source, &target, &result, "-j");
+	assert_usage_error(&result, "missing operand after -j");
+	SOURCE_TARGET(&source, &target, &result, "sda", "ssh://h/x", "more");
+	assert_usage_error(&result, "unexpected operand: more");
+	snprintf(path, sizeof path, "%s/target", dir);
+	file = fopen(path, "w");
+	assert_non_null(file);
+	fputs("nfs://server/export\n", file);
+	fclose(file);
+	SOURCE_TARGET(&source, &target, &result, "sda");
+	assert_int_equal(result.exit_code, 0);
+	assert_string_equal(target, "nfs://server/export");
+	capture_free(&result.capture);
+	unlink(path);
+	rmdir(dir);
+	unsetenv("RESCUE_PARAM_DIR");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -178,6 +273,8 @@ int main(void)
 		cmocka_unit_test(test_missing_value_is_named_short_and_long),
 		cmocka_unit_test(test_operand_count_is_checked),
 		cmocka_unit_test(test_double_dash_ends_options),
+		cmocka_unit_test(test_file_name_is_one_plain_name),
+		cmocka_unit_test(test_source_and_target_or_the_default_target),
 	};
 
 	return cmocka_run_group_tests_name("opt", tests, NULL, NULL);
