@@ -106,6 +106,7 @@ struct dbpages_output {
 struct dbpages_summary {
 	unsigned tablespaces;		/* InnoDB files written */
 	unsigned relations;		/* PostgreSQL files written (segments not counted) */
+	unsigned indexes;		/* PostgreSQL btree indexes written (pg-btree ...) */
 	uint64_t pages_written;		/* pages found, re-read, written and read back */
 	uint64_t pages_missing;		/* declared (or below the highest found) but never found */
 	uint64_t bad_checksums;		/* pages with a header and a wrong checksum, never used */
