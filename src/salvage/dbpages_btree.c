@@ -396,13 +396,14 @@ static int same_page(const struct btree_entry *a, const struct btree_entry *b)
 	return a->lsn == b->lsn && a->hash == b->hash && a->checksum == b->checksum;
 }
 
-static void note_ambiguous(struct writer *writer, size_t index, uint32_t block)
+static void note_ambiguous(struct writer *writer, size_t index, uint32_t block, int meta)
 {
 	size_t used = strlen(writer->ambiguous_text);
 	char item[64];
 
 	if (index == SIZE_MAX)		/* no page of that index is kept: no file */
-		snprintf(item, sizeof item, "%sunwritten:%" PRIu32, used ? "," : "", block);
+		snprintf(item, sizeof item, "%s%s %" PRIu32, used ? "," : "",
+		    meta ? "metapage at block" : "block", block);
 	else if (index == 0)
 		snprintf(item, sizeof item, "%spg-btree:%" PRIu32, used ? "," : "", block);
 	else
@@ -503,7 +504,7 @@ static int emit(struct writer *writer, struct placing *p, struct member *members
 			if (i == 0 || members[i - 1].root != members[i].root
 			    || members[i - 1].block != members[i].block)
 				note_ambiguous(writer, index < place->index_count ? index : SIZE_MAX,
-				    members[i].block);
+				    members[i].block, e->meta);
 			continue;
 		}
 		if (index == place->index_count) {
