@@ -35,8 +35,11 @@
  *               another relation's, not written. TOAST pages (every tuple a chunk,
  *               one at least full: dbpage_pg.h) are their own group, pg-toast,
  *               pg-toast-2 ..., each heap relation linked to the one holding the value
- *               ids its TOAST pointers name (dbpages_toast.c). Index pages are counted,
- *               not written (rebuild the indexes).
+ *               ids its TOAST pointers name (dbpages_toast.c). Btree index pages of
+ *               clusters with data checksums are placed by their links (metapage to
+ *               root, downlinks checked by high keys, agreeing sibling links) and
+ *               written as pg-btree, pg-btree-2 ... (dbpages_btree.c); other index
+ *               pages are counted, not written (rebuild the indexes).
  *   report.json, report.txt   per tablespace or relation: pages found against declared,
  *               the missing page numbers, the LSN range, wrong-checksum pages, copies
  *               superseded by a higher LSN.

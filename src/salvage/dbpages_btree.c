@@ -33,12 +33,13 @@
 enum { MAX_LINKED_BLOCK = (1u << 21) - 1, MAX_PASSES = 32, MAX_INDEX_GROUPS = 0xffff };
 
 struct candidate {
-	uint32_t block;
+	uint32_t block;			/* first: lower_bound reads it */
 	uint32_t page;
 };
 
 struct btree_index {
-	uint32_t first_page;		/* its member with the lowest source offset */
+	uint32_t first_page;		/* first (lower_bound reads it): its member with
+					 * the lowest source offset */
 	int meta;
 	uint32_t root, levels;
 };
@@ -112,20 +113,29 @@ static int candidate_order(const void *left, const void *right)
 	return a->page < b->page ? -1 : a->page > b->page;
 }
 
-/* The first candidate at BLOCK (the sorted table's index), or candidate_count. */
-static size_t first_candidate(const struct placing *p, uint32_t block)
+/* The first of COUNT records of STRIDE bytes at BASE, sorted by the uint32_t each
+ * starts with, whose key is not below KEY; COUNT when none. */
+static size_t lower_bound(const void *base, size_t count, size_t stride, uint32_t key)
 {
-	size_t low = 0, high = p->candidate_count;
+	size_t low = 0, high = count;
 
 	while (low < high) {
 		size_t middle = low + (high - low) / 2;
+		uint32_t at;
 
-		if (p->candidates[middle].block < block)
+		memcpy(&at, (const unsigned char *)base + middle * stride, sizeof at);
+		if (at < key)
 			low = middle + 1;
 		else
 			high = middle;
 	}
 	return low;
+}
+
+/* The first candidate at BLOCK (the sorted table's index), or candidate_count. */
+static size_t first_candidate(const struct placing *p, uint32_t block)
+{
+	return lower_bound(p->candidates, p->candidate_count, sizeof *p->candidates, block);
 }
 
 static void add_link(void *context, uint32_t block, uint64_t high_key)
@@ -433,16 +443,8 @@ static int add_entries(struct dbpages *pages, size_t more)
  * index_count. */
 static size_t index_of(const struct btree_place *place, uint32_t root)
 {
-	size_t low = 0, high = place->index_count;
+	size_t low = lower_bound(place->indexes, place->index_count, sizeof *place->indexes, root);
 
-	while (low < high) {
-		size_t middle = low + (high - low) / 2;
-
-		if (place->indexes[middle].first_page < root)
-			low = middle + 1;
-		else
-			high = middle;
-	}
 	return low < place->index_count && place->indexes[low].first_page == root ? low
 	    : place->index_count;
 }

@@ -149,9 +149,10 @@ char *dbpages_text_report(const struct writer *writer, size_t *size)
 	    writer->summary->relations, writer->summary->pages_written,
 	    writer->summary->pages_missing, writer->summary->bad_checksums);
 	if (pages->pg_index_pages || pages->pg_unplaced || pages->pg_guessed)
-		fprintf(out, "PostgreSQL: %" PRIu64 " index pages not written (not btree, or no data "
-		    "checksums: rebuild indexes with REINDEX), %" PRIu64 " heap pages without a block number not written, %"
-		    PRIu64 " heap pages placed at a guessed block number\n", pages->pg_index_pages,
+		fprintf(out, "PostgreSQL: %" PRIu64 " index pages not written (not btree, deleted, "
+		    "or without data checksums: rebuild indexes with REINDEX), %" PRIu64 " heap "
+		    "pages without a block number not written, %" PRIu64 " heap pages placed at a "
+		    "guessed block number\n", pages->pg_index_pages,
 		    pages->pg_unplaced, pages->pg_guessed);
 	if (writer->summary->indexes)
 		fprintf(out, "PostgreSQL: %u btree indexes (pg-btree ...), counted in the pages "
@@ -215,9 +216,10 @@ static const char restore_btree[] =
 "lost but an index holding the columns survived (its key, or INCLUDE columns): on a\n"
 "copy of the cluster, create the index on an empty table of the same definition, stop\n"
 "the server, copy the file over `pg_relation_filepath('the_index')`, start it, and read\n"
-"the keys with the pageinspect extension: `SELECT * FROM bt_page_items('the_index', N);`\n"
-"for each leaf block N (`bt_page_stats` says which are leaves). Do not query the table\n"
-"through it: the heap tuples its entries point at are not there.\n\n";
+"the keys (in hex, the `data` column) with the pageinspect extension:\n"
+"`SELECT * FROM bt_page_items('the_index', N);` for each leaf block N (`bt_page_stats`\n"
+"says which are leaves). Do not query the table through it: the heap tuples its entries\n"
+"point at are not there.\n\n";
 
 /* SQLite files are carved whole (carve_document.c: from the header to its page count x
  * page size). The appliance has no sqlite3 shell to run `.recover` itself, so the file is
