@@ -112,6 +112,8 @@ struct dbpages_summary {
 	unsigned indexes;		/* PostgreSQL btree indexes written (pg-btree ...) */
 	uint64_t pages_written;		/* pages found, re-read, written and read back */
 	uint64_t pages_missing;		/* declared (or below the highest found) but never found */
+	uint64_t index_pages_missing;	/* the same in btree indexes: not in pages_missing
+					 * (nor the exit status): indexes are rebuilt */
 	uint64_t bad_checksums;		/* pages with a header and a wrong checksum, never used */
 	uint64_t unreadable;		/* pages the source could not read again at write time */
 	char failure[1024];		/* why dbpages_write returned -1 */
@@ -122,7 +124,8 @@ struct dbpages_summary {
  * opens each file in turn with store_image_open_named (the schemes that hold files:
  * file, nfs, smb, ssh; others fail with the store's message) and leaves none open. A
  * transient store failure is retried with store_recover (GIVE_UP, STOP). 0 when every
- * file is complete, 1 when pages are missing (or could not be read again), -1 when the
+ * file is complete, 1 when pages are missing (or could not be read again; holes in btree
+ * indexes are not counted: index_pages_missing), -1 when the
  * store failed or memory ran out (SUMMARY->failure says how). */
 int dbpages_write(struct dbpages *pages, const struct dbpages_output *output,
     struct dbpages_summary *summary);

@@ -15,10 +15,11 @@
  *   page names it and its btpo_prev names that page back, of the same level. Where
  *   pages of two indexes would both claim it that way, it is ambiguous.
  * Each link joins its ends into one index (union-find). A page no link places is left
- * out; a page placed at two blocks, or two different pages at one block of one index
- * (two versions of one page, or two indexes whose links agree across both) are
- * ambiguous: left out, named in the report. Only clusters with data checksums: without
- * them nothing checks a link's end is the page it names.
+ * out; a page placed at two blocks, a page the sibling links of two indexes claim, and
+ * metapages and roots that do not match one to one are ambiguous: left out, named in the
+ * report. Pages of one block of one index are versions of one page: the newest LSN is
+ * written. Only clusters with data checksums: without them nothing checks a link's end
+ * is the page it names.
  */
 #include <inttypes.h>
 #include <stdint.h>
@@ -400,12 +401,6 @@ static int member_order(const void *left, const void *right)
 	return a->page < b->page ? -1 : a->page > b->page;
 }
 
-/* Two entries of one block are one page found twice when their LSN and hash agree. */
-static int same_page(const struct btree_entry *a, const struct btree_entry *b)
-{
-	return a->lsn == b->lsn && a->hash == b->hash && a->checksum == b->checksum;
-}
-
 static void note_ambiguous(struct writer *writer, size_t index, uint32_t block, int meta)
 {
 	size_t used = strlen(writer->ambiguous_text);
@@ -450,7 +445,7 @@ static size_t index_of(const struct btree_place *place, uint32_t root)
 }
 
 /* The placed pages into entries: the components in order of their first page found,
- * blocks two pages claim left out. */
+ * the ambiguous pages left out. */
 static int emit(struct writer *writer, struct placing *p, struct member *members, size_t count)
 {
 	struct btree_place *place = writer->btree;
@@ -459,21 +454,11 @@ static int emit(struct writer *writer, struct placing *p, struct member *members
 	if (keep == NULL)
 		return -1;
 	/* The components: the union-find root is the lowest page index (pages come in
-	 * scan order, so the lowest source offset of the first pass). */
-	for (size_t i = 0, end; i < count; i = end) {
-		int any = 0;
-
-		for (end = i + 1; end < count && members[end].root == members[i].root
-		    && members[end].block == members[i].block; end++)
-			;
-		for (size_t k = i; k < end; k++)
-			if (!p->conflict[members[k].page]
-			    && same_page(&p->pages[members[k].page], &p->pages[members[i].page]))
-				any++;
-		if ((size_t)any == end - i)
-			for (size_t k = i; k < end; k++)
-				keep[k] = 1;
-	}
+	 * scan order, so the lowest source offset of the first pass). Pages of one block
+	 * of one index that no link disputes are versions of one page: written as
+	 * copies, the highest LSN first, as heap pages are. */
+	for (size_t i = 0; i < count; i++)
+		keep[i] = !p->conflict[members[i].page];
 	for (size_t i = 0; i < count; i++) {
 		struct btree_index *grown;
 

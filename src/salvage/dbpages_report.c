@@ -59,8 +59,10 @@ char *dbpages_json_report(const struct writer *writer, size_t *size)
 	fprintf(out, "{\n  \"files\": [\n");
 	for (size_t i = 0; i < writer->report_count; i++)
 		json_report(out, writer, &writer->reports[i], i + 1 < writer->report_count);
-	fprintf(out, "  ],\n  \"indexes\": %u, \"pg_btree_unplaced\": %" PRIu64
-	    ", \"pg_btree_ambiguous\": %" PRIu64 ",", summary->indexes, writer->btree_unplaced,
+	fprintf(out, "  ],\n  \"indexes\": %u, \"index_pages_missing\": %" PRIu64
+	    ", \"pg_btree_unplaced\": %" PRIu64
+	    ", \"pg_btree_ambiguous\": %" PRIu64 ",", summary->indexes,
+	    summary->index_pages_missing, writer->btree_unplaced,
 	    writer->btree_ambiguous);
 	json_member_string(out, "pg_btree_ambiguous_blocks", writer->ambiguous_text, 0);
 	fprintf(out, ",\n  \"tablespaces\": %u, \"relations\": %u, \"pages_written\": %" PRIu64
@@ -155,14 +157,15 @@ char *dbpages_text_report(const struct writer *writer, size_t *size)
 		    "guessed block number\n", pages->pg_index_pages,
 		    pages->pg_unplaced, pages->pg_guessed);
 	if (writer->summary->indexes)
-		fprintf(out, "PostgreSQL: %u btree indexes (pg-btree ...), counted in the pages "
-		    "above\n", writer->summary->indexes);
+		fprintf(out, "PostgreSQL: %u btree indexes (pg-btree ...): %" PRIu64 " blocks "
+		    "missing in them, not counted above (indexes are rebuilt from their "
+		    "table)\n", writer->summary->indexes, writer->summary->index_pages_missing);
 	if (writer->btree_unplaced)
 		fprintf(out, "PostgreSQL: %" PRIu64 " btree pages that no link places (metapage, "
 		    "parent and siblings lost), not written\n", writer->btree_unplaced);
 	if (writer->btree_ambiguous)
-		fprintf(out, "PostgreSQL: %" PRIu64 " btree pages ambiguous (two pages claim one "
-		    "block of an index: two indexes built alike, or two versions of a page), not "
+		fprintf(out, "PostgreSQL: %" PRIu64 " btree pages ambiguous (the links of two "
+		    "indexes claim them, or metapages and roots of indexes built alike), not "
 		    "written: %s\n", writer->btree_ambiguous, writer->ambiguous_text);
 	if (pages->pg_bad_line_pointers)
 		fprintf(out, "PostgreSQL: %" PRIu64 " pages with a valid header and a line pointer "

@@ -647,7 +647,11 @@ static void add_up(struct writer *writer)
 
 	for (size_t i = 0; i < writer->report_count; i++) {
 		summary->pages_written += writer->reports[i].found;
-		summary->pages_missing += writer->reports[i].missing;
+		if (writer->reports[i].engine == DBPAGES_PG
+		    && writer->reports[i].group >= PG_BTREE_GROUP)
+			summary->index_pages_missing += writer->reports[i].missing;
+		else
+			summary->pages_missing += writer->reports[i].missing;
 		summary->unreadable += writer->reports[i].unreadable;
 	}
 	summary->bad_checksums = writer->pages->bad_elsewhere;
