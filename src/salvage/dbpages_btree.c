@@ -266,34 +266,55 @@ static void place_roots(struct placing *p, const struct btree_entry *m)
 			set_block(p, p->candidates[c].page, m->root);
 }
 
+/* A metapage by the root it names. */
+struct meta_key {
+	uint32_t root, level, page;
+};
+
+static int meta_order(const void *left, const void *right)
+{
+	const struct meta_key *a = left, *b = right;
+
+	if (a->root != b->root)
+		return a->root < b->root ? -1 : 1;
+	return a->level < b->level ? -1 : a->level > b->level;
+}
+
 /* The metapages at block 0 and the roots they name, one to one. Where two metapages
- * name roots of the same block and level (two indexes of one height, built alike), or a
+ * name the same block and level (two indexes of one height, built alike), or a
  * metapage names two roots, the metapages are ambiguous; each root still makes an index
  * of its own, whose keys place its pages, written without block 0. */
-static void link_roots(struct placing *p)
+static int link_roots(struct placing *p)
 {
-	for (size_t i = 0; i < p->count; i++) {
-		const struct btree_entry *m = &p->pages[i];
-		uint32_t root = 0, other = 0;
-		unsigned metas = 0;
+	struct meta_key *metas = malloc((p->count + 1) * sizeof *metas);
+	size_t count = 0;
 
-		if (!meta_at_zero(m))
+	if (metas == NULL)
+		return -1;
+	for (size_t i = 0; i < p->count; i++)
+		if (meta_at_zero(&p->pages[i]))
+			metas[count++] = (struct meta_key){ p->pages[i].root, p->pages[i].root_level,
+			    (uint32_t)i };
+	if (count)
+		qsort(metas, count, sizeof *metas, meta_order);
+	for (size_t i = 0, end; i < count; i = end) {
+		const struct btree_entry *m = &p->pages[metas[i].page];
+		uint32_t root = 0;
+
+		for (end = i + 1; end < count && meta_order(&metas[end], &metas[i]) == 0; end++)
+			;
+		if (end - i == 1 && roots_named(p, m, &root) == 1) {
+			place_pair(p, metas[i].page, 0, root, m->root);
 			continue;
-		if (roots_named(p, m, &root) == 1) {
-			for (size_t k = 0; k < p->count; k++)
-				if (meta_at_zero(&p->pages[k]) && p->pages[k].root == m->root
-				    && root_of(&p->pages[k], &p->pages[root])
-				    && roots_named(p, &p->pages[k], &other) >= 1)
-					metas++;
-			if (metas == 1) {
-				place_pair(p, (uint32_t)i, 0, root, m->root);
-				continue;
-			}
 		}
-		set_block(p, (uint32_t)i, 0);
-		p->conflict[i] = 1;
+		for (size_t k = i; k < end; k++) {
+			set_block(p, metas[k].page, 0);
+			p->conflict[metas[k].page] = 1;
+		}
 		place_roots(p, m);
 	}
+	free(metas);
+	return 0;
 }
 
 /* The child page J is the one the downlink LINK of a page of level LEVEL names. */
@@ -553,7 +574,8 @@ int dbpages_btree_place(struct writer *writer)
 	}
 	if (read_downlinks(writer, &p) != 0 || list_candidates(&p) != 0)
 		goto out;
-	link_roots(&p);
+	if (link_roots(&p) != 0)
+		goto out;
 	for (int round = 0; round < MAX_PASSES; round++) {
 		int changed = 0;
 

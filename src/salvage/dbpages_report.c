@@ -161,8 +161,9 @@ char *dbpages_text_report(const struct writer *writer, size_t *size)
 		    "missing in them, not counted above (indexes are rebuilt from their "
 		    "table)\n", writer->summary->indexes, writer->summary->index_pages_missing);
 	if (writer->btree_unplaced)
-		fprintf(out, "PostgreSQL: %" PRIu64 " btree pages that no link places (metapage, "
-		    "parent and siblings lost), not written\n", writer->btree_unplaced);
+		fprintf(out, "PostgreSQL: %" PRIu64 " btree pages that no link places (metapages "
+		    "of empty indexes, or pages whose metapage, parent and siblings were lost), "
+		    "not written\n", writer->btree_unplaced);
 	if (writer->btree_ambiguous)
 		fprintf(out, "PostgreSQL: %" PRIu64 " btree pages ambiguous (the links of two "
 		    "indexes claim them, or metapages and roots of indexes built alike), not "
