@@ -222,8 +222,8 @@ static const char restore_btree[] =
 "the server, copy the file over `pg_relation_filepath('the_index')`, start it, and read\n"
 "the keys (in hex, the `data` column) with the pageinspect extension:\n"
 "`SELECT * FROM bt_page_items('the_index', N);` for each leaf block N (`bt_page_stats`\n"
-"says which are leaves). Do not query the table through it: the heap tuples its entries\n"
-"point at are not there.\n\n";
+"says which are leaves); both read a file whose metapage (block 0) is zeros too. Do not\n"
+"query the table through it: the heap tuples its entries point at are not there.\n\n";
 
 /* SQLite files are carved whole (carve_document.c: from the header to its page count x
  * page size). The appliance has no sqlite3 shell to run `.recover` itself, so the file is
