@@ -755,10 +755,11 @@ static void print_pages_json(const struct carve_command *run)
 
 	printf(",\"db\":{");
 	json_member_string(stdout, "dir", run->db_dir, 0);
-	printf(",\"written\":%s,\"tablespaces\":%u,\"relations\":%u,\"pages\":%" PRIu64
+	printf(",\"written\":%s,\"tablespaces\":%u,\"relations\":%u,\"btree_indexes\":%u,"
+	    "\"pages\":%" PRIu64
 	    ",\"missing\":%" PRIu64 ",\"bad_checksums\":%" PRIu64 ",\"unreadable\":%" PRIu64,
 	    run->db_result >= 0 ? "true" : "false", summary->tablespaces, summary->relations,
-	    summary->pages_written, summary->pages_missing, summary->bad_checksums,
+	    summary->indexes, summary->pages_written, summary->pages_missing, summary->bad_checksums,
 	    summary->unreadable);
 	if (run->db_result == -1)
 		json_member_string(stdout, "failure", summary->failure, 1);
@@ -775,10 +776,11 @@ static void print_pages_text(const struct carve_command *run)
 		return;
 	}
 	printf("%s/: %u tablespaces, %u relations, %" PRIu64 " pages written, %" PRIu64
-	    " missing, %" PRIu64 " with a wrong checksum, %" PRIu64 " unreadable again; "
-	    "report.txt and RESTORE.md there%s%s\n", run->db_dir, summary->tablespaces,
-	    summary->relations, summary->pages_written, summary->pages_missing,
-	    summary->bad_checksums, summary->unreadable, run->db_result == -1
+	    " missing, %" PRIu64 " with a wrong checksum, %" PRIu64 " unreadable again, %u "
+	    "btree indexes; report.txt and RESTORE.md there%s%s\n", run->db_dir,
+	    summary->tablespaces, summary->relations, summary->pages_written,
+	    summary->pages_missing, summary->bad_checksums, summary->unreadable,
+	    summary->indexes, run->db_result == -1
 	    ? "; unable to finish: " : "", run->db_result == -1 ? summary->failure : "");
 }
 

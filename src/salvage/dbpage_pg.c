@@ -96,6 +96,28 @@ static unsigned checksum_candidates(uint32_t hash, uint16_t stored, uint32_t wan
 	return count;
 }
 
+unsigned pg_checksum_blocks(uint32_t hash, uint16_t stored, uint32_t limit, uint32_t *blocks,
+    unsigned max)
+{
+	const uint64_t window = PG_MAX_BLOCK, modulus = 65535;
+	uint64_t base = hash & ~(uint64_t)(window - 1);
+	uint64_t value = base + ((stored - 1 + modulus - base % modulus) % modulus);
+	unsigned count = 0;
+
+	if (stored == 0)
+		return 0;
+	for (; value < base + window; value += modulus) {
+		uint32_t block = (uint32_t)(value ^ hash) & (PG_MAX_BLOCK - 1);
+
+		if (block > limit)
+			continue;
+		if (count < max)
+			blocks[count] = block;
+		count++;
+	}
+	return count;
+}
+
 /* The line pointer number INDEX: offset, flags, length (15, 2 and 15 bits). */
 static void line_pointer(const unsigned char *page, unsigned index, unsigned *offset,
     unsigned *flags, unsigned *length)
@@ -267,7 +289,8 @@ static enum pg_verdict place_block(const unsigned char *page, struct pg_page *fo
 	found->block = found->ctid_block;
 	if (found->checksum == 0)
 		return PG_PAGE;
-	found->block_candidates = checksum_candidates(page_hash(page), found->checksum,
+	found->hash = page_hash(page);
+	found->block_candidates = checksum_candidates(found->hash, found->checksum,
 	    found->ctid_block, &smallest, &ctid_allowed);
 	if (ctid_allowed)
 		return PG_PAGE;
@@ -413,6 +436,102 @@ int pg_pages_share_tuple(const unsigned char *a, const unsigned char *b)
 		if (same_tuple(a, b, i))
 			return 1;
 	return 0;
+}
+
+/* Btree: the special space's fields, the metapage's after the page header. */
+enum { BTPO_PREV = 0, BTPO_NEXT = 4, BTPO_LEVEL = 8, BTPO_FLAGS = 12,
+	BTP_KNOWN_FLAGS = 0x1ff, BTM_MAGIC = 24, BTM_VERSION = 28, BTM_ROOT = 32,
+	BTM_LEVEL = 36, BTM_FASTROOT = 40, BTM_FASTLEVEL = 44, BTM_END = 48,
+	INDEX_TUPLE_MIN = 8 };
+
+int pg_btree_read(const unsigned char *page, struct pg_btree *btree)
+{
+	unsigned special = read_le16(page + PD_SPECIAL);
+
+	memset(btree, 0, sizeof *btree);
+	if (special != PG_PAGE_SIZE - BTREE_SPECIAL_SIZE)
+		return -1;
+	btree->prev = read_le32(page + special + BTPO_PREV);
+	btree->next = read_le32(page + special + BTPO_NEXT);
+	btree->level = read_le32(page + special + BTPO_LEVEL);
+	btree->flags = read_le16(page + special + BTPO_FLAGS);
+	if (btree->flags & ~BTP_KNOWN_FLAGS)
+		return -1;
+	if (!(btree->flags & PG_BTP_META))
+		return 0;
+	if (read_le32(page + BTM_MAGIC) != PG_BTREE_MAGIC || read_le16(page + PD_LOWER) < BTM_END)
+		return -1;
+	btree->meta = 1;
+	btree->version = read_le32(page + BTM_VERSION);
+	btree->root = read_le32(page + BTM_ROOT);
+	btree->root_level = read_le32(page + BTM_LEVEL);
+	btree->fast_root = read_le32(page + BTM_FASTROOT);
+	btree->fast_level = read_le32(page + BTM_FASTLEVEL);
+	return 0;
+}
+
+uint64_t pg_btree_tuple_hash(const unsigned char *tuple, unsigned length)
+{
+	uint64_t hash = 0xcbf29ce484222325u;
+
+	for (unsigned i = 4; i < length; i++)
+		hash = (hash ^ tuple[i]) * 0x100000001b3u;
+	return hash ? hash : 1;
+}
+
+/* The tuple at item INDEX (from 0) of PAGE: 1 with its offset and length, 0 when it is
+ * not a normal item inside the page. */
+static int index_item(const unsigned char *page, unsigned index, unsigned *offset,
+    unsigned *length)
+{
+	unsigned count = (read_le16(page + PD_LOWER) - PAGE_HEADER_SIZE) / 4;
+	unsigned upper = read_le16(page + PD_UPPER), special = read_le16(page + PD_SPECIAL);
+	unsigned flags;
+
+	if (index >= count || PAGE_HEADER_SIZE + 4 * index + 4 > PG_PAGE_SIZE)
+		return 0;
+	line_pointer(page, index, offset, &flags, length);
+	return flags == LP_NORMAL && *length >= INDEX_TUPLE_MIN && *offset >= upper
+	    && *offset + *length <= special && special <= PG_PAGE_SIZE;
+}
+
+uint64_t pg_btree_high_key(const unsigned char *page)
+{
+	struct pg_btree btree;
+	unsigned offset, length;
+
+	if (pg_btree_read(page, &btree) != 0 || btree.meta || btree.next == 0
+	    || !index_item(page, 0, &offset, &length))
+		return 0;
+	return pg_btree_tuple_hash(page + offset, length);
+}
+
+unsigned pg_btree_downlinks(const unsigned char *page,
+    void (*found)(void *context, uint32_t block, uint64_t high_key), void *context)
+{
+	unsigned count = (read_le16(page + PD_LOWER) - PAGE_HEADER_SIZE) / 4;
+	struct pg_btree btree;
+	unsigned links = 0;
+
+	if (pg_btree_read(page, &btree) != 0 || btree.meta || btree.level == 0)
+		return 0;
+	/* Item 1 is the high key on every page but the rightmost of its level. */
+	for (unsigned i = btree.next != 0; i < count; i++) {
+		unsigned offset, length, next_offset, next_length;
+		uint64_t high_key;
+
+		if (!index_item(page, i, &offset, &length))
+			continue;
+		if (i + 1 < count && index_item(page, i + 1, &next_offset, &next_length))
+			high_key = pg_btree_tuple_hash(page + next_offset, next_length);
+		else if (i + 1 < count)
+			continue;	/* the next pivot is damaged: nothing to check with */
+		else
+			high_key = pg_btree_high_key(page);
+		found(context, ctid_block_of(page + offset - T_CTID), high_key);
+		links++;
+	}
+	return links;
 }
 
 const char *pg_kind_name(enum pg_kind kind)

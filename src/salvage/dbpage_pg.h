@@ -65,6 +65,9 @@ struct pg_page {
 	 * a full TOAST_MAX_CHUNK_SIZE of data, as the first chunks of every value more than
 	 * one chunk long do: a page of a TOAST relation, not of a table of 3 columns. */
 	int toast;
+	/* With data checksums: the hash of the page with its checksum field zeroed, before
+	 * the block number is mixed in (pg_checksum_allows); 0 without. */
+	uint32_t hash;
 };
 
 /* Looks at the 8192 bytes at BUFFER (of LENGTH bytes). PG_PAGE with PAGE filled, or the
@@ -117,6 +120,57 @@ unsigned pg_toast_chunks(const unsigned char *page,
  * a caller confirms them by the chunks their value ids name. Returns how many. */
 unsigned pg_toast_pointers(const unsigned char *page,
     void (*found)(void *context, const struct pg_toast_pointer *pointer), void *context);
+
+/* The checksum STORED on a page of hash HASH (struct pg_page) allows block BLOCK. */
+static inline int pg_checksum_allows(uint32_t hash, uint16_t stored, uint32_t block)
+{
+	return stored != 0 && (uint16_t)(((hash ^ block) % 65535) + 1) == stored;
+}
+
+/* The block numbers up to LIMIT (below PG_MAX_BLOCK) that the checksum STORED allows on
+ * a page of hash HASH, in no order: up to MAX of them into BLOCKS; returns how many there
+ * are. Below 65536 blocks there are one or two. */
+unsigned pg_checksum_blocks(uint32_t hash, uint16_t stored, uint32_t limit, uint32_t *blocks,
+    unsigned max);
+
+/* Btree index pages (kind PG_BTREE). The special space (16 bytes at pd_special) holds
+ * btpo_prev and btpo_next, the block numbers of the pages left and right on the same
+ * level (0: none, P_NONE), btpo_level (0 for leaves) and btpo_flags. The metapage (block
+ * 0, BTP_META) holds after the page header the magic 0x053162, the version, the root's
+ * block and level and the fast root's. */
+enum {
+	PG_BTP_LEAF = 1, PG_BTP_ROOT = 2, PG_BTP_DELETED = 4, PG_BTP_META = 8,
+	PG_BTP_HALF_DEAD = 16, PG_BTREE_MAGIC = 0x053162,
+};
+
+struct pg_btree {
+	uint32_t prev, next, level;
+	unsigned flags;
+	int meta;			/* BTP_META with the magic: the fields below are set */
+	uint32_t version, root, root_level, fast_root, fast_level;
+};
+
+/* The special space of PAGE (accepted by pg_page_parse as PG_BTREE); 0, or -1 when the
+ * flags name no known page type (bits past BTP_HAS_FULLXID) or a metapage lacks the
+ * magic. */
+int pg_btree_read(const unsigned char *page, struct pg_btree *btree);
+
+/* A pivot tuple's identity: an FNV-1a hash of its bytes but the 4 of its t_tid's block
+ * number (a downlink, set when the tuple is copied into the parent). Never 0. */
+uint64_t pg_btree_tuple_hash(const unsigned char *tuple, unsigned length);
+
+/* The high key of the btree PAGE (item 1, on every page but the rightmost of its level)
+ * as pg_btree_tuple_hash gives it; 0 on a rightmost page or when item 1 is not a tuple. */
+uint64_t pg_btree_high_key(const unsigned char *page);
+
+/* Calls FOUND for every downlink on the internal btree PAGE (btpo_level above 0): the
+ * t_tid block of each pivot tuple from the first data key on (item 1 is the high key on
+ * pages with a right sibling). The child a downlink names has as its high key the next
+ * pivot on the page, or the page's own high key after the last one (a copy made when the
+ * child split, or when the index was built): FOUND gets that hash as HIGH_KEY, 0 when the
+ * child must be the rightmost of its level. Returns how many. */
+unsigned pg_btree_downlinks(const unsigned char *page,
+    void (*found)(void *context, uint32_t block, uint64_t high_key), void *context);
 
 const char *pg_kind_name(enum pg_kind kind);
 const char *pg_verdict_name(enum pg_verdict verdict);

@@ -30,6 +30,7 @@ void dbpages_close(struct dbpages *pages)
 	if (pages == NULL)
 		return;
 	free(pages->entries);
+	free(pages->btree);
 	free(pages->names);
 	free(pages->carry);
 	free(pages);
@@ -53,6 +54,50 @@ static int add_entry(struct dbpages *pages, const struct page_entry *entry)
 	}
 	pages->entries[pages->count++] = *entry;
 	return 0;
+}
+
+static int add_btree(struct dbpages *pages, const struct btree_entry *entry)
+{
+	if (pages->btree_count == pages->btree_capacity) {
+		size_t capacity = pages->btree_capacity ? 2 * pages->btree_capacity : 256;
+		struct btree_entry *grown = realloc(pages->btree, capacity * sizeof *grown);
+
+		if (grown == NULL)
+			return -1;
+		pages->btree = grown;
+		pages->btree_capacity = capacity;
+	}
+	pages->btree[pages->btree_count++] = *entry;
+	return 0;
+}
+
+/* A btree page with a checksum: kept with its links for dbpages_btree.c. Deleted and
+ * half-dead pages are out of their level's chain: counted as index pages. */
+static int look_btree(struct dbpages *pages, const unsigned char *at, const struct pg_page *page,
+    uint64_t offset)
+{
+	struct pg_btree btree;
+	struct btree_entry entry;
+
+	if (page->checksum == 0 || pg_btree_read(at, &btree) != 0
+	    || (btree.flags & (PG_BTP_DELETED | PG_BTP_HALF_DEAD))) {
+		pages->pg_index_pages++;
+		return 0;
+	}
+	memset(&entry, 0, sizeof entry);
+	entry.offset = offset;
+	entry.lsn = page->lsn;
+	entry.hash = page->hash;
+	entry.checksum = page->checksum;
+	entry.prev = btree.prev;
+	entry.next = btree.next;
+	entry.level = btree.level;
+	entry.flags = (uint16_t)btree.flags;
+	entry.meta = (uint8_t)btree.meta;
+	entry.root = btree.root;
+	entry.root_level = btree.root_level;
+	entry.high_key = pg_btree_high_key(at);
+	return add_btree(pages, &entry);
 }
 
 static void count_bad(struct dbpages *pages, unsigned engine, uint32_t group)
@@ -167,6 +212,8 @@ static int look_pg(struct dbpages *pages, const unsigned char *at, size_t length
 		pages->pg_bad_line_pointers++;
 	if (verdict != PG_PAGE)
 		return 0;
+	if (page.kind == PG_BTREE)
+		return look_btree(pages, at, &page, offset);
 	if (page.kind != PG_HEAP) {
 		pages->pg_index_pages++;
 		return 0;
@@ -271,9 +318,9 @@ struct saved_index {
 	char magic[16];
 	uint64_t position, count, bad_groups, bad_elsewhere, pg_index_pages, pg_unplaced,
 	    pg_guessed, pg_bad_line_pointers, name_count, carry_length, carry_offset, engines,
-	    max_page;
+	    max_page, btree_count;
 };
-static const char saved_magic[16] = "rescue-dbindex1";
+static const char saved_magic[16] = "rescue-dbindex2";
 
 void *dbpages_save(const struct dbpages *pages, uint64_t position, size_t *size)
 {
@@ -283,21 +330,22 @@ void *dbpages_save(const struct dbpages *pages, uint64_t position, size_t *size)
 	    .pg_guessed = pages->pg_guessed, .pg_bad_line_pointers = pages->pg_bad_line_pointers,
 	    .name_count = pages->name_count, .carry_length = pages->carry_length,
 	    .carry_offset = pages->carry_offset, .engines = pages->engines,
-	    .max_page = pages->max_page };
-	size_t parts[4] = { pages->count * sizeof *pages->entries,
+	    .max_page = pages->max_page, .btree_count = pages->btree_count };
+	size_t parts[5] = { pages->count * sizeof *pages->entries,
 	    pages->bad_groups * sizeof *pages->bad, pages->name_count * sizeof *pages->names,
-	    pages->carry_length };
-	const void *sources[4] = { pages->entries, pages->bad, pages->names, pages->carry };
+	    pages->carry_length, pages->btree_count * sizeof *pages->btree };
+	const void *sources[5] = { pages->entries, pages->bad, pages->names, pages->carry,
+	    pages->btree };
 	unsigned char *data, *at;
 
 	memcpy(header.magic, saved_magic, sizeof header.magic);
-	*size = sizeof header + parts[0] + parts[1] + parts[2] + parts[3];
+	*size = sizeof header + parts[0] + parts[1] + parts[2] + parts[3] + parts[4];
 	data = malloc(*size);
 	if (data == NULL)
 		return NULL;
 	memcpy(data, &header, sizeof header);
 	at = data + sizeof header;
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 5; i++) {
 		if (parts[i])
 			memcpy(at, sources[i], parts[i]);
 		at += parts[i];
@@ -313,18 +361,19 @@ static int check_saved(const struct dbpages *pages, const struct saved_index *he
 	    || header->engines != pages->engines || header->max_page != pages->max_page
 	    || header->bad_groups > MAX_BAD_GROUPS || header->carry_length > 2 * pages->max_page
 	    || header->count > rest / sizeof *pages->entries
-	    || header->name_count > rest / sizeof *pages->names)
+	    || header->name_count > rest / sizeof *pages->names
+	    || header->btree_count > rest / sizeof *pages->btree)
 		return -1;
 	return rest == header->count * sizeof *pages->entries + header->bad_groups
 	    * sizeof *pages->bad + header->name_count * sizeof *pages->names
-	    + header->carry_length ? 0 : -1;
+	    + header->carry_length + header->btree_count * sizeof *pages->btree ? 0 : -1;
 }
 
 int dbpages_load(struct dbpages *pages, const void *data, size_t size, uint64_t *position)
 {
 	const unsigned char *at = (const unsigned char *)data + sizeof (struct saved_index);
 	struct saved_index header;
-	size_t entries, names;
+	size_t entries, names, btree;
 
 	if (size < sizeof header)
 		return -1;
@@ -333,9 +382,11 @@ int dbpages_load(struct dbpages *pages, const void *data, size_t size, uint64_t 
 		return -1;
 	entries = (size_t)header.count * sizeof *pages->entries;
 	names = (size_t)header.name_count * sizeof *pages->names;
+	btree = (size_t)header.btree_count * sizeof *pages->btree;
 	pages->entries = malloc(entries + 1);
 	pages->names = malloc(names + 1);
-	if (pages->entries == NULL || pages->names == NULL)
+	pages->btree = malloc(btree + 1);
+	if (pages->entries == NULL || pages->names == NULL || pages->btree == NULL)
 		return -1;
 	memcpy(pages->entries, at, entries);
 	at += entries;
@@ -344,6 +395,9 @@ int dbpages_load(struct dbpages *pages, const void *data, size_t size, uint64_t 
 	memcpy(pages->names, at, names);
 	at += names;
 	memcpy(pages->carry, at, (size_t)header.carry_length);
+	at += header.carry_length;
+	memcpy(pages->btree, at, btree);
+	pages->btree_count = pages->btree_capacity = (size_t)header.btree_count;
 	for (size_t i = 0; i < header.name_count; i++)
 		pages->names[i].name[sizeof pages->names[i].name - 1] = '\0';
 	pages->count = pages->capacity = (size_t)header.count;

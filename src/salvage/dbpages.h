@@ -35,8 +35,11 @@
  *               another relation's, not written. TOAST pages (every tuple a chunk,
  *               one at least full: dbpage_pg.h) are their own group, pg-toast,
  *               pg-toast-2 ..., each heap relation linked to the one holding the value
- *               ids its TOAST pointers name (dbpages_toast.c). Index pages are counted,
- *               not written (rebuild the indexes).
+ *               ids its TOAST pointers name (dbpages_toast.c). Btree index pages of
+ *               clusters with data checksums are placed by their links (metapage to
+ *               root, downlinks checked by high keys, agreeing sibling links) and
+ *               written as pg-btree, pg-btree-2 ... (dbpages_btree.c); other index
+ *               pages are counted, not written (rebuild the indexes).
  *   report.json, report.txt   per tablespace or relation: pages found against declared,
  *               the missing page numbers, the LSN range, wrong-checksum pages, copies
  *               superseded by a higher LSN.
@@ -106,8 +109,11 @@ struct dbpages_output {
 struct dbpages_summary {
 	unsigned tablespaces;		/* InnoDB files written */
 	unsigned relations;		/* PostgreSQL files written (segments not counted) */
+	unsigned indexes;		/* PostgreSQL btree indexes written (pg-btree ...) */
 	uint64_t pages_written;		/* pages found, re-read, written and read back */
 	uint64_t pages_missing;		/* declared (or below the highest found) but never found */
+	uint64_t index_pages_missing;	/* the same in btree indexes: not in pages_missing
+					 * (nor the exit status): indexes are rebuilt */
 	uint64_t bad_checksums;		/* pages with a header and a wrong checksum, never used */
 	uint64_t unreadable;		/* pages the source could not read again at write time */
 	char failure[1024];		/* why dbpages_write returned -1 */
@@ -118,7 +124,8 @@ struct dbpages_summary {
  * opens each file in turn with store_image_open_named (the schemes that hold files:
  * file, nfs, smb, ssh; others fail with the store's message) and leaves none open. A
  * transient store failure is retried with store_recover (GIVE_UP, STOP). 0 when every
- * file is complete, 1 when pages are missing (or could not be read again), -1 when the
+ * file is complete, 1 when pages are missing (or could not be read again; holes in btree
+ * indexes are not counted: index_pages_missing), -1 when the
  * store failed or memory ran out (SUMMARY->failure says how). */
 int dbpages_write(struct dbpages *pages, const struct dbpages_output *output,
     struct dbpages_summary *summary);

@@ -17,6 +17,10 @@
  * ... (dbpages_toast.c says which table uses which). */
 enum { PG_TOAST_GROUP = 0x10000 };
 
+/* Btree indexes written from their links (dbpages_btree.c): groups past the TOAST group,
+ * one a group, written as pg-btree, pg-btree-2 ... */
+enum { PG_BTREE_GROUP = 0x20000 };
+
 static inline uint32_t pg_group_of(const struct pg_page *page)
 {
 	return page->toast ? PG_TOAST_GROUP : page->attributes;
@@ -47,6 +51,20 @@ struct page_entry {
 	uint8_t unused[4];
 };
 
+/* A PostgreSQL btree page of a cluster with data checksums, found by the scan: where it
+ * is and its links. Its block number comes from the links (dbpages_btree.c). */
+struct btree_entry {
+	uint64_t offset;
+	uint64_t lsn;
+	uint32_t hash;			/* pg_page.hash */
+	uint32_t prev, next, level;
+	uint32_t root, root_level;	/* the metapage's; 0 on other pages */
+	uint64_t high_key;		/* pg_btree_high_key */
+	uint16_t checksum, flags;
+	uint8_t meta;
+	uint8_t unused[3];
+};
+
 /* Pages with a header but a wrong checksum, counted by the group they claim. The garbage
  * of a disk can claim any number of groups: past MAX_BAD_GROUPS they are only summed. */
 struct bad_count {
@@ -71,7 +89,10 @@ struct dbpages {
 	struct bad_count bad[MAX_BAD_GROUPS];
 	size_t bad_groups;
 	uint64_t bad_elsewhere;		/* wrong checksums past MAX_BAD_GROUPS groups */
-	uint64_t pg_index_pages;	/* PostgreSQL index pages: counted, not written */
+	uint64_t pg_index_pages;	/* PostgreSQL index pages but btree ones of
+					 * clusters with data checksums: counted, not written */
+	struct btree_entry *btree;	/* those btree pages */
+	size_t btree_count, btree_capacity;
 	uint64_t pg_bad_line_pointers;	/* PostgreSQL pages with a valid header and a line
 					 * pointer past the page's end: refused */
 	uint64_t pg_unplaced;		/* heap pages whose block number nothing tells */
@@ -104,6 +125,13 @@ struct toast_summary {
 	unsigned used_by;		/* TOAST relation: heap relations linked to it */
 };
 
+/* A btree index written (dbpages_btree.c), in the report of its file: what its
+ * metapage says (META 0 when the metapage was not found). */
+struct btree_summary {
+	int meta;
+	uint32_t root, levels;
+};
+
 /* What the reports say about one file written. */
 struct file_report {
 	char name[300];
@@ -126,6 +154,7 @@ struct file_report {
 	char missing_text[MISSING_TEXT];	/* "3-5,9,..." */
 	uint64_t missing_first, missing_last;	/* the range not yet in the text */
 	struct toast_summary toast;
+	struct btree_summary btree;
 };
 
 struct toast_links;
@@ -147,7 +176,21 @@ struct writer {
 	size_t report_count, report_capacity;
 	size_t relation_report;		/* the first segment's report of the relation at hand */
 	struct toast_links *toast;	/* what dbpages_toast.c gathers; NULL until needed */
+	struct btree_place *btree;	/* dbpages_btree.c's placements; NULL until needed */
+	/* Btree pages left out: placed by no link, or where two pages (two indexes, or two
+	 * copies of one page) claim one block of one index (those blocks' numbers in
+	 * AMBIGUOUS_TEXT, "pg-btree 5,pg-btree 9,..."). */
+	uint64_t btree_unplaced, btree_ambiguous;
+	char ambiguous_text[MISSING_TEXT];
 };
+
+/* dbpages_btree.c: the btree pages placed by their links and grouped into indexes,
+ * appended to pages->entries (groups PG_BTREE_GROUP + n, n from 0); 0 or -1 (no memory).
+ * dbpages_btree_meta fills a report's btree summary for GROUP; dbpages_btree_free frees
+ * what they keep. */
+int dbpages_btree_place(struct writer *writer);
+void dbpages_btree_meta(const struct writer *writer, uint32_t group, struct btree_summary *out);
+void dbpages_btree_free(struct writer *writer);
 
 /* dbpages_spaces.c: ENTRIES (COUNT, one InnoDB space id, sorted by page number, the
  * highest LSN first) told apart into the tablespaces that claim the space id: sets each

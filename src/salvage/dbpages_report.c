@@ -27,10 +27,15 @@ static void json_report(FILE *out, const struct writer *writer,
 	    ", \"first_page\": %" PRIu64 ", \"pages\": %" PRIu64 ", \"found\": %" PRIu64
 	    ", \"missing\": %" PRIu64 ", \"never_used\": %" PRIu64 ", \"doublewrite\": %" PRIu64,
 	    report->engine == DBPAGES_INNODB ? "space_id" : "attributes",
-	    report->group == PG_TOAST_GROUP && report->engine == DBPAGES_PG ? 3 : report->group,
+	    report->engine != DBPAGES_PG ? report->group : report->group == PG_TOAST_GROUP ? 3
+	    : report->group >= PG_BTREE_GROUP ? 0 : report->group,
 	    report->page_size, report->declared, report->first, report->end - report->first,
 	    report->found, report->missing, report->free_pages, report->doublewrite);
 	json_member_string(out, "missing_pages", report->missing_text, 1);
+	if (report->engine == DBPAGES_PG && report->group >= PG_BTREE_GROUP)
+		fprintf(out, ", \"index\": \"btree\", \"metapage\": %s, \"root\": %" PRIu32
+		    ", \"levels\": %" PRIu32, report->btree.meta ? "true" : "false",
+		    report->btree.root, report->btree.levels);
 	if (report->engine == DBPAGES_INNODB)
 		fprintf(out, ", \"tablespaces_with_this_space_id\": %u", report->lanes);
 	fprintf(out, ", \"unreadable\": %" PRIu64 ", \"superseded\": %" PRIu64
@@ -54,7 +59,13 @@ char *dbpages_json_report(const struct writer *writer, size_t *size)
 	fprintf(out, "{\n  \"files\": [\n");
 	for (size_t i = 0; i < writer->report_count; i++)
 		json_report(out, writer, &writer->reports[i], i + 1 < writer->report_count);
-	fprintf(out, "  ],\n  \"tablespaces\": %u, \"relations\": %u, \"pages_written\": %" PRIu64
+	fprintf(out, "  ],\n  \"indexes\": %u, \"index_pages_missing\": %" PRIu64
+	    ", \"pg_btree_unplaced\": %" PRIu64
+	    ", \"pg_btree_ambiguous\": %" PRIu64 ",", summary->indexes,
+	    summary->index_pages_missing, writer->btree_unplaced,
+	    writer->btree_ambiguous);
+	json_member_string(out, "pg_btree_ambiguous_blocks", writer->ambiguous_text, 0);
+	fprintf(out, ",\n  \"tablespaces\": %u, \"relations\": %u, \"pages_written\": %" PRIu64
 	    ", \"pages_missing\": %" PRIu64 ", \"bad_checksum\": %" PRIu64 ", \"unreadable\": %"
 	    PRIu64 ",\n  \"pg_index_pages\": %" PRIu64 ", \"pg_unplaced\": %" PRIu64
 	    ", \"pg_guessed\": %" PRIu64 ", \"pg_bad_line_pointers\": %" PRIu64 "\n}\n",
@@ -70,6 +81,23 @@ static void text_report(FILE *out, const struct writer *writer,
 {
 	int toast = report->engine == DBPAGES_PG && report->group == PG_TOAST_GROUP;
 
+	if (report->engine == DBPAGES_PG && report->group >= PG_BTREE_GROUP) {
+		fprintf(out, "%s  postgresql btree index, 8192-byte pages: %" PRIu64 " of %" PRIu64
+		    " found, ", report->name, report->found, report->end - report->first);
+		if (report->btree.meta)
+			fprintf(out, "root %" PRIu32 ", %" PRIu32 " levels (metapage)", report->btree.root,
+			    report->btree.levels);
+		else
+			fprintf(out, "no metapage (block 0 lost or ambiguous)");
+		fprintf(out, ", LSN %" PRIu64 "-%" PRIu64 "\n", report->lsn_min, report->lsn_max);
+		if (report->missing)
+			fprintf(out, "    missing %" PRIu64 ": %s\n", report->missing,
+			    report->missing_text);
+		if (report->unreadable || report->superseded)
+			fprintf(out, "    unreadable %" PRIu64 ", copies %" PRIu64 "\n",
+			    report->unreadable, report->superseded);
+		return;
+	}
 	fprintf(out, "%s  %s %s %" PRIu32 ", %zu-byte pages: %" PRIu64 " of %" PRIu64 " found",
 	    report->name, engine_name(report->engine), report->engine == DBPAGES_INNODB
 	    ? "space id" : toast ? "TOAST chunks, attributes" : "tuples of attributes",
@@ -117,15 +145,29 @@ char *dbpages_text_report(const struct writer *writer, size_t *size)
 		return NULL;
 	for (size_t i = 0; i < writer->report_count; i++)
 		text_report(out, writer, &writer->reports[i]);
+	/* tests/qemu/test_rehearse.py reads this line: the indexes come after it. */
 	fprintf(out, "%u tablespaces, %u relations: %" PRIu64 " pages written, %" PRIu64
 	    " missing, %" PRIu64 " with a wrong checksum\n", writer->summary->tablespaces,
 	    writer->summary->relations, writer->summary->pages_written,
 	    writer->summary->pages_missing, writer->summary->bad_checksums);
 	if (pages->pg_index_pages || pages->pg_unplaced || pages->pg_guessed)
-		fprintf(out, "PostgreSQL: %" PRIu64 " index pages not written (rebuild indexes "
-		    "with REINDEX), %" PRIu64 " heap pages without a block number not written, %"
-		    PRIu64 " heap pages placed at a guessed block number\n", pages->pg_index_pages,
+		fprintf(out, "PostgreSQL: %" PRIu64 " index pages not written (not btree, deleted, "
+		    "or without data checksums: rebuild indexes with REINDEX), %" PRIu64 " heap "
+		    "pages without a block number not written, %" PRIu64 " heap pages placed at a "
+		    "guessed block number\n", pages->pg_index_pages,
 		    pages->pg_unplaced, pages->pg_guessed);
+	if (writer->summary->indexes)
+		fprintf(out, "PostgreSQL: %u btree indexes (pg-btree ...): %" PRIu64 " blocks "
+		    "missing in them, not counted above (indexes are rebuilt from their "
+		    "table)\n", writer->summary->indexes, writer->summary->index_pages_missing);
+	if (writer->btree_unplaced)
+		fprintf(out, "PostgreSQL: %" PRIu64 " btree pages that no link places (metapages "
+		    "of empty indexes, or pages whose metapage, parent and siblings were lost), "
+		    "not written\n", writer->btree_unplaced);
+	if (writer->btree_ambiguous)
+		fprintf(out, "PostgreSQL: %" PRIu64 " btree pages ambiguous (the links of two "
+		    "indexes claim them, or metapages and roots of indexes built alike), not "
+		    "written: %s\n", writer->btree_ambiguous, writer->ambiguous_text);
 	if (pages->pg_bad_line_pointers)
 		fprintf(out, "PostgreSQL: %" PRIu64 " pages with a valid header and a line pointer "
 		    "past the end of the page: damaged, never used\n", pages->pg_bad_line_pointers);
@@ -168,6 +210,20 @@ static const char restore_pg[] =
 "(`pg-Aatts`, `pg-Aatts-2`, ...): look at a few rows of each (`SELECT * ... LIMIT 5`) to\n"
 "see which table it is. `pg-toast`, `pg-toast-2` ... are TOAST relations (tuples of\n"
 "chunk_id, chunk_seq, chunk_data): the report says which table's values they hold.\n\n";
+
+static const char restore_btree[] =
+"## PostgreSQL btree indexes (`pg-btree`, `pg-btree-2` ...)\n\n"
+"Indexes are simplest rebuilt once their table is back: `CREATE INDEX ...` with the\n"
+"original definition, or `REINDEX TABLE recovered;`. The files here are btree indexes\n"
+"as the server wrote them (blocks never found are zeros; the report gives the root and\n"
+"levels from the metapage, block 0). They are for inspection, or for when the table is\n"
+"lost but an index holding the columns survived (its key, or INCLUDE columns): on a\n"
+"copy of the cluster, create the index on an empty table of the same definition, stop\n"
+"the server, copy the file over `pg_relation_filepath('the_index')`, start it, and read\n"
+"the keys (in hex, the `data` column) with the pageinspect extension:\n"
+"`SELECT * FROM bt_page_items('the_index', N);` for each leaf block N (`bt_page_stats`\n"
+"says which are leaves); both read a file whose metapage (block 0) is zeros too. Do not\n"
+"query the table through it: the heap tuples its entries point at are not there.\n\n";
 
 /* SQLite files are carved whole (carve_document.c: from the header to its page count x
  * page size). The appliance has no sqlite3 shell to run `.recover` itself, so the file is
@@ -215,6 +271,8 @@ char *dbpages_restore_text(const struct writer *writer, size_t *size)
 	if (pg) {
 		fputs(restore_pg, out);
 		dbpages_toast_restore(out, writer);
+		if (writer->summary->indexes)
+			fputs(restore_btree, out);
 	}
 	if (!innodb && !pg)
 		fputs("No database pages were found.\n", out);

@@ -95,6 +95,13 @@ static int page_matches(const struct page_entry *entry, const unsigned char *buf
 		return innodb_page_parse(buffer, size, size, &page) == INNODB_PAGE
 		    && page.space_id == entry->group && page.page_number == entry->number
 		    && page.lsn == entry->lsn;
+	} else if (entry->group >= PG_BTREE_GROUP) {
+		struct pg_page page;
+
+		/* Placed by its links: the checksum must still allow its block. */
+		return pg_page_parse(buffer, size, &page) == PG_PAGE && page.kind == PG_BTREE
+		    && pg_checksum_allows(page.hash, page.checksum, entry->number)
+		    && page.lsn == entry->lsn;
 	} else {
 		struct pg_page page;
 
@@ -204,7 +211,7 @@ static void count_older_copies(struct writer *writer, struct file_report *report
 	for (size_t i = 0; i < count; i++) {
 		int other = 0;
 
-		if (entries[i].engine == DBPAGES_PG
+		if (entries[i].engine == DBPAGES_PG && entries[i].group < PG_BTREE_GROUP
 		    && read_source(writer->output, writer->buffer, PG_PAGE_SIZE,
 		    entries[i].offset) == 0 && page_matches(&entries[i], writer->buffer, PG_PAGE_SIZE))
 			other = !pg_pages_share_tuple(writer->chosen, writer->buffer);
@@ -241,7 +248,7 @@ static int write_best_copy(struct writer *writer, struct file_report *report,
 				return -1;
 			entry->written = 1;
 			report->found++;
-			if (entry->engine == DBPAGES_PG) {
+			if (entry->engine == DBPAGES_PG && entry->group < PG_BTREE_GROUP) {
 				memcpy(writer->chosen, writer->buffer, size);
 				if (dbpages_toast_note(writer, entry->group, writer->buffer) != 0)
 					return out_of_memory(writer);
@@ -547,12 +554,17 @@ static int write_tablespace(struct writer *writer, struct page_entry *entries, s
 }
 
 /* pg-Aatts for the first relation of A attributes, pg-Aatts-2 ... for the others,
- * pg-toast, pg-toast-2 ... for TOAST relations; the segments after the first get .1, .2
- * ... as in PostgreSQL. */
+ * pg-toast, pg-toast-2 ... for TOAST relations, pg-btree, pg-btree-2 ... for btree
+ * indexes; the segments after the first get .1, .2 ... as in PostgreSQL. */
 static void relation_name(struct file_report *report, const char *prefix,
     const struct page_entry *entry, uint64_t segment)
 {
-	int used = entry->group == PG_TOAST_GROUP
+	int used = entry->group >= PG_BTREE_GROUP
+	    ? entry->group == PG_BTREE_GROUP
+	    ? snprintf(report->name, sizeof report->name, "%spg-btree", prefix)
+	    : snprintf(report->name, sizeof report->name, "%spg-btree-%" PRIu32, prefix,
+	    entry->group - PG_BTREE_GROUP + 1)
+	    : entry->group == PG_TOAST_GROUP
 	    ? snprintf(report->name, sizeof report->name, "%spg-toast", prefix)
 	    : snprintf(report->name, sizeof report->name, "%spg-%" PRIu32 "atts", prefix,
 	    entry->group);
@@ -571,7 +583,10 @@ static int write_relation(struct writer *writer, struct page_entry *entries, siz
 	uint64_t end = (uint64_t)entries[count - 1].number + 1;
 	size_t i = 0;
 
-	writer->summary->relations++;
+	if (entries[0].group >= PG_BTREE_GROUP)
+		writer->summary->indexes++;
+	else
+		writer->summary->relations++;
 	writer->relation_report = writer->report_count;
 	for (uint64_t segment = 0; segment * PG_SEGMENT_BLOCKS < end; segment++) {
 		struct file_report *report = new_report(writer, DBPAGES_PG, entries[0].group);
@@ -580,6 +595,7 @@ static int write_relation(struct writer *writer, struct page_entry *entries, siz
 		if (report == NULL)
 			return out_of_memory(writer);
 		relation_name(report, writer->output->prefix, &entries[0], segment);
+		dbpages_btree_meta(writer, entries[0].group, &report->btree);
 		report->page_size = PG_PAGE_SIZE;
 		report->bad = segment ? 0 : report->bad;	/* counted once per relation */
 		report->first = segment * PG_SEGMENT_BLOCKS;
@@ -631,7 +647,11 @@ static void add_up(struct writer *writer)
 
 	for (size_t i = 0; i < writer->report_count; i++) {
 		summary->pages_written += writer->reports[i].found;
-		summary->pages_missing += writer->reports[i].missing;
+		if (writer->reports[i].engine == DBPAGES_PG
+		    && writer->reports[i].group >= PG_BTREE_GROUP)
+			summary->index_pages_missing += writer->reports[i].missing;
+		else
+			summary->pages_missing += writer->reports[i].missing;
 		summary->unreadable += writer->reports[i].unreadable;
 	}
 	summary->bad_checksums = writer->pages->bad_elsewhere;
@@ -732,7 +752,9 @@ static int split_groups(struct dbpages *pages)
 {
 	for (size_t begin = 0, end; begin < pages->count; begin = end) {
 		end = group_end(pages, begin);
-		if (pages->entries[begin].engine == DBPAGES_PG)
+		/* A btree group is one index already (dbpages_btree.c). */
+		if (pages->entries[begin].engine == DBPAGES_PG
+		    && pages->entries[begin].group < PG_BTREE_GROUP)
 			assign_lanes(pages->entries + begin, end - begin);
 		else if (dbpages_split_tablespaces(pages->entries + begin, end - begin) == 0)
 			return -1;
@@ -758,6 +780,8 @@ static int write_groups(struct writer *writer)
 {
 	struct dbpages *pages = writer->pages;
 
+	if (dbpages_btree_place(writer) != 0)
+		return out_of_memory(writer);
 	if (pages->count == 0)
 		return 0;	/* entries may be NULL: qsort must not see it */
 	qsort(pages->entries, pages->count, sizeof *pages->entries, entry_order);
@@ -807,6 +831,7 @@ int dbpages_write(struct dbpages *pages, const struct dbpages_output *output,
 	result = summary->pages_missing || summary->unreadable ? 1 : 0;
 out:
 	dbpages_toast_free(&writer);
+	dbpages_btree_free(&writer);
 	free(writer.reports);
 	free(writer.readback);
 	free(writer.chosen);

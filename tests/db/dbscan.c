@@ -103,8 +103,8 @@ int main(int argc, char **argv)
 	    .give_up = 0, .log = stdout }, &summary);
 	if (result < 0)
 		fprintf(stderr, "dbscan: %s\n", summary.failure);
-	printf("%u tablespaces, %u relations, %llu pages written, %llu missing, %llu wrong "
-	    "checksums\n", summary.tablespaces, summary.relations,
+	printf("%u tablespaces, %u relations, %u btree indexes, %llu pages written, %llu missing, "
+	    "%llu wrong checksums\n", summary.tablespaces, summary.relations, summary.indexes,
 	    (unsigned long long)summary.pages_written, (unsigned long long)summary.pages_missing,
 	    (unsigned long long)summary.bad_checksums);
 	store_close(store);

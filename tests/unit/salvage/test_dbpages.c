@@ -576,12 +576,13 @@ static void test_relation_without_checksums(void **state)
 /* The index kept at a point of the scan and loaded into a fresh one, which is fed the
  * rest, writes the same files as one scan of everything: an interrupted carve --db goes
  * on where it stopped. The cut falls inside a page (the carried bytes are kept too). A
- * damaged index is refused. */
+ * damaged index is refused. The btree pages found before the cut come back with it. */
 static void test_index_kept_and_loaded(void **state)
 {
-	size_t full_size, rel_size, size, saved_size;
+	size_t full_size, rel_size, size, saved_size, pkey_size;
 	unsigned char *full = dbfixture_read("mariadb", "full.ibd", &full_size);
 	unsigned char *rel = dbfixture_read("pg", "checksummed.rel", &rel_size);
+	unsigned char *pkey = dbfixture_read("pg", "checksummed.pkey.idx", &pkey_size);
 	struct dbpages *before, *after = dbpages_open(DBPAGES_INNODB | DBPAGES_PG);
 	struct disk disk = {0};
 	struct dbpages_summary summary;
@@ -594,10 +595,11 @@ static void test_index_kept_and_loaded(void **state)
 	int transient;
 
 	(void)state;
-	if (full == NULL || rel == NULL)
+	if (full == NULL || rel == NULL || pkey == NULL)
 		skip();
 	add_pages(&disk, full, full_size, IBD_PAGE, 0, 0);
 	add_pages(&disk, rel, rel_size, PG_PAGE_SIZE, 0, 0);
+	add_pages(&disk, pkey, pkey_size, PG_PAGE_SIZE, 0, 0);
 	write_disk(&disk, 2718, 80);
 	cut = piece_of(&disk, full + 5 * IBD_PAGE)->offset + 1000;
 	before = dbpages_open(DBPAGES_INNODB | DBPAGES_PG);
@@ -628,10 +630,12 @@ static void test_index_kept_and_loaded(void **state)
 	snprintf(name, sizeof name, "space-%u.ibd", space_id_of(full));
 	assert_same_file(&disk, name, full, full_size);
 	assert_same_file(&disk, "pg-4atts", rel, rel_size);
+	assert_same_file(&disk, "pg-btree", pkey, pkey_size);	/* btree entries kept too */
 	(void)size;
 	remove_disk(&disk);
 	free(full);
 	free(rel);
+	free(pkey);
 }
 
 /* SIZE bytes of DATA after the disk's end: a page the disk's end cuts. */
@@ -937,6 +941,169 @@ static void test_toast_bad_input(void **state)
 	free(toast);
 }
 
+/* The btree special space's level and flags of block BLOCK of an index file. */
+static unsigned btree_level(const unsigned char *file, size_t block, unsigned *flags)
+{
+	struct pg_btree btree;
+
+	assert_int_equal(pg_btree_read(file + block * PG_PAGE_SIZE, &btree), 0);
+	*flags = btree.flags;
+	return btree.level;
+}
+
+/* Which of the written files pg-btree, pg-btree-2 is byte for byte EXPECTED (the other
+ * must not be): its name, or fail. */
+static const char *written_index(const struct disk *disk, const unsigned char *expected,
+    size_t expected_size)
+{
+	static const char *names[] = { "pg-btree", "pg-btree-2" };
+	const char *found = NULL;
+
+	for (size_t i = 0; i < 2; i++) {
+		size_t size;
+		unsigned char *written = output_file(disk, names[i], &size);
+
+		if (size == expected_size && memcmp(written, expected, size) == 0) {
+			assert_null(found);
+			found = names[i];
+		}
+		free(written);
+	}
+	if (found == NULL)
+		fail_msg("no pg-btree file is the server's index file");
+	return found;
+}
+
+static void assert_report_has(const struct disk *disk, const char *text)
+{
+	size_t size;
+	char *report = (char *)output_file(disk, "report.txt", &size);
+
+	if (strstr(report, text) == NULL)
+		fail_msg("no \"%s\" in:\n%s", text, report);
+	free(report);
+}
+
+/* A table with its primary key (2 levels) and an index on a text column (3 levels),
+ * from a cluster with data checksums, among noise: both indexes written byte for byte
+ * as the server wrote them, placed by their links alone (their first blocks have the
+ * same numbers and sibling chains: the keys tell them apart), with root and levels from
+ * the metapage; RESTORE.md says to rebuild them. The same indexes of the cluster without
+ * checksums are counted, not written. */
+static void test_btree_indexes_written(void **state)
+{
+	size_t rel_size, pkey_size, body_size, plain_size, size;
+	unsigned char *rel = dbfixture_read("pg", "checksummed.rel", &rel_size);
+	unsigned char *pkey = dbfixture_read("pg", "checksummed.pkey.idx", &pkey_size);
+	unsigned char *body = dbfixture_read("pg", "checksummed.body.idx", &body_size);
+	unsigned char *plain = dbfixture_read("pg", "plain.pkey.idx", &plain_size);
+	struct disk disk = {0};
+	struct dbpages_summary summary;
+	struct pg_btree meta;
+	char line[200], *restore;
+
+	(void)state;
+	if (rel == NULL || pkey == NULL || body == NULL || plain == NULL)
+		skip();
+	add_pages(&disk, rel, rel_size, PG_PAGE_SIZE, 0, 0);
+	add_pages(&disk, pkey, pkey_size, PG_PAGE_SIZE, 0, 0);
+	add_pages(&disk, body, body_size, PG_PAGE_SIZE, 0, 0);
+	add_pages(&disk, plain, plain_size, PG_PAGE_SIZE, 0, 0);
+	write_disk(&disk, 4711, 200);
+	assert_int_equal(rebuild(&disk, 1 << 20, &summary), 0);
+	assert_int_equal(summary.relations, 1);
+	assert_int_equal(summary.indexes, 2);
+	assert_int_equal(summary.pages_missing, 0);
+	assert_same_file(&disk, "pg-4atts", rel, rel_size);
+	assert_int_equal(pg_btree_read(pkey, &meta), 0);
+	assert_true(meta.meta);
+	snprintf(line, sizeof line, "disk.db-%s  postgresql btree index, 8192-byte pages: %zu of "
+	    "%zu found, root %u, %u levels (metapage)", written_index(&disk, pkey, pkey_size),
+	    pkey_size / PG_PAGE_SIZE, pkey_size / PG_PAGE_SIZE, meta.root, meta.root_level + 1);
+	assert_report_has(&disk, line);
+	assert_int_equal(pg_btree_read(body, &meta), 0);
+	assert_int_equal(meta.root_level + 1, 3);
+	snprintf(line, sizeof line, "disk.db-%s  postgresql btree index, 8192-byte pages: %zu of "
+	    "%zu found, root %u, 3 levels (metapage)", written_index(&disk, body, body_size),
+	    body_size / PG_PAGE_SIZE, body_size / PG_PAGE_SIZE, meta.root);
+	assert_report_has(&disk, line);
+	snprintf(line, sizeof line, "PostgreSQL: %zu index pages not written", plain_size
+	    / PG_PAGE_SIZE);
+	assert_report_has(&disk, line);
+	assert_json_valid(&disk, "report.json");
+	restore = (char *)output_file(&disk, "RESTORE.md", &size);
+	assert_non_null(strstr(restore, "REINDEX"));
+	assert_non_null(strstr(restore, "bt_page_items"));
+	free(restore);
+	remove_disk(&disk);
+	free(rel);
+	free(pkey);
+	free(body);
+	free(plain);
+}
+
+/* The 3-level index with a leaf and an internal page of level 1 (not the leftmost) lost:
+ * the internal page's children placed by their siblings instead, the file as long as
+ * the index, the two blocks zeros and named missing, every other block the server's.
+ * An older version of a leaf (the same page with a lower LSN) is counted as an older
+ * copy, not written. */
+static void test_btree_block_lost(void **state)
+{
+	size_t body_size, blocks, internal = 0;
+	unsigned char *body = dbfixture_read("pg", "checksummed.body.idx", &body_size);
+	unsigned char *expected, older[PG_PAGE_SIZE];
+	struct disk disk = {0};
+	struct dbpages_summary summary;
+	unsigned flags;
+	uint16_t checksum;
+	char line[100];
+
+	(void)state;
+	if (body == NULL)
+		skip();
+	blocks = body_size / PG_PAGE_SIZE;
+	for (size_t b = 1; b < blocks && internal == 0; b++) {
+		struct pg_btree btree;
+
+		assert_int_equal(pg_btree_read(body + b * PG_PAGE_SIZE, &btree), 0);
+		if (btree.level == 1 && btree.prev != 0)
+			internal = b;
+	}
+	assert_true(internal > 5);
+	assert_int_equal(btree_level(body, 5, &flags), 0);
+	for (size_t b = 0; b < blocks; b++)
+		if (b != 5 && b != internal)
+			add_piece(&disk, body + b * PG_PAGE_SIZE, PG_PAGE_SIZE);
+	/* Leaf 6 as it was before its last change: a lower LSN, its checksum made anew. */
+	assert_int_equal(btree_level(body, 6, &flags), 0);
+	memcpy(older, body + 6 * PG_PAGE_SIZE, PG_PAGE_SIZE);
+	assert_true(older[4] >= 8);
+	older[4] -= 8;
+	checksum = pg_page_checksum(older, 6);
+	older[8] = (unsigned char)checksum;
+	older[9] = (unsigned char)(checksum >> 8);
+	add_piece(&disk, older, PG_PAGE_SIZE);
+	write_disk(&disk, 815, 100);
+	/* Holes in an index lose no data (it is rebuilt from its table): exit 0. */
+	assert_int_equal(rebuild(&disk, 1 << 20, &summary), 0);
+	assert_int_equal(summary.indexes, 1);
+	assert_int_equal(summary.pages_missing, 0);
+	assert_int_equal(summary.index_pages_missing, 2);
+	expected = malloc(body_size);
+	assert_non_null(expected);
+	memcpy(expected, body, body_size);
+	memset(expected + 5 * PG_PAGE_SIZE, 0, PG_PAGE_SIZE);
+	memset(expected + internal * PG_PAGE_SIZE, 0, PG_PAGE_SIZE);
+	assert_same_file(&disk, "pg-btree", expected, body_size);
+	snprintf(line, sizeof line, "    missing 2: 5,%zu\n", internal);
+	assert_report_has(&disk, line);
+	assert_report_has(&disk, "1 btree indexes (pg-btree ...): 2 blocks missing in them");
+	assert_report_has(&disk, "    unreadable 0, copies 1\n");
+	remove_disk(&disk);
+	free(expected);
+	free(body);
+}
+
 /* Noise alone: nothing written but the report saying so. */
 static void test_nothing_found(void **state)
 {
@@ -973,6 +1140,8 @@ int main(void)
 		cmocka_unit_test(test_relation_block_missing),
 		cmocka_unit_test(test_toast_relation_linked),
 		cmocka_unit_test(test_toast_bad_input),
+		cmocka_unit_test(test_btree_indexes_written),
+		cmocka_unit_test(test_btree_block_lost),
 		cmocka_unit_test(test_nothing_found),
 	};
 
