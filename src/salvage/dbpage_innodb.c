@@ -1,5 +1,7 @@
 /* dbpage_innodb.c: one InnoDB page recognised by its checksum (see dbpage_innodb.h). */
+#include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "base/crc32c.h"
 #include "salvage/dbpage_innodb.h"
@@ -15,8 +17,26 @@ enum {
 	XDES_ARRAY = FIL_DATA + 112, XDES_STATE = 20, XDES_BITMAP = 24, XDES_STATE_FREE = 1,
 };
 
-/* MariaDB marks a full_crc32 page-compressed page with the top bit of its type. */
-enum { FIL_TYPE_COMPRESSED_FCRC32 = 0x8000 };
+/* MariaDB's page compression (fil0pagecompress.cc, buf_page_full_crc32_size).
+ *
+ * full_crc32 tablespaces: the type's top bit marks a compressed page, its other bits the
+ * compressed page's length in 256-byte units; the CRC-32C of that length's bytes but the
+ * last 4 is stored in those 4 (the rest of the page is zeros or a punched hole), and
+ * there is no LSN trailer. From byte 26 on (space id included) the whole original page is
+ * compressed; the algorithm is in the tablespace's flags, not the page (zlib, the
+ * default, is told by its stream header).
+ *
+ * Older tablespaces: type 34354, 0xdeadbeef (BUF_NO_CHECKSUM_MAGIC) where the checksum
+ * was, the algorithm as 8 bytes at 26, the compressed length as 2 bytes at 38, and from
+ * 40 on the whole original page compressed, its own checksum inside: MariaDB checks it
+ * after decompression only. Type 37401 (compressed, then encrypted) carries no checksum
+ * at all that could be verified without the key. */
+enum {
+	FIL_TYPE_COMPRESSED_FCRC32 = 0x8000, FIL_TYPE_PAGE_COMPRESSED = 34354,
+	FIL_TYPE_PAGE_COMPRESSED_ENCRYPTED = 37401, COMPRESSED_ALGO = 26,
+	COMPRESSED_SIZE = FIL_DATA, COMPRESSED_DATA = FIL_DATA + 2, COMPRESSION_ZLIB = 1,
+	NO_CHECKSUM_MAGIC = 0xdeadbeef,
+};
 
 static uint32_t read_be32(const unsigned char *bytes)
 {
@@ -84,7 +104,7 @@ size_t innodb_flags_page_size(uint32_t flags)
 
 /* The uncompressed page types MariaDB and MySQL write (fil0fil.h): a header claiming
  * another type is not counted as a damaged page, so that data is not taken for one. The
- * page-compressed types (34354, 37401, full_crc32's top bit) are not recognised yet. */
+ * page-compressed types are looked at before (compressed_parse). */
 static int known_type(uint16_t type)
 {
 	return type <= 20 || (type >= 17852 && type <= 17855);
@@ -120,6 +140,112 @@ static void fill(const unsigned char *buffer, size_t page_size, enum innodb_chec
 	}
 }
 
+int innodb_page_compressed(const unsigned char *page)
+{
+	uint16_t type = read_be16(page + FIL_TYPE);
+
+	return (type & FIL_TYPE_COMPRESSED_FCRC32) || type == FIL_TYPE_PAGE_COMPRESSED
+	    || type == FIL_TYPE_PAGE_COMPRESSED_ENCRYPTED;
+}
+
+/* The page compressed with zlib in the COMPRESSED bytes at SOURCE, inflated to PAGE_SIZE
+ * bytes (malloc'ed), or NULL. */
+static unsigned char *inflate_page(const unsigned char *source, size_t compressed,
+    size_t page_size)
+{
+	uLongf inflated_size = (uLongf)page_size;
+	uLong source_size = (uLong)compressed;
+	unsigned char *inflated = malloc(page_size);
+
+	if (inflated != NULL && (uncompress2(inflated, &inflated_size, source, &source_size)
+	    != Z_OK || inflated_size != page_size)) {
+		free(inflated);
+		inflated = NULL;
+	}
+	return inflated;
+}
+
+/* Whether INFLATED, from the compressed page BUFFER, is the same page: page number and
+ * LSN (outside the compressed bytes) equal, and not itself compressed. */
+static int same_page(const unsigned char *inflated, const unsigned char *buffer)
+{
+	return inflated != NULL && !innodb_page_compressed(inflated)
+	    && memcmp(inflated + FIL_PAGE_NUMBER, buffer + FIL_PAGE_NUMBER, 4) == 0
+	    && memcmp(inflated + FIL_LSN, buffer + FIL_LSN, 8) == 0;
+}
+
+/* A full_crc32 compressed page: its CRC-32C over the compressed length, then (the space
+ * id and the original type being compressed too) its zlib payload from 26 on inflated to
+ * the original page. That page's own checksum was never computed: the outer one is the
+ * page's. Other algorithms leave the space id unknown: INNODB_UNVERIFIABLE. */
+static enum innodb_verdict fcrc32_compressed_parse(const unsigned char *buffer,
+    size_t page_size, struct innodb_page *page)
+{
+	size_t size = (size_t)(read_be16(buffer + FIL_TYPE) & ~FIL_TYPE_COMPRESSED_FCRC32) << 8;
+	unsigned char *inflated;
+	enum innodb_verdict verdict = INNODB_BAD_CHECKSUM;
+
+	/* Random bytes with the top bit set claim a length within the page one time in a
+	 * thousand: a mismatch is a damaged page only when what follows the length is
+	 * zeros, as MariaDB leaves it (when it writes the whole page). */
+	if (size < FIL_DATA + 4 || size >= page_size)
+		return INNODB_NO_HEADER;
+	if (crc32c(buffer, size - 4) != read_be32(buffer + size - 4))
+		return all_zero(buffer + size, page_size - size) ? INNODB_BAD_CHECKSUM
+		    : INNODB_NO_HEADER;
+	if (buffer[COMPRESSED_ALGO] != 0x78)	/* a zlib stream's first byte */
+		return INNODB_UNVERIFIABLE;
+	inflated = inflate_page(buffer + COMPRESSED_ALGO, size - 4 - COMPRESSED_ALGO, page_size);
+	if (same_page(inflated, buffer)) {
+		fill(inflated, page_size, INNODB_FULL_CRC32, page);
+		page->compressed = 1;
+		verdict = INNODB_PAGE;
+	}
+	free(inflated);
+	return verdict;
+}
+
+/* An older-format compressed page: its zlib payload inflated to the original page, which
+ * must be a valid page with the outer header's space id, page number and LSN. */
+static enum innodb_verdict inflated_parse(const unsigned char *buffer, size_t page_size,
+    struct innodb_page *page)
+{
+	size_t compressed = read_be16(buffer + COMPRESSED_SIZE);
+	unsigned char *inflated;
+	enum innodb_verdict verdict = INNODB_BAD_CHECKSUM;
+
+	if (compressed == 0 || compressed > page_size - COMPRESSED_DATA)
+		return INNODB_BAD_CHECKSUM;
+	inflated = inflate_page(buffer + COMPRESSED_DATA, compressed, page_size);
+	if (same_page(inflated, buffer)
+	    && innodb_page_parse(inflated, page_size, page_size, page) == INNODB_PAGE
+	    && page->space_id == read_be32(buffer + FIL_SPACE_ID)) {
+		page->compressed = 1;
+		verdict = INNODB_PAGE;
+	}
+	free(inflated);
+	return verdict;
+}
+
+/* A page-compressed page in either format (see above), or INNODB_NO_HEADER when the type
+ * is not a compressed one. The older types have the top bit set too, but claim a
+ * full_crc32 length (0x632 or 0x1219 x 256 bytes) past any page size. */
+static enum innodb_verdict compressed_parse(const unsigned char *buffer, size_t page_size,
+    struct innodb_page *page)
+{
+	uint16_t type = read_be16(buffer + FIL_TYPE);
+
+	if (type != FIL_TYPE_PAGE_COMPRESSED && type != FIL_TYPE_PAGE_COMPRESSED_ENCRYPTED)
+		return fcrc32_compressed_parse(buffer, page_size, page);
+	if (read_be32(buffer + FIL_CHECKSUM) != NO_CHECKSUM_MAGIC)
+		return INNODB_NO_HEADER;
+	if (type == FIL_TYPE_PAGE_COMPRESSED_ENCRYPTED
+	    || read_be32(buffer + COMPRESSED_ALGO) != 0
+	    || read_be32(buffer + COMPRESSED_ALGO + 4) != COMPRESSION_ZLIB)
+		return INNODB_UNVERIFIABLE;
+	return inflated_parse(buffer, page_size, page);
+}
+
 enum innodb_verdict innodb_page_parse(const unsigned char *buffer, size_t length,
     size_t page_size, struct innodb_page *page)
 {
@@ -131,6 +257,11 @@ enum innodb_verdict innodb_page_parse(const unsigned char *buffer, size_t length
 		return INNODB_SHORT;
 	if (all_zero(buffer, FIL_DATA))
 		return INNODB_EMPTY;
+	/* A compressed page has no LSN trailer; its page number and space id must still be
+	 * plausible before any checksum is computed: a full_crc32 one has a length within
+	 * the page, an older one the magic value where the checksum was. */
+	if (innodb_page_compressed(buffer) && !all_zero(lsn_low, 4))
+		return compressed_parse(buffer, page_size, page);
 	/* The trailer repeats the LSN's low word, which is not zero (an LSN ending in 32
 	 * zero bits is lost, one page in 4 billion), and the type is one InnoDB writes:
 	 * cheap tests that reject almost every position of a scan before any
@@ -278,6 +409,7 @@ const char *innodb_verdict_name(enum innodb_verdict verdict)
 	case INNODB_EMPTY: return "empty page";
 	case INNODB_NO_HEADER: return "no page header";
 	case INNODB_BAD_CHECKSUM: return "wrong checksum";
+	case INNODB_UNVERIFIABLE: return "page-compressed with an algorithm other than zlib";
 	}
 	return "unknown";
 }

@@ -15,8 +15,14 @@
  * at 34 (all big-endian). Page 0 of a tablespace also holds the FSP header: the space's
  * size in pages at 46 and its flags at 54, from which the page size follows.
  *
- * Page-compressed and encrypted pages (MariaDB) carry their checksum elsewhere; they are
- * not recognised yet and count as "not a page".
+ * Page-compressed pages (MariaDB PAGE_COMPRESSED=1) are accepted as they are, never
+ * decompressed into the output: in full_crc32 tablespaces when the CRC-32C over the
+ * compressed length (from the type field) is valid and the zlib payload inflates to the
+ * same page (page number and LSN), which gives the space id, type and index id (they are
+ * compressed too); in older ones when the zlib payload inflates to a valid page with the
+ * same space id, page number and LSN. Other algorithms (lz4, lzo, lzma, bzip2, snappy;
+ * built into some MariaDB packages as provider plugins) and older compressed-and-encrypted
+ * pages cannot be placed or verified: INNODB_UNVERIFIABLE. TYPE is the original page's.
  */
 #ifndef RESCUE_DBPAGE_INNODB_H
 #define RESCUE_DBPAGE_INNODB_H
@@ -37,6 +43,7 @@ enum innodb_verdict {
 	INNODB_EMPTY,			/* all header fields zero: a freshly allocated page */
 	INNODB_NO_HEADER,		/* the trailer does not repeat the LSN: not a page */
 	INNODB_BAD_CHECKSUM,		/* looks like a page, but no checksum matches */
+	INNODB_UNVERIFIABLE,		/* page-compressed with no checksum rescue can check */
 };
 
 struct innodb_page {
@@ -45,6 +52,7 @@ struct innodb_page {
 	uint64_t lsn;
 	uint16_t type;			/* FIL_PAGE_INDEX 17855, FIL_PAGE_TYPE_FSP_HDR 8, ... */
 	enum innodb_checksum checksum;
+	int compressed;			/* a page-compressed page, kept as it is */
 	/* Index pages (B-tree and R-tree) only, else 0 and 0: the index the page belongs to,
 	 * unique in its server (another server's tablespace with the same space id has
 	 * other index ids), and whether it is the index's root (no siblings). */
@@ -92,6 +100,9 @@ int innodb_doublewrite_blocks(const unsigned char *trx_sys, size_t page_size,
 
 /* The page size FSP flags declare, full_crc32 or not: 4096 ... 65536, or 0. */
 size_t innodb_flags_page_size(uint32_t flags);
+
+/* Whether the page's type is a page-compressed one (either format, or encrypted). */
+int innodb_page_compressed(const unsigned char *page);
 
 /* "full_crc32", "crc32", "innodb". */
 const char *innodb_checksum_name(enum innodb_checksum checksum);

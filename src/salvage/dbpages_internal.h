@@ -89,6 +89,8 @@ struct file_report {
 	uint64_t first, end;		/* the page numbers the file holds: [first, end) */
 	uint64_t found, missing, superseded, unreadable, other_size, bad;
 	uint64_t free_pages;		/* InnoDB: not found, but page 0 says never used */
+	uint64_t compressed;		/* InnoDB: of FOUND, page-compressed pages (kept as
+					 * they are: MariaDB decompresses them on reading) */
 	uint64_t doublewrite;		/* space 0: the doublewrite buffer's pages, not found
 					 * as such (they hold other pages' copies) */
 	uint64_t foreign;		/* pages of another tablespace with this space id

@@ -30,7 +30,8 @@ static void json_report(FILE *out, const struct file_report *report, int comma)
 	    report->found, report->missing, report->free_pages, report->doublewrite);
 	json_member_string(out, "missing_pages", report->missing_text, 1);
 	if (report->engine == DBPAGES_INNODB)
-		fprintf(out, ", \"tablespaces_with_this_space_id\": %u", report->lanes);
+		fprintf(out, ", \"tablespaces_with_this_space_id\": %u, \"compressed\": %" PRIu64,
+		    report->lanes, report->compressed);
 	fprintf(out, ", \"unreadable\": %" PRIu64 ", \"superseded\": %" PRIu64
 	    ", \"other_size\": %" PRIu64 ", \"other_origin\": %" PRIu64 ", \"bad_checksum\": %"
 	    PRIu64 ", \"lsn_min\": %" PRIu64 ", \"lsn_max\": %" PRIu64 "}%s\n", report->unreadable,
@@ -75,6 +76,9 @@ static void text_report(FILE *out, const struct file_report *report)
 	fprintf(out, ", LSN %" PRIu64 "-%" PRIu64 "\n", report->lsn_min, report->lsn_max);
 	if (report->free_pages)
 		fprintf(out, "    never used (zeros, nothing lost) %" PRIu64 "\n", report->free_pages);
+	if (report->compressed)
+		fprintf(out, "    page-compressed (kept as they are, MariaDB reads them) %" PRIu64 "\n",
+		    report->compressed);
 	if (report->doublewrite)
 		fprintf(out, "    doublewrite buffer (copies of other pages, nothing lost) %" PRIu64
 		    "\n", report->doublewrite);
@@ -129,7 +133,9 @@ static const char restore_innodb[] =
 "MariaDB or MySQL server of the same major version, started with the same character set:\n\n"
 "1. Create the table with its original definition (the same columns, types, ROW_FORMAT and\n"
 "   primary key) in any database: `CREATE TABLE recovered.t (...);`. If the import\n"
-"   complains about indexes, create it without its secondary indexes.\n"
+"   complains about indexes, create it without its secondary indexes. A tablespace the\n"
+"   report lists with page-compressed pages was a MariaDB `PAGE_COMPRESSED=1` table: add\n"
+"   that option (the pages are kept compressed; the server reads them as they are).\n"
 "2. `ALTER TABLE recovered.t DISCARD TABLESPACE;`\n"
 "3. Copy `space-N.ibd` into the server's data directory as `recovered/t.ibd`, owned by the\n"
 "   server's user (`chown mysql:mysql`).\n"

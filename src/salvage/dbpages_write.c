@@ -239,6 +239,8 @@ static int write_best_copy(struct writer *writer, struct file_report *report,
 				return -1;
 			entry->written = 1;
 			report->found++;
+			if (entry->engine == DBPAGES_INNODB && innodb_page_compressed(writer->buffer))
+				report->compressed++;
 			if (entry->engine == DBPAGES_PG)
 				memcpy(writer->chosen, writer->buffer, size);
 			count_older_copies(writer, report, entries + i + 1, count - i - 1);

@@ -17,9 +17,9 @@ enum { PAGE = 16384 };
 
 /* Every page of the file is a valid page of one tablespace at its own position, or a
  * never-written (all-zero) one; page 0 declares the file's size and page size. */
-static void check_tablespace(const char *name, enum innodb_checksum format)
+static void check_tablespace(const char *name, enum innodb_checksum format, int compressed)
 {
-	size_t size, pages = 0;
+	size_t size, pages = 0, compressed_pages = 0;
 	unsigned char *file = dbfixture_read("mariadb", name, &size);
 	struct innodb_page first, page;
 
@@ -39,22 +39,89 @@ static void check_tablespace(const char *name, enum innodb_checksum format)
 		assert_int_equal(page.space_id, first.space_id);
 		assert_int_equal(page.page_number, at / PAGE);
 		assert_true(page.lsn > 0);
+		assert_int_equal(page.compressed, innodb_page_compressed(file + at));
+		compressed_pages += page.compressed;
 		pages++;
 	}
 	assert_true(pages > 50);	/* 6000 rows fill about 95 pages */
+	/* MariaDB leaves the FSP header and extent descriptors uncompressed. */
+	if (compressed)
+		assert_true(compressed_pages > 50 && compressed_pages < pages);
+	else
+		assert_int_equal(compressed_pages, 0);
 	free(file);
 }
 
 static void test_full_crc32_tablespace(void **state)
 {
 	(void)state;
-	check_tablespace("full.ibd", INNODB_FULL_CRC32);
+	check_tablespace("full.ibd", INNODB_FULL_CRC32, 0);
 }
 
 static void test_crc32_tablespace(void **state)
 {
 	(void)state;
-	check_tablespace("crc32.ibd", INNODB_CRC32);
+	check_tablespace("crc32.ibd", INNODB_CRC32, 0);
+}
+
+/* PAGE_COMPRESSED=1 tables as MariaDB wrote them: in full_crc32 format the checksum
+ * covers the compressed bytes; in the older one the zlib payload holds the original page
+ * and its crc32 checksum. Both kept as they are. */
+static void test_page_compressed_full_crc32_tablespace(void **state)
+{
+	(void)state;
+	check_tablespace("compressed.ibd", INNODB_FULL_CRC32, 1);
+}
+
+static void test_page_compressed_crc32_tablespace(void **state)
+{
+	(void)state;
+	check_tablespace("comp_crc32.ibd", INNODB_CRC32, 1);
+}
+
+/* The first page-compressed page of FILE past page 2, as an offset. */
+static size_t first_compressed(const unsigned char *file, size_t size)
+{
+	for (size_t at = 3 * PAGE; at < size; at += PAGE)
+		if (innodb_page_compressed(file + at))
+			return at;
+	fail_msg("no page-compressed page");
+	return 0;
+}
+
+/* A changed byte in a compressed page's header or payload is a wrong checksum; an
+ * algorithm other than zlib in the older format cannot be verified and is not a page. */
+static void check_compressed_damage(const char *name, size_t payload_at)
+{
+	size_t size, at;
+	unsigned char *file = dbfixture_read("mariadb", name, &size);
+	struct innodb_page page;
+	const size_t where[] = {4, 20, 36, payload_at, payload_at + 100};
+
+	if (file == NULL)
+		skip();
+	at = first_compressed(file, size);
+	assert_int_equal(innodb_page_parse(file + at, PAGE, PAGE, &page), INNODB_PAGE);
+	assert_true(page.compressed);
+	for (size_t i = 0; i < sizeof where / sizeof where[0]; i++) {
+		file[at + where[i]] ^= 0x20;
+		assert_int_equal(innodb_page_parse(file + at, PAGE, PAGE, &page),
+		    INNODB_BAD_CHECKSUM);
+		file[at + where[i]] ^= 0x20;
+	}
+	if (file[at] == 0xde) {		/* the older format: algorithm 1 (zlib) at 26 */
+		file[at + 33] = 2;	/* lz4 */
+		assert_int_equal(innodb_page_parse(file + at, PAGE, PAGE, &page),
+		    INNODB_UNVERIFIABLE);
+	}
+	free(file);
+}
+
+static void test_damaged_compressed_page(void **state)
+{
+	(void)state;
+	check_compressed_damage("compressed.ibd", 26);
+	check_compressed_damage("comp_crc32.ibd", 40);
 }
 
 /* One changed byte anywhere in the page makes it a wrong checksum, never a page. */
@@ -183,6 +250,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_crc32_tablespace),
 		cmocka_unit_test(test_crc32_tablespace),
+		cmocka_unit_test(test_page_compressed_full_crc32_tablespace),
+		cmocka_unit_test(test_page_compressed_crc32_tablespace),
+		cmocka_unit_test(test_damaged_compressed_page),
 		cmocka_unit_test(test_damaged_page_is_a_wrong_checksum),
 		cmocka_unit_test(test_wrong_size_and_short_buffer),
 		cmocka_unit_test(test_sys_tables_names_the_tables),

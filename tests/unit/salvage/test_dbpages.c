@@ -553,6 +553,50 @@ static void test_tablespace_named_from_sys_tables(void **state)
 	free(system);
 }
 
+/* PAGE_COMPRESSED=1 tablespaces in both formats, pages in shuffled order: written back
+ * byte for byte as MariaDB wrote them (compressed pages are not decompressed), their
+ * compressed pages counted in the reports. */
+static void test_page_compressed_tablespaces(void **state)
+{
+	size_t comp_size, old_size, size, compressed = 0;
+	unsigned char *comp = dbfixture_read("mariadb", "compressed.ibd", &comp_size);
+	unsigned char *old = dbfixture_read("mariadb", "comp_crc32.ibd", &old_size);
+	struct disk disk = {0};
+	struct dbpages_summary summary;
+	char name[64], line[128], *report;
+
+	(void)state;
+	if (comp == NULL || old == NULL)
+		skip();
+	for (size_t at = 0; at < comp_size; at += IBD_PAGE)
+		compressed += (comp[at + 24] & 0x80) != 0;
+	assert_true(compressed > 50);
+	add_pages(&disk, comp, comp_size, IBD_PAGE, 0, 0);
+	add_pages(&disk, old, old_size, IBD_PAGE, 0, 0);
+	write_disk(&disk, 4242, 100);
+	assert_int_equal(rebuild(&disk, 1 << 20, &summary), 0);
+	assert_int_equal(summary.tablespaces, 2);
+	assert_int_equal(summary.pages_missing, 0);
+	assert_int_equal(summary.bad_checksums, 0);
+	snprintf(name, sizeof name, "space-%u.ibd", space_id_of(comp));
+	assert_same_file(&disk, name, comp, comp_size);
+	snprintf(name, sizeof name, "space-%u.ibd", space_id_of(old));
+	assert_same_file(&disk, name, old, old_size);
+	report = (char *)output_file(&disk, "report.txt", &size);
+	snprintf(line, sizeof line, "page-compressed (kept as they are, MariaDB reads them) %zu\n",
+	    compressed);
+	assert_non_null(strstr(report, line));
+	free(report);
+	report = (char *)output_file(&disk, "report.json", &size);
+	snprintf(line, sizeof line, "\"compressed\": %zu", compressed);
+	assert_non_null(strstr(report, line));
+	free(report);
+	assert_json_valid(&disk, "report.json");
+	remove_disk(&disk);
+	free(comp);
+	free(old);
+}
+
 /* Without data checksums the blocks are placed by their tuples' t_ctid alone. */
 static void test_relation_without_checksums(void **state)
 {
@@ -791,6 +835,7 @@ int main(void)
 		cmocka_unit_test(test_two_relations_of_one_shape),
 		cmocka_unit_test(test_two_relations_of_one_shape_without_checksums),
 		cmocka_unit_test(test_tablespace_named_from_sys_tables),
+		cmocka_unit_test(test_page_compressed_tablespaces),
 		cmocka_unit_test(test_relation_without_checksums),
 		cmocka_unit_test(test_bad_input_named_in_the_report),
 		cmocka_unit_test(test_index_kept_and_loaded),
