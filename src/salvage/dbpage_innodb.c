@@ -149,53 +149,78 @@ int innodb_page_compressed(const unsigned char *page)
 }
 
 /* The page compressed with zlib in the COMPRESSED bytes at SOURCE, inflated to PAGE_SIZE
- * bytes (malloc'ed), or NULL. */
-static unsigned char *inflate_page(const unsigned char *source, size_t compressed,
-    size_t page_size)
+ * bytes (malloc'ed, in *INFLATED): INNODB_PAGE; INNODB_NO_HEADER when the stream holds a
+ * page of another size (more or fewer bytes: the page is one of another tablespace's page
+ * size, looked at with the wrong one); INNODB_BAD_CHECKSUM when it does not inflate. */
+static enum innodb_verdict inflate_page(const unsigned char *source, size_t compressed,
+    size_t page_size, unsigned char **inflated)
 {
 	uLongf inflated_size = (uLongf)page_size;
 	uLong source_size = (uLong)compressed;
-	unsigned char *inflated = malloc(page_size);
+	int result;
 
-	if (inflated != NULL && (uncompress2(inflated, &inflated_size, source, &source_size)
-	    != Z_OK || inflated_size != page_size)) {
-		free(inflated);
-		inflated = NULL;
-	}
-	return inflated;
+	*inflated = malloc(page_size);
+	if (*inflated == NULL)
+		return INNODB_BAD_CHECKSUM;
+	result = uncompress2(*inflated, &inflated_size, source, &source_size);
+	if (result == Z_OK && inflated_size == page_size)
+		return INNODB_PAGE;
+	free(*inflated);
+	*inflated = NULL;
+	return result == Z_OK || result == Z_BUF_ERROR ? INNODB_NO_HEADER : INNODB_BAD_CHECKSUM;
 }
 
 /* Whether INFLATED, from the compressed page BUFFER, is the same page: page number and
  * LSN (outside the compressed bytes) equal, and not itself compressed. */
 static int same_page(const unsigned char *inflated, const unsigned char *buffer)
 {
-	return inflated != NULL && !innodb_page_compressed(inflated)
+	return !innodb_page_compressed(inflated)
 	    && memcmp(inflated + FIL_PAGE_NUMBER, buffer + FIL_PAGE_NUMBER, 4) == 0
 	    && memcmp(inflated + FIL_LSN, buffer + FIL_LSN, 8) == 0;
+}
+
+/* Whether a full_crc32 compressed page whose CRC does not match is a damaged page rather
+ * than bytes that only happen to look like one. The type's length claim is weak evidence
+ * (random bytes make one within 64 KiB one time in 256), and the zeros MariaDB leaves after
+ * the compressed length are no better: every compressed page ends in such a run, often
+ * 12 KiB long, and a claim from noise or from another page's payload lands in one often
+ * enough to count a few "damaged" pages in every scan. So a page is taken for damaged only
+ * when what it must hold is there too: the key version (bytes 0-3) zero, as on every page
+ * MariaDB did not encrypt, and a zlib stream header at 26 (0x78 and the header's check
+ * bits). A damaged page of another algorithm, or one whose first bytes were hit, is then
+ * not counted; it could not have been used either way. */
+static int damaged_compressed(const unsigned char *buffer, size_t size, size_t page_size)
+{
+	return all_zero(buffer + FIL_CHECKSUM, 4) && buffer[COMPRESSED_ALGO] == 0x78
+	    && read_be16(buffer + COMPRESSED_ALGO) % 31 == 0
+	    && all_zero(buffer + size, page_size - size);
 }
 
 /* A full_crc32 compressed page: its CRC-32C over the compressed length, then (the space
  * id and the original type being compressed too) its zlib payload from 26 on inflated to
  * the original page. That page's own checksum was never computed: the outer one is the
- * page's. Other algorithms leave the space id unknown: INNODB_UNVERIFIABLE. */
+ * page's. A valid CRC over a payload that does not inflate to PAGE_SIZE bytes is a page of
+ * another size (a 4 KiB tablespace's page looked at as 16 KiB), not a damaged one. Other
+ * algorithms leave the space id unknown: INNODB_UNVERIFIABLE. */
 static enum innodb_verdict fcrc32_compressed_parse(const unsigned char *buffer,
     size_t page_size, struct innodb_page *page)
 {
 	size_t size = (size_t)(read_be16(buffer + FIL_TYPE) & ~FIL_TYPE_COMPRESSED_FCRC32) << 8;
 	unsigned char *inflated;
-	enum innodb_verdict verdict = INNODB_BAD_CHECKSUM;
+	enum innodb_verdict verdict;
 
-	/* Random bytes with the top bit set claim a length within the page one time in a
-	 * thousand: a mismatch is a damaged page only when what follows the length is
-	 * zeros, as MariaDB leaves it (when it writes the whole page). */
 	if (size < FIL_DATA + 4 || size >= page_size)
 		return INNODB_NO_HEADER;
 	if (crc32c(buffer, size - 4) != read_be32(buffer + size - 4))
-		return all_zero(buffer + size, page_size - size) ? INNODB_BAD_CHECKSUM
+		return damaged_compressed(buffer, size, page_size) ? INNODB_BAD_CHECKSUM
 		    : INNODB_NO_HEADER;
 	if (buffer[COMPRESSED_ALGO] != 0x78)	/* a zlib stream's first byte */
 		return INNODB_UNVERIFIABLE;
-	inflated = inflate_page(buffer + COMPRESSED_ALGO, size - 4 - COMPRESSED_ALGO, page_size);
+	verdict = inflate_page(buffer + COMPRESSED_ALGO, size - 4 - COMPRESSED_ALGO, page_size,
+	    &inflated);
+	if (verdict != INNODB_PAGE)
+		return verdict;
+	verdict = INNODB_BAD_CHECKSUM;
 	if (same_page(inflated, buffer)) {
 		fill(inflated, page_size, INNODB_FULL_CRC32, page);
 		page->compressed = 1;
@@ -212,11 +237,16 @@ static enum innodb_verdict inflated_parse(const unsigned char *buffer, size_t pa
 {
 	size_t compressed = read_be16(buffer + COMPRESSED_SIZE);
 	unsigned char *inflated;
-	enum innodb_verdict verdict = INNODB_BAD_CHECKSUM;
+	enum innodb_verdict verdict;
 
-	if (compressed == 0 || compressed > page_size - COMPRESSED_DATA)
+	if (compressed == 0)
 		return INNODB_BAD_CHECKSUM;
-	inflated = inflate_page(buffer + COMPRESSED_DATA, compressed, page_size);
+	if (compressed > page_size - COMPRESSED_DATA)	/* a larger page's */
+		return INNODB_NO_HEADER;
+	verdict = inflate_page(buffer + COMPRESSED_DATA, compressed, page_size, &inflated);
+	if (verdict != INNODB_PAGE)
+		return verdict;
+	verdict = INNODB_BAD_CHECKSUM;
 	if (same_page(inflated, buffer)
 	    && innodb_page_parse(inflated, page_size, page_size, page) == INNODB_PAGE
 	    && page->space_id == read_be32(buffer + FIL_SPACE_ID)) {

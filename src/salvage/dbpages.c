@@ -121,18 +121,21 @@ static void add_table_name(void *context, const char *name, size_t length, uint3
 	slot->deleted = deleted;
 }
 
-/* An InnoDB page at any of the sizes, the usual 16 KiB first; 0 or -1 (no memory). */
+/* An InnoDB page at any of the sizes, the usual 16 KiB first; 0 or -1 (no memory). A
+ * wrong checksum is counted once for the position, and only when no size finds a page
+ * there: a damaged page looked at with several sizes is one damaged page, and a page of
+ * another tablespace's page size is not damaged at all. */
 static int look_innodb(struct dbpages *pages, const unsigned char *at, size_t length,
     uint64_t offset)
 {
+	int damaged = 0;
+
 	for (size_t i = 0; i < sizeof innodb_sizes / sizeof innodb_sizes[0]; i++) {
 		struct innodb_page page;
 		enum innodb_verdict verdict = innodb_page_parse(at, length, innodb_sizes[i], &page);
 
 		if (verdict == INNODB_BAD_CHECKSUM) {
-			/* Only the trailer matched: the space id is a claim, not a fact. */
-			count_bad(pages, DBPAGES_INNODB, (uint32_t)at[34] << 24 | (uint32_t)at[35] << 16
-			    | (uint32_t)at[36] << 8 | at[37]);
+			damaged = 1;
 		} else if (verdict == INNODB_PAGE) {
 			struct page_entry entry = { .offset = offset, .lsn = page.lsn,
 			    .group = page.space_id, .number = page.page_number,
@@ -151,6 +154,10 @@ static int look_innodb(struct dbpages *pages, const unsigned char *at, size_t le
 			return add_entry(pages, &entry);
 		}
 	}
+	/* Only the header looked right: the space id is a claim, not a fact. */
+	if (damaged)
+		count_bad(pages, DBPAGES_INNODB, (uint32_t)at[34] << 24 | (uint32_t)at[35] << 16
+		    | (uint32_t)at[36] << 8 | at[37]);
 	return 0;
 }
 
