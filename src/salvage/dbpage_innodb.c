@@ -230,6 +230,84 @@ static enum innodb_verdict fcrc32_compressed_parse(const unsigned char *buffer,
 	return verdict;
 }
 
+/* The CRC register of CRC-32C advanced over SIZE zero bytes from VALUE, without the
+ * initial and final inversions: crc32c(A || B) = zero_shift(crc32c(A), |B|) ^ crc32c(B). */
+static uint32_t zero_shift(uint32_t value, size_t size)
+{
+	static const unsigned char zeros[INNODB_SPLIT_BLOCK];
+
+	return crc32c_update(value, zeros, size) ^ crc32c_update(0, zeros, size);
+}
+
+/* Whether the zlib stream of SIZE bytes at SOURCE, not ended there, inflates to at least
+ * the FIL header of a page whose page number and LSN are HEADER's; its space id then. */
+static int starts_page(const unsigned char *source, size_t size, const unsigned char *header,
+    uint32_t *space_id)
+{
+	unsigned char start[FIL_DATA];
+	z_stream stream;
+	int result;
+
+	memset(&stream, 0, sizeof stream);
+	if (inflateInit(&stream) != Z_OK)
+		return 0;
+	stream.next_in = (unsigned char *)source;
+	stream.avail_in = (uInt)size;
+	stream.next_out = start;
+	stream.avail_out = sizeof start;
+	result = inflate(&stream, Z_SYNC_FLUSH);
+	inflateEnd(&stream);
+	if ((result != Z_OK && result != Z_BUF_ERROR) || stream.avail_out != 0
+	    || memcmp(start + FIL_PAGE_NUMBER, header + FIL_PAGE_NUMBER, 4) != 0
+	    || memcmp(start + FIL_LSN, header + FIL_LSN, 8) != 0)
+		return 0;
+	*space_id = read_be32(start + FIL_SPACE_ID);
+	return 1;
+}
+
+int innodb_split_head(const unsigned char *buffer, size_t length, struct innodb_split *split)
+{
+	uint16_t type;
+	size_t size, prefix;
+
+	if (length < INNODB_DEFAULT_PAGE)
+		return 0;
+	type = read_be16(buffer + FIL_TYPE);
+	size = (size_t)(type & ~FIL_TYPE_COMPRESSED_FCRC32) << 8;
+	if (!(type & FIL_TYPE_COMPRESSED_FCRC32) || type == FIL_TYPE_PAGE_COMPRESSED
+	    || type == FIL_TYPE_PAGE_COMPRESSED_ENCRYPTED || size <= INNODB_SPLIT_BLOCK
+	    || size >= INNODB_DEFAULT_PAGE || size % INNODB_SPLIT_BLOCK == 0
+	    || all_zero(buffer + FIL_LSN + 4, 4) || !all_zero(buffer + FIL_CHECKSUM, 4)
+	    || buffer[COMPRESSED_ALGO] != 0x78 || read_be16(buffer + COMPRESSED_ALGO) % 31 != 0
+	    || crc32c(buffer, size - 4) == read_be32(buffer + size - 4))
+		return 0;
+	prefix = size / INNODB_SPLIT_BLOCK * INNODB_SPLIT_BLOCK;
+	if (!starts_page(buffer + COMPRESSED_ALGO, prefix - COMPRESSED_ALGO, buffer,
+	    &split->space_id))
+		return 0;
+	split->prefix = (uint16_t)prefix;
+	split->tail = (uint16_t)(size - prefix);
+	split->key = zero_shift(crc32c(buffer, prefix), split->tail - 4);
+	return 1;
+}
+
+int innodb_split_tail(const unsigned char *block, struct innodb_split *split)
+{
+	size_t last = INNODB_SPLIT_BLOCK - 1, end;
+
+	if (block[last] != 0)
+		return 0;
+	while (last > 0 && block[last] == 0)
+		last--;
+	end = (last + 256) / 256 * 256;	/* the CRC's last non-zero byte is in [end-4, end) */
+	if (last < end - 4)
+		return 0;
+	memset(split, 0, sizeof *split);
+	split->tail = (uint16_t)end;
+	split->key = read_be32(block + end - 4) ^ crc32c(block, end - 4);
+	return 1;
+}
+
 /* An older-format compressed page: its zlib payload inflated to the original page, which
  * must be a valid page with the outer header's space id, page number and LSN. */
 static enum innodb_verdict inflated_parse(const unsigned char *buffer, size_t page_size,

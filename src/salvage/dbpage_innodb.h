@@ -101,6 +101,38 @@ int innodb_doublewrite_blocks(const unsigned char *trx_sys, size_t page_size,
 /* The page size FSP flags declare, full_crc32 or not: 4096 ... 65536, or 0. */
 size_t innodb_flags_page_size(uint32_t flags);
 
+/* A page-compressed page split on disk. MariaDB punches a hole behind each compressed
+ * page, so the file holds only the file-system blocks (4 KiB on ext4) the compressed
+ * bytes need; when a page is rewritten longer, the block it gains is allocated wherever
+ * the file system finds one, often megabytes away. After a DROP the page's first blocks
+ * lie together and its last one elsewhere. Both halves are found in the scan:
+ *
+ *   head  a full_crc32 page of 16 KiB, zlib, whose CRC over the compressed length fails
+ *         but whose first PREFIX bytes (whole 4 KiB blocks) inflate to the start of the
+ *         page the header names: TAIL bytes (the rest, CRC included) are elsewhere.
+ *   tail  a 4 KiB block that ends in zeros after a 256-byte multiple, as the last block
+ *         of every compressed page does: its TAIL bytes, the last 4 a CRC.
+ *
+ * They belong together when CRC-32C(head's PREFIX bytes, tail's TAIL - 4 bytes) is the
+ * tail's stored CRC. CRC-32C being linear, each half gives a KEY of its own (the head's
+ * CRC shifted over TAIL - 4 zero bytes; the tail's stored CRC xor the CRC of its bytes),
+ * equal when they fit, so the halves are matched by sorting, and the page put together is
+ * then checked whole (innodb_page_parse). A tail that fills its whole block (the
+ * compressed length a multiple of 4 KiB) is not told from other data and not found. */
+enum { INNODB_SPLIT_BLOCK = 4096 };
+struct innodb_split {
+	uint32_t key;
+	uint32_t space_id;		/* head: from the inflated start */
+	uint16_t prefix;		/* head: bytes here (whole blocks) */
+	uint16_t tail;			/* bytes of the page in the tail block */
+};
+
+/* 1 when the 16 KiB at BUFFER (LENGTH bytes there) start such a head, with SPLIT. */
+int innodb_split_head(const unsigned char *buffer, size_t length, struct innodb_split *split);
+
+/* 1 when the INNODB_SPLIT_BLOCK bytes at BLOCK may end a split page, with KEY and TAIL. */
+int innodb_split_tail(const unsigned char *block, struct innodb_split *split);
+
 /* Whether the page's type is a page-compressed one (either format, or encrypted). */
 int innodb_page_compressed(const unsigned char *page);
 

@@ -30,6 +30,9 @@ void dbpages_close(struct dbpages *pages)
 	if (pages == NULL)
 		return;
 	free(pages->entries);
+	free(pages->heads);
+	free(pages->tails);
+	free(pages->joins);
 	free(pages->names);
 	free(pages->carry);
 	free(pages);
@@ -121,6 +124,33 @@ static void add_table_name(void *context, const char *name, size_t length, uint3
 	slot->deleted = deleted;
 }
 
+static struct page_entry innodb_entry(const struct innodb_page *page, uint64_t offset,
+    size_t size)
+{
+	struct page_entry entry = { .offset = offset, .lsn = page->lsn, .group = page->space_id,
+	    .number = page->page_number, .engine = DBPAGES_INNODB, .size_shift = shift_of(size) };
+
+	entry.index_id = (uint32_t)page->index_id;
+	entry.index_root = page->index_id != 0 && page->index_root;
+	return entry;
+}
+
+static int add_part(struct split_part **parts, size_t *count, size_t *capacity,
+    const struct split_part *part)
+{
+	if (*count == *capacity) {
+		size_t grown_capacity = *capacity ? 2 * *capacity : 256;
+		struct split_part *grown = realloc(*parts, grown_capacity * sizeof *grown);
+
+		if (grown == NULL)
+			return -1;
+		*parts = grown;
+		*capacity = grown_capacity;
+	}
+	(*parts)[(*count)++] = *part;
+	return 0;
+}
+
 /* An InnoDB page at any of the sizes, the usual 16 KiB first; 0 or -1 (no memory). A
  * wrong checksum is counted once for the position, and only when no size finds a page
  * there: a damaged page looked at with several sizes is one damaged page, and a page of
@@ -137,12 +167,7 @@ static int look_innodb(struct dbpages *pages, const unsigned char *at, size_t le
 		if (verdict == INNODB_BAD_CHECKSUM) {
 			damaged = 1;
 		} else if (verdict == INNODB_PAGE) {
-			struct page_entry entry = { .offset = offset, .lsn = page.lsn,
-			    .group = page.space_id, .number = page.page_number,
-			    .engine = DBPAGES_INNODB, .size_shift = shift_of(innodb_sizes[i]) };
-
-			entry.index_id = (uint32_t)page.index_id;
-			entry.index_root = page.index_id != 0 && page.index_root;
+			struct page_entry entry = innodb_entry(&page, offset, innodb_sizes[i]);
 
 			if (page.space_id == 0 && page.index_id != 0) {
 				pages->names_lsn = page.lsn;
@@ -153,6 +178,15 @@ static int look_innodb(struct dbpages *pages, const unsigned char *at, size_t le
 			}
 			return add_entry(pages, &entry);
 		}
+	}
+	/* The first blocks of a page whose last one is elsewhere: matched after the scan,
+	 * counted damaged only if nothing completes it. */
+	if (offset % INNODB_SPLIT_BLOCK == 0) {
+		struct split_part head = { .offset = offset };
+
+		if (innodb_split_head(at, length, &head.split))
+			return add_part(&pages->heads, &pages->head_count, &pages->head_capacity,
+			    &head);
 	}
 	/* Only the header looked right: the space id is a claim, not a fact. */
 	if (damaged)
@@ -189,6 +223,18 @@ static int look_pg(struct dbpages *pages, const unsigned char *at, size_t length
 	return add_entry(pages, &entry);
 }
 
+/* A block that may end a split page-compressed page (see innodb_split_tail). */
+static int look_tail(struct dbpages *pages, const unsigned char *at, size_t length,
+    uint64_t offset)
+{
+	struct split_part tail = { .offset = offset };
+
+	if (offset % INNODB_SPLIT_BLOCK != 0 || length < INNODB_SPLIT_BLOCK
+	    || !innodb_split_tail(at, &tail.split))
+		return 0;
+	return add_part(&pages->tails, &pages->tail_count, &pages->tail_capacity, &tail);
+}
+
 /* Looks at the aligned positions of REGION (LENGTH bytes from source offset OFFSET) from
  * FROM on, and before STOP, whose largest page fits; at every position when FINAL. Returns
  * the first position not looked at, or (size_t)-1 when out of memory. */
@@ -201,6 +247,9 @@ static size_t scan_region(struct dbpages *pages, const unsigned char *region, si
 	    at += DBPAGES_ALIGN) {
 		if ((pages->engines & DBPAGES_INNODB)
 		    && look_innodb(pages, region + at, length - at, offset + at) != 0)
+			return (size_t)-1;
+		if ((pages->engines & DBPAGES_INNODB) && look_tail(pages, region + at,
+		    length - at, offset + at) != 0)
 			return (size_t)-1;
 		if ((pages->engines & DBPAGES_PG)
 		    && look_pg(pages, region + at, length - at, offset + at) != 0)
@@ -270,6 +319,134 @@ int dbpages_feed(struct dbpages *pages, const unsigned char *buffer, size_t leng
 	return 0;
 }
 
+/* ------------------------------------------------------------------ split pages */
+
+int dbpages_read_source(const struct dbpages_output *output, unsigned char *buffer,
+    size_t size, uint64_t offset)
+{
+	size_t done = 0;
+
+	while (done < size) {
+		ssize_t got = output->read(output->source, buffer + done, size - done, offset + done);
+
+		if (got <= 0)
+			return -1;
+		done += (size_t)got;
+	}
+	return 0;
+}
+
+/* Tails by (bytes of the page they hold, key): the order heads are looked up in. */
+static int part_order(const void *left, const void *right)
+{
+	const struct innodb_split *a = &((const struct split_part *)left)->split;
+	const struct innodb_split *b = &((const struct split_part *)right)->split;
+
+	if (a->tail != b->tail)
+		return a->tail < b->tail ? -1 : 1;
+	return a->key < b->key ? -1 : a->key > b->key;
+}
+
+static int join_order(const void *left, const void *right)
+{
+	uint64_t a = ((const struct joined_page *)left)->head;
+	uint64_t b = ((const struct joined_page *)right)->head;
+
+	return a < b ? -1 : a > b;
+}
+
+/* The first tail not ordered before KEY (part_order), or TAIL_COUNT. */
+static size_t first_tail(const struct dbpages *pages, const struct split_part *key)
+{
+	size_t low = 0, high = pages->tail_count;
+
+	while (low < high) {
+		size_t middle = low + (high - low) / 2;
+
+		if (part_order(&pages->tails[middle], key) < 0)
+			low = middle + 1;
+		else
+			high = middle;
+	}
+	return low;
+}
+
+/* The 16 KiB page JOIN describes, read into BUFFER: 0 or -1. */
+static int read_pair(const struct dbpages_output *output, const struct joined_page *join,
+    unsigned char *buffer)
+{
+	memset(buffer, 0, INNODB_DEFAULT_PAGE);
+	if (dbpages_read_source(output, buffer, join->prefix, join->head) != 0
+	    || dbpages_read_source(output, buffer + join->prefix, join->length, join->tail) != 0)
+		return -1;
+	return 0;
+}
+
+/* HEAD completed by the first tail with its key that makes a valid page: 1 (added), 0
+ * (none did), -1 (no memory). */
+static int join_head(struct dbpages *pages, const struct dbpages_output *output,
+    const struct split_part *head, unsigned char *buffer)
+{
+	for (size_t i = first_tail(pages, head); i < pages->tail_count
+	    && part_order(&pages->tails[i], head) == 0; i++) {
+		struct joined_page join = { .head = head->offset, .tail = pages->tails[i].offset,
+		    .prefix = head->split.prefix, .length = head->split.tail };
+		struct innodb_page page;
+		struct page_entry entry;
+
+		if (read_pair(output, &join, buffer) != 0 || innodb_page_parse(buffer,
+		    INNODB_DEFAULT_PAGE, INNODB_DEFAULT_PAGE, &page) != INNODB_PAGE)
+			continue;
+		entry = innodb_entry(&page, head->offset, INNODB_DEFAULT_PAGE);
+		entry.joined = 1;
+		if (add_entry(pages, &entry) != 0)
+			return -1;
+		pages->joins[pages->join_count++] = join;
+		return 1;
+	}
+	return 0;
+}
+
+int dbpages_join_splits(struct dbpages *pages, const struct dbpages_output *output)
+{
+	unsigned char *buffer;
+	int result = 0;
+
+	if (pages->head_count == 0 || pages->joins != NULL)
+		return 0;	/* nothing to join, or joined already */
+	buffer = malloc(INNODB_DEFAULT_PAGE);
+	pages->joins = malloc(pages->head_count * sizeof *pages->joins);
+	if (buffer == NULL || pages->joins == NULL) {
+		free(buffer);
+		return -1;
+	}
+	if (pages->tail_count)
+		qsort(pages->tails, pages->tail_count, sizeof *pages->tails, part_order);
+	for (size_t i = 0; i < pages->head_count && result >= 0; i++) {
+		result = join_head(pages, output, &pages->heads[i], buffer);
+		if (result == 0) {
+			pages->unjoined++;
+			count_bad(pages, DBPAGES_INNODB, pages->heads[i].split.space_id);
+		}
+	}
+	if (pages->join_count)
+		qsort(pages->joins, pages->join_count, sizeof *pages->joins, join_order);
+	free(buffer);
+	return result < 0 ? -1 : 0;
+}
+
+int dbpages_read_joined(const struct dbpages *pages, const struct dbpages_output *output,
+    const struct page_entry *entry, unsigned char *buffer, size_t size)
+{
+	struct joined_page key = { .head = entry->offset };
+	const struct joined_page *join = pages->join_count ? bsearch(&key, pages->joins,
+	    pages->join_count, sizeof key, join_order) : NULL;
+
+	if (join == NULL || size != INNODB_DEFAULT_PAGE)
+		return -1;
+	return read_pair(output, join, buffer);
+}
+
 /* ------------------------------------------------------------------ keeping the index */
 
 /* What dbpages_save writes first; the entries, bad counts, names and carried bytes
@@ -278,9 +455,9 @@ struct saved_index {
 	char magic[16];
 	uint64_t position, count, bad_groups, bad_elsewhere, pg_index_pages, pg_unplaced,
 	    pg_guessed, pg_bad_line_pointers, name_count, carry_length, carry_offset, engines,
-	    max_page;
+	    max_page, head_count, tail_count;
 };
-static const char saved_magic[16] = "rescue-dbindex1";
+static const char saved_magic[16] = "rescue-dbindex2";
 
 void *dbpages_save(const struct dbpages *pages, uint64_t position, size_t *size)
 {
@@ -290,21 +467,26 @@ void *dbpages_save(const struct dbpages *pages, uint64_t position, size_t *size)
 	    .pg_guessed = pages->pg_guessed, .pg_bad_line_pointers = pages->pg_bad_line_pointers,
 	    .name_count = pages->name_count, .carry_length = pages->carry_length,
 	    .carry_offset = pages->carry_offset, .engines = pages->engines,
-	    .max_page = pages->max_page };
-	size_t parts[4] = { pages->count * sizeof *pages->entries,
+	    .max_page = pages->max_page, .head_count = pages->head_count,
+	    .tail_count = pages->tail_count };
+	size_t parts[6] = { pages->count * sizeof *pages->entries,
 	    pages->bad_groups * sizeof *pages->bad, pages->name_count * sizeof *pages->names,
+	    pages->head_count * sizeof *pages->heads, pages->tail_count * sizeof *pages->tails,
 	    pages->carry_length };
-	const void *sources[4] = { pages->entries, pages->bad, pages->names, pages->carry };
+	const void *sources[6] = { pages->entries, pages->bad, pages->names, pages->heads,
+	    pages->tails, pages->carry };
 	unsigned char *data, *at;
 
 	memcpy(header.magic, saved_magic, sizeof header.magic);
-	*size = sizeof header + parts[0] + parts[1] + parts[2] + parts[3];
+	*size = sizeof header;
+	for (int i = 0; i < 6; i++)
+		*size += parts[i];
 	data = malloc(*size);
 	if (data == NULL)
 		return NULL;
 	memcpy(data, &header, sizeof header);
 	at = data + sizeof header;
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 6; i++) {
 		if (parts[i])
 			memcpy(at, sources[i], parts[i]);
 		at += parts[i];
@@ -320,11 +502,26 @@ static int check_saved(const struct dbpages *pages, const struct saved_index *he
 	    || header->engines != pages->engines || header->max_page != pages->max_page
 	    || header->bad_groups > MAX_BAD_GROUPS || header->carry_length > 2 * pages->max_page
 	    || header->count > rest / sizeof *pages->entries
-	    || header->name_count > rest / sizeof *pages->names)
+	    || header->name_count > rest / sizeof *pages->names
+	    || header->head_count > rest / sizeof *pages->heads
+	    || header->tail_count > rest / sizeof *pages->tails)
 		return -1;
 	return rest == header->count * sizeof *pages->entries + header->bad_groups
 	    * sizeof *pages->bad + header->name_count * sizeof *pages->names
+	    + (header->head_count + header->tail_count) * sizeof *pages->heads
 	    + header->carry_length ? 0 : -1;
+}
+
+static int load_parts(struct split_part **parts, size_t *count, size_t *capacity,
+    size_t saved, const unsigned char **at)
+{
+	*parts = malloc(saved * sizeof **parts + 1);
+	if (*parts == NULL)
+		return -1;
+	memcpy(*parts, *at, saved * sizeof **parts);
+	*at += saved * sizeof **parts;
+	*count = *capacity = saved;
+	return 0;
 }
 
 int dbpages_load(struct dbpages *pages, const void *data, size_t size, uint64_t *position)
@@ -350,6 +547,11 @@ int dbpages_load(struct dbpages *pages, const void *data, size_t size, uint64_t 
 	at += header.bad_groups * sizeof *pages->bad;
 	memcpy(pages->names, at, names);
 	at += names;
+	if (load_parts(&pages->heads, &pages->head_count, &pages->head_capacity,
+	    (size_t)header.head_count, &at) != 0
+	    || load_parts(&pages->tails, &pages->tail_count, &pages->tail_capacity,
+	    (size_t)header.tail_count, &at) != 0)
+		return -1;
 	memcpy(pages->carry, at, (size_t)header.carry_length);
 	for (size_t i = 0; i < header.name_count; i++)
 		pages->names[i].name[sizeof pages->names[i].name - 1] = '\0';

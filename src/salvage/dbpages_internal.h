@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "salvage/dbpage_innodb.h"
 #include "salvage/dbpages.h"
 
 /* One page found: where it is and what it claims to be. GROUP is the InnoDB space id or
@@ -32,7 +33,8 @@ struct page_entry {
 	uint8_t written;		/* the copy dbpages_write chose and wrote */
 	uint8_t lane;			/* which file of its group: PostgreSQL relations of
 					 * one shape, InnoDB tablespaces of one space id */
-	uint8_t unused[4];
+	uint8_t joined;			/* InnoDB: put together from two places (joins) */
+	uint8_t unused[3];
 };
 
 /* Pages with a header but a wrong checksum, counted by the group they claim. The garbage
@@ -52,6 +54,20 @@ struct table_name {
 	char name[200];
 };
 
+/* One half of a page-compressed page split on disk (innodb_split_head, _tail): where it
+ * lies and what dbpages_join_splits matches it by. */
+struct split_part {
+	uint64_t offset;
+	struct innodb_split split;
+};
+
+/* A page put together from two places: PREFIX bytes at HEAD, the rest at TAIL. */
+struct joined_page {
+	uint64_t head, tail;
+	uint16_t prefix, length;
+	uint8_t unused[4];
+};
+
 struct dbpages {
 	unsigned engines;
 	struct page_entry *entries;
@@ -68,6 +84,13 @@ struct dbpages {
 	size_t name_count, name_capacity;
 	uint64_t names_lsn;		/* the LSN of the page being read for names */
 	int names_failed;		/* out of memory while adding one */
+	/* Halves of split page-compressed pages found by the scan, in the order found; the
+	 * pages put together from them after it (entries marked joined), by head. */
+	struct split_part *heads, *tails;
+	size_t head_count, head_capacity, tail_count, tail_capacity;
+	struct joined_page *joins;
+	size_t join_count;
+	uint64_t unjoined;		/* heads no tail completed: counted damaged */
 	/* The tail of the last buffer, whose pages may end in the next one. */
 	unsigned char *carry;
 	size_t carry_length;
@@ -125,6 +148,20 @@ struct writer {
  * entry's lane and returns how many tablespaces there are (1 when nothing tells two
  * apart), or 0 when out of memory. */
 unsigned dbpages_split_tablespaces(struct page_entry *entries, size_t count);
+
+/* dbpages.c: SIZE bytes of the source at OFFSET, read whole; 0 or -1. */
+int dbpages_read_source(const struct dbpages_output *output, unsigned char *buffer,
+    size_t size, uint64_t offset);
+
+/* dbpages.c: the split pages' halves matched (read again from the source and checked
+ * whole) and added as entries marked joined; heads left over counted damaged. 0, or -1
+ * when out of memory. */
+int dbpages_join_splits(struct dbpages *pages, const struct dbpages_output *output);
+
+/* dbpages.c: the page of a joined ENTRY, put together from its two places into BUFFER
+ * (SIZE bytes); 0, or -1 when the source could not be read. */
+int dbpages_read_joined(const struct dbpages *pages, const struct dbpages_output *output,
+    const struct page_entry *entry, unsigned char *buffer, size_t size);
 
 /* dbpages.c: looks at the tail of the last buffer fed, whatever its length; 0 or -1. */
 int dbpages_finish_scan(struct dbpages *pages);
