@@ -424,10 +424,8 @@ int dbpages_join_splits(struct dbpages *pages, const struct dbpages_output *outp
 		qsort(pages->tails, pages->tail_count, sizeof *pages->tails, part_order);
 	for (size_t i = 0; i < pages->head_count && result >= 0; i++) {
 		result = join_head(pages, output, &pages->heads[i], buffer);
-		if (result == 0) {
-			pages->unjoined++;
+		if (result == 0)
 			count_bad(pages, DBPAGES_INNODB, pages->heads[i].split.space_id);
-		}
 	}
 	if (pages->join_count)
 		qsort(pages->joins, pages->join_count, sizeof *pages->joins, join_order);

@@ -90,7 +90,6 @@ struct dbpages {
 	size_t head_count, head_capacity, tail_count, tail_capacity;
 	struct joined_page *joins;
 	size_t join_count;
-	uint64_t unjoined;		/* heads no tail completed: counted damaged */
 	/* The tail of the last buffer, whose pages may end in the next one. */
 	unsigned char *carry;
 	size_t carry_length;
@@ -112,6 +111,8 @@ struct file_report {
 	uint64_t first, end;		/* the page numbers the file holds: [first, end) */
 	uint64_t found, missing, superseded, unreadable, other_size, bad;
 	uint64_t free_pages;		/* InnoDB: not found, but page 0 says never used */
+	uint64_t joined;		/* InnoDB: of COMPRESSED, put together from two
+					 * places on the source (split pages) */
 	uint64_t compressed;		/* InnoDB: of FOUND, page-compressed pages (kept as
 					 * they are: MariaDB decompresses them on reading) */
 	uint64_t doublewrite;		/* space 0: the doublewrite buffer's pages, not found

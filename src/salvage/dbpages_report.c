@@ -30,8 +30,8 @@ static void json_report(FILE *out, const struct file_report *report, int comma)
 	    report->found, report->missing, report->free_pages, report->doublewrite);
 	json_member_string(out, "missing_pages", report->missing_text, 1);
 	if (report->engine == DBPAGES_INNODB)
-		fprintf(out, ", \"tablespaces_with_this_space_id\": %u, \"compressed\": %" PRIu64,
-		    report->lanes, report->compressed);
+		fprintf(out, ", \"tablespaces_with_this_space_id\": %u, \"compressed\": %" PRIu64
+		    ", \"joined\": %" PRIu64, report->lanes, report->compressed, report->joined);
 	fprintf(out, ", \"unreadable\": %" PRIu64 ", \"superseded\": %" PRIu64
 	    ", \"other_size\": %" PRIu64 ", \"other_origin\": %" PRIu64 ", \"bad_checksum\": %"
 	    PRIu64 ", \"lsn_min\": %" PRIu64 ", \"lsn_max\": %" PRIu64 "}%s\n", report->unreadable,
@@ -79,6 +79,9 @@ static void text_report(FILE *out, const struct file_report *report)
 	if (report->compressed)
 		fprintf(out, "    page-compressed (kept as they are, MariaDB reads them) %" PRIu64 "\n",
 		    report->compressed);
+	if (report->joined)
+		fprintf(out, "    of them split on the disk and put back together %" PRIu64 "\n",
+		    report->joined);
 	if (report->doublewrite)
 		fprintf(out, "    doublewrite buffer (copies of other pages, nothing lost) %" PRIu64
 		    "\n", report->doublewrite);

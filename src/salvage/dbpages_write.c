@@ -233,6 +233,7 @@ static int write_best_copy(struct writer *writer, struct file_report *report,
 			report->found++;
 			if (entry->engine == DBPAGES_INNODB && innodb_page_compressed(writer->buffer))
 				report->compressed++;
+			report->joined += entry->joined;
 			if (entry->engine == DBPAGES_PG)
 				memcpy(writer->chosen, writer->buffer, size);
 			count_older_copies(writer, report, entries + i + 1, count - i - 1);
