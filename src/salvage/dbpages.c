@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/crc32c.h"
 #include "salvage/dbpage_innodb.h"
 #include "salvage/dbpage_pg.h"
 #include "salvage/dbpages_internal.h"
@@ -447,122 +448,192 @@ int dbpages_read_joined(const struct dbpages *pages, const struct dbpages_output
 
 /* ------------------------------------------------------------------ keeping the index */
 
-/* What dbpages_save writes first; the entries, bad counts, names and carried bytes
- * follow in that order. */
-struct saved_index {
+/* The index file is a run of records, each this header and then the entries, split
+ * halves (heads, tails) fed since the record before, and the state that changes in place
+ * (bad counts, names, carried bytes). A record's FIRST_* say how many of each came
+ * before it, so a record appended to another file, or twice, does not load; its CRC
+ * covers header and payload, so a record cut short (the rescue machine lost power while
+ * appending) or damaged ends the file there. A run's first save replaces the file with
+ * one record holding everything; the saves after it append. */
+struct saved_record {
 	char magic[16];
-	uint64_t position, count, bad_groups, bad_elsewhere, pg_index_pages, pg_unplaced,
-	    pg_guessed, pg_bad_line_pointers, name_count, carry_length, carry_offset, engines,
-	    max_page, head_count, tail_count;
+	uint64_t position, first_entry, entry_count, first_head, head_count, first_tail,
+	    tail_count, bad_groups, bad_elsewhere, pg_index_pages, pg_unplaced, pg_guessed,
+	    pg_bad_line_pointers, name_count, carry_length, carry_offset, engines, max_page;
+	uint32_t crc, unused;
 };
-static const char saved_magic[16] = "rescue-dbindex2";
+static const char saved_magic[16] = "rescue-dbindex3";
 
-void *dbpages_save(const struct dbpages *pages, uint64_t position, size_t *size)
+/* The payload's parts, in order: where they are in PAGES and how many bytes. */
+static void record_parts(const struct dbpages *pages, const struct dbpages_saved *since,
+    const void *sources[6], size_t sizes[6])
 {
-	struct saved_index header = { .position = position, .count = pages->count,
-	    .bad_groups = pages->bad_groups, .bad_elsewhere = pages->bad_elsewhere,
-	    .pg_index_pages = pages->pg_index_pages, .pg_unplaced = pages->pg_unplaced,
-	    .pg_guessed = pages->pg_guessed, .pg_bad_line_pointers = pages->pg_bad_line_pointers,
+	sources[0] = pages->entries + since->entries;
+	sizes[0] = (pages->count - since->entries) * sizeof *pages->entries;
+	sources[1] = pages->heads + since->heads;
+	sizes[1] = (pages->head_count - since->heads) * sizeof *pages->heads;
+	sources[2] = pages->tails + since->tails;
+	sizes[2] = (pages->tail_count - since->tails) * sizeof *pages->tails;
+	sources[3] = pages->bad;
+	sizes[3] = pages->bad_groups * sizeof *pages->bad;
+	sources[4] = pages->names;
+	sizes[4] = pages->name_count * sizeof *pages->names;
+	sources[5] = pages->carry;
+	sizes[5] = pages->carry_length;
+}
+
+void *dbpages_save(const struct dbpages *pages, uint64_t position,
+    const struct dbpages_saved *since, size_t *size)
+{
+	struct saved_record header = { .position = position, .first_entry = since->entries,
+	    .entry_count = pages->count - since->entries, .first_head = since->heads,
+	    .head_count = pages->head_count - since->heads, .first_tail = since->tails,
+	    .tail_count = pages->tail_count - since->tails, .bad_groups = pages->bad_groups,
+	    .bad_elsewhere = pages->bad_elsewhere, .pg_index_pages = pages->pg_index_pages,
+	    .pg_unplaced = pages->pg_unplaced, .pg_guessed = pages->pg_guessed,
+	    .pg_bad_line_pointers = pages->pg_bad_line_pointers,
 	    .name_count = pages->name_count, .carry_length = pages->carry_length,
 	    .carry_offset = pages->carry_offset, .engines = pages->engines,
-	    .max_page = pages->max_page, .head_count = pages->head_count,
-	    .tail_count = pages->tail_count };
-	size_t parts[6] = { pages->count * sizeof *pages->entries,
-	    pages->bad_groups * sizeof *pages->bad, pages->name_count * sizeof *pages->names,
-	    pages->head_count * sizeof *pages->heads, pages->tail_count * sizeof *pages->tails,
-	    pages->carry_length };
-	const void *sources[6] = { pages->entries, pages->bad, pages->names, pages->heads,
-	    pages->tails, pages->carry };
+	    .max_page = pages->max_page };
+	const void *sources[6];
+	size_t sizes[6];
 	unsigned char *data, *at;
 
+	record_parts(pages, since, sources, sizes);
 	memcpy(header.magic, saved_magic, sizeof header.magic);
 	*size = sizeof header;
 	for (int i = 0; i < 6; i++)
-		*size += parts[i];
+		*size += sizes[i];
 	data = malloc(*size);
 	if (data == NULL)
 		return NULL;
-	memcpy(data, &header, sizeof header);
 	at = data + sizeof header;
 	for (int i = 0; i < 6; i++) {
-		if (parts[i])
-			memcpy(at, sources[i], parts[i]);
-		at += parts[i];
+		if (sizes[i])
+			memcpy(at, sources[i], sizes[i]);
+		at += sizes[i];
 	}
+	header.crc = crc32c_update(crc32c(&header, sizeof header), data + sizeof header,
+	    *size - sizeof header);
+	memcpy(data, &header, sizeof header);
 	return data;
 }
 
-/* The header's counts fit the bounds this build keeps and the bytes that follow; 0. */
-static int check_saved(const struct dbpages *pages, const struct saved_index *header,
-    size_t rest)
+void dbpages_mark_saved(const struct dbpages *pages, struct dbpages_saved *saved,
+    size_t size)
+{
+	saved->bytes += size;
+	saved->entries = pages->count;
+	saved->heads = pages->head_count;
+	saved->tails = pages->tail_count;
+}
+
+/* 0 with the payload's length in *LENGTH when the header's counts fit this build's
+ * bounds, the REST bytes after it, and follow what PAGES holds so far; else -1. */
+static int check_record(const struct dbpages *pages, const struct saved_record *header,
+    size_t rest, size_t *length)
 {
 	if (memcmp(header->magic, saved_magic, sizeof header->magic) != 0
 	    || header->engines != pages->engines || header->max_page != pages->max_page
 	    || header->bad_groups > MAX_BAD_GROUPS || header->carry_length > 2 * pages->max_page
-	    || header->count > rest / sizeof *pages->entries
+	    || header->first_entry != pages->count || header->first_head != pages->head_count
+	    || header->first_tail != pages->tail_count
+	    || header->entry_count > rest / sizeof *pages->entries
 	    || header->name_count > rest / sizeof *pages->names
 	    || header->head_count > rest / sizeof *pages->heads
 	    || header->tail_count > rest / sizeof *pages->tails)
 		return -1;
-	return rest == header->count * sizeof *pages->entries + header->bad_groups
-	    * sizeof *pages->bad + header->name_count * sizeof *pages->names
+	*length = header->entry_count * sizeof *pages->entries
 	    + (header->head_count + header->tail_count) * sizeof *pages->heads
-	    + header->carry_length ? 0 : -1;
+	    + header->bad_groups * sizeof *pages->bad + header->name_count * sizeof *pages->names
+	    + header->carry_length;
+	return *length <= rest ? 0 : -1;
 }
 
-static int load_parts(struct split_part **parts, size_t *count, size_t *capacity,
-    size_t saved, const unsigned char **at)
+/* Makes room for COUNT more items of SIZE bytes in *ITEMS (holding *USED of *CAPACITY). */
+static int make_room(void **items, size_t *used, size_t *capacity, size_t count, size_t size)
 {
-	*parts = malloc(saved * sizeof **parts + 1);
-	if (*parts == NULL)
+	void *grown;
+
+	if (*used + count <= *capacity)
+		return 0;
+	grown = realloc(*items, (*used + count) * size + 1);
+	if (grown == NULL)
 		return -1;
-	memcpy(*parts, *at, saved * sizeof **parts);
-	*at += saved * sizeof **parts;
-	*count = *capacity = saved;
+	*items = grown;
+	*capacity = *used + count;
 	return 0;
 }
 
-int dbpages_load(struct dbpages *pages, const void *data, size_t size, uint64_t *position)
+static int append_items(void **items, size_t *used, size_t *capacity, size_t count,
+    size_t size, const unsigned char **at)
 {
-	const unsigned char *at = (const unsigned char *)data + sizeof (struct saved_index);
-	struct saved_index header;
-	size_t entries, names;
+	if (make_room(items, used, capacity, count, size) != 0)
+		return -1;
+	if (count)
+		memcpy((unsigned char *)*items + *used * size, *at, count * size);
+	*used += count;
+	*at += count * size;
+	return 0;
+}
 
-	if (size < sizeof header)
+/* The record's payload at AT (checked) added to PAGES; 0 or -1 (no memory). */
+static int load_record(struct dbpages *pages, const struct saved_record *header,
+    const unsigned char *at)
+{
+	size_t names = (size_t)header->name_count * sizeof *pages->names;
+
+	if (append_items((void **)&pages->entries, &pages->count, &pages->capacity,
+	    (size_t)header->entry_count, sizeof *pages->entries, &at) != 0
+	    || append_items((void **)&pages->heads, &pages->head_count, &pages->head_capacity,
+	    (size_t)header->head_count, sizeof *pages->heads, &at) != 0
+	    || append_items((void **)&pages->tails, &pages->tail_count, &pages->tail_capacity,
+	    (size_t)header->tail_count, sizeof *pages->tails, &at) != 0)
 		return -1;
-	memcpy(&header, data, sizeof header);
-	if (check_saved(pages, &header, size - sizeof header) != 0)
+	memcpy(pages->bad, at, (size_t)header->bad_groups * sizeof *pages->bad);
+	at += header->bad_groups * sizeof *pages->bad;
+	pages->name_count = 0;
+	if (make_room((void **)&pages->names, &pages->name_count, &pages->name_capacity,
+	    (size_t)header->name_count, sizeof *pages->names) != 0)
 		return -1;
-	entries = (size_t)header.count * sizeof *pages->entries;
-	names = (size_t)header.name_count * sizeof *pages->names;
-	pages->entries = malloc(entries + 1);
-	pages->names = malloc(names + 1);
-	if (pages->entries == NULL || pages->names == NULL)
-		return -1;
-	memcpy(pages->entries, at, entries);
-	at += entries;
-	memcpy(pages->bad, at, (size_t)header.bad_groups * sizeof *pages->bad);
-	at += header.bad_groups * sizeof *pages->bad;
 	memcpy(pages->names, at, names);
 	at += names;
-	if (load_parts(&pages->heads, &pages->head_count, &pages->head_capacity,
-	    (size_t)header.head_count, &at) != 0
-	    || load_parts(&pages->tails, &pages->tail_count, &pages->tail_capacity,
-	    (size_t)header.tail_count, &at) != 0)
-		return -1;
-	memcpy(pages->carry, at, (size_t)header.carry_length);
-	for (size_t i = 0; i < header.name_count; i++)
+	memcpy(pages->carry, at, (size_t)header->carry_length);
+	for (size_t i = 0; i < header->name_count; i++)
 		pages->names[i].name[sizeof pages->names[i].name - 1] = '\0';
-	pages->count = pages->capacity = (size_t)header.count;
-	pages->name_count = pages->name_capacity = (size_t)header.name_count;
-	pages->bad_groups = (size_t)header.bad_groups;
-	pages->bad_elsewhere = header.bad_elsewhere;
-	pages->pg_index_pages = header.pg_index_pages;
-	pages->pg_unplaced = header.pg_unplaced;
-	pages->pg_guessed = header.pg_guessed;
-	pages->pg_bad_line_pointers = header.pg_bad_line_pointers;
-	pages->carry_length = (size_t)header.carry_length;
-	pages->carry_offset = header.carry_offset;
-	*position = header.position;
+	pages->name_count = (size_t)header->name_count;
+	pages->bad_groups = (size_t)header->bad_groups;
+	pages->bad_elsewhere = header->bad_elsewhere;
+	pages->pg_index_pages = header->pg_index_pages;
+	pages->pg_unplaced = header->pg_unplaced;
+	pages->pg_guessed = header->pg_guessed;
+	pages->pg_bad_line_pointers = header->pg_bad_line_pointers;
+	pages->carry_length = (size_t)header->carry_length;
+	pages->carry_offset = header->carry_offset;
 	return 0;
+}
+
+int dbpages_load(struct dbpages *pages, const void *data, size_t size, uint64_t position)
+{
+	const unsigned char *bytes = data;
+	size_t at = 0, length;
+
+	while (size - at >= sizeof (struct saved_record)) {
+		struct saved_record header;
+		uint32_t crc;
+
+		memcpy(&header, bytes + at, sizeof header);
+		crc = header.crc;
+		header.crc = 0;
+		if (check_record(pages, &header, size - at - sizeof header, &length) != 0
+		    || crc32c_update(crc32c(&header, sizeof header), bytes + at + sizeof header,
+		    length) != crc)
+			return -1;	/* cut short, damaged, or not a record that follows */
+		if (load_record(pages, &header, bytes + at + sizeof header) != 0)
+			return -1;
+		if (header.position == position)
+			return 0;
+		at += sizeof header + length;
+	}
+	return -1;
 }

@@ -46,6 +46,11 @@ struct store_ops {
 	 * 1 when it does not exist, -1. */
 	int (*get)(struct store *store, const char *name, char **data, size_t *size);
 	int (*replace)(struct store *store, const char *name, const void *data, size_t size);
+	/* Writes SIZE bytes at POSITION of the file NAME in the target directory (created
+	 * when missing), synced; done again after a lost reply it writes the same bytes.
+	 * file and ssh only: a log that grows (carve's page index). */
+	int (*write_at)(struct store *store, const char *name, const void *data, size_t size,
+	    uint64_t position);
 	/* The size of the file NAME in the target directory: 0, 1 when it does not exist, -1.
 	 * file and ssh only. */
 	int (*size_of)(struct store *store, const char *name, uint64_t *size);
@@ -112,6 +117,10 @@ int store_flush(struct store *store);
 int store_get(struct store *store, const char *name, char **data, size_t *size);
 int store_replace(struct store *store, const char *name, const void *data, size_t size);
 int store_rename(struct store *store, const char *old_name, const char *new_name);
+/* 1 when the scheme can write into a named file at a position (store_write_at). */
+int store_can_write_at(const struct store *store);
+int store_write_at(struct store *store, const char *name, const void *data, size_t size,
+    uint64_t position);
 int store_size_of(struct store *store, const char *name, uint64_t *size);
 /* The directory NAME (a relative path, no "..") in the target directory. */
 int store_mkdir(struct store *store, const char *name);

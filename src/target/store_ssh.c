@@ -541,7 +541,7 @@ static int ssh_get(struct store *store, const char *name, char **data, size_t *s
  * sftp-server answers in order, so the replies are taken in the order the requests went.
  * DATA stays as it is until this returns: the requests refer to it, uncopied. */
 static int write_all_at_once(struct store *store, const char *path, const char *handle,
-    size_t handle_size, const void *data, size_t size)
+    size_t handle_size, const void *data, size_t size, uint64_t position)
 {
 	struct ssh_backend *ssh = backend(store);
 	size_t done, chunk, count, i, refused;
@@ -552,8 +552,8 @@ static int write_all_at_once(struct store *store, const char *path, const char *
 		return store_fail_permanent(store, "unable to write %s: out of memory", path);
 	for (done = 0, count = 0; done < size; done += chunk) {
 		chunk = size - done < SFTP_WRITE_MAX ? size - done : SFTP_WRITE_MAX;
-		ids[count++] = sftp_send_write_ref(ssh->sftp, handle, handle_size, done,
-		    (const char *)data + done, chunk);
+		ids[count++] = sftp_send_write_ref(ssh->sftp, handle, handle_size,
+		    position + done, (const char *)data + done, chunk);
 	}
 	/* Every reply is awaited, even after a refusal: no request may outlive DATA. */
 	for (i = 0, refused = 0; i < count; i++) {
@@ -600,7 +600,32 @@ static int write_whole(struct store *store, const char *path, const void *data, 
 	if (sftp_reply_handle(&reply, handle, &handle_size) != 0)
 		return store_fail_permanent(store, "unable to create %s: %s", path,
 		    sftp_status_text(&reply));
-	if (write_all_at_once(store, path, handle, handle_size, data, size) != 0
+	if (write_all_at_once(store, path, handle, handle_size, data, size, 0) != 0
+	    || sync_handle(store, path, handle, handle_size) != 0) {
+		close_after_failure(store, handle, handle_size);
+		return -1;
+	}
+	return close_handle(store, handle, handle_size);
+}
+
+static int ssh_write_at(struct store *store, const char *name, const void *data, size_t size,
+    uint64_t position)
+{
+	struct ssh_backend *ssh = backend(store);
+	char path[PATH_MAX], handle[SFTP_HANDLE_MAX];
+	struct sftp_reply reply;
+	size_t handle_size;
+
+	if (!ssh->sftp || sftp_broken(ssh->sftp))
+		return lost(store);
+	if (remote_path(store, name, path, sizeof path) != 0)
+		return -1;
+	if (call(store, sftp_send_open(ssh->sftp, path, SFTP_WRITE | SFTP_CREAT), &reply) != 0)
+		return -1;
+	if (sftp_reply_handle(&reply, handle, &handle_size) != 0)
+		return store_fail_permanent(store, "unable to open %s: %s", path,
+		    sftp_status_text(&reply));
+	if (write_all_at_once(store, path, handle, handle_size, data, size, position) != 0
 	    || sync_handle(store, path, handle, handle_size) != 0) {
 		close_after_failure(store, handle, handle_size);
 		return -1;
@@ -752,6 +777,7 @@ const struct store_ops store_ops_ssh = {
 	.flush = ssh_flush,
 	.get = ssh_get,
 	.replace = ssh_replace,
+	.write_at = ssh_write_at,
 	.size_of = ssh_size_of,
 	.rename = ssh_rename,
 	.mkdir = ssh_mkdir,

@@ -774,23 +774,27 @@ static void test_relation_without_checksums(void **state)
 	free(rel);
 }
 
-/* The index kept at a point of the scan and loaded into a fresh one, which is fed the
- * rest, writes the same files as one scan of everything: an interrupted carve --db goes
- * on where it stopped. The cut falls inside a page (the carried bytes are kept too). A
- * damaged index is refused. */
+/* The disk fed up to CUT1, the index saved whole (record A), fed on to CUT2, what is new
+ * saved and appended (record B), as carve --db keeps NAME.db.index at two checkpoints;
+ * then loaded at CUT2 and fed the rest, it writes the same files as one scan of
+ * everything. Both cuts fall inside a page (the carried bytes are kept too). An index cut
+ * short in its last record loads at the record before it, not at the last; a record
+ * appended that does not follow (the whole index appended again), or damaged, is
+ * refused. */
 static void test_index_kept_and_loaded(void **state)
 {
-	size_t full_size, rel_size, size, saved_size;
+	size_t full_size, rel_size, a_size, b_size, whole_size;
 	unsigned char *full = dbfixture_read("mariadb", "full.ibd", &full_size);
 	unsigned char *rel = dbfixture_read("pg", "checksummed.rel", &rel_size);
-	struct dbpages *before, *after = dbpages_open(DBPAGES_INNODB | DBPAGES_PG);
+	struct dbpages *before, *after;
+	struct dbpages_saved saved = { 0 }, none = { 0 };
 	struct disk disk = {0};
 	struct dbpages_summary summary;
 	struct target target;
 	struct store *store;
 	char url[128], why[512], name[64];
-	unsigned char *saved;
-	uint64_t cut, position = 0;
+	unsigned char *a, *b, *whole, *file;
+	uint64_t cut1, cut2;
 	uint32_t seed = 3;
 	int transient;
 
@@ -800,24 +804,63 @@ static void test_index_kept_and_loaded(void **state)
 	add_pages(&disk, full, full_size, IBD_PAGE, 0, 0);
 	add_pages(&disk, rel, rel_size, PG_PAGE_SIZE, 0, 0);
 	write_disk(&disk, 2718, 80);
-	cut = piece_of(&disk, full + 5 * IBD_PAGE)->offset + 1000;
+	cut1 = piece_of(&disk, full + 5 * IBD_PAGE)->offset + 1000;
+	cut2 = piece_of(&disk, rel + 7 * PG_PAGE_SIZE)->offset + 3000;
+	if (cut2 < cut1) {
+		uint64_t swap = cut1;
+
+		cut1 = cut2;
+		cut2 = swap;
+	}
 	before = dbpages_open(DBPAGES_INNODB | DBPAGES_PG);
 	assert_non_null(before);
-	assert_non_null(after);
-	feed_range(&disk, before, 0, cut, 0, &seed);
-	saved = dbpages_save(before, cut, &saved_size);
-	assert_non_null(saved);
+	feed_range(&disk, before, 0, cut1, 0, &seed);
+	a = dbpages_save(before, cut1, &saved, &a_size);
+	assert_non_null(a);
+	dbpages_mark_saved(before, &saved, a_size);
+	assert_int_equal(saved.bytes, a_size);
+	feed_range(&disk, before, cut1, cut2, 0, &seed);
+	assert_true(dbpages_found(before) > saved.entries);	/* B holds new pages */
+	b = dbpages_save(before, cut2, &saved, &b_size);
+	whole = dbpages_save(before, cut2, &none, &whole_size);
+	assert_non_null(b);
+	assert_non_null(whole);
+	assert_true(b_size < whole_size);
 	dbpages_close(before);
-	saved[saved_size - 1] ^= 1;	/* carried bytes differ: still an index */
-	saved[saved_size - 1] ^= 1;
-	assert_int_equal(dbpages_load(after, saved, saved_size - 1, &position), -1);
-	saved[0] ^= 1;
-	assert_int_equal(dbpages_load(after, saved, saved_size, &position), -1);
-	saved[0] ^= 1;
-	assert_int_equal(dbpages_load(after, saved, saved_size, &position), 0);
-	assert_int_equal(position, cut);
-	free(saved);
-	feed_range(&disk, after, cut, disk.size, 0, &seed);
+	file = malloc(a_size + whole_size);
+	assert_non_null(file);
+	memcpy(file, a, a_size);
+	memcpy(file + a_size, b, b_size);
+
+	/* Cut short in B: A still loads, B does not. */
+	after = dbpages_open(DBPAGES_INNODB | DBPAGES_PG);
+	assert_int_equal(dbpages_load(after, file, a_size + b_size - 1, cut2), -1);
+	dbpages_close(after);
+	after = dbpages_open(DBPAGES_INNODB | DBPAGES_PG);
+	assert_int_equal(dbpages_load(after, file, a_size + b_size - 1, cut1), 0);
+	dbpages_close(after);
+	/* A byte of B changed, or A's first: refused. */
+	file[a_size + b_size - 7] ^= 1;
+	after = dbpages_open(DBPAGES_INNODB | DBPAGES_PG);
+	assert_int_equal(dbpages_load(after, file, a_size + b_size, cut2), -1);
+	dbpages_close(after);
+	file[a_size + b_size - 7] ^= 1;
+	file[0] ^= 1;
+	after = dbpages_open(DBPAGES_INNODB | DBPAGES_PG);
+	assert_int_equal(dbpages_load(after, file, a_size + b_size, cut1), -1);
+	dbpages_close(after);
+	file[0] ^= 1;
+	/* The whole index appended after A does not follow it. */
+	memcpy(file + a_size, whole, whole_size);
+	after = dbpages_open(DBPAGES_INNODB | DBPAGES_PG);
+	assert_int_equal(dbpages_load(after, file, a_size + whole_size, cut2), -1);
+	dbpages_close(after);
+	memcpy(file + a_size, b, b_size);
+
+	after = dbpages_open(DBPAGES_INNODB | DBPAGES_PG);
+	assert_non_null(after);
+	assert_int_equal(dbpages_load(after, file, a_size + b_size, cut2), 0);
+	feed_range(&disk, after, cut2, disk.size, 0, &seed);
 	snprintf(url, sizeof url, "file://%s", disk.dir);
 	assert_int_equal(target_parse(url, &target, why, sizeof why), 0);
 	store = store_open(&target, "disk", why, sizeof why, &transient);
@@ -829,8 +872,11 @@ static void test_index_kept_and_loaded(void **state)
 	snprintf(name, sizeof name, "space-%u.ibd", space_id_of(full));
 	assert_same_file(&disk, name, full, full_size);
 	assert_same_file(&disk, "pg-4atts", rel, rel_size);
-	(void)size;
 	remove_disk(&disk);
+	free(file);
+	free(whole);
+	free(b);
+	free(a);
 	free(full);
 	free(rel);
 }
