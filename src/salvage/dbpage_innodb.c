@@ -140,6 +140,23 @@ static void fill(const unsigned char *buffer, size_t page_size, enum innodb_chec
 	}
 }
 
+size_t innodb_compressed_length(const unsigned char *buffer, size_t length)
+{
+	uint16_t type;
+	size_t size;
+
+	if (length < COMPRESSED_DATA)
+		return 0;
+	type = read_be16(buffer + FIL_TYPE);
+	if (type == FIL_TYPE_PAGE_COMPRESSED)
+		size = COMPRESSED_DATA + read_be16(buffer + COMPRESSED_SIZE);
+	else if ((type & FIL_TYPE_COMPRESSED_FCRC32) && type != FIL_TYPE_PAGE_COMPRESSED_ENCRYPTED)
+		size = (size_t)(type & ~FIL_TYPE_COMPRESSED_FCRC32) << 8;
+	else
+		return 0;
+	return size >= COMPRESSED_DATA && size <= length ? size : 0;
+}
+
 int innodb_page_compressed(const unsigned char *page)
 {
 	uint16_t type = read_be16(page + FIL_TYPE);
@@ -189,11 +206,11 @@ static int same_page(const unsigned char *inflated, const unsigned char *buffer)
  * MariaDB did not encrypt, and a zlib stream header at 26 (0x78 and the header's check
  * bits). A damaged page of another algorithm, or one whose first bytes were hit, is then
  * not counted; it could not have been used either way. */
-static int damaged_compressed(const unsigned char *buffer, size_t size, size_t page_size)
+static int damaged_compressed(const unsigned char *buffer, size_t size, size_t available)
 {
 	return all_zero(buffer + FIL_CHECKSUM, 4) && buffer[COMPRESSED_ALGO] == 0x78
 	    && read_be16(buffer + COMPRESSED_ALGO) % 31 == 0
-	    && all_zero(buffer + size, page_size - size);
+	    && all_zero(buffer + size, available - size);
 }
 
 /* A full_crc32 compressed page: its CRC-32C over the compressed length, then (the space
@@ -203,16 +220,16 @@ static int damaged_compressed(const unsigned char *buffer, size_t size, size_t p
  * another size (a 4 KiB tablespace's page looked at as 16 KiB), not a damaged one. Other
  * algorithms leave the space id unknown: INNODB_UNVERIFIABLE. */
 static enum innodb_verdict fcrc32_compressed_parse(const unsigned char *buffer,
-    size_t page_size, struct innodb_page *page)
+    size_t available, size_t page_size, struct innodb_page *page)
 {
 	size_t size = (size_t)(read_be16(buffer + FIL_TYPE) & ~FIL_TYPE_COMPRESSED_FCRC32) << 8;
 	unsigned char *inflated;
 	enum innodb_verdict verdict;
 
-	if (size < FIL_DATA + 4 || size >= page_size)
+	if (size < FIL_DATA + 4 || size >= page_size || size > available)
 		return INNODB_NO_HEADER;
 	if (crc32c(buffer, size - 4) != read_be32(buffer + size - 4))
-		return damaged_compressed(buffer, size, page_size) ? INNODB_BAD_CHECKSUM
+		return damaged_compressed(buffer, size, available) ? INNODB_BAD_CHECKSUM
 		    : INNODB_NO_HEADER;
 	if (buffer[COMPRESSED_ALGO] != 0x78)	/* a zlib stream's first byte */
 		return INNODB_UNVERIFIABLE;
@@ -270,7 +287,7 @@ int innodb_split_head(const unsigned char *buffer, size_t length, struct innodb_
 	uint16_t type;
 	size_t size, prefix;
 
-	if (length < INNODB_DEFAULT_PAGE)
+	if (length < INNODB_SPLIT_BLOCK)
 		return 0;
 	type = read_be16(buffer + FIL_TYPE);
 	size = (size_t)(type & ~FIL_TYPE_COMPRESSED_FCRC32) << 8;
@@ -279,9 +296,11 @@ int innodb_split_head(const unsigned char *buffer, size_t length, struct innodb_
 	    || size >= INNODB_DEFAULT_PAGE || size % INNODB_SPLIT_BLOCK == 0
 	    || all_zero(buffer + FIL_LSN + 4, 4) || !all_zero(buffer + FIL_CHECKSUM, 4)
 	    || buffer[COMPRESSED_ALGO] != 0x78 || read_be16(buffer + COMPRESSED_ALGO) % 31 != 0
-	    || crc32c(buffer, size - 4) == read_be32(buffer + size - 4))
+	    || (size <= length && crc32c(buffer, size - 4) == read_be32(buffer + size - 4)))
 		return 0;
 	prefix = size / INNODB_SPLIT_BLOCK * INNODB_SPLIT_BLOCK;
+	if (prefix > length)
+		return 0;
 	if (!starts_page(buffer + COMPRESSED_ALGO, prefix - COMPRESSED_ALGO, buffer,
 	    &split->space_id))
 		return 0;
@@ -338,13 +357,13 @@ static enum innodb_verdict inflated_parse(const unsigned char *buffer, size_t pa
 /* A page-compressed page in either format (see above), or INNODB_NO_HEADER when the type
  * is not a compressed one. The older types have the top bit set too, but claim a
  * full_crc32 length (0x632 or 0x1219 x 256 bytes) past any page size. */
-static enum innodb_verdict compressed_parse(const unsigned char *buffer, size_t page_size,
-    struct innodb_page *page)
+static enum innodb_verdict compressed_parse(const unsigned char *buffer, size_t available,
+    size_t page_size, struct innodb_page *page)
 {
 	uint16_t type = read_be16(buffer + FIL_TYPE);
 
 	if (type != FIL_TYPE_PAGE_COMPRESSED && type != FIL_TYPE_PAGE_COMPRESSED_ENCRYPTED)
-		return fcrc32_compressed_parse(buffer, page_size, page);
+		return fcrc32_compressed_parse(buffer, available, page_size, page);
 	if (read_be32(buffer + FIL_CHECKSUM) != NO_CHECKSUM_MAGIC)
 		return INNODB_NO_HEADER;
 	if (type == FIL_TYPE_PAGE_COMPRESSED_ENCRYPTED
@@ -361,7 +380,12 @@ enum innodb_verdict innodb_page_parse(const unsigned char *buffer, size_t length
 	int full_form, old_form;
 
 	if (page_size < INNODB_MIN_PAGE || page_size > INNODB_MAX_PAGE
-	    || (page_size & (page_size - 1)) || length < page_size)
+	    || (page_size & (page_size - 1)))
+		return INNODB_SHORT;
+	/* A page-compressed page needs only its compressed bytes: the rest of its page was a
+	 * punched hole, and at the end of a free extent the blocks after it may belong to
+	 * another file by now. */
+	if (length < page_size && innodb_compressed_length(buffer, length) == 0)
 		return INNODB_SHORT;
 	if (all_zero(buffer, FIL_DATA))
 		return INNODB_EMPTY;
@@ -369,7 +393,10 @@ enum innodb_verdict innodb_page_parse(const unsigned char *buffer, size_t length
 	 * plausible before any checksum is computed: a full_crc32 one has a length within
 	 * the page, an older one the magic value where the checksum was. */
 	if (innodb_page_compressed(buffer) && !all_zero(lsn_low, 4))
-		return compressed_parse(buffer, page_size, page);
+		return compressed_parse(buffer, length < page_size ? length : page_size, page_size,
+		    page);
+	if (length < page_size)
+		return INNODB_SHORT;
 	/* The trailer repeats the LSN's low word, which is not zero (an LSN ending in 32
 	 * zero bits is lost, one page in 4 billion), and the type is one InnoDB writes:
 	 * cheap tests that reject almost every position of a scan before any

@@ -67,8 +67,8 @@ struct innodb_page {
 enum { INNODB_MIN_PAGE = 4096, INNODB_MAX_PAGE = 65536, INNODB_DEFAULT_PAGE = 16384 };
 
 /* Looks at the PAGE_SIZE bytes at BUFFER (of LENGTH bytes; PAGE_SIZE a power of two from
- * 4 KiB to 64 KiB). INNODB_PAGE with PAGE filled, or the reason it is not a page. Never
- * reads past LENGTH. */
+ * 4 KiB to 64 KiB; a page-compressed page needs only its compressed bytes). INNODB_PAGE
+ * with PAGE filled, or the reason it is not a page. Never reads past LENGTH. */
 enum innodb_verdict innodb_page_parse(const unsigned char *buffer, size_t length,
     size_t page_size, struct innodb_page *page);
 
@@ -127,11 +127,17 @@ struct innodb_split {
 	uint16_t tail;			/* bytes of the page in the tail block */
 };
 
-/* 1 when the 16 KiB at BUFFER (LENGTH bytes there) start such a head, with SPLIT. */
+/* 1 when BUFFER (LENGTH bytes, at least the head's blocks) starts such a head of a
+ * 16 KiB page, with SPLIT. */
 int innodb_split_head(const unsigned char *buffer, size_t length, struct innodb_split *split);
 
 /* 1 when the INNODB_SPLIT_BLOCK bytes at BLOCK may end a split page, with KEY and TAIL. */
 int innodb_split_tail(const unsigned char *block, struct innodb_split *split);
+
+/* The bytes a page-compressed page at BUFFER takes as MariaDB wrote it (either format;
+ * the rest of its page is a punched hole, zeros): 0 when BUFFER does not start one, or
+ * its length is past LENGTH. */
+size_t innodb_compressed_length(const unsigned char *buffer, size_t length);
 
 /* Whether the page's type is a page-compressed one (either format, or encrypted). */
 int innodb_page_compressed(const unsigned char *page);

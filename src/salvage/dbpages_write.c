@@ -66,13 +66,22 @@ static int open_file(struct writer *writer, const char *name, uint64_t *size)
 	return 0;
 }
 
-/* ENTRY's page read again from the source into BUFFER (SIZE bytes); 0 or -1. */
+/* ENTRY's page read again from the source into BUFFER (SIZE bytes); 0 or -1. Past a
+ * page-compressed page's compressed bytes MariaDB left a punched hole: zeros, whatever
+ * the source holds there now (at the end of a free extent, another file's data). */
 static int read_entry(const struct writer *writer, const struct page_entry *entry,
     unsigned char *buffer, size_t size)
 {
+	size_t used;
+
 	if (entry->joined)
 		return dbpages_read_joined(writer->pages, writer->output, entry, buffer, size);
-	return dbpages_read_source(writer->output, buffer, size, entry->offset);
+	if (dbpages_read_source(writer->output, buffer, size, entry->offset) != 0)
+		return -1;
+	if (entry->engine == DBPAGES_INNODB && innodb_page_compressed(buffer)
+	    && (used = innodb_compressed_length(buffer, size)) != 0)
+		memset(buffer + used, 0, size - used);
+	return 0;
 }
 
 /* The page in BUFFER is still the one ENTRY recorded (the source may have changed, or

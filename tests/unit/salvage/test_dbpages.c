@@ -754,6 +754,48 @@ static void test_split_compressed_page_joined(void **state)
 	free(comp);
 }
 
+/* Page-compressed pages at the end of a free extent, the blocks after them in use by
+ * another file (not scanned): a page of one block whose 16 KiB reach past the extent,
+ * and the head of a split page, are found all the same (MariaDB needs only the
+ * compressed bytes; the rest of the page was a hole and is written as zeros). */
+static void test_compressed_pages_at_extent_ends(void **state)
+{
+	size_t comp_size, small = 0, split;
+	unsigned char *comp = dbfixture_read("mariadb", "compressed.ibd", &comp_size);
+	struct disk disk = {0};
+	struct dbpages_summary summary;
+	uint64_t ranges[3][2];
+	char name[64];
+
+	(void)state;
+	if (comp == NULL)
+		skip();
+	write_split_disk(&disk, comp, comp_size, 1);
+	split = two_block_page(comp, comp_size);
+	for (size_t at = 3 * IBD_PAGE; at < split && small == 0; at += IBD_PAGE) {
+		unsigned type = (unsigned)comp[at + 24] << 8 | comp[at + 25];
+
+		if ((type & 0x8000) && (size_t)(type & 0x7fff) << 8 <= BLOCK)
+			small = at;
+	}
+	if (small == 0)
+		fail_msg("no one-block compressed page before the split one");
+	ranges[0][0] = 0;
+	ranges[0][1] = small + BLOCK;
+	ranges[1][0] = small + IBD_PAGE;
+	ranges[1][1] = split + BLOCK;
+	ranges[2][0] = split + IBD_PAGE;
+	ranges[2][1] = disk.size;
+	assert_int_equal(rebuild_ranges(&disk, (const uint64_t (*)[2])ranges, 3, 1 << 20,
+	    &summary), 0);
+	assert_int_equal(summary.pages_missing, 0);
+	assert_int_equal(summary.bad_checksums, 0);
+	snprintf(name, sizeof name, "space-%u.ibd", space_id_of(comp));
+	assert_same_file(&disk, name, comp, comp_size);
+	remove_disk(&disk);
+	free(comp);
+}
+
 /* Without data checksums the blocks are placed by their tuples' t_ctid alone. */
 static void test_relation_without_checksums(void **state)
 {
@@ -1040,6 +1082,7 @@ int main(void)
 		cmocka_unit_test(test_tablespace_named_from_sys_tables),
 		cmocka_unit_test(test_page_compressed_tablespaces),
 		cmocka_unit_test(test_split_compressed_page_joined),
+		cmocka_unit_test(test_compressed_pages_at_extent_ends),
 		cmocka_unit_test(test_relation_without_checksums),
 		cmocka_unit_test(test_bad_input_named_in_the_report),
 		cmocka_unit_test(test_index_kept_and_loaded),
