@@ -596,7 +596,8 @@ static int load_record(struct dbpages *pages, const struct saved_record *header,
 	if (make_room((void **)&pages->names, &pages->name_count, &pages->name_capacity,
 	    (size_t)header->name_count, sizeof *pages->names) != 0)
 		return -1;
-	memcpy(pages->names, at, names);
+	if (names)	/* NAMES may still be NULL when there are none */
+		memcpy(pages->names, at, names);
 	at += names;
 	memcpy(pages->carry, at, (size_t)header->carry_length);
 	for (size_t i = 0; i < header->name_count; i++)
