@@ -9,8 +9,8 @@ enum {
 	PD_PAGESIZE_VERSION = 18, PAGE_HEADER_SIZE = 24,
 	PD_VALID_FLAG_BITS = 0x0007, PAGESIZE_VERSION_4 = 0x2004,
 	BTREE_SPECIAL_SIZE = 16,
-	T_CTID = 12, T_INFOMASK2 = 18, T_HOFF = 22, HEAP_HEADER_MIN = 23,
-	HEAP_NATTS_MASK = 0x07ff,
+	T_CTID = 12, T_INFOMASK2 = 18, T_INFOMASK = 20, T_HOFF = 22, HEAP_HEADER_MIN = 23,
+	HEAP_NATTS_MASK = 0x07ff, HEAP_HASNULL = 0x0001,
 	LP_NORMAL = 1,
 };
 
@@ -128,11 +128,49 @@ static enum pg_kind kind_of(const unsigned char *page)
 	return special == PG_PAGE_SIZE - BTREE_SPECIAL_SIZE ? PG_BTREE : PG_OTHER_INDEX;
 }
 
+/* TOAST chunk tuples: a 24-byte header (no null bitmap), chunk_id at 24, chunk_seq at
+ * 28, chunk_data's varlena header at 32 (4-byte aligned already). No value is 1 GB or
+ * more, so no chunk_seq reaches MAX_CHUNK_SEQ. */
+enum { TOAST_HEADER = 24, TOAST_DATA = 32, TOAST_ATTRIBUTES = 3,
+	MAX_CHUNK_SEQ = (1u << 30) / PG_TOAST_CHUNK + 1, FIRST_NORMAL_OID = 16384,
+	VARTAG_ONDISK = 18, MAX_VALUE_SIZE = 1u << 30 };
+
+/* The tuple of LENGTH bytes at TUPLE as a TOAST chunk: 1 with CHUNK filled; 0 when it has
+ * a chunk's shape (3 attributes, no nulls, room for the first two) but its data is not a
+ * chunk's; -1 when it does not. */
+static int read_chunk(const unsigned char *tuple, unsigned length, struct pg_toast_chunk *chunk)
+{
+	unsigned header, header_size, size;
+
+	if (length < TOAST_DATA + 1 || tuple[T_HOFF] != TOAST_HEADER
+	    || (read_le16(tuple + T_INFOMASK2) & HEAP_NATTS_MASK) != TOAST_ATTRIBUTES
+	    || (read_le16(tuple + T_INFOMASK) & HEAP_HASNULL))
+		return -1;
+	chunk->chunk_id = read_le32(tuple + TOAST_HEADER);
+	chunk->seq = read_le32(tuple + TOAST_HEADER + 4);
+	header = tuple[TOAST_DATA];
+	if ((header & 3) == 0 && length >= TOAST_DATA + 4) {	/* 4 bytes, not compressed */
+		header_size = 4;
+		size = read_le32(tuple + TOAST_DATA) >> 2;
+	} else if ((header & 1) && header != 1) {		/* 1 byte, short */
+		header_size = 1;
+		size = header >> 1;
+	} else {
+		return 0;
+	}
+	if (size < header_size || size - header_size > PG_TOAST_CHUNK
+	    || TOAST_DATA + size != length || chunk->seq >= MAX_CHUNK_SEQ)
+		return 0;
+	chunk->size = size - header_size;
+	return 1;
+}
+
 /* Heap tuples: the attribute count of the first, and the block most t_ctids name
  * (Boyer-Moore majority vote, confirmed by a second count). */
 struct tuple_survey {
 	unsigned normal;
 	unsigned attributes;
+	unsigned chunk_shaped, full_chunks;	/* tuples read_chunk takes, and full ones */
 	uint32_t vote, votes;
 	uint32_t xmin_low, xmin_high;
 };
@@ -151,6 +189,15 @@ static void note_xmin(struct tuple_survey *survey, uint32_t xmin)
 		survey->xmin_low = xmin;
 	if (xmin > survey->xmin_high)
 		survey->xmin_high = xmin;
+}
+
+static void note_chunk(struct tuple_survey *survey, const unsigned char *tuple, unsigned length)
+{
+	struct pg_toast_chunk chunk;
+	int read = read_chunk(tuple, length, &chunk);
+
+	survey->chunk_shaped += read >= 0;
+	survey->full_chunks += read == 1 && chunk.size == PG_TOAST_CHUNK;
 }
 
 static uint32_t ctid_block_of(const unsigned char *tuple)
@@ -180,6 +227,7 @@ static int survey_tuples(const unsigned char *page, struct pg_page *found,
 			continue;
 		if (survey->attributes == 0)
 			survey->attributes = read_le16(page + offset + T_INFOMASK2) & HEAP_NATTS_MASK;
+		note_chunk(survey, page + offset, length);
 		note_xmin(survey, read_le32(page + offset));
 		if (!points_at_itself(page + offset, i))
 			continue;
@@ -251,7 +299,97 @@ enum pg_verdict pg_page_parse(const unsigned char *buffer, size_t length, struct
 	page->ctid_block = ctid_majority(buffer, &survey);
 	page->xmin_low = survey.xmin_low;
 	page->xmin_high = survey.xmin_high;
+	page->toast = page->kind == PG_HEAP && survey.normal > 0
+	    && survey.chunk_shaped == survey.normal && survey.full_chunks > 0;
 	return place_block(buffer, page);
+}
+
+/* Calls VISIT for each normal tuple of PAGE that has a heap tuple header. */
+static void each_tuple(const unsigned char *page,
+    void (*visit)(const unsigned char *tuple, unsigned length, void *context), void *context)
+{
+	unsigned count = (read_le16(page + PD_LOWER) - PAGE_HEADER_SIZE) / 4;
+	unsigned upper = read_le16(page + PD_UPPER), special = read_le16(page + PD_SPECIAL);
+
+	for (unsigned i = 0; i < count && PAGE_HEADER_SIZE + 4 * i + 4 <= PG_PAGE_SIZE; i++) {
+		unsigned offset, flags, length;
+
+		line_pointer(page, i, &offset, &flags, &length);
+		if (flags != LP_NORMAL || length < HEAP_HEADER_MIN || offset < upper
+		    || offset + length > special || special > PG_PAGE_SIZE
+		    || page[offset + T_HOFF] < HEAP_HEADER_MIN || page[offset + T_HOFF] > length)
+			continue;
+		visit(page + offset, length, context);
+	}
+}
+
+struct toast_visit {
+	void (*chunk_found)(void *context, const struct pg_toast_chunk *chunk);
+	void (*pointer_found)(void *context, const struct pg_toast_pointer *pointer);
+	void *context;
+	unsigned count;
+};
+
+static void visit_chunk(const unsigned char *tuple, unsigned length, void *context)
+{
+	struct toast_visit *visit = context;
+	struct pg_toast_chunk chunk;
+
+	if (read_chunk(tuple, length, &chunk) == 1)
+		visit->chunk_found(visit->context, &chunk);
+	else
+		visit->count++;
+}
+
+unsigned pg_toast_chunks(const unsigned char *page,
+    void (*found)(void *context, const struct pg_toast_chunk *chunk), void *context)
+{
+	struct toast_visit visit = { .chunk_found = found, .context = context };
+
+	each_tuple(page, visit_chunk, &visit);
+	return visit.count;
+}
+
+/* The 18 bytes at AT as an on-disk TOAST pointer whose sizes agree; 1 with POINTER. */
+static int read_pointer(const unsigned char *at, struct pg_toast_pointer *pointer)
+{
+	uint32_t extinfo;
+
+	if (at[0] != 0x01 || at[1] != VARTAG_ONDISK)
+		return 0;
+	pointer->rawsize = read_le32(at + 2);
+	extinfo = read_le32(at + 6);
+	pointer->extsize = extinfo & 0x3fffffffu;
+	pointer->method = extinfo >> 30;
+	pointer->value_id = read_le32(at + 10);
+	pointer->toast_relid = read_le32(at + 14);
+	pointer->compressed = pointer->extsize + 4 < pointer->rawsize;
+	return pointer->rawsize > 4 && pointer->rawsize - 4 < MAX_VALUE_SIZE
+	    && pointer->extsize > 0 && pointer->extsize + 4 <= pointer->rawsize
+	    && pointer->method <= (pointer->compressed ? 1u : 0u)
+	    && pointer->value_id >= FIRST_NORMAL_OID && pointer->toast_relid >= FIRST_NORMAL_OID;
+}
+
+static void visit_pointers(const unsigned char *tuple, unsigned length, void *context)
+{
+	struct toast_visit *visit = context;
+	struct pg_toast_pointer pointer;
+
+	for (unsigned at = tuple[T_HOFF]; at + PG_TOAST_POINTER_SIZE <= length; at++)
+		if (read_pointer(tuple + at, &pointer)) {
+			visit->pointer_found(visit->context, &pointer);
+			visit->count++;
+			at += PG_TOAST_POINTER_SIZE - 1;
+		}
+}
+
+unsigned pg_toast_pointers(const unsigned char *page,
+    void (*found)(void *context, const struct pg_toast_pointer *pointer), void *context)
+{
+	struct toast_visit visit = { .pointer_found = found, .context = context };
+
+	each_tuple(page, visit_pointers, &visit);
+	return visit.count;
 }
 
 static int same_tuple(const unsigned char *a, const unsigned char *b, unsigned index)

@@ -61,6 +61,10 @@ struct pg_page {
 	 * transactions that filled a table leave their ids on its pages: two tables of one
 	 * shape are told apart by these ranges. */
 	uint32_t xmin_low, xmin_high;
+	/* Heap: every tuple is a TOAST chunk (see pg_toast_chunks) and at least one holds
+	 * a full TOAST_MAX_CHUNK_SIZE of data, as the first chunks of every value more than
+	 * one chunk long do: a page of a TOAST relation, not of a table of 3 columns. */
+	int toast;
 };
 
 /* Looks at the 8192 bytes at BUFFER (of LENGTH bytes). PG_PAGE with PAGE filled, or the
@@ -75,6 +79,44 @@ int pg_pages_share_tuple(const unsigned char *a, const unsigned char *b);
 
 /* PostgreSQL's pg_checksum_page: the checksum of the 8192-byte PAGE as block BLOCK. */
 uint16_t pg_page_checksum(const unsigned char *page, uint32_t block);
+
+/* TOAST. A value moved out of line is cut into chunks of PG_TOAST_CHUNK bytes (the last
+ * shorter), each a tuple (chunk_id oid, chunk_seq int4, chunk_data bytea) of the table's
+ * TOAST relation, chunk_seq counting from 0. The heap tuple keeps an 18-byte pointer in
+ * place of the value: a 1-byte varlena header 0x01, the tag 18 (VARTAG_ONDISK), then
+ * va_rawsize, va_extinfo (the stored size in its low 30 bits, the compression method in
+ * the top 2), va_valueid (the chunk_id) and va_toastrelid (the TOAST relation's OID). */
+enum { PG_TOAST_CHUNK = 1996, PG_TOAST_POINTER_SIZE = 18 };
+
+struct pg_toast_chunk {
+	uint32_t chunk_id;
+	uint32_t seq;
+	unsigned size;			/* bytes of data */
+};
+
+struct pg_toast_pointer {
+	uint32_t rawsize;		/* the value's size with its 4-byte header */
+	uint32_t extsize;		/* the bytes stored in chunks */
+	int compressed;			/* extsize below rawsize less the header */
+	unsigned method;		/* compressed: 0 pglz, 1 lz4 */
+	uint32_t value_id;
+	uint32_t toast_relid;
+};
+
+/* Calls FOUND for every chunk on the 8192-byte PAGE (accepted by pg_page_parse with
+ * toast set); returns how many tuples were not chunks: a chunk_data longer than its tuple
+ * or than PG_TOAST_CHUNK, a compressed or external varlena, a chunk_seq past what a 1 GB
+ * value needs. Those are not passed to FOUND. */
+unsigned pg_toast_chunks(const unsigned char *page,
+    void (*found)(void *context, const struct pg_toast_chunk *chunk), void *context);
+
+/* Calls FOUND for every byte string in the tuple data of the heap PAGE (accepted by
+ * pg_page_parse) that reads as an on-disk TOAST pointer whose sizes agree (the stored
+ * size at most the raw one, equal to it less the header when not compressed, under 1 GB;
+ * a value id and a relation OID past the bootstrap range). Any bytes can look like one:
+ * a caller confirms them by the chunks their value ids name. Returns how many. */
+unsigned pg_toast_pointers(const unsigned char *page,
+    void (*found)(void *context, const struct pg_toast_pointer *pointer), void *context);
 
 const char *pg_kind_name(enum pg_kind kind);
 const char *pg_verdict_name(enum pg_verdict verdict);

@@ -204,7 +204,7 @@ static int look_pg(struct dbpages *pages, const unsigned char *at, size_t length
 	struct page_entry entry;
 
 	if (verdict == PG_BAD_CHECKSUM)
-		count_bad(pages, DBPAGES_PG, page.attributes);
+		count_bad(pages, DBPAGES_PG, pg_group_of(&page));
 	if (verdict == PG_BAD_LINE_POINTER)
 		pages->pg_bad_line_pointers++;
 	if (verdict != PG_PAGE)
@@ -218,7 +218,7 @@ static int look_pg(struct dbpages *pages, const unsigned char *at, size_t length
 		return 0;
 	}
 	pages->pg_guessed += page.block_guessed != 0;
-	entry = (struct page_entry){ .offset = offset, .lsn = page.lsn, .group = page.attributes,
+	entry = (struct page_entry){ .offset = offset, .lsn = page.lsn, .group = pg_group_of(&page),
 	    .number = page.block, .xmin_low = page.xmin_low, .xmin_high = page.xmin_high,
 	    .engine = DBPAGES_PG, .size_shift = shift_of(PG_PAGE_SIZE) };
 	return add_entry(pages, &entry);

@@ -32,8 +32,11 @@
  *               each joined to the relation (-2, -3 ...) whose xmin range is nearest (a
  *               heuristic: tables filled by interleaved transactions may be mixed); an
  *               older copy with no tuple in common with the page written is counted as
- *               another relation's, not written. Index pages are counted, not written
- *               (rebuild the indexes).
+ *               another relation's, not written. TOAST pages (every tuple a chunk,
+ *               one at least full: dbpage_pg.h) are their own group, pg-toast,
+ *               pg-toast-2 ..., each heap relation linked to the one holding the value
+ *               ids its TOAST pointers name (dbpages_toast.c). Index pages are counted,
+ *               not written (rebuild the indexes).
  *   report.json, report.txt   per tablespace or relation: pages found against declared,
  *               the missing page numbers, the LSN range, wrong-checksum pages, copies
  *               superseded by a higher LSN.

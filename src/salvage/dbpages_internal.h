@@ -7,9 +7,21 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "salvage/dbpage_innodb.h"
+#include "salvage/dbpage_pg.h"
 #include "salvage/dbpages.h"
+
+/* The group of TOAST relations' pages: past every attribute count (at most 1600), so
+ * TOAST relations sort after the heap relations and are written as pg-toast, pg-toast-2
+ * ... (dbpages_toast.c says which table uses which). */
+enum { PG_TOAST_GROUP = 0x10000 };
+
+static inline uint32_t pg_group_of(const struct pg_page *page)
+{
+	return page->toast ? PG_TOAST_GROUP : page->attributes;
+}
 
 /* One page found: where it is and what it claims to be. GROUP is the InnoDB space id or
  * the PostgreSQL attribute count; NUMBER the page or block number. */
@@ -100,6 +112,20 @@ struct dbpages {
 enum { MISSING_TEXT = 512, PG_SEGMENT_BLOCKS = 131072, MAX_INDEXES = 64,
 	READ_BACK_CHUNK = 1 << 20 };
 
+/* TOAST, in the report of a relation's first segment (dbpages_toast.c). A TOAST
+ * relation: the values (chunk ids) its chunks make, how many of them miss a chunk_seq
+ * between 0 and their highest, chunks found twice, tuples of chunk shape whose data is
+ * not a chunk's. A heap relation: the TOAST relation its pointers' value ids were found
+ * in (TOAST_FILE, the report's index + 1, 0 when none) and the OID they name, and its
+ * toasted values by what was found of their chunks. */
+struct toast_summary {
+	uint64_t values, chunks, gaps, duplicates, bad_chunks;
+	size_t toast_file;
+	uint32_t toast_relid;
+	uint64_t pointers, complete, partial, missing, other_pointers;
+	unsigned used_by;		/* TOAST relation: heap relations linked to it */
+};
+
 /* What the reports say about one file written. */
 struct file_report {
 	char name[300];
@@ -125,7 +151,10 @@ struct file_report {
 					 * tablespaces claiming its space id */
 	char missing_text[MISSING_TEXT];	/* "3-5,9,..." */
 	uint64_t missing_first, missing_last;	/* the range not yet in the text */
+	struct toast_summary toast;
 };
+
+struct toast_links;
 
 struct writer {
 	struct dbpages *pages;
@@ -142,6 +171,8 @@ struct writer {
 	size_t index_count;
 	struct file_report *reports;
 	size_t report_count, report_capacity;
+	size_t relation_report;		/* the first segment's report of the relation at hand */
+	struct toast_links *toast;	/* what dbpages_toast.c gathers; NULL until needed */
 };
 
 /* dbpages_spaces.c: ENTRIES (COUNT, one InnoDB space id, sorted by page number, the
@@ -166,6 +197,18 @@ int dbpages_read_joined(const struct dbpages *pages, const struct dbpages_output
 
 /* dbpages.c: looks at the tail of the last buffer fed, whatever its length; 0 or -1. */
 int dbpages_finish_scan(struct dbpages *pages);
+
+/* dbpages_toast.c: the chunks or TOAST pointers on the PostgreSQL PAGE of GROUP just
+ * written for writer->relation_report, noted (0, or -1 when out of memory); then, after
+ * the last file, each heap relation linked to the TOAST relation its value ids are in,
+ * the reports' toast members filled (0 or -1); the notes freed. The texts for the
+ * reports and RESTORE.md, written to OUT. */
+int dbpages_toast_note(struct writer *writer, uint32_t group, const unsigned char *page);
+int dbpages_toast_link(struct writer *writer);
+void dbpages_toast_free(struct writer *writer);
+void dbpages_toast_json(FILE *out, const struct writer *writer, const struct file_report *report);
+void dbpages_toast_text(FILE *out, const struct writer *writer, const struct file_report *report);
+void dbpages_toast_restore(FILE *out, const struct writer *writer);
 
 /* dbpages_report.c: the texts written beside the files, malloc'd; NULL when out of
  * memory. */

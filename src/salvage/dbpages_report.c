@@ -15,7 +15,8 @@ static const char *engine_name(unsigned engine)
 
 /* json_member_string puts the comma before a member: every member after the first
  * passes 1. */
-static void json_report(FILE *out, const struct file_report *report, int comma)
+static void json_report(FILE *out, const struct writer *writer,
+    const struct file_report *report, int comma)
 {
 	fprintf(out, "    {");
 	json_member_string(out, "file", report->name, 0);
@@ -25,7 +26,8 @@ static void json_report(FILE *out, const struct file_report *report, int comma)
 	fprintf(out, ", \"%s\": %" PRIu32 ", \"page_size\": %zu, \"declared_pages\": %" PRIu64
 	    ", \"first_page\": %" PRIu64 ", \"pages\": %" PRIu64 ", \"found\": %" PRIu64
 	    ", \"missing\": %" PRIu64 ", \"never_used\": %" PRIu64 ", \"doublewrite\": %" PRIu64,
-	    report->engine == DBPAGES_INNODB ? "space_id" : "attributes", report->group,
+	    report->engine == DBPAGES_INNODB ? "space_id" : "attributes",
+	    report->group == PG_TOAST_GROUP && report->engine == DBPAGES_PG ? 3 : report->group,
 	    report->page_size, report->declared, report->first, report->end - report->first,
 	    report->found, report->missing, report->free_pages, report->doublewrite);
 	json_member_string(out, "missing_pages", report->missing_text, 1);
@@ -34,9 +36,11 @@ static void json_report(FILE *out, const struct file_report *report, int comma)
 		    ", \"joined\": %" PRIu64, report->lanes, report->compressed, report->joined);
 	fprintf(out, ", \"unreadable\": %" PRIu64 ", \"superseded\": %" PRIu64
 	    ", \"other_size\": %" PRIu64 ", \"other_origin\": %" PRIu64 ", \"bad_checksum\": %"
-	    PRIu64 ", \"lsn_min\": %" PRIu64 ", \"lsn_max\": %" PRIu64 "}%s\n", report->unreadable,
+	    PRIu64 ", \"lsn_min\": %" PRIu64 ", \"lsn_max\": %" PRIu64, report->unreadable,
 	    report->superseded, report->other_size, report->foreign, report->bad,
-	    report->lsn_min, report->lsn_max, comma ? "," : "");
+	    report->lsn_min, report->lsn_max);
+	dbpages_toast_json(out, writer, report);
+	fprintf(out, "}%s\n", comma ? "," : "");
 }
 
 char *dbpages_json_report(const struct writer *writer, size_t *size)
@@ -50,7 +54,7 @@ char *dbpages_json_report(const struct writer *writer, size_t *size)
 		return NULL;
 	fprintf(out, "{\n  \"files\": [\n");
 	for (size_t i = 0; i < writer->report_count; i++)
-		json_report(out, &writer->reports[i], i + 1 < writer->report_count);
+		json_report(out, writer, &writer->reports[i], i + 1 < writer->report_count);
 	fprintf(out, "  ],\n  \"tablespaces\": %u, \"relations\": %u, \"pages_written\": %" PRIu64
 	    ", \"pages_missing\": %" PRIu64 ", \"bad_checksum\": %" PRIu64 ", \"unreadable\": %"
 	    PRIu64 ",\n  \"pg_index_pages\": %" PRIu64 ", \"pg_unplaced\": %" PRIu64
@@ -62,12 +66,16 @@ char *dbpages_json_report(const struct writer *writer, size_t *size)
 	return fclose(out) == 0 ? text : (free(text), NULL);
 }
 
-static void text_report(FILE *out, const struct file_report *report)
+static void text_report(FILE *out, const struct writer *writer,
+    const struct file_report *report)
 {
+	int toast = report->engine == DBPAGES_PG && report->group == PG_TOAST_GROUP;
+
 	fprintf(out, "%s  %s %s %" PRIu32 ", %zu-byte pages: %" PRIu64 " of %" PRIu64 " found",
 	    report->name, engine_name(report->engine), report->engine == DBPAGES_INNODB
-	    ? "space id" : "tuples of attributes", report->group, report->page_size,
-	    report->found, report->end - report->first);
+	    ? "space id" : toast ? "TOAST chunks, attributes" : "tuples of attributes",
+	    toast ? 3 : report->group, report->page_size, report->found,
+	    report->end - report->first);
 	if (report->table[0])
 		fprintf(out, ", table %s", report->table);
 	if (report->engine == DBPAGES_INNODB)
@@ -103,6 +111,7 @@ static void text_report(FILE *out, const struct file_report *report)
 		fprintf(out, "    unreadable %" PRIu64 ", wrong checksum %" PRIu64 ", older copies %"
 		    PRIu64 ", other page size %" PRIu64 "\n", report->unreadable, report->bad,
 		    report->superseded, report->other_size);
+	dbpages_toast_text(out, writer, report);
 }
 
 char *dbpages_text_report(const struct writer *writer, size_t *size)
@@ -114,7 +123,7 @@ char *dbpages_text_report(const struct writer *writer, size_t *size)
 	if (out == NULL)
 		return NULL;
 	for (size_t i = 0; i < writer->report_count; i++)
-		text_report(out, &writer->reports[i]);
+		text_report(out, writer, &writer->reports[i]);
 	fprintf(out, "%u tablespaces, %u relations: %" PRIu64 " pages written, %" PRIu64
 	    " missing, %" PRIu64 " with a wrong checksum\n", writer->summary->tablespaces,
 	    writer->summary->relations, writer->summary->pages_written,
@@ -162,12 +171,13 @@ static const char restore_pg[] =
 "   `pg-Aatts.N` to `base/DB/FILENODE.N`), owned by `postgres`; remove\n"
 "   `FILENODE_fsm` and `FILENODE_vm` if they exist.\n"
 "4. Start the server, then `SELECT count(*) FROM recovered;`.\n\n"
-"Values TOASTed out of line point at the dropped table's TOAST relation and cannot be\n"
-"read this way yet (\"missing chunk number\"); select the other columns. Blocks never\n"
-"found are zeros, which PostgreSQL reads as empty pages. Tables with the same number of\n"
-"attributes are told apart by their transaction ids (`pg-Aatts`, `pg-Aatts-2`, ...):\n"
-"look at a few rows of each (`SELECT * ... LIMIT 5`) to see which table it is. A file\n"
-"of 3 attributes is most likely a TOAST relation.\n\n";
+"Values TOASTed out of line are read from the TOAST relation the pointers name, not\n"
+"from this file: a table the report gives TOASTed values needs the commands of the next\n"
+"section instead. Blocks never found are zeros, which PostgreSQL reads as empty pages.\n"
+"Tables with the same number of attributes are told apart by their transaction ids\n"
+"(`pg-Aatts`, `pg-Aatts-2`, ...): look at a few rows of each (`SELECT * ... LIMIT 5`) to\n"
+"see which table it is. `pg-toast`, `pg-toast-2` ... are TOAST relations (tuples of\n"
+"chunk_id, chunk_seq, chunk_data): the report says which table's values they hold.\n\n";
 
 /* SQLite files are carved whole (carve_document.c: from the header to its page count x
  * page size). The appliance has no sqlite3 shell to run `.recover` itself, so the file is
@@ -212,8 +222,10 @@ char *dbpages_restore_text(const struct writer *writer, size_t *size)
 	    strrchr(prefix, '/') ? strrchr(prefix, '/') + 1 : prefix);
 	if (innodb)
 		fputs(restore_innodb, out);
-	if (pg)
+	if (pg) {
 		fputs(restore_pg, out);
+		dbpages_toast_restore(out, writer);
+	}
 	if (!innodb && !pg)
 		fputs("No database pages were found.\n", out);
 	if (writer->output->sqlite_folder)

@@ -33,6 +33,8 @@ static int entry_order(const void *left, const void *right)
 
 static const volatile sig_atomic_t never_stop;
 
+static int out_of_memory(struct writer *writer);
+
 static int recover(struct writer *writer)
 {
 	const struct dbpages_output *output = writer->output;
@@ -99,7 +101,7 @@ static int page_matches(const struct page_entry *entry, const unsigned char *buf
 		struct pg_page page;
 
 		return pg_page_parse(buffer, size, &page) == PG_PAGE && page.kind == PG_HEAP
-		    && page.attributes == entry->group && page.block == entry->number
+		    && pg_group_of(&page) == entry->group && page.block == entry->number
 		    && page.lsn == entry->lsn;
 	}
 }
@@ -243,8 +245,11 @@ static int write_best_copy(struct writer *writer, struct file_report *report,
 			if (entry->engine == DBPAGES_INNODB && innodb_page_compressed(writer->buffer))
 				report->compressed++;
 			report->joined += entry->joined;
-			if (entry->engine == DBPAGES_PG)
+			if (entry->engine == DBPAGES_PG) {
 				memcpy(writer->chosen, writer->buffer, size);
+				if (dbpages_toast_note(writer, entry->group, writer->buffer) != 0)
+					return out_of_memory(writer);
+			}
 			count_older_copies(writer, report, entries + i + 1, count - i - 1);
 			if (report->found == 1 || entry->lsn < report->lsn_min)
 				report->lsn_min = entry->lsn;
@@ -545,12 +550,15 @@ static int write_tablespace(struct writer *writer, struct page_entry *entries, s
 	return result;
 }
 
-/* pg-Aatts for the first relation of A attributes, pg-Aatts-2 ... for the others; the
- * segments after the first get .1, .2 ... as in PostgreSQL. */
+/* pg-Aatts for the first relation of A attributes, pg-Aatts-2 ... for the others,
+ * pg-toast, pg-toast-2 ... for TOAST relations; the segments after the first get .1, .2
+ * ... as in PostgreSQL. */
 static void relation_name(struct file_report *report, const char *prefix,
     const struct page_entry *entry, uint64_t segment)
 {
-	int used = snprintf(report->name, sizeof report->name, "%spg-%" PRIu32 "atts", prefix,
+	int used = entry->group == PG_TOAST_GROUP
+	    ? snprintf(report->name, sizeof report->name, "%spg-toast", prefix)
+	    : snprintf(report->name, sizeof report->name, "%spg-%" PRIu32 "atts", prefix,
 	    entry->group);
 
 	if (used > 0 && entry->lane > 0 && (size_t)used < sizeof report->name)
@@ -568,6 +576,7 @@ static int write_relation(struct writer *writer, struct page_entry *entries, siz
 	size_t i = 0;
 
 	writer->summary->relations++;
+	writer->relation_report = writer->report_count;
 	for (uint64_t segment = 0; segment * PG_SEGMENT_BLOCKS < end; segment++) {
 		struct file_report *report = new_report(writer, DBPAGES_PG, entries[0].group);
 		size_t from = i;
@@ -790,6 +799,10 @@ int dbpages_write(struct dbpages *pages, const struct dbpages_output *output,
 	}
 	if (write_groups(&writer) != 0)
 		goto out;
+	if (dbpages_toast_link(&writer) != 0) {
+		out_of_memory(&writer);
+		goto out;
+	}
 	add_up(&writer);
 	if (write_text(&writer, "report.json", dbpages_json_report) != 0
 	    || write_text(&writer, "report.txt", dbpages_text_report) != 0
@@ -797,6 +810,7 @@ int dbpages_write(struct dbpages *pages, const struct dbpages_output *output,
 		goto out;
 	result = summary->pages_missing || summary->unreadable ? 1 : 0;
 out:
+	dbpages_toast_free(&writer);
 	free(writer.reports);
 	free(writer.readback);
 	free(writer.chosen);

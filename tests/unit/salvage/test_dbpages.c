@@ -1050,6 +1050,182 @@ static void test_relation_block_missing(void **state)
 	free(rel);
 }
 
+/* A fixture's one number (NAME.toasted.values, .toastrelid). */
+static unsigned long fixture_number(const char *name)
+{
+	size_t size;
+	char *text = (char *)dbfixture_read("pg", name, &size);
+	unsigned long value;
+
+	assert_non_null(text);
+	value = strtoul(text, NULL, 10);
+	free(text);
+	return value;
+}
+
+/* The report's line for the heap relation's toasted values, as a user reads it. */
+static void assert_toasted_line(const struct disk *disk, unsigned long values,
+    unsigned long relid, unsigned long complete, unsigned long partial, unsigned long missing)
+{
+	char line[256], *report;
+	size_t size;
+
+	snprintf(line, sizeof line, "toasted values %lu in disk.db-pg-toast (TOAST relation OID "
+	    "%lu): complete %lu, partial %lu, missing %lu\n", values, relid, complete, partial,
+	    missing);
+	report = (char *)output_file(disk, "report.txt", &size);
+	if (strstr(report, line) == NULL)
+		fail_msg("no \"%s\" in:\n%s", line, report);
+	free(report);
+}
+
+/* A table of 3 columns (the shape of a TOAST chunk) with values the server TOASTed, and
+ * its TOAST relation, among noise: both written back byte for byte, told apart (pg-3atts
+ * and pg-toast), linked by the value ids, every value complete; RESTORE.md gives the
+ * binary-upgrade commands with the TOAST relation's OID. */
+static void test_toast_relation_linked(void **state)
+{
+	size_t heap_size, toast_size, size;
+	unsigned char *heap = dbfixture_read("pg", "checksummed.toasted.rel", &heap_size);
+	unsigned char *toast = dbfixture_read("pg", "checksummed.toasted.toast.rel", &toast_size);
+	unsigned long values, relid;
+	struct disk disk = {0};
+	struct dbpages_summary summary;
+	char expected[128], *text;
+
+	(void)state;
+	if (heap == NULL || toast == NULL)
+		skip();
+	values = fixture_number("checksummed.toasted.values");
+	relid = fixture_number("checksummed.toasted.toastrelid");
+	add_pages(&disk, heap, heap_size, PG_PAGE_SIZE, 0, 0);
+	add_pages(&disk, toast, toast_size, PG_PAGE_SIZE, 0, 0);
+	write_disk(&disk, 2718, 100);
+	assert_int_equal(rebuild(&disk, 0, &summary), 0);
+	assert_int_equal(summary.relations, 2);
+	assert_same_file(&disk, "pg-3atts", heap, heap_size);
+	assert_same_file(&disk, "pg-toast", toast, toast_size);
+	assert_toasted_line(&disk, values, relid, values, 0, 0);
+	text = (char *)output_file(&disk, "report.txt", &size);
+	snprintf(expected, sizeof expected, "TOAST relation: %lu values in ", values);
+	assert_non_null(strstr(text, expected));
+	assert_null(strstr(text, "chunks found twice"));
+	free(text);
+	assert_json_valid(&disk, "report.json");
+	text = (char *)output_file(&disk, "report.json", &size);
+	snprintf(expected, sizeof expected, "\"toast_relation_oid\": %lu, \"values\": %lu, "
+	    "\"complete\": %lu, \"partial\": 0, \"missing\": 0", relid, values, values);
+	assert_non_null(strstr(text, expected));
+	free(text);
+	text = (char *)output_file(&disk, "RESTORE.md", &size);
+	snprintf(expected, sizeof expected, "binary_upgrade_set_next_toast_pg_class_oid(%lu);",
+	    relid);
+	assert_non_null(strstr(text, expected));
+	assert_non_null(strstr(text, "cp disk.db-pg-toast COPY/base/DB/"));
+	free(text);
+	remove_disk(&disk);
+	free(heap);
+	free(toast);
+}
+
+/* Offset of the first tuple on PAGE (line pointer 1). */
+static unsigned first_tuple(const unsigned char *page)
+{
+	return (page[24] | page[25] << 8) & 0x7fff;
+}
+
+/* Bad TOAST input, without checksums (so changed pages are still taken): a TOAST page
+ * lost (its values partial, or missing when all their chunks were on it; a gap in
+ * chunk_seq), a copy of a TOAST page whose tuples name another block (every chunk on it
+ * found twice), a chunk whose chunk_data claims more than its tuple holds (not a chunk,
+ * counted), a heap pointer whose value id names no chunk (missing). No crash, each
+ * counted and named. */
+static void test_toast_bad_input(void **state)
+{
+	size_t heap_size, toast_size, size;
+	unsigned char *heap = dbfixture_read("pg", "plain.toasted.rel", &heap_size);
+	unsigned char *toast = dbfixture_read("pg", "plain.toasted.toast.rel", &toast_size);
+	unsigned char moved[PG_PAGE_SIZE];
+	unsigned long values, relid;
+	struct disk disk = {0};
+	struct dbpages_summary summary;
+	struct pg_page page;
+	unsigned blocks, lost = 5, changed = 9, at;
+	char *text;
+
+	(void)state;
+	if (heap == NULL || toast == NULL)
+		skip();
+	values = fixture_number("plain.toasted.values");
+	relid = fixture_number("plain.toasted.toastrelid");
+	blocks = (unsigned)(toast_size / PG_PAGE_SIZE);
+	/* Block 9's first chunk claims 4000 bytes of data (its header says 4004). */
+	at = first_tuple(toast + changed * PG_PAGE_SIZE) + 32;
+	toast[changed * PG_PAGE_SIZE + at] = (4004 << 2) & 0xff;
+	toast[changed * PG_PAGE_SIZE + at + 1] = (4004 << 2) >> 8;
+	assert_int_equal(pg_page_parse(toast + changed * PG_PAGE_SIZE, PG_PAGE_SIZE, &page),
+	    PG_PAGE);
+	assert_true(page.toast);
+	/* Block 20 again, its tuples saying block BLOCKS (past the end). */
+	memcpy(moved, toast + 20 * PG_PAGE_SIZE, PG_PAGE_SIZE);
+	for (unsigned i = 0; i < 4; i++) {
+		unsigned offset = (moved[24 + 4 * i] | moved[25 + 4 * i] << 8) & 0x7fff;
+
+		moved[offset + 12] = 0;
+		moved[offset + 13] = 0;
+		moved[offset + 14] = (unsigned char)blocks;
+		moved[offset + 15] = (unsigned char)(blocks >> 8);
+	}
+	/* The heap's first pointer names value id 0x7ffffff0, which no chunk has. */
+	for (at = first_tuple(heap); at + 18 < PG_PAGE_SIZE; at++)
+		if (heap[at] == 0x01 && heap[at + 1] == 18)
+			break;
+	assert_true(at + 18 < PG_PAGE_SIZE);
+	memcpy(heap + at + 10, "\xf0\xff\xff\x7f", 4);
+	add_pages(&disk, heap, heap_size, PG_PAGE_SIZE, 0, 0);
+	add_pages(&disk, toast, toast_size, PG_PAGE_SIZE, lost, lost + 1);
+	add_piece(&disk, moved, PG_PAGE_SIZE);
+	write_disk(&disk, 31337, 80);
+
+	assert_int_equal(rebuild(&disk, 1 << 20, &summary), 1);
+	assert_int_equal(summary.relations, 2);
+	assert_int_equal(summary.pages_missing, 1);
+	text = (char *)output_file(&disk, "report.txt", &size);
+	assert_non_null(strstr(text, "chunks found twice 4, tuples that are not chunks (chunk_data "
+	    "longer than the page allows, or compressed) 1\n"));
+	assert_non_null(strstr(text, "values with a gap in chunk_seq "));
+	free(text);
+	text = (char *)output_file(&disk, "report.json", &size);
+	assert_non_null(strstr(text, "\"duplicate_chunks\": 4, \"bad_chunks\": 1"));
+	{
+		unsigned long gaps = 0;
+
+		assert_non_null(strstr(text, "\"values_with_gaps\": "));
+		gaps = strtoul(strstr(text, "\"values_with_gaps\": ") + 20, NULL, 10);
+		assert_true(gaps >= 1);	/* the lost block's values that go on past it */
+	}
+	{
+		char *found = strstr(text, "\"toasted\": {");
+		unsigned long complete, partial, missing, count, oid;
+
+		assert_non_null(found);
+		assert_int_equal(sscanf(strstr(found, "\"toast_relation_oid\""),
+		    "\"toast_relation_oid\": %lu, \"values\": %lu, \"complete\": %lu, \"partial\": "
+		    "%lu, \"missing\": %lu", &oid, &count, &complete, &partial, &missing), 5);
+		assert_int_equal(oid, relid);
+		assert_int_equal(count, values);	/* one value id changed for another */
+		assert_true(missing >= 1);
+		assert_true(partial >= 1);
+		assert_int_equal(complete + partial + missing, values);
+		assert_true(complete >= values - 10);
+	}
+	free(text);
+	assert_json_valid(&disk, "report.json");
+	remove_disk(&disk);
+	free(heap);
+	free(toast);
+}
+
 /* Noise alone: nothing written but the report saying so. */
 static void test_nothing_found(void **state)
 {
@@ -1087,6 +1263,8 @@ int main(void)
 		cmocka_unit_test(test_bad_input_named_in_the_report),
 		cmocka_unit_test(test_index_kept_and_loaded),
 		cmocka_unit_test(test_relation_block_missing),
+		cmocka_unit_test(test_toast_relation_linked),
+		cmocka_unit_test(test_toast_bad_input),
 		cmocka_unit_test(test_nothing_found),
 	};
 
