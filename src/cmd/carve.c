@@ -74,10 +74,12 @@
  * so); RESTORE.md gives the sqlite3 commands (.recover) to run on the receiver. Memory
  * holds where the pages are, not the pages: they are read again from SRC when written.
  * Pages inside a file carved as another type, past the 4 MiB window it starts in, are
- * not seen. Where the pages lie is kept in NAME.db.index, written before each state
- * (40 bytes a page): an interrupted --db run resumes like any carve; without an index
- * that goes with the state it scans again from the start (files already written are
- * not written again). NAME.db/ is written once a scan has reached the end.
+ * not seen. Where the pages lie is kept in NAME.db.index (40 bytes a page), written whole
+ * at a run's first state save and then grown by what is new at each one: an interrupted
+ * --db run resumes like any carve; without an index that goes with the state it scans
+ * again from the start (files already written are not written again). MariaDB
+ * page-compressed pages split on the disk (a block of the page elsewhere) are put back
+ * together. NAME.db/ is written once a scan has reached the end.
  *
  * While it runs, SRC is marked busy (/run/rescue/busy/NAME): `rescue disks` shows it and
  * `rescue unguard` refuses it.
@@ -166,6 +168,7 @@ struct carve_command {
 	struct dbpages_summary db_summary;
 	int db_result;			/* dbpages_write's; -2 when it did not run */
 	int db_resumed;			/* the page index was loaded: the scan goes on */
+	struct dbpages_saved db_saved;	/* what this run wrote to NAME.db.index so far */
 	char db_dir[300];		/* "NAME.db" */
 	char db_index[300];		/* "NAME.db.index": the page index kept with the state */
 	uint64_t position_at_start;
@@ -522,25 +525,33 @@ static int open_target(struct carve_command *run)
 }
 
 /* The page index, written before each state (carve_store's before_save): the state
- * never names a position whose pages the index lacks. */
+ * never names a position whose pages the index lacks. A run's first save replaces the
+ * file with the whole index (whatever an earlier run left after its last good record is
+ * gone with it); each later one appends what is new since (dbpages_save), where the
+ * target can write into a file, instead of writing 40 bytes a page again each time. */
 static int keep_pages_index(void *context, uint64_t position)
 {
 	struct carve_command *run = context;
+	int append = run->db_saved.bytes > 0 && store_can_write_at(run->store);
+	struct dbpages_saved since = append ? run->db_saved : (struct dbpages_saved){ 0 };
 	size_t size;
-	void *data = dbpages_save(run->db.pages, position, &size);
+	void *data = dbpages_save(run->db.pages, position, &since, &size);
 
 	if (!data) {
 		snprintf(run->out.failure, sizeof run->out.failure, "out of memory for %s",
 		    run->db_index);
 		return -1;
 	}
-	while (store_replace(run->store, run->db_index, data, size) != 0)
+	while ((append ? store_write_at(run->store, run->db_index, data, size, since.bytes)
+	    : store_replace(run->store, run->db_index, data, size)) != 0)
 		if (store_recover(run->store, (int)run->options.give_up, &stop_requested,
 		    run->out.failure, sizeof run->out.failure) != 0) {
 			free(data);
 			return -1;
 		}
 	free(data);
+	dbpages_mark_saved(run->db.pages, &since, size);
+	run->db_saved = since;
 	return 0;
 }
 
@@ -552,7 +563,6 @@ static int resume_pages(struct carve_command *run)
 {
 	char *data = NULL;
 	size_t size = 0;
-	uint64_t position = 0;
 	int found;
 
 	if (run->out.position == 0)
@@ -562,8 +572,7 @@ static int resume_pages(struct carve_command *run)
 		    run->out.failure, sizeof run->out.failure) != 0)
 			return err_fatalx(EXIT_SYSTEM, "unable to read %s on %s: %s", run->db_index,
 			    run->target.display, run->out.failure);
-	if (found == 0 && dbpages_load(run->db.pages, data, size, &position) == 0
-	    && position == run->out.position) {
+	if (found == 0 && dbpages_load(run->db.pages, data, size, run->out.position) == 0) {
 		run->db_resumed = 1;
 	} else {
 		dbpages_close(run->db.pages);

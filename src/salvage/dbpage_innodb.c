@@ -1,5 +1,7 @@
 /* dbpage_innodb.c: one InnoDB page recognised by its checksum (see dbpage_innodb.h). */
+#include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "base/crc32c.h"
 #include "salvage/dbpage_innodb.h"
@@ -15,8 +17,26 @@ enum {
 	XDES_ARRAY = FIL_DATA + 112, XDES_STATE = 20, XDES_BITMAP = 24, XDES_STATE_FREE = 1,
 };
 
-/* MariaDB marks a full_crc32 page-compressed page with the top bit of its type. */
-enum { FIL_TYPE_COMPRESSED_FCRC32 = 0x8000 };
+/* MariaDB's page compression (fil0pagecompress.cc, buf_page_full_crc32_size).
+ *
+ * full_crc32 tablespaces: the type's top bit marks a compressed page, its other bits the
+ * compressed page's length in 256-byte units; the CRC-32C of that length's bytes but the
+ * last 4 is stored in those 4 (the rest of the page is zeros or a punched hole), and
+ * there is no LSN trailer. From byte 26 on (space id included) the whole original page is
+ * compressed; the algorithm is in the tablespace's flags, not the page (zlib, the
+ * default, is told by its stream header).
+ *
+ * Older tablespaces: type 34354, 0xdeadbeef (BUF_NO_CHECKSUM_MAGIC) where the checksum
+ * was, the algorithm as 8 bytes at 26, the compressed length as 2 bytes at 38, and from
+ * 40 on the whole original page compressed, its own checksum inside: MariaDB checks it
+ * after decompression only. Type 37401 (compressed, then encrypted) carries no checksum
+ * at all that could be verified without the key. */
+enum {
+	FIL_TYPE_COMPRESSED_FCRC32 = 0x8000, FIL_TYPE_PAGE_COMPRESSED = 34354,
+	FIL_TYPE_PAGE_COMPRESSED_ENCRYPTED = 37401, COMPRESSED_ALGO = 26,
+	COMPRESSED_SIZE = FIL_DATA, COMPRESSED_DATA = FIL_DATA + 2, COMPRESSION_ZLIB = 1,
+	NO_CHECKSUM_MAGIC = 0xdeadbeef,
+};
 
 static uint32_t read_be32(const unsigned char *bytes)
 {
@@ -84,7 +104,7 @@ size_t innodb_flags_page_size(uint32_t flags)
 
 /* The uncompressed page types MariaDB and MySQL write (fil0fil.h): a header claiming
  * another type is not counted as a damaged page, so that data is not taken for one. The
- * page-compressed types (34354, 37401, full_crc32's top bit) are not recognised yet. */
+ * page-compressed types are looked at before (compressed_parse). */
 static int known_type(uint16_t type)
 {
 	return type <= 20 || (type >= 17852 && type <= 17855);
@@ -120,6 +140,239 @@ static void fill(const unsigned char *buffer, size_t page_size, enum innodb_chec
 	}
 }
 
+size_t innodb_compressed_length(const unsigned char *buffer, size_t length)
+{
+	uint16_t type;
+	size_t size;
+
+	if (length < COMPRESSED_DATA)
+		return 0;
+	type = read_be16(buffer + FIL_TYPE);
+	if (type == FIL_TYPE_PAGE_COMPRESSED)
+		size = COMPRESSED_DATA + read_be16(buffer + COMPRESSED_SIZE);
+	else if ((type & FIL_TYPE_COMPRESSED_FCRC32) && type != FIL_TYPE_PAGE_COMPRESSED_ENCRYPTED)
+		size = (size_t)(type & ~FIL_TYPE_COMPRESSED_FCRC32) << 8;
+	else
+		return 0;
+	return size >= COMPRESSED_DATA && size <= length ? size : 0;
+}
+
+int innodb_page_compressed(const unsigned char *page)
+{
+	uint16_t type = read_be16(page + FIL_TYPE);
+
+	return (type & FIL_TYPE_COMPRESSED_FCRC32) || type == FIL_TYPE_PAGE_COMPRESSED
+	    || type == FIL_TYPE_PAGE_COMPRESSED_ENCRYPTED;
+}
+
+/* The page compressed with zlib in the COMPRESSED bytes at SOURCE, inflated to PAGE_SIZE
+ * bytes (malloc'ed, in *INFLATED): INNODB_PAGE; INNODB_NO_HEADER when the stream holds a
+ * page of another size (more or fewer bytes: the page is one of another tablespace's page
+ * size, looked at with the wrong one); INNODB_BAD_CHECKSUM when it does not inflate. */
+static enum innodb_verdict inflate_page(const unsigned char *source, size_t compressed,
+    size_t page_size, unsigned char **inflated)
+{
+	uLongf inflated_size = (uLongf)page_size;
+	uLong source_size = (uLong)compressed;
+	int result;
+
+	*inflated = malloc(page_size);
+	if (*inflated == NULL)
+		return INNODB_BAD_CHECKSUM;
+	result = uncompress2(*inflated, &inflated_size, source, &source_size);
+	if (result == Z_OK && inflated_size == page_size)
+		return INNODB_PAGE;
+	free(*inflated);
+	*inflated = NULL;
+	return result == Z_OK || result == Z_BUF_ERROR ? INNODB_NO_HEADER : INNODB_BAD_CHECKSUM;
+}
+
+/* Whether INFLATED, from the compressed page BUFFER, is the same page: page number and
+ * LSN (outside the compressed bytes) equal, and not itself compressed. */
+static int same_page(const unsigned char *inflated, const unsigned char *buffer)
+{
+	return !innodb_page_compressed(inflated)
+	    && memcmp(inflated + FIL_PAGE_NUMBER, buffer + FIL_PAGE_NUMBER, 4) == 0
+	    && memcmp(inflated + FIL_LSN, buffer + FIL_LSN, 8) == 0;
+}
+
+/* Whether a full_crc32 compressed page whose CRC does not match is a damaged page rather
+ * than bytes that only happen to look like one. The type's length claim is weak evidence
+ * (random bytes make one within 64 KiB one time in 256), and the zeros MariaDB leaves after
+ * the compressed length are no better: every compressed page ends in such a run, often
+ * 12 KiB long, and a claim from noise or from another page's payload lands in one often
+ * enough to count a few "damaged" pages in every scan. So a page is taken for damaged only
+ * when what it must hold is there too: the key version (bytes 0-3) zero, as on every page
+ * MariaDB did not encrypt, and a zlib stream header at 26 (0x78 and the header's check
+ * bits). A damaged page of another algorithm, or one whose first bytes were hit, is then
+ * not counted; it could not have been used either way. */
+static int damaged_compressed(const unsigned char *buffer, size_t size, size_t available)
+{
+	return all_zero(buffer + FIL_CHECKSUM, 4) && buffer[COMPRESSED_ALGO] == 0x78
+	    && read_be16(buffer + COMPRESSED_ALGO) % 31 == 0
+	    && all_zero(buffer + size, available - size);
+}
+
+/* A full_crc32 compressed page: its CRC-32C over the compressed length, then (the space
+ * id and the original type being compressed too) its zlib payload from 26 on inflated to
+ * the original page. That page's own checksum was never computed: the outer one is the
+ * page's. A valid CRC over a payload that does not inflate to PAGE_SIZE bytes is a page of
+ * another size (a 4 KiB tablespace's page looked at as 16 KiB), not a damaged one. Other
+ * algorithms leave the space id unknown: INNODB_UNVERIFIABLE. */
+static enum innodb_verdict fcrc32_compressed_parse(const unsigned char *buffer,
+    size_t available, size_t page_size, struct innodb_page *page)
+{
+	size_t size = (size_t)(read_be16(buffer + FIL_TYPE) & ~FIL_TYPE_COMPRESSED_FCRC32) << 8;
+	unsigned char *inflated;
+	enum innodb_verdict verdict;
+
+	if (size < FIL_DATA + 4 || size >= page_size || size > available)
+		return INNODB_NO_HEADER;
+	if (crc32c(buffer, size - 4) != read_be32(buffer + size - 4))
+		return damaged_compressed(buffer, size, available) ? INNODB_BAD_CHECKSUM
+		    : INNODB_NO_HEADER;
+	if (buffer[COMPRESSED_ALGO] != 0x78)	/* a zlib stream's first byte */
+		return INNODB_UNVERIFIABLE;
+	verdict = inflate_page(buffer + COMPRESSED_ALGO, size - 4 - COMPRESSED_ALGO, page_size,
+	    &inflated);
+	if (verdict != INNODB_PAGE)
+		return verdict;
+	verdict = INNODB_BAD_CHECKSUM;
+	if (same_page(inflated, buffer)) {
+		fill(inflated, page_size, INNODB_FULL_CRC32, page);
+		page->compressed = 1;
+		verdict = INNODB_PAGE;
+	}
+	free(inflated);
+	return verdict;
+}
+
+/* The CRC register of CRC-32C advanced over SIZE zero bytes from VALUE, without the
+ * initial and final inversions: crc32c(A || B) = zero_shift(crc32c(A), |B|) ^ crc32c(B). */
+static uint32_t zero_shift(uint32_t value, size_t size)
+{
+	static const unsigned char zeros[INNODB_SPLIT_BLOCK];
+
+	return crc32c_update(value, zeros, size) ^ crc32c_update(0, zeros, size);
+}
+
+/* Whether the zlib stream of SIZE bytes at SOURCE, not ended there, inflates to at least
+ * the FIL header of a page whose page number and LSN are HEADER's; its space id then. */
+static int starts_page(const unsigned char *source, size_t size, const unsigned char *header,
+    uint32_t *space_id)
+{
+	unsigned char start[FIL_DATA];
+	z_stream stream;
+	int result;
+
+	memset(&stream, 0, sizeof stream);
+	if (inflateInit(&stream) != Z_OK)
+		return 0;
+	stream.next_in = (unsigned char *)source;
+	stream.avail_in = (uInt)size;
+	stream.next_out = start;
+	stream.avail_out = sizeof start;
+	result = inflate(&stream, Z_SYNC_FLUSH);
+	inflateEnd(&stream);
+	if ((result != Z_OK && result != Z_BUF_ERROR) || stream.avail_out != 0
+	    || memcmp(start + FIL_PAGE_NUMBER, header + FIL_PAGE_NUMBER, 4) != 0
+	    || memcmp(start + FIL_LSN, header + FIL_LSN, 8) != 0)
+		return 0;
+	*space_id = read_be32(start + FIL_SPACE_ID);
+	return 1;
+}
+
+int innodb_split_head(const unsigned char *buffer, size_t length, struct innodb_split *split)
+{
+	uint16_t type;
+	size_t size, prefix;
+
+	if (length < INNODB_SPLIT_BLOCK)
+		return 0;
+	type = read_be16(buffer + FIL_TYPE);
+	size = (size_t)(type & ~FIL_TYPE_COMPRESSED_FCRC32) << 8;
+	if (!(type & FIL_TYPE_COMPRESSED_FCRC32) || type == FIL_TYPE_PAGE_COMPRESSED
+	    || type == FIL_TYPE_PAGE_COMPRESSED_ENCRYPTED || size <= INNODB_SPLIT_BLOCK
+	    || size >= INNODB_DEFAULT_PAGE || size % INNODB_SPLIT_BLOCK == 0
+	    || all_zero(buffer + FIL_LSN + 4, 4) || !all_zero(buffer + FIL_CHECKSUM, 4)
+	    || buffer[COMPRESSED_ALGO] != 0x78 || read_be16(buffer + COMPRESSED_ALGO) % 31 != 0
+	    || (size <= length && crc32c(buffer, size - 4) == read_be32(buffer + size - 4)))
+		return 0;
+	prefix = size / INNODB_SPLIT_BLOCK * INNODB_SPLIT_BLOCK;
+	if (prefix > length)
+		return 0;
+	if (!starts_page(buffer + COMPRESSED_ALGO, prefix - COMPRESSED_ALGO, buffer,
+	    &split->space_id))
+		return 0;
+	split->prefix = (uint16_t)prefix;
+	split->tail = (uint16_t)(size - prefix);
+	split->key = zero_shift(crc32c(buffer, prefix), split->tail - 4);
+	return 1;
+}
+
+int innodb_split_tail(const unsigned char *block, struct innodb_split *split)
+{
+	size_t last = INNODB_SPLIT_BLOCK - 1, end;
+
+	if (block[last] != 0)
+		return 0;
+	while (last > 0 && block[last] == 0)
+		last--;
+	end = (last + 256) / 256 * 256;	/* the CRC's last non-zero byte is in [end-4, end) */
+	if (last < end - 4)
+		return 0;
+	memset(split, 0, sizeof *split);
+	split->tail = (uint16_t)end;
+	split->key = read_be32(block + end - 4) ^ crc32c(block, end - 4);
+	return 1;
+}
+
+/* An older-format compressed page: its zlib payload inflated to the original page, which
+ * must be a valid page with the outer header's space id, page number and LSN. */
+static enum innodb_verdict inflated_parse(const unsigned char *buffer, size_t page_size,
+    struct innodb_page *page)
+{
+	size_t compressed = read_be16(buffer + COMPRESSED_SIZE);
+	unsigned char *inflated;
+	enum innodb_verdict verdict;
+
+	if (compressed == 0)
+		return INNODB_BAD_CHECKSUM;
+	if (compressed > page_size - COMPRESSED_DATA)	/* a larger page's */
+		return INNODB_NO_HEADER;
+	verdict = inflate_page(buffer + COMPRESSED_DATA, compressed, page_size, &inflated);
+	if (verdict != INNODB_PAGE)
+		return verdict;
+	verdict = INNODB_BAD_CHECKSUM;
+	if (same_page(inflated, buffer)
+	    && innodb_page_parse(inflated, page_size, page_size, page) == INNODB_PAGE
+	    && page->space_id == read_be32(buffer + FIL_SPACE_ID)) {
+		page->compressed = 1;
+		verdict = INNODB_PAGE;
+	}
+	free(inflated);
+	return verdict;
+}
+
+/* A page-compressed page in either format (see above), or INNODB_NO_HEADER when the type
+ * is not a compressed one. The older types have the top bit set too, but claim a
+ * full_crc32 length (0x632 or 0x1219 x 256 bytes) past any page size. */
+static enum innodb_verdict compressed_parse(const unsigned char *buffer, size_t available,
+    size_t page_size, struct innodb_page *page)
+{
+	uint16_t type = read_be16(buffer + FIL_TYPE);
+
+	if (type != FIL_TYPE_PAGE_COMPRESSED && type != FIL_TYPE_PAGE_COMPRESSED_ENCRYPTED)
+		return fcrc32_compressed_parse(buffer, available, page_size, page);
+	if (read_be32(buffer + FIL_CHECKSUM) != NO_CHECKSUM_MAGIC)
+		return INNODB_NO_HEADER;
+	if (type == FIL_TYPE_PAGE_COMPRESSED_ENCRYPTED
+	    || read_be32(buffer + COMPRESSED_ALGO) != 0
+	    || read_be32(buffer + COMPRESSED_ALGO + 4) != COMPRESSION_ZLIB)
+		return INNODB_UNVERIFIABLE;
+	return inflated_parse(buffer, page_size, page);
+}
+
 enum innodb_verdict innodb_page_parse(const unsigned char *buffer, size_t length,
     size_t page_size, struct innodb_page *page)
 {
@@ -127,10 +380,23 @@ enum innodb_verdict innodb_page_parse(const unsigned char *buffer, size_t length
 	int full_form, old_form;
 
 	if (page_size < INNODB_MIN_PAGE || page_size > INNODB_MAX_PAGE
-	    || (page_size & (page_size - 1)) || length < page_size)
+	    || (page_size & (page_size - 1)))
+		return INNODB_SHORT;
+	/* A page-compressed page needs only its compressed bytes: the rest of its page was a
+	 * punched hole, and at the end of a free extent the blocks after it may belong to
+	 * another file by now. */
+	if (length < page_size && innodb_compressed_length(buffer, length) == 0)
 		return INNODB_SHORT;
 	if (all_zero(buffer, FIL_DATA))
 		return INNODB_EMPTY;
+	/* A compressed page has no LSN trailer; its page number and space id must still be
+	 * plausible before any checksum is computed: a full_crc32 one has a length within
+	 * the page, an older one the magic value where the checksum was. */
+	if (innodb_page_compressed(buffer) && !all_zero(lsn_low, 4))
+		return compressed_parse(buffer, length < page_size ? length : page_size, page_size,
+		    page);
+	if (length < page_size)
+		return INNODB_SHORT;
 	/* The trailer repeats the LSN's low word, which is not zero (an LSN ending in 32
 	 * zero bits is lost, one page in 4 billion), and the type is one InnoDB writes:
 	 * cheap tests that reject almost every position of a scan before any
@@ -278,6 +544,7 @@ const char *innodb_verdict_name(enum innodb_verdict verdict)
 	case INNODB_EMPTY: return "empty page";
 	case INNODB_NO_HEADER: return "no page header";
 	case INNODB_BAD_CHECKSUM: return "wrong checksum";
+	case INNODB_UNVERIFIABLE: return "page-compressed with an algorithm other than zlib";
 	}
 	return "unknown";
 }

@@ -15,8 +15,14 @@
  * at 34 (all big-endian). Page 0 of a tablespace also holds the FSP header: the space's
  * size in pages at 46 and its flags at 54, from which the page size follows.
  *
- * Page-compressed and encrypted pages (MariaDB) carry their checksum elsewhere; they are
- * not recognised yet and count as "not a page".
+ * Page-compressed pages (MariaDB PAGE_COMPRESSED=1) are accepted as they are, never
+ * decompressed into the output: in full_crc32 tablespaces when the CRC-32C over the
+ * compressed length (from the type field) is valid and the zlib payload inflates to the
+ * same page (page number and LSN), which gives the space id, type and index id (they are
+ * compressed too); in older ones when the zlib payload inflates to a valid page with the
+ * same space id, page number and LSN. Other algorithms (lz4, lzo, lzma, bzip2, snappy;
+ * built into some MariaDB packages as provider plugins) and older compressed-and-encrypted
+ * pages cannot be placed or verified: INNODB_UNVERIFIABLE. TYPE is the original page's.
  */
 #ifndef RESCUE_DBPAGE_INNODB_H
 #define RESCUE_DBPAGE_INNODB_H
@@ -37,6 +43,7 @@ enum innodb_verdict {
 	INNODB_EMPTY,			/* all header fields zero: a freshly allocated page */
 	INNODB_NO_HEADER,		/* the trailer does not repeat the LSN: not a page */
 	INNODB_BAD_CHECKSUM,		/* looks like a page, but no checksum matches */
+	INNODB_UNVERIFIABLE,		/* page-compressed with no checksum rescue can check */
 };
 
 struct innodb_page {
@@ -45,6 +52,7 @@ struct innodb_page {
 	uint64_t lsn;
 	uint16_t type;			/* FIL_PAGE_INDEX 17855, FIL_PAGE_TYPE_FSP_HDR 8, ... */
 	enum innodb_checksum checksum;
+	int compressed;			/* a page-compressed page, kept as it is */
 	/* Index pages (B-tree and R-tree) only, else 0 and 0: the index the page belongs to,
 	 * unique in its server (another server's tablespace with the same space id has
 	 * other index ids), and whether it is the index's root (no siblings). */
@@ -59,8 +67,8 @@ struct innodb_page {
 enum { INNODB_MIN_PAGE = 4096, INNODB_MAX_PAGE = 65536, INNODB_DEFAULT_PAGE = 16384 };
 
 /* Looks at the PAGE_SIZE bytes at BUFFER (of LENGTH bytes; PAGE_SIZE a power of two from
- * 4 KiB to 64 KiB). INNODB_PAGE with PAGE filled, or the reason it is not a page. Never
- * reads past LENGTH. */
+ * 4 KiB to 64 KiB; a page-compressed page needs only its compressed bytes). INNODB_PAGE
+ * with PAGE filled, or the reason it is not a page. Never reads past LENGTH. */
 enum innodb_verdict innodb_page_parse(const unsigned char *buffer, size_t length,
     size_t page_size, struct innodb_page *page);
 
@@ -92,6 +100,47 @@ int innodb_doublewrite_blocks(const unsigned char *trx_sys, size_t page_size,
 
 /* The page size FSP flags declare, full_crc32 or not: 4096 ... 65536, or 0. */
 size_t innodb_flags_page_size(uint32_t flags);
+
+/* A page-compressed page split on disk. MariaDB punches a hole behind each compressed
+ * page, so the file holds only the file-system blocks (4 KiB on ext4) the compressed
+ * bytes need; when a page is rewritten longer, the block it gains is allocated wherever
+ * the file system finds one, often megabytes away. After a DROP the page's first blocks
+ * lie together and its last one elsewhere. Both halves are found in the scan:
+ *
+ *   head  a full_crc32 page of 16 KiB, zlib, whose CRC over the compressed length fails
+ *         but whose first PREFIX bytes (whole 4 KiB blocks) inflate to the start of the
+ *         page the header names: TAIL bytes (the rest, CRC included) are elsewhere.
+ *   tail  a 4 KiB block that ends in zeros after a 256-byte multiple, as the last block
+ *         of every compressed page does: its TAIL bytes, the last 4 a CRC.
+ *
+ * They belong together when CRC-32C(head's PREFIX bytes, tail's TAIL - 4 bytes) is the
+ * tail's stored CRC. CRC-32C being linear, each half gives a KEY of its own (the head's
+ * CRC shifted over TAIL - 4 zero bytes; the tail's stored CRC xor the CRC of its bytes),
+ * equal when they fit, so the halves are matched by sorting, and the page put together is
+ * then checked whole (innodb_page_parse). A tail that fills its whole block (the
+ * compressed length a multiple of 4 KiB) is not told from other data and not found. */
+enum { INNODB_SPLIT_BLOCK = 4096 };
+struct innodb_split {
+	uint32_t key;
+	uint32_t space_id;		/* head: from the inflated start */
+	uint16_t prefix;		/* head: bytes here (whole blocks) */
+	uint16_t tail;			/* bytes of the page in the tail block */
+};
+
+/* 1 when BUFFER (LENGTH bytes, at least the head's blocks) starts such a head of a
+ * 16 KiB page, with SPLIT. */
+int innodb_split_head(const unsigned char *buffer, size_t length, struct innodb_split *split);
+
+/* 1 when the INNODB_SPLIT_BLOCK bytes at BLOCK may end a split page, with KEY and TAIL. */
+int innodb_split_tail(const unsigned char *block, struct innodb_split *split);
+
+/* The bytes a page-compressed page at BUFFER takes as MariaDB wrote it (either format;
+ * the rest of its page is a punched hole, zeros): 0 when BUFFER does not start one, or
+ * its length is past LENGTH. */
+size_t innodb_compressed_length(const unsigned char *buffer, size_t length);
+
+/* Whether the page's type is a page-compressed one (either format, or encrypted). */
+int innodb_page_compressed(const unsigned char *page);
 
 /* "full_crc32", "crc32", "innodb". */
 const char *innodb_checksum_name(enum innodb_checksum checksum);

@@ -79,15 +79,33 @@ int dbpages_feed(struct dbpages *pages, const unsigned char *buffer, size_t leng
 /* How many valid pages the index holds so far (for progress lines). */
 uint64_t dbpages_found(const struct dbpages *pages);
 
-/* The index as bytes, to be kept beside a scan's state so that an interrupted scan goes
- * on where it stopped: everything fed so far, and POSITION (the caller's resume point,
- * to be matched on loading). Malloc'd (SIZE set), NULL when out of memory. The layout is
- * this build's own: only the same program reads it back. */
-void *dbpages_save(const struct dbpages *pages, uint64_t position, size_t *size);
+/* The index kept beside a scan's state so that an interrupted scan goes on where it
+ * stopped, as records in one file on the target: a run's first save writes the whole
+ * index as one record (the file replaced), each later save only what is new since (the
+ * pages found, a few counters and the carried bytes), appended. SAVED says what the file
+ * holds: zeroed before a run's first save, updated by dbpages_mark_saved once a record
+ * is on the target. The layout is this build's own: only the same program reads it. */
+struct dbpages_saved {
+	uint64_t entries, heads, tails, btree;	/* what the file's records cover */
+	uint64_t bytes;			/* the file's length: where the next record goes */
+};
 
-/* Fills PAGES (just opened, nothing fed) from what dbpages_save made: 0 with *POSITION,
- * or -1 when DATA (SIZE bytes, never trusted) is not such an index for PAGES' engines. */
-int dbpages_load(struct dbpages *pages, const void *data, size_t size, uint64_t *position);
+/* The record to write for everything fed so far, with POSITION (the caller's resume
+ * point, matched on loading): the whole index when SAVED is zeroed (replace the file),
+ * else what is new since SAVED (append at SAVED->bytes). Malloc'd (SIZE set), NULL when
+ * out of memory. */
+void *dbpages_save(const struct dbpages *pages, uint64_t position,
+    const struct dbpages_saved *since, size_t *size);
+
+/* The record of SIZE bytes dbpages_save made is on the target: SAVED follows it. */
+void dbpages_mark_saved(const struct dbpages *pages, struct dbpages_saved *saved,
+    size_t size);
+
+/* Fills PAGES (just opened, nothing fed) from an index file: its records in order up to
+ * the one saved at POSITION (later ones are ignored), 0; -1 when no record at POSITION is
+ * reached whole (DATA, SIZE bytes, is never trusted: a record cut short, damaged, or not
+ * following the one before ends the file there). After -1 close PAGES. */
+int dbpages_load(struct dbpages *pages, const void *data, size_t size, uint64_t position);
 
 /* Reads SIZE bytes of the source at POSITION: bytes read, or -1 with errno. source_read
  * fits. */

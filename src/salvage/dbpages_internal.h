@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "salvage/dbpage_innodb.h"
 #include "salvage/dbpage_pg.h"
 #include "salvage/dbpages.h"
 
@@ -48,7 +49,8 @@ struct page_entry {
 	uint8_t written;		/* the copy dbpages_write chose and wrote */
 	uint8_t lane;			/* which file of its group: PostgreSQL relations of
 					 * one shape, InnoDB tablespaces of one space id */
-	uint8_t unused[4];
+	uint8_t joined;			/* InnoDB: put together from two places (joins) */
+	uint8_t unused[3];
 };
 
 /* A PostgreSQL btree page of a cluster with data checksums, found by the scan: where it
@@ -82,6 +84,20 @@ struct table_name {
 	char name[200];
 };
 
+/* One half of a page-compressed page split on disk (innodb_split_head, _tail): where it
+ * lies and what dbpages_join_splits matches it by. */
+struct split_part {
+	uint64_t offset;
+	struct innodb_split split;
+};
+
+/* A page put together from two places: PREFIX bytes at HEAD, the rest at TAIL. */
+struct joined_page {
+	uint64_t head, tail;
+	uint16_t prefix, length;
+	uint8_t unused[4];
+};
+
 struct dbpages {
 	unsigned engines;
 	struct page_entry *entries;
@@ -101,6 +117,12 @@ struct dbpages {
 	size_t name_count, name_capacity;
 	uint64_t names_lsn;		/* the LSN of the page being read for names */
 	int names_failed;		/* out of memory while adding one */
+	/* Halves of split page-compressed pages found by the scan, in the order found; the
+	 * pages put together from them after it (entries marked joined), by head. */
+	struct split_part *heads, *tails;
+	size_t head_count, head_capacity, tail_count, tail_capacity;
+	struct joined_page *joins;
+	size_t join_count;
 	/* The tail of the last buffer, whose pages may end in the next one. */
 	unsigned char *carry;
 	size_t carry_length;
@@ -143,6 +165,10 @@ struct file_report {
 	uint64_t first, end;		/* the page numbers the file holds: [first, end) */
 	uint64_t found, missing, superseded, unreadable, other_size, bad;
 	uint64_t free_pages;		/* InnoDB: not found, but page 0 says never used */
+	uint64_t joined;		/* InnoDB: of COMPRESSED, put together from two
+					 * places on the source (split pages) */
+	uint64_t compressed;		/* InnoDB: of FOUND, page-compressed pages (kept as
+					 * they are: MariaDB decompresses them on reading) */
 	uint64_t doublewrite;		/* space 0: the doublewrite buffer's pages, not found
 					 * as such (they hold other pages' copies) */
 	uint64_t foreign;		/* pages of another tablespace with this space id
@@ -197,6 +223,20 @@ void dbpages_btree_free(struct writer *writer);
  * entry's lane and returns how many tablespaces there are (1 when nothing tells two
  * apart), or 0 when out of memory. */
 unsigned dbpages_split_tablespaces(struct page_entry *entries, size_t count);
+
+/* dbpages.c: SIZE bytes of the source at OFFSET, read whole; 0 or -1. */
+int dbpages_read_source(const struct dbpages_output *output, unsigned char *buffer,
+    size_t size, uint64_t offset);
+
+/* dbpages.c: the split pages' halves matched (read again from the source and checked
+ * whole) and added as entries marked joined; heads left over counted damaged. 0, or -1
+ * when out of memory. */
+int dbpages_join_splits(struct dbpages *pages, const struct dbpages_output *output);
+
+/* dbpages.c: the page of a joined ENTRY, put together from its two places into BUFFER
+ * (SIZE bytes); 0, or -1 when the source could not be read. */
+int dbpages_read_joined(const struct dbpages *pages, const struct dbpages_output *output,
+    const struct page_entry *entry, unsigned char *buffer, size_t size);
 
 /* dbpages.c: looks at the tail of the last buffer fed, whatever its length; 0 or -1. */
 int dbpages_finish_scan(struct dbpages *pages);

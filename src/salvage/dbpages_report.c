@@ -37,7 +37,8 @@ static void json_report(FILE *out, const struct writer *writer,
 		    ", \"levels\": %" PRIu32, report->btree.meta ? "true" : "false",
 		    report->btree.root, report->btree.levels);
 	if (report->engine == DBPAGES_INNODB)
-		fprintf(out, ", \"tablespaces_with_this_space_id\": %u", report->lanes);
+		fprintf(out, ", \"tablespaces_with_this_space_id\": %u, \"compressed\": %" PRIu64
+		    ", \"joined\": %" PRIu64, report->lanes, report->compressed, report->joined);
 	fprintf(out, ", \"unreadable\": %" PRIu64 ", \"superseded\": %" PRIu64
 	    ", \"other_size\": %" PRIu64 ", \"other_origin\": %" PRIu64 ", \"bad_checksum\": %"
 	    PRIu64 ", \"lsn_min\": %" PRIu64 ", \"lsn_max\": %" PRIu64, report->unreadable,
@@ -111,6 +112,12 @@ static void text_report(FILE *out, const struct writer *writer,
 	fprintf(out, ", LSN %" PRIu64 "-%" PRIu64 "\n", report->lsn_min, report->lsn_max);
 	if (report->free_pages)
 		fprintf(out, "    never used (zeros, nothing lost) %" PRIu64 "\n", report->free_pages);
+	if (report->compressed)
+		fprintf(out, "    page-compressed (kept as they are, MariaDB reads them) %" PRIu64 "\n",
+		    report->compressed);
+	if (report->joined)
+		fprintf(out, "    of them split on the disk and put back together %" PRIu64 "\n",
+		    report->joined);
 	if (report->doublewrite)
 		fprintf(out, "    doublewrite buffer (copies of other pages, nothing lost) %" PRIu64
 		    "\n", report->doublewrite);
@@ -180,7 +187,10 @@ static const char restore_innodb[] =
 "MariaDB or MySQL server of the same major version, started with the same character set:\n\n"
 "1. Create the table with its original definition (the same columns, types, ROW_FORMAT and\n"
 "   primary key) in any database: `CREATE TABLE recovered.t (...);`. If the import\n"
-"   complains about indexes, create it without its secondary indexes.\n"
+"   complains about indexes, create it without its secondary indexes. A tablespace the\n"
+"   report lists with page-compressed pages was a MariaDB `PAGE_COMPRESSED=1` table: add\n"
+"   that option (the pages are kept compressed, those the disk held in two places put\n"
+"   back together; the server reads them as they are).\n"
 "2. `ALTER TABLE recovered.t DISCARD TABLESPACE;`\n"
 "3. Copy `space-N.ibd` into the server's data directory as `recovered/t.ibd`, owned by the\n"
 "   server's user (`chown mysql:mysql`).\n"

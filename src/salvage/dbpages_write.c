@@ -68,19 +68,21 @@ static int open_file(struct writer *writer, const char *name, uint64_t *size)
 	return 0;
 }
 
-/* Reads SIZE bytes of the source at OFFSET whole; 0 or -1. */
-static int read_source(const struct dbpages_output *output, unsigned char *buffer, size_t size,
-    uint64_t offset)
+/* ENTRY's page read again from the source into BUFFER (SIZE bytes); 0 or -1. Past a
+ * page-compressed page's compressed bytes MariaDB left a punched hole: zeros, whatever
+ * the source holds there now (at the end of a free extent, another file's data). */
+static int read_entry(const struct writer *writer, const struct page_entry *entry,
+    unsigned char *buffer, size_t size)
 {
-	size_t done = 0;
+	size_t used;
 
-	while (done < size) {
-		ssize_t got = output->read(output->source, buffer + done, size - done, offset + done);
-
-		if (got <= 0)
-			return -1;
-		done += (size_t)got;
-	}
+	if (entry->joined)
+		return dbpages_read_joined(writer->pages, writer->output, entry, buffer, size);
+	if (dbpages_read_source(writer->output, buffer, size, entry->offset) != 0)
+		return -1;
+	if (entry->engine == DBPAGES_INNODB && innodb_page_compressed(buffer)
+	    && (used = innodb_compressed_length(buffer, size)) != 0)
+		memset(buffer + used, 0, size - used);
 	return 0;
 }
 
@@ -212,8 +214,8 @@ static void count_older_copies(struct writer *writer, struct file_report *report
 		int other = 0;
 
 		if (entries[i].engine == DBPAGES_PG && entries[i].group < PG_BTREE_GROUP
-		    && read_source(writer->output, writer->buffer, PG_PAGE_SIZE,
-		    entries[i].offset) == 0 && page_matches(&entries[i], writer->buffer, PG_PAGE_SIZE))
+		    && read_entry(writer, &entries[i], writer->buffer, PG_PAGE_SIZE) == 0
+		    && page_matches(&entries[i], writer->buffer, PG_PAGE_SIZE))
 			other = !pg_pages_share_tuple(writer->chosen, writer->buffer);
 		if (other)
 			report->foreign++;
@@ -237,7 +239,7 @@ static int write_best_copy(struct writer *writer, struct file_report *report,
 
 		if (((size_t)1 << entry->size_shift) != size) {
 			report->other_size++;
-		} else if (read_source(writer->output, writer->buffer, size, entry->offset) != 0
+		} else if (read_entry(writer, entry, writer->buffer, size) != 0
 		    || !page_matches(entry, writer->buffer, size)) {
 			failed = 1;
 		} else if (entry->engine == DBPAGES_INNODB && foreign_index_page(writer, size)) {
@@ -248,6 +250,9 @@ static int write_best_copy(struct writer *writer, struct file_report *report,
 				return -1;
 			entry->written = 1;
 			report->found++;
+			if (entry->engine == DBPAGES_INNODB && innodb_page_compressed(writer->buffer))
+				report->compressed++;
+			report->joined += entry->joined;
 			if (entry->engine == DBPAGES_PG && entry->group < PG_BTREE_GROUP) {
 				memcpy(writer->chosen, writer->buffer, size);
 				if (dbpages_toast_note(writer, entry->group, writer->buffer) != 0)
@@ -404,7 +409,7 @@ static int read_fsp_header(struct writer *writer, const struct page_entry *entri
 	for (size_t i = 0; i < count && entries[i].number == 0; i++) {
 		size_t size = (size_t)1 << entries[i].size_shift;
 
-		if (read_source(writer->output, writer->buffer, size, entries[i].offset) == 0
+		if (read_entry(writer, &entries[i], writer->buffer, size) == 0
 		    && innodb_page_parse(writer->buffer, size, size, first) == INNODB_PAGE
 		    && first->space_id == entries[i].group && first->page_number == 0
 		    && first->fsp_page_size == size)
@@ -479,7 +484,7 @@ static void find_index_roots(struct writer *writer, const struct page_entry *ent
 			continue;
 		if (entries[i].number > wanted)
 			return;
-		if (read_source(writer->output, writer->buffer, size, entries[i].offset) != 0
+		if (read_entry(writer, &entries[i], writer->buffer, size) != 0
 		    || innodb_page_parse(writer->buffer, size, size, &page) != INNODB_PAGE
 		    || page.lsn != entries[i].lsn)
 			continue;
@@ -501,7 +506,7 @@ static void find_doublewrite(struct writer *writer, const struct page_entry *ent
 
 		if (entries[i].number != 5)
 			continue;
-		if (read_source(writer->output, writer->buffer, size, entries[i].offset) == 0
+		if (read_entry(writer, &entries[i], writer->buffer, size) == 0
 		    && innodb_page_parse(writer->buffer, size, size, &page) == INNODB_PAGE
 		    && page.space_id == 0 && page.page_number == 5
 		    && innodb_doublewrite_blocks(writer->buffer, size, &writer->doublewrite[0],
@@ -813,7 +818,7 @@ int dbpages_write(struct dbpages *pages, const struct dbpages_output *output,
 	writer.readback = malloc(READ_BACK_CHUNK);
 	if (writer.buffer == NULL || writer.page0 == NULL || writer.chosen == NULL
 	    || writer.readback == NULL
-	    || dbpages_finish_scan(pages) != 0) {
+	    || dbpages_finish_scan(pages) != 0 || dbpages_join_splits(pages, output) != 0) {
 		out_of_memory(&writer);
 		goto out;
 	}

@@ -268,6 +268,20 @@ int store_replace_pieces(struct store *store, const char *name, store_producer_f
 	return replace_gathered(store, name, produce, context);
 }
 
+int store_can_write_at(const struct store *store)
+{
+	return store->ops->write_at != NULL;
+}
+
+int store_write_at(struct store *store, const char *name, const void *data, size_t size,
+    uint64_t position)
+{
+	if (!store->ops->write_at)
+		return store_fail_permanent(store, "unable to write into %s: %s:// holds no files",
+		    name, store->ops->scheme);
+	return store->ops->write_at(store, name, data, size, position);
+}
+
 int store_rename(struct store *store, const char *old_name, const char *new_name)
 {
 	if (!store->ops->rename)

@@ -60,6 +60,11 @@ struct store_ops {
 	 * are gathered and replace is used. */
 	int (*replace_pieces)(struct store *store, const char *name, store_producer_fn *produce,
 	    void *context);
+	/* Writes SIZE bytes at POSITION of the file NAME in the target directory (created
+	 * when missing), synced; done again after a lost reply it writes the same bytes.
+	 * file and ssh only: a log that grows (carve's page index). */
+	int (*write_at)(struct store *store, const char *name, const void *data, size_t size,
+	    uint64_t position);
 	/* The size of the file NAME in the target directory: 0, 1 when it does not exist, -1.
 	 * file and ssh only. */
 	int (*size_of)(struct store *store, const char *name, uint64_t *size);
@@ -136,6 +141,10 @@ int store_replace(struct store *store, const char *name, const void *data, size_
 int store_replace_pieces(struct store *store, const char *name, store_producer_fn *produce,
     void *context);
 int store_rename(struct store *store, const char *old_name, const char *new_name);
+/* 1 when the scheme can write into a named file at a position (store_write_at). */
+int store_can_write_at(const struct store *store);
+int store_write_at(struct store *store, const char *name, const void *data, size_t size,
+    uint64_t position);
 int store_size_of(struct store *store, const char *name, uint64_t *size);
 /* The directory NAME (a relative path, no "..") in the target directory. */
 int store_mkdir(struct store *store, const char *name);

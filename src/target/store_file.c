@@ -351,6 +351,39 @@ static int file_replace(struct store *store, const char *name, const void *data,
 	return file_replace_pieces(store, name, store_give_one_piece, &one);
 }
 
+static int file_write_at(struct store *store, const char *name, const void *data, size_t size,
+    uint64_t position)
+{
+	char path[PATH_MAX];
+	const char *bytes = data;
+	size_t done = 0;
+	int fd;
+
+	if (path_of(store, name, path, sizeof path) != 0)
+		return -1;
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return write_failed(store, path, position, size);
+	while (done < size) {
+		ssize_t wrote = pwrite(fd, bytes + done, size - done, (off_t)(position + done));
+
+		if (wrote < 0 && errno == EINTR)
+			continue;
+		if (wrote == 0)
+			errno = ENOSPC;
+		if (wrote <= 0)
+			break;
+		done += (size_t)wrote;
+	}
+	if (done < size || fsync(fd) != 0) {
+		write_failed(store, path, position + done, size - done);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 static int file_size_of(struct store *store, const char *name, uint64_t *size)
 {
 	char path[PATH_MAX];
@@ -420,6 +453,7 @@ const struct store_ops store_ops_file = {
 	.get_pieces = file_get_pieces,
 	.replace_pieces = file_replace_pieces,
 	.replace = file_replace,
+	.write_at = file_write_at,
 	.size_of = file_size_of,
 	.rename = file_rename,
 	.mkdir = file_mkdir,

@@ -642,8 +642,6 @@ static int sync_handle(struct store *store, const char *path, const char *handle
 	return 0;
 }
 
-/* Writes PATH whole, synced: every write's status awaited (a map is small). The handle is
- * closed on every way out, so a refused write leaves no file open on the server. */
 /* PATH created (or emptied) and written with what PRODUCE makes, a piece at a time. */
 static int write_produced(struct store *store, const char *path, store_producer_fn *produce,
     void *context)
@@ -667,6 +665,31 @@ static int write_produced(struct store *store, const char *path, store_producer_
 		at += length;
 	}
 	if (rc != 0 || sync_handle(store, path, handle, handle_size) != 0) {
+		close_after_failure(store, handle, handle_size);
+		return -1;
+	}
+	return close_handle(store, handle, handle_size);
+}
+
+static int ssh_write_at(struct store *store, const char *name, const void *data, size_t size,
+    uint64_t position)
+{
+	struct ssh_backend *ssh = backend(store);
+	char path[PATH_MAX], handle[SFTP_HANDLE_MAX];
+	struct sftp_reply reply;
+	size_t handle_size;
+
+	if (!ssh->sftp || sftp_broken(ssh->sftp))
+		return lost(store);
+	if (remote_path(store, name, path, sizeof path) != 0)
+		return -1;
+	if (call(store, sftp_send_open(ssh->sftp, path, SFTP_WRITE | SFTP_CREAT), &reply) != 0)
+		return -1;
+	if (sftp_reply_handle(&reply, handle, &handle_size) != 0)
+		return store_fail_permanent(store, "unable to open %s: %s", path,
+		    sftp_status_text(&reply));
+	if (write_all_at_once(store, path, handle, handle_size, position, data, size) != 0
+	    || sync_handle(store, path, handle, handle_size) != 0) {
 		close_after_failure(store, handle, handle_size);
 		return -1;
 	}
@@ -827,6 +850,7 @@ const struct store_ops store_ops_ssh = {
 	.get_pieces = ssh_get_pieces,
 	.replace_pieces = ssh_replace_pieces,
 	.replace = ssh_replace,
+	.write_at = ssh_write_at,
 	.size_of = ssh_size_of,
 	.rename = ssh_rename,
 	.mkdir = ssh_mkdir,

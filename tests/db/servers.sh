@@ -17,13 +17,18 @@ have_pg() { [ -n "$PG_BIN" ] && [ -x "$PG_BIN/postgres" ]; }
 
 mariadb_start() {
 	local dir=$1; shift
-	mkdir -p "$dir"
+	# A temporary directory of its own: servers started at the same time with /tmp
+	# could pick one name for a temporary table (seen: mariadb-install-db failing with
+	# "Unknown table 'mysql.tmp_user_sys'" while another server ran).
+	mkdir -p "$dir" "$dir.tmp"
 	if [ ! -d "$dir/mysql" ]; then
 		mariadb-install-db --no-defaults --datadir="$dir" --user="$(id -un)" \
 		    --auth-root-authentication-method=normal --skip-test-db \
-		    --innodb-log-file-size=16M >"$dir.install.log" 2>&1 || { cat "$dir.install.log" >&2; return 1; }
+		    --tmpdir="$dir.tmp" --innodb-log-file-size=16M >"$dir.install.log" 2>&1 \
+		    || { cat "$dir.install.log" >&2; return 1; }
 	fi
 	"$MARIADBD" --no-defaults --datadir="$dir" --socket="$dir.sock" --skip-networking \
+	    --tmpdir="$dir.tmp" \
 	    --pid-file="$dir.pid" --user="$(id -un)" --log-error="$dir.err" \
 	    --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
 	    --innodb-buffer-pool-size=64M --innodb-log-file-size=16M "$@" &

@@ -1,6 +1,8 @@
 /* fuzz_dbpage_innodb.c: the InnoDB page recogniser on any bytes, at every page size, and
- * page 0's extent descriptors read for any page number, SYS_TABLES records walked; also the collector's scan over
- * the same bytes fed in two chunks (its carry across buffer edges). Seeds: real pages
+ * page 0's extent descriptors read for any page number, SYS_TABLES records walked, the
+ * halves of split compressed pages looked for; also the collector's scan over the same
+ * bytes fed in two chunks (its carry across buffer edges), at a 4 KiB-aligned offset one
+ * time in two (where split halves are looked for). Seeds: real pages
  * MariaDB wrote (tests/fuzz/corpus/fuzz_dbpage_innodb/). */
 #include <stddef.h>
 #include <stdint.h>
@@ -22,7 +24,12 @@ static void parse_at_every_size(const uint8_t *data, size_t size)
 {
 	static const size_t page_sizes[] = { 4096, 8192, 16384, 32768, 65536 };
 	struct innodb_page page;
+	struct innodb_split split;
 	uint32_t block1, block2;
+
+	(void)innodb_split_head(data, size, &split);
+	if (size >= INNODB_SPLIT_BLOCK)
+		(void)innodb_split_tail(data, &split);
 
 	for (size_t i = 0; i < sizeof page_sizes / sizeof page_sizes[0]; i++) {
 		if (innodb_page_parse(data, size, page_sizes[i], &page) == INNODB_PAGE)
@@ -40,11 +47,12 @@ static void feed_in_two_chunks(const uint8_t *data, size_t size)
 {
 	struct dbpages *pages = dbpages_open(DBPAGES_INNODB);
 	size_t split = size > 0 ? data[0] * size / 256 : 0;
+	uint64_t start = size % 2 ? 4096 : 512;
 
 	if (pages == NULL)
 		return;
-	(void)dbpages_feed(pages, data, split, 512);
-	(void)dbpages_feed(pages, data + split, size - split, 512 + split);
+	(void)dbpages_feed(pages, data, split, start);
+	(void)dbpages_feed(pages, data + split, size - split, start + split);
 	dbpages_close(pages);
 }
 
