@@ -16,13 +16,15 @@ usage: python3 bench/scale.py dump [FILES]     (default 10000000)
                  itself (VmHWM, sampled; dbclient is its own process), wall time; the
                  receiver must hold FILES lines in NAME.sha256 and FILES files in the
                  manifest;
-              2. (after 3) the same into a fresh directory, killed (SIGKILL) once the target holds
-                 BENCH_SCALE_STOP_AT (default 0.5) of the files' volumes, then resumed to
-                 the end: peak RSS of the resumed run, the receiver checked as in 1;
+              2. (after 3) the same into a fresh directory, killed (SIGKILL) once the
+                 target holds the sums of BENCH_SCALE_STOP_AT (default 0.5) of the files,
+                 then resumed to the end: peak RSS of the resumed run, the receiver
+                 checked as in 1;
               3. GNU tar -cf - of the same tree into a pipe (to cat > /dev/null):
                  its peak RSS and time;
               4. the whole dump of 1 run again: everything is on the target already
-                 (BENCH_SCALE_AGAIN=0 leaves it out).
+                 BENCH_SCALE_RUNS (default whole,tar,resumed,again) picks some of them:
+                 two instances can share the tree (BENCH_SCALE_KEEP=1 on both).
             BENCH_SCALE_WORK (default /var/tmp) holds the image and the receiver;
             BENCH_SCALE_KEEP=1 keeps the image for another run (reused when its file
             count matches).
@@ -208,6 +210,13 @@ def received(directory, files):
     return "receiver: %d sha256 lines, %d files in the manifest: %s" % (lines, named, verdict)
 
 
+def part_size(directory):
+    try:
+        return os.path.getsize(os.path.join(directory, "scale.sha256.part"))
+    except OSError:
+        return 0
+
+
 def volumes_done(directory):
     return sum(1 for name in os.listdir(directory) if re.match(r"scale\.\d+\.tar\.zst$", name))
 
@@ -232,22 +241,31 @@ def bench_dump(files):
                 return directory, Measured([RESCUE, "dump", "--name", "scale", mount, url],
                                            stop=stop, env=env, stdout=log, stderr=log)
 
-        whole_dir, whole = dump("whole")
-        say("dump %9d files: rescue dump %s; %s" % (files, whole.own_and_tree(), received(whole_dir, files)))
-        tar = Measured(["sh", "-c", 'exec tar -cf - -C "$1" . | cat > /dev/null', "tar", mount])
-        say("dump %9d files: GNU tar -cf - | cat > /dev/null %s" % (files, tar))
-        wanted = max(1, int(volumes_done(whole_dir) * float(
-            os.environ.get("BENCH_SCALE_STOP_AT", "0.5"))))
-        cut_dir, cut = dump("resumed", stop=lambda: volumes_done(
-            os.path.join(work, "resumed")) >= wanted)
-        say("dump %9d files: killed after %d of %d volumes: %s"
-            % (files, volumes_done(cut_dir), volumes_done(whole_dir), cut.own_and_tree()))
-        _, resumed = dump("resumed")
-        say("dump %9d files: resumed        %s; %s" % (files, resumed.own_and_tree(), received(cut_dir, files)))
-        if os.environ.get("BENCH_SCALE_AGAIN", "1") == "0":
-            return
-        again_dir, again = dump("whole")
-        say("dump %9d files: again (all on the target already) %s" % (files, again.own_and_tree()))
+        runs = os.environ.get("BENCH_SCALE_RUNS", "whole,tar,resumed,again").split(",")
+        if "whole" in runs:
+            whole_dir, whole = dump("whole")
+            say("dump %9d files: rescue dump %s; %s"
+                % (files, whole.own_and_tree(), received(whole_dir, files)))
+        if "tar" in runs:
+            tar = Measured(["sh", "-c", 'exec tar -cf - -C "$1" . | cat > /dev/null', "tar",
+                            mount])
+            say("dump %9d files: GNU tar -cf - | cat > /dev/null %s" % (files, tar))
+        if "resumed" in runs:
+            cut_dir = os.path.join(work, "resumed")
+            # Killed once the sums of STOP_AT of the files are on the target (a line
+            # is at least 90 bytes here), then run again to the end.
+            wanted = float(os.environ.get("BENCH_SCALE_STOP_AT", "0.5")) * files * 90
+            cut_dir, cut = dump("resumed", stop=lambda: part_size(cut_dir) >= wanted)
+            say("dump %9d files: killed with %d sums on the target (%d volumes): %s"
+                % (files, lines_in(os.path.join(cut_dir, "scale.sha256.part")),
+                   volumes_done(cut_dir), cut.own_and_tree()))
+            _, resumed = dump("resumed")
+            say("dump %9d files: resumed %s; %s"
+                % (files, resumed.own_and_tree(), received(cut_dir, files)))
+        if "again" in runs and "whole" in runs:
+            _, again = dump("whole")
+            say("dump %9d files: again (all on the target already) %s"
+                % (files, again.own_and_tree()))
     finally:
         if sshd:
             sshd.stop()
