@@ -156,6 +156,11 @@ def tree_image(files):
     try:
         appliance.run(["nice", "ionice", "-c3", mktree, mount, str(files),
                        str(min(1000000, files // 10))], stderr=None)
+    except BaseException:
+        subprocess.run(["umount", mount])
+        os.unlink(image)
+        os.rmdir(mount)
+        raise
     finally:
         os.unlink(mktree)
     say("tree: %d files made in %.0f s" % (files, time.monotonic() - started))
