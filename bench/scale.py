@@ -37,7 +37,10 @@ usage: python3 bench/scale.py dump [FILES]     (default 10000000)
   undelete  rescue undelete on ext4 images where the kernel deleted N files (BENCH_SCALE_
             UNDELETE, default 2000,8000,32000), beside ext4magic -r on the same images
 
-Each prints items -> peak RSS -> bytes per item over the smallest run.
+Each prints items -> peak RSS -> bytes per item over the smallest run. The figures of
+2026-12-06 are in src/salvage/README.md. Times on a shared 2-core host: the 10M tree
+17 min; its first dump ~1,000-5,000 files/s (the counting walk 25 min cold); the resume
+15 min warm; undelete 32,000 files ~10 min (ext4magic most of it); carve 32,000 ~5 min.
 """
 
 import os
