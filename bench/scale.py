@@ -10,7 +10,7 @@ usage: python3 bench/scale.py dump [FILES]     (default 10000000)
             no data blocks), 100,000 to a parent of 100 directories of 1,000, and a
             tenth of them (at most 1,000,000) in one directory, made on a sparse image
             loop-mounted here by bench/mktree.c (10M files: a 12 GiB sparse image, about
-            4 GB written, ~10 min). Then, against OpenSSH's sshd on 127.0.0.1 (the
+            4 GB written, ~17 min). Then, against OpenSSH's sshd on 127.0.0.1 (the
             appliance's static dbclient from the build cache):
               1. rescue dump of the mounted tree, whole: peak RSS of the rescue process
                  itself (VmHWM, sampled; dbclient is its own process), wall time; the
@@ -22,7 +22,7 @@ usage: python3 bench/scale.py dump [FILES]     (default 10000000)
                  checked as in 1;
               3. GNU tar -cf - of the same tree into a pipe (to cat > /dev/null):
                  its peak RSS and time;
-              4. the whole dump of 1 run again: everything is on the target already
+              4. the whole dump of 1 run again: everything is on the target already.
                  BENCH_SCALE_RUNS (default whole,tar,resumed,again) picks some of them:
                  two instances can share the tree (BENCH_SCALE_KEEP=1 on both).
             BENCH_SCALE_WORK (default /var/tmp) holds the image and the receiver;
@@ -31,9 +31,10 @@ usage: python3 bench/scale.py dump [FILES]     (default 10000000)
   carve     rescue carve on images of N PNG files in noise (BENCH_SCALE_CARVE, default
             2000,8000,32000), beside PhotoRec 7.1 (`photorec /cmd`) on the same image;
             and at a fixed count with files 16x larger (does memory grow with the data?)
-  dbpages   rescue carve --db on images of N PostgreSQL heap pages (a real cluster's
-            table, dropped, its pages then repeated with new block numbers and checksums:
-            BENCH_SCALE_PAGES, default 20000,80000,320000)
+  dbpages   rescue carve --db --free on the ext4 image where a real PostgreSQL dropped a
+            table of N rows (tests/db/roundtrip prepare pg; BENCH_SCALE_DB_ROWS, default
+            100000,400000,1600000: about 1,500 to 25,000 pages); pages counted in what it
+            wrote (PhotoRec has no database pages to compare with)
   undelete  rescue undelete on ext4 images where the kernel deleted N files (BENCH_SCALE_
             UNDELETE, default 2000,8000,32000), beside ext4magic -r on the same images
 
