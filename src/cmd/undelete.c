@@ -441,10 +441,10 @@ static const char *type_of(const struct undelete_file *file)
 
 static void print_origin(FILE *out, const struct undelete_file *file)
 {
-	if (file->carved_type[0]) {
-		fprintf(out, ",\"carved\":{\"offset\":%" PRIu64 ",", file->carved_offset);
-		json_member_string(out, "type", file->carved_type, 0);
-		json_member_string(out, "how", file->carved_how, 1);
+	if (file->carved) {
+		fprintf(out, ",\"carved\":{\"offset\":%" PRIu64 ",", file->carved->offset);
+		json_member_string(out, "type", file->carved->type, 0);
+		json_member_string(out, "how", file->carved->how, 1);
 		fputs("}", out);
 		return;
 	}
@@ -468,7 +468,7 @@ static void print_json_file(FILE *out, const struct undelete_file *file)
 	    "\"%s\",\"recoverable\":%" PRIu64, type_of(file), file->inode, file->size,
 	    file->mtime, file->atime, file->ctime, file->dtime, state, file->recoverable);
 	print_origin(out, file);
-	if (file->reason[0])
+	if (file->reason)
 		json_member_string(out, "reason", file->reason, 1);
 	fputs("}", out);
 }
@@ -482,8 +482,8 @@ static void print_text_file(const struct undelete_file *file)
 	time_text(file->mtime, mtime, sizeof mtime);
 	time_text(file->dtime, dtime, sizeof dtime);
 	printf("%-11s %10s  %-19s  %-19s  %s%s%s%s\n", state, S_ISDIR(file->mode) ? "dir" : size,
-	    mtime, dtime, file->path, S_ISDIR(file->mode) ? "/" : "", file->reason[0] ? "  -- "
-	    : "", file->reason);
+	    mtime, dtime, file->path, S_ISDIR(file->mode) ? "/" : "", file->reason ? "  -- "
+	    : "", undelete_reason(file));
 }
 
 static int list(struct undelete_command *run)
@@ -494,7 +494,7 @@ static int list(struct undelete_command *run)
 		printf("%-11s %10s  %-19s  %-19s  %s\n", "STATE", "SIZE", "MODIFIED (UTC)",
 		    "DELETED (UTC)", "PATH");
 	for (i = 0; i < run->undelete.count; i++) {
-		if (run->undelete.files[i].carved_type[0])
+		if (run->undelete.files[i].carved)
 			continue;	/* counted below */
 		if (run->json) {
 			print_json_file(stdout, &run->undelete.files[i]);

@@ -699,22 +699,41 @@ static void count_block(struct engine *engine, struct undelete_file *file, uint6
 		file->recoverable += bytes;
 }
 
+/* Said when there was no memory for the reason itself (never freed). */
+static char no_memory_for_reason[] = "(no memory left to say why)";
+
+const char *undelete_reason(const struct undelete_file *file)
+{
+	return file->reason ? file->reason : "";
+}
+
+/* FILE's reason becomes TEXT ("": none). Most files are whole: they carry no text. */
+static void set_reason(struct undelete_file *file, const char *text)
+{
+	if (file->reason != no_memory_for_reason)
+		free(file->reason);
+	file->reason = NULL;
+	if (text[0] && !(file->reason = strdup(text)))
+		file->reason = no_memory_for_reason;
+}
+
 static void explain(struct undelete_file *file, const struct verdict *verdict)
 {
+	char reason[160] = "";
 	size_t used = 0;
 
 	if (file->map_incomplete)
 		return;		/* the lost map says more */
-	file->reason[0] = '\0';
 	if (verdict->in_use)
-		used = (size_t)snprintf(file->reason, sizeof file->reason, "%" PRIu64 " of its "
+		used = (size_t)snprintf(reason, sizeof reason, "%" PRIu64 " of its "
 		    "blocks are in use again since the deletion (the first: block %" PRIu64 ")",
 		    verdict->in_use, verdict->first_in_use);
-	if (verdict->taken && used < sizeof file->reason)
-		snprintf(file->reason + used, sizeof file->reason - used, "%s%" PRIu64 " of its "
+	if (verdict->taken && used < sizeof reason)
+		snprintf(reason + used, sizeof reason - used, "%s%" PRIu64 " of its "
 		    "blocks were another file's after the deletion, a file deleted since (the "
 		    "first: block %" PRIu64 ")",
 		    used ? "; " : "", verdict->taken, verdict->first_taken);
+	set_reason(file, reason);
 }
 
 static void judge(struct engine *engine, struct undelete_file *file)
@@ -786,8 +805,9 @@ static int inline_file(const struct candidate *candidate, struct undelete_file *
 		free(file->inline_data);
 		file->inline_data = NULL;
 		file->state = UNDELETE_NAME_ONLY;
-		snprintf(file->reason, sizeof file->reason, "its data was inline in the inode, "
-		    "and the copy holds %s", length < 0 ? "damaged attributes" : "less of it");
+		set_reason(file, length < 0 ? "its data was inline in the inode, and the copy "
+		    "holds damaged attributes" : "its data was inline in the inode, and the copy "
+		    "holds less of it");
 		return 0;
 	}
 	file->inline_data[size] = '\0';
@@ -823,7 +843,7 @@ int engine_build_map(struct engine *engine, struct candidate *candidate,
 		return -1;
 	file->map_incomplete = mapping.incomplete;
 	if (mapping.problem[0])
-		snprintf(file->reason, sizeof file->reason, "%s", mapping.problem);
+		set_reason(file, mapping.problem);
 	judge(engine, file);
 	return LINUX_S_ISLNK(inode->i_mode) ? slow_link(engine, file) : 0;
 }
@@ -904,7 +924,7 @@ static int add_file(struct engine *engine, struct undelete *undelete,
 	return engine_build_map(engine, candidate, file);
 }
 
-static void file_free(struct undelete_file *file)
+void engine_file_free(struct undelete_file *file)
 {
 	free(file->path);
 	free(file->link);
@@ -912,6 +932,8 @@ static void file_free(struct undelete_file *file)
 	free(file->taken);
 	free(file->inline_data);
 	free(file->xattr_area);
+	set_reason(file, "");
+	free(file->carved);
 }
 
 /* Only the wanted files stay (after the shared blocks were judged among all of them). */
@@ -923,7 +945,7 @@ static void select_files(struct undelete *undelete, const struct undelete_option
 		if (wanted(options, &undelete->files[i], &undelete->counts))
 			undelete->files[kept++] = undelete->files[i];
 		else
-			file_free(&undelete->files[i]);
+			engine_file_free(&undelete->files[i]);
 	}
 	undelete->count = kept;
 }
@@ -1155,7 +1177,7 @@ void undelete_free(struct undelete *undelete)
 	size_t i;
 
 	for (i = 0; i < undelete->count; i++)
-		file_free(&undelete->files[i]);
+		engine_file_free(&undelete->files[i]);
 	free(undelete->files);
 	if (engine) {
 		for (i = 0; i < engine->count; i++) {
@@ -1308,7 +1330,7 @@ int undelete_xattrs(struct undelete *undelete, const struct undelete_file *file,
 	struct xattr_list xattrs = { NULL, 0, 0, 0 };
 
 	*list = NULL, *count = 0;
-	if (file->carved_type[0])
+	if (file->carved)
 		return 0;
 	if (file->xattr_area)
 		ext_xattr_ibody(file->xattr_area, file->xattr_area_size, take_xattr, &xattrs);

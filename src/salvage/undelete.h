@@ -55,7 +55,8 @@ struct undelete_file {
 	char *link;			/* a symbolic link's target */
 	enum undelete_state state;
 	uint64_t recoverable;		/* bytes of it that can be read back */
-	char reason[160];		/* why it is not whole, "" when it is */
+	char *reason;			/* why it is not whole (malloc'd), NULL when it is:
+					 * read it with undelete_reason() */
 	uint32_t inode_transaction;	/* the journal transaction its inode copy is from */
 	int64_t inode_committed;	/* that transaction's commit time */
 	uint32_t map_transaction;	/* where its block map's newest tree block came from;
@@ -72,11 +73,17 @@ struct undelete_file {
 	unsigned char *xattr_area;	/* its inode's attribute area, as the copy held it */
 	size_t xattr_area_size;
 	uint64_t xattr_block;		/* its attribute block (i_file_acl), 0: none */
-	/* Found by carving the free blocks (undelete_carve), not in the journal: its first
-	 * byte on the device, its type and how its end was found; "" for the journal's. */
-	uint64_t carved_offset;
-	char carved_type[24];
-	char carved_how[100];		/* "validated (IEND chunk)" */
+	struct undelete_carved *carved;	/* NULL for the journal's files */
+};
+
+/* A file found by carving the free blocks (undelete_carve), not in the journal: its
+ * first byte on the device, its type and how its end was found. Kept apart from struct
+ * undelete_file, as the reason is, so that a file of the journal costs no text it does
+ * not need: tens of thousands of files must fit a rescue boot's memory. */
+struct undelete_carved {
+	uint64_t offset;
+	char type[24];
+	char how[100];			/* "validated (IEND chunk)" */
 };
 
 struct undelete_options {
@@ -146,6 +153,8 @@ int undelete_xattrs(struct undelete *undelete, const struct undelete_file *file,
 
 /* "whole", "partial 37%", "name only" into TEXT. */
 void undelete_state_text(const struct undelete_file *file, char *text, size_t size);
+/* Why FILE is not whole, "" when it is. */
+const char *undelete_reason(const struct undelete_file *file);
 
 /* The recoverable files as a tree that `rescue dump`'s engine archives (fstree.h): the
  * deleted directories and every file with a name or not; a name-only file is a failed

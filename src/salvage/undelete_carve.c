@@ -212,9 +212,11 @@ static int note_found(struct carving *carving, const struct carve_file *carved)
 	file->mode = S_IFREG | 0644;
 	file->size = file->recoverable = carved->length;
 	file->state = UNDELETE_WHOLE;
-	file->carved_offset = carved->source_position;
-	snprintf(file->carved_type, sizeof file->carved_type, "%s", carved->type);
-	snprintf(file->carved_how, sizeof file->carved_how, "%s (%.80s)",
+	if (!(file->carved = malloc(sizeof *file->carved)))
+		return -1;
+	file->carved->offset = carved->source_position;
+	snprintf(file->carved->type, sizeof file->carved->type, "%s", carved->type);
+	snprintf(file->carved->how, sizeof file->carved->how, "%s (%.80s)",
 	    carve_status_name(carved->status), carved->delimited);
 	return map_carved(carving, file, carved->stream_position);
 }
@@ -321,6 +323,7 @@ static void carving_free(struct carving *carving)
 	for (i = 0; i < carving->found_count; i++) {
 		free(carving->found[i].path);
 		free(carving->found[i].runs);
+		free(carving->found[i].carved);
 	}
 	free(carving->found);
 	free(carving->claimed);

@@ -74,6 +74,8 @@ int engine_read_as_of(struct engine *engine, uint64_t block, uint32_t as_of, voi
  * set): 0, or -1 without memory. */
 int engine_build_map(struct engine *engine, struct candidate *candidate,
     struct undelete_file *file);
+/* Frees what FILE holds (its path, map, reason, ...), not FILE itself. */
+void engine_file_free(struct undelete_file *file);
 /* Whether BLOCK lies in an inode table. */
 int engine_in_inode_table(const struct engine *engine, uint64_t block);
 

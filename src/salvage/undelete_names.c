@@ -157,14 +157,16 @@ static int deleted_dir_blocks(struct engine *engine, struct owned_block **blocks
 			continue;
 		memset(&scratch, 0, sizeof scratch);
 		scratch.size = EXT2_I_SIZE(&candidate->copy);
-		if (engine_build_map(engine, candidate, &scratch) != 0)
+		if (engine_build_map(engine, candidate, &scratch) != 0) {
+			engine_file_free(&scratch);
 			return -1;
+		}
 		for (r = 0; r < scratch.run_count; r++)
 			for (k = 0; k < scratch.runs[r].length; k++) {
 				if (*count == capacity) {
 					capacity = capacity ? capacity * 2 : 256;
 					if (!(bigger = realloc(*blocks, capacity * sizeof *bigger))) {
-						free(scratch.runs);
+						engine_file_free(&scratch);
 						return -1;
 					}
 					*blocks = bigger;
@@ -172,7 +174,7 @@ static int deleted_dir_blocks(struct engine *engine, struct owned_block **blocks
 				(*blocks)[(*count)++] = (struct owned_block){
 				    scratch.runs[r].physical + k, candidate->inode };
 			}
-		free(scratch.runs);
+		engine_file_free(&scratch);
 	}
 	array_sort(*blocks, *count, sizeof **blocks, by_block);
 	return 0;

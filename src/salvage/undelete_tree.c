@@ -63,7 +63,7 @@ static int walk(struct fstree *tree, fstree_visit_fn *visit, void *context)
 		node.link = file->link;
 		if ((file->state == UNDELETE_NAME_ONLY && !S_ISDIR(file->mode))
 		    || (S_ISLNK(file->mode) && !file->link)) {
-			node.problem = file->reason[0] ? file->reason
+			node.problem = file->reason ? file->reason
 			    : "no block of it can be read back";
 			node.failed = 1;
 		}

@@ -90,7 +90,7 @@ static void check_everything_back(const struct deleted_tree *tree)
 		if (!(file = find(&undelete, DELETED[i])))
 			fail_msg("%s not found (%s)", DELETED[i], undelete.description);
 		if (file->state != UNDELETE_WHOLE)
-			fail_msg("%s: not whole: %s", DELETED[i], file->reason);
+			fail_msg("%s: not whole: %s", DELETED[i], undelete_reason(file));
 		assert_true(S_ISREG(file->mode));
 		assert_true(file->dtime >= tree->before && file->dtime <= tree->after);
 		assert_true(file->inode_transaction != 0);
@@ -359,7 +359,7 @@ static void check_overwritten(const struct deleted_tree *tree)
 			continue;
 		}
 		not_whole++;
-		assert_non_null(strstr(file->reason, "in use again"));
+		assert_non_null(strstr(undelete_reason(file), "in use again"));
 		assert_non_null(buffer = malloc(file->size));
 		errno = 0;
 		assert_int_equal(undelete_read(&undelete, file, buffer, file->size, 0), -1);
@@ -396,7 +396,7 @@ static void check_reused(const struct deleted_tree *tree)
 		if (file->state == UNDELETE_WHOLE)
 			check_content(&undelete, file, tree, DELETED[i]);
 		else
-			taken += strstr(file->reason, "another file's after the deletion") != NULL;
+			taken += strstr(undelete_reason(file), "another file's after the deletion") != NULL;
 	}
 	assert_true(taken >= 1);
 	undelete_free(&undelete);
@@ -520,12 +520,13 @@ static void check_beyond_the_journal(const struct deleted_tree *tree)
 	assert_int_equal(undelete.count, before + undelete.counts.carved);
 	assert_true(undelete.counts.carved >= 2);
 	assert_non_null(file = find_carved(&undelete, ".png"));
-	assert_string_equal(file->carved_type, "png");
+	assert_non_null(file->carved);
+	assert_string_equal(file->carved->type, "png");
 	assert_int_equal(file->state, UNDELETE_WHOLE);
-	assert_int_equal(file->carved_offset % undelete.block_size, 0);
+	assert_int_equal(file->carved->offset % undelete.block_size, 0);
 	check_content(&undelete, file, tree, "srv/app/media/photo.png");
 	assert_non_null(file = find_carved(&undelete, ".gz"));
-	assert_string_equal(file->carved_type, "gz");
+	assert_string_equal(file->carved->type, "gz");
 	check_content(&undelete, file, tree, "srv/app/media/backup.gz");
 	for (size_t i = 1; i < undelete.count; i++)	/* sorted still: the tree looks up */
 		assert_true(strcmp(undelete.files[i - 1].path, undelete.files[i].path) < 0);
