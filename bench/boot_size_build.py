@@ -1,6 +1,11 @@
 #!/usr/bin/env python3
 """Image size, boot time and build time of the appliance, each beside the
-thing it is compared with. See bench/run."""
+thing it is compared with. See bench/run.
+
+usage: bench/boot_size_build.py [--against EARLIER.efi]
+
+--against: only the image sizes and the boot time of images/rescue.efi against
+EARLIER.efi (before a kernel or init change), booted in turn BENCH_RUNS times."""
 
 import os
 import statistics
@@ -104,6 +109,32 @@ def bench_boot_ssh(work):
               "(%+.2f s)" % (ours / before, ours - before))
 
 
+def bench_against(work, baseline):
+    """Boot time of rescue.efi against BASELINE (an earlier rescue.efi, say before a
+    kernel config change), booted alternately: wall time to `rescue: ready` and the
+    kernel's uptime then, each also with -icount (guest time counts instructions, so
+    host load moves it less)."""
+    markers = [r"^rescue: ready uptime=([\d.]+)s"]
+    uptime = lambda t, m: float(m.group(1))
+    for extra in ([], ["--", "-icount", "shift=3,sleep=on"]):
+        runs = {EFI: [], baseline: []}
+        for _ in range(RUNS):
+            for efi in (baseline, EFI):
+                runs[efi].append(time_boot(work, ["--kernel", efi] + extra, markers))
+        new, old = runs[EFI], runs[baseline]
+        # With -icount the guest's uptime is the figure that holds still; without, wall.
+        measure = uptime if extra else (lambda t, m: t)
+        print("boot time%s (TCG, median of %d, alternating): rescue.efi ready at %.2f s wall "
+              "(uptime %.2f s), %s at %.2f s (uptime %.2f s): ratio %.2fx (%s)"
+              % (" with -icount" if extra else "", RUNS, median_of(new, 0),
+                 median_of(new, 0, uptime), baseline, median_of(old, 0),
+                 median_of(old, 0, uptime), median_of(new, 0, measure) / median_of(old, 0, measure),
+                 "uptime" if extra else "wall"))
+        for efi in (EFI, baseline):
+            print("  %s: wall %s, uptime %s" % (efi, " ".join("%.2f" % r[0][0] for r in runs[efi]),
+                                               " ".join(r[0][1].group(1) for r in runs[efi])))
+
+
 def bench_size():
     size = os.path.getsize(EFI)
     print("image size: rescue.efi %.1f MiB of a 12 MiB budget: ratio %.2fx (goal <= 1.0x)"
@@ -133,17 +164,25 @@ PARTS = {"size": lambda work: bench_size(), "build": lambda work: bench_build(),
 
 def main():
     """usage: bench/boot_size_build.py [size|build|boot|boot-ssh]... (default: all, in
-    that order)"""
+    that order), or bench/boot_size_build.py --against EARLIER.efi (size, then boot time
+    of the two images booted alternately)"""
+    work = None
+    if len(sys.argv) == 3 and sys.argv[1] == "--against":
+        work = lib.Workdir("bench", base=os.path.join(TOP, "bench", "results"))
+        bench_size()
+        print("image size: %s %.1f MiB" % (sys.argv[2], os.path.getsize(sys.argv[2]) / 2**20))
+        bench_against(work, sys.argv[2])
+        work.finish(True)
+        return
     wanted = sys.argv[1:] or list(PARTS)
     unknown = [w for w in wanted if w not in PARTS]
     if unknown:
-        sys.exit("boot_size_build.py: fatal: unknown part %s (want %s)"
-                 % (", ".join(unknown), ", ".join(PARTS)))
+        sys.exit("boot_size_build.py: fatal: unknown part %s (want %s, or --against "
+                 "EARLIER.efi)" % (", ".join(unknown), ", ".join(PARTS)))
     work = lib.Workdir("bench", base=os.path.join(TOP, "bench", "results"))
     for part in wanted:
         PARTS[part](work)
     work.finish(True)
-
 
 if __name__ == "__main__":
     main()

@@ -91,7 +91,7 @@ def dump_many(ctx, files, memory_limit_kb, timeout):
                "echo \"dump pid $pid\"; cat /tmp/disks.txt; "
                # a kill says why (the console has kernel messages off)
                "dmesg | grep -iE 'out of memory|oom-kill|killed process' | tail -n 8; "
-               "sh /tmp/why; "
+               "sh /tmp/why; sh /tmp/vm; "
                "grep -E '^(MemAvailable|Shmem|Slab):' /proc/meminfo"
                % (sshd.port, out))
     # Each second, the guest's memory and the three largest processes; after a kill, the
@@ -102,6 +102,12 @@ def dump_many(ctx, files, memory_limit_kb, timeout):
                     "Shmem):\" /proc/meminfo) $(grep -h VmRSS /proc/[0-9]*/status | sort -k2 -n "
                     "| tail -n 3 | tr -s \" \\n\" \" \") >> /tmp/memlog' > /tmp/sample; "
                     "echo 'tail -n 10 /tmp/memlog; dmesg | tail -n 70' > /tmp/why", timeout=30)
+    # After the dump: the reserve and cache pressure it ran with, what compaction did
+    # (direct: compact_stall, background: compact_daemon_wake) and the free blocks by order.
+    lib.console_run(guest, "echo 'echo vm: min_free_kbytes $(cat /proc/sys/vm/min_free_kbytes) "
+                    "vfs_cache_pressure $(cat /proc/sys/vm/vfs_cache_pressure) $(grep -E "
+                    "\"^(compact_|pgmigrate_)\" /proc/vmstat | tr \"\\n\" \" \"); "
+                    "cat /proc/buddyinfo' > /tmp/vm", timeout=30)
     started = time.monotonic()
     code, text = lib.console_run(guest, command, timeout=timeout)
     seconds = time.monotonic() - started
@@ -119,6 +125,11 @@ def dump_many(ctx, files, memory_limit_kb, timeout):
     assert peak and peak[-1] < memory_limit_kb, "peak %s kB:\n%s" % (peak, text)
     print("rescue dump of %d files in a 128 MiB guest: VmHWM %d kB, %.0f s"
           % (files, peak[-1], seconds))
+    vm = re.search(r"^vm: .*$", text, re.M)
+    assert vm, text[-3000:]
+    print(vm.group(0))
+    for line in re.findall(r"^Node 0, zone .*$", text, re.M):
+        print(line)
     guest.stop(command="poweroff")
 
     detail = fixture.manifest(out, "vda")
