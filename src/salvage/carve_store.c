@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/json.h"
+#include "base/sha256.h"
 #include "salvage/carve_store.h"
 #include "target/store.h"
 
@@ -49,32 +50,152 @@ void carve_store_init(struct carve_store *out, struct store *store, const char *
 	out->stream_size = stream_size;
 }
 
+/* ------------------------------------------------------------------ the index */
+
+static uint64_t string_hash(const char *text)
+{
+	uint64_t hash = 14695981039346656037ull;	/* FNV-1a */
+
+	for (; *text; text++)
+		hash = (hash ^ (unsigned char)*text) * 1099511628211ull;
+	return hash;
+}
+
+/* TEXT's copy in the arena, the same one for the same text; NULL when out of memory. */
+static const char *intern(struct carve_strings *strings, const char *text)
+{
+	size_t length = strlen(text) + 1, i;
+	char *copy;
+
+	if (length == 1)
+		return "";
+	if (2 * (strings->used + 1) > strings->slot_count) {
+		size_t count = strings->slot_count ? 2 * strings->slot_count : 1024;
+		const char **slots = calloc(count, sizeof *slots);
+
+		if (!slots)
+			return NULL;
+		for (i = 0; i < strings->slot_count; i++) {
+			size_t k;
+
+			if (!strings->slots[i])
+				continue;
+			for (k = string_hash(strings->slots[i]) & (count - 1); slots[k];
+			    k = (k + 1) & (count - 1))
+				;
+			slots[k] = strings->slots[i];
+		}
+		free(strings->slots);
+		strings->slots = slots;
+		strings->slot_count = count;
+	}
+	for (i = string_hash(text) & (strings->slot_count - 1); strings->slots[i];
+	    i = (i + 1) & (strings->slot_count - 1))
+		if (!strcmp(strings->slots[i], text))
+			return strings->slots[i];
+	if (!strings->block || strings->block_used + length > strings->block_size) {
+		size_t size = sizeof (char *) + length > 65536 ? sizeof (char *) + length : 65536;
+		char *block = malloc(size);
+
+		if (!block)
+			return NULL;
+		memcpy(block, &strings->block, sizeof (char *));
+		strings->block = block;
+		strings->block_used = sizeof (char *);
+		strings->block_size = size;
+	}
+	copy = strings->block + strings->block_used;
+	memcpy(copy, text, length);
+	strings->block_used += length;
+	strings->slots[i] = copy;
+	strings->used++;
+	return copy;
+}
+
+static void strings_free(struct carve_strings *strings)
+{
+	while (strings->block) {
+		char *previous;
+
+		memcpy(&previous, strings->block, sizeof previous);
+		free(strings->block);
+		strings->block = previous;
+	}
+	free(strings->slots);
+	memset(strings, 0, sizeof *strings);
+}
+
+static int hex_digit(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* The 64 lowercase hex digits as bytes: 0, or -1 when they are not that. */
+static int sha256_bytes(const char *hex, unsigned char bytes[32])
+{
+	for (size_t i = 0; i < 32; i++) {
+		int high = hex_digit(hex[2 * i]), low = high < 0 ? -1 : hex_digit(hex[2 * i + 1]);
+
+		if (low < 0)
+			return -1;
+		bytes[i] = (unsigned char)(high << 4 | low);
+	}
+	return hex[64] ? -1 : 0;
+}
+
 void carve_store_free(struct carve_store *out)
 {
 	free(out->files);
 	out->files = NULL;
 	out->count = out->capacity = 0;
+	strings_free(&out->strings);
+}
+
+static void path_of(const struct carve_store *out, const char *type, uint64_t position,
+    const char *ext, char *path, size_t size)
+{
+	snprintf(path, size, "%s/%s/f%" PRIu64 ".%s", out->dir, type, position, ext);
 }
 
 void carve_file_path(const struct carve_store *out, const struct carve_file *file,
     char *path, size_t size)
 {
-	snprintf(path, size, "%s/%s/f%" PRIu64 ".%s", out->dir, file->type,
-	    file->source_position, file->ext);
+	path_of(out, file->type, file->source_position, file->ext, path, size);
 }
 
+void carve_record_path(const struct carve_store *out, const struct carve_record *file,
+    char *path, size_t size)
+{
+	path_of(out, file->type, file->source_position, file->ext, path, size);
+}
+
+/* FILE into the index: 0, or -1 when out of memory or its sha256 is not 64 hex digits. */
 static int add_file(struct carve_store *out, const struct carve_file *file)
 {
+	struct carve_record record = {
+		.stream_position = file->stream_position,
+		.source_position = file->source_position,
+		.length = file->length,
+		.bad_bytes = file->bad_bytes,
+		.status = file->status,
+	};
+
+	if (sha256_bytes(file->sha256, record.sha256) != 0
+	    || !(record.type = intern(&out->strings, file->type))
+	    || !(record.ext = intern(&out->strings, file->ext))
+	    || !(record.delimited = intern(&out->strings, file->delimited))
+	    || !(record.bad_ranges = intern(&out->strings, file->bad_ranges)))
+		return -1;
 	if (out->count == out->capacity) {
 		size_t capacity = out->capacity ? 2 * out->capacity : 256;
-		struct carve_file *bigger = realloc(out->files, capacity * sizeof *bigger);
+		struct carve_record *bigger = realloc(out->files, capacity * sizeof *bigger);
 
 		if (!bigger)
 			return -1;
 		out->files = bigger;
 		out->capacity = capacity;
 	}
-	out->files[out->count++] = *file;
+	out->files[out->count++] = record;
 	return 0;
 }
 
@@ -99,7 +220,8 @@ struct text_pieces {
 static void state_piece(FILE *stream, const struct text_pieces *text, size_t i)
 {
 	const struct carve_store *out = text->out;
-	const struct carve_file *f;
+	const struct carve_record *f;
+	char sha256[65];
 
 	if (i == 0) {
 		fprintf(stream, "%s%s\nstream %" PRIu64 "\nposition %" PRIu64 "%s\n",
@@ -110,9 +232,10 @@ static void state_piece(FILE *stream, const struct text_pieces *text, size_t i)
 	if (i > out->count)
 		return;
 	f = &out->files[i - 1];
+	sha256_hex(f->sha256, sha256);
 	fprintf(stream, "file %" PRIu64 " %" PRIu64 " %" PRIu64 " %s %s %s %s %" PRIu64
 	    " %s %s\n", f->stream_position, f->source_position, f->length, f->type, f->ext,
-	    carve_status_name(f->status), f->sha256, f->bad_bytes,
+	    carve_status_name(f->status), sha256, f->bad_bytes,
 	    f->bad_ranges[0] ? f->bad_ranges : "-", f->delimited);
 }
 
@@ -220,8 +343,8 @@ static void json_bad_ranges(FILE *stream, const char *ranges)
 static void json_piece(FILE *stream, const struct text_pieces *text, size_t i)
 {
 	const struct carve_store *out = text->out;
-	const struct carve_file *f;
-	char path[700];
+	const struct carve_record *f;
+	char path[700], sha256[65];
 
 	if (i == 0) {
 		fputs("{", stream);
@@ -237,7 +360,8 @@ static void json_piece(FILE *stream, const struct text_pieces *text, size_t i)
 		return;
 	}
 	f = &out->files[i - 1];
-	carve_file_path(out, f, path, sizeof path);
+	carve_record_path(out, f, path, sizeof path);
+	sha256_hex(f->sha256, sha256);
 	fprintf(stream, "%s\n{", i > 1 ? "," : "");
 	json_member_string(stream, "path", path, 0);
 	fprintf(stream, ",\"offset\":%" PRIu64 ",\"stream_offset\":%" PRIu64 ",\"length\":%"
@@ -245,7 +369,7 @@ static void json_piece(FILE *stream, const struct text_pieces *text, size_t i)
 	json_member_string(stream, "type", f->type, 1);
 	json_member_string(stream, "status", carve_status_name(f->status), 1);
 	json_member_string(stream, "delimited", f->delimited, 1);
-	json_member_string(stream, "sha256", f->sha256, 1);
+	json_member_string(stream, "sha256", sha256, 1);
 	fprintf(stream, ",\"bad_bytes\":%" PRIu64, f->bad_bytes);
 	json_bad_ranges(stream, f->bad_ranges);
 	fputs("}", stream);
@@ -253,12 +377,13 @@ static void json_piece(FILE *stream, const struct text_pieces *text, size_t i)
 
 static void sums_piece(FILE *stream, const struct text_pieces *text, size_t i)
 {
-	char path[700];
+	char path[700], sha256[65];
 
 	if (i == 0 || i > text->out->count)
 		return;
-	carve_file_path(text->out, &text->out->files[i - 1], path, sizeof path);
-	fprintf(stream, "%s  %s\n", text->out->files[i - 1].sha256, path);
+	carve_record_path(text->out, &text->out->files[i - 1], path, sizeof path);
+	sha256_hex(text->out->files[i - 1].sha256, sha256);
+	fprintf(stream, "%s  %s\n", sha256, path);
 }
 
 /* store_producer_fn: the next piece that is not empty, 0 after the tail. */
@@ -443,7 +568,7 @@ int carve_store_save(struct carve_store *out, uint64_t position, int complete)
 	return rc;
 }
 
-static const struct carve_file *recorded(const struct carve_store *out, uint64_t position)
+static const struct carve_record *recorded(const struct carve_store *out, uint64_t position)
 {
 	size_t low = 0, high = out->count;
 
@@ -482,7 +607,7 @@ static int make_folder(struct carve_store *out, const char *type)
 static int output_begin(void *context, const struct carve_file *file, int *skip)
 {
 	struct carve_store *out = context;
-	const struct carve_file *known = recorded(out, file->stream_position);
+	const struct carve_record *known = recorded(out, file->stream_position);
 	char part[sizeof out->writing + 8];
 	uint64_t size = 0;
 	int found;
