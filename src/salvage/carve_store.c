@@ -201,10 +201,15 @@ static int add_file(struct carve_store *out, const struct carve_file *file)
 
 /* ------------------------------------------------------------------ the texts */
 
-/* The state, the JSON and the sha256 lines are made one file's line or record at a time
- * into a small buffer (store_replace_pieces), so no whole text is ever held: the head
- * (piece 0), each file (1..count), the tail (count + 1). */
+/* The state, the JSON and the sha256 lines are made a file's line or record at a time
+ * into a 64 KiB buffer handed to store_replace_pieces whenever it is nearly full, so no
+ * whole text is ever held: the head (record 0), each file (1..count), the tail
+ * (count + 1). */
 enum text_kind { TEXT_SUMS, TEXT_JSON, TEXT_STATE };
+
+/* The most one piece takes: a JSON record's fields escaped (\u00XX) take < 6,000 bytes,
+ * the JSON head's identity < 3,200. */
+enum { RECORD_MAX = 8192 };
 
 struct text_pieces {
 	const struct carve_store *out;
@@ -214,7 +219,7 @@ struct text_pieces {
 	size_t next;
 	int overflow;			/* a piece did not fit */
 	FILE *stream;			/* over buffer */
-	char buffer[16384];		/* a JSON record's fields, escaped, take < 6,000 */
+	char buffer[65536];
 };
 
 static void state_piece(FILE *stream, const struct text_pieces *text, size_t i)
@@ -386,15 +391,16 @@ static void sums_piece(FILE *stream, const struct text_pieces *text, size_t i)
 	fprintf(stream, "%s  %s\n", sha256, path);
 }
 
-/* store_producer_fn: the next piece that is not empty, 0 after the tail. */
+/* store_producer_fn: the next records, as many as fill the buffer (a write or an SFTP
+ * packet each, not one per file), 0 after the tail. */
 static size_t text_produce(void *context, const char **piece)
 {
 	struct text_pieces *text = context;
+	long size = 0;
 
-	while (!text->overflow && text->next <= text->out->count + 1) {
-		long size;
-
-		rewind(text->stream);
+	rewind(text->stream);
+	while (!text->overflow && text->next <= text->out->count + 1
+	    && (size_t)size <= sizeof text->buffer - RECORD_MAX) {
 		if (text->kind == TEXT_STATE)
 			state_piece(text->stream, text, text->next);
 		else if (text->kind == TEXT_JSON)
@@ -403,16 +409,13 @@ static size_t text_produce(void *context, const char **piece)
 			sums_piece(text->stream, text, text->next);
 		text->next++;
 		size = fflush(text->stream) == 0 ? ftell(text->stream) : -1;
-		if (size < 0 || (size_t)size >= sizeof text->buffer - 1) {
+		if (size < 0 || (size_t)size >= sizeof text->buffer - 1)
 			text->overflow = 1;	/* bounded fields: never, in fact */
-			return 0;
-		}
-		if (size > 0) {
-			*piece = text->buffer;
-			return (size_t)size;
-		}
 	}
-	return 0;
+	if (text->overflow || size <= 0)
+		return 0;
+	*piece = text->buffer;
+	return (size_t)size;
 }
 
 /* 0, or -1 when out of memory. */
