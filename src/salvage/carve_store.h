@@ -23,6 +23,26 @@
 
 struct store;
 
+/* One file in the index of what was found (the state's line, the manifest's record): 104
+ * bytes on 64-bit, the sha256 as bytes; its texts are interned in the store's arena, so
+ * a type, an extension or a note that many files share is held once. */
+struct carve_record {
+	uint64_t stream_position, source_position, length, bad_bytes;
+	const char *type, *ext;
+	const char *delimited;		/* "" when none */
+	const char *bad_ranges;		/* "START+LENGTH,..." source positions, or "" */
+	unsigned char sha256[32];
+	enum carve_status status;
+};
+
+/* Distinct strings held once, in 64 KiB blocks, found again by a hash. */
+struct carve_strings {
+	const char **slots;		/* open addressing, a power of two */
+	size_t slot_count, used;
+	char *block;			/* the newest block; each starts with the previous one */
+	size_t block_used, block_size;
+};
+
 struct carve_store {
 	struct store *store;
 	char name[256];
@@ -31,7 +51,8 @@ struct carve_store {
 	uint64_t stream_size;		/* a state of another stream is refused */
 	uint64_t position;		/* the state saved last: where the scan goes on */
 	int complete;			/* it is of a finished scan */
-	struct carve_file *files;	/* recorded, by stream position */
+	struct carve_record *files;	/* recorded, by stream position */
+	struct carve_strings strings;	/* their texts */
 	size_t count, capacity;
 	size_t written, rehashed;	/* this run: files written, found whole already */
 	char made[64][sizeof ((struct carve_file *)0)->type];	/* type folders made */
@@ -69,6 +90,8 @@ char *carve_json_text(const struct carve_store *out, uint64_t position, int comp
 char *carve_sums_text(const struct carve_store *out, size_t *size);
 /* "NAME.carve/TYPE/f<offset>.<ext>" */
 void carve_file_path(const struct carve_store *out, const struct carve_file *file,
+    char *path, size_t size);
+void carve_record_path(const struct carve_store *out, const struct carve_record *file,
     char *path, size_t size);
 const char *carve_status_name(enum carve_status status);
 
