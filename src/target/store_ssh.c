@@ -537,23 +537,34 @@ static int read_whole(struct store *store, const char *path, const char *handle,
 	return rc;
 }
 
-static int ssh_get(struct store *store, const char *name, char **data, size_t *size)
+/* The file NAME opened for reading (PATH and HANDLE set): 0, 1 when it does not exist,
+ * -1 (store_error). */
+static int open_for_reading(struct store *store, const char *name, char path[PATH_MAX],
+    char handle[SFTP_HANDLE_MAX], size_t *handle_size)
 {
 	struct ssh_backend *ssh = backend(store);
-	char path[PATH_MAX], handle[SFTP_HANDLE_MAX], *buffer = NULL;
-	size_t handle_size, used = 0;
 	struct sftp_reply reply;
-	int rc;
 
 	if (!ssh->sftp || sftp_broken(ssh->sftp))
 		return lost(store);
-	if (remote_path(store, name, path, sizeof path) != 0
+	if (remote_path(store, name, path, PATH_MAX) != 0
 	    || call(store, sftp_send_open(ssh->sftp, path, SFTP_READ), &reply) != 0)
 		return -1;
-	if (sftp_reply_handle(&reply, handle, &handle_size) != 0)
+	if (sftp_reply_handle(&reply, handle, handle_size) != 0)
 		return reply.status == SFTP_NO_SUCH_FILE ? 1
 		    : store_fail_permanent(store, "unable to read %s: %s", path,
 		    sftp_status_text(&reply));
+	return 0;
+}
+
+static int ssh_get(struct store *store, const char *name, char **data, size_t *size)
+{
+	char path[PATH_MAX], handle[SFTP_HANDLE_MAX], *buffer = NULL;
+	size_t handle_size, used = 0;
+	int rc = open_for_reading(store, name, path, handle, &handle_size);
+
+	if (rc != 0)
+		return rc;
 	rc = read_whole(store, path, handle, handle_size, &buffer, &used);
 	if (rc == 0)
 		rc = close_handle(store, handle, handle_size);
@@ -571,21 +582,12 @@ static int ssh_get(struct store *store, const char *name, char **data, size_t *s
 static int ssh_get_pieces(struct store *store, const char *name, store_piece_fn *piece,
     void *context)
 {
-	struct ssh_backend *ssh = backend(store);
 	char path[PATH_MAX], handle[SFTP_HANDLE_MAX];
 	size_t handle_size;
-	struct sftp_reply reply;
-	int rc;
+	int rc = open_for_reading(store, name, path, handle, &handle_size);
 
-	if (!ssh->sftp || sftp_broken(ssh->sftp))
-		return lost(store);
-	if (remote_path(store, name, path, sizeof path) != 0
-	    || call(store, sftp_send_open(ssh->sftp, path, SFTP_READ), &reply) != 0)
-		return -1;
-	if (sftp_reply_handle(&reply, handle, &handle_size) != 0)
-		return reply.status == SFTP_NO_SUCH_FILE ? 1
-		    : store_fail_permanent(store, "unable to read %s: %s", path,
-		    sftp_status_text(&reply));
+	if (rc != 0)
+		return rc;
 	rc = read_pieces(store, path, handle, handle_size, piece, context);
 	if (rc == 0)
 		return close_handle(store, handle, handle_size);
