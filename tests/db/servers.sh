@@ -19,16 +19,21 @@ mariadb_start() {
 	local dir=$1; shift
 	# A temporary directory of its own: servers started at the same time with /tmp
 	# could pick one name for a temporary table (seen: mariadb-install-db failing with
-	# "Unknown table 'mysql.tmp_user_sys'" while another server ran).
-	mkdir -p "$dir" "$dir.tmp"
+	# "Unknown table 'mysql.tmp_user_sys'" while another server ran). Made outside DIR's
+	# file system: a data directory on a test's ext4 must not have the server's temporary
+	# files take the blocks a DROP freed (seen once: 2 pages of a dropped table lost).
+	local tmp
+	mkdir -p "$dir"
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/mariadb-tmp.XXXXXX") || return 1
+	echo "$tmp" >"$dir.tmpdir"
 	if [ ! -d "$dir/mysql" ]; then
 		mariadb-install-db --no-defaults --datadir="$dir" --user="$(id -un)" \
 		    --auth-root-authentication-method=normal --skip-test-db \
-		    --tmpdir="$dir.tmp" --innodb-log-file-size=16M >"$dir.install.log" 2>&1 \
+		    --tmpdir="$tmp" --innodb-log-file-size=16M >"$dir.install.log" 2>&1 \
 		    || { cat "$dir.install.log" >&2; return 1; }
 	fi
 	"$MARIADBD" --no-defaults --datadir="$dir" --socket="$dir.sock" --skip-networking \
-	    --tmpdir="$dir.tmp" \
+	    --tmpdir="$tmp" \
 	    --pid-file="$dir.pid" --user="$(id -un)" --log-error="$dir.err" \
 	    --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
 	    --innodb-buffer-pool-size=64M --innodb-log-file-size=16M "$@" &
@@ -52,6 +57,8 @@ mariadb_stop() {
 	pid=$(cat "$dir.pid" 2>/dev/null) || return 0
 	mariadb-admin --no-defaults --socket="$dir.sock" -uroot shutdown >/dev/null 2>&1
 	while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+	[ -f "$dir.tmpdir" ] && rm -rf "$(cat "$dir.tmpdir")" "$dir.tmpdir"
+	return 0
 }
 
 # Runs a PostgreSQL program as the user that owns the cluster.
